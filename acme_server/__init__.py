@@ -1,0 +1,1 @@
+"""acme_server: the ACME server, REST API, CLI, inventory and storage around ca_core."""
