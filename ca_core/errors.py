@@ -67,3 +67,11 @@ class CADisabled(CAError):
 
 class KeyProtectionError(CAError):
     """A sealed private key cannot be opened: wrong key-encryption key or tampered data."""
+
+
+class InvalidIdentifier(CAError):
+    """A DNS name, IP address, e-mail or URI is not syntactically acceptable; `value` is the offender."""
+
+    def __init__(self, value: str, detail: str) -> None:
+        super().__init__(f"{value!r}: {detail}")
+        self.value = value
