@@ -1,0 +1,174 @@
+"""`acme-server ca ...`: create roots and intermediates, the offline-root flow, list, disable, CRLs."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from acme_server.cli.common import emit, emit_table, leaf, read_input, write_output
+from acme_server.services import cas, crls
+from acme_server.services.cas import CAInfo
+from acme_server.services.runtime import Runtime
+from ca_core.authority import CASettings
+from ca_core.durations import parse_duration
+from ca_core.keys import KeyAlgorithm
+from ca_core.request import Subject
+
+
+def _subject_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", help="a unique name for the CA")
+    parser.add_argument("--common-name", help="subject CN (default: the name)")
+    parser.add_argument("--organization", help="subject O")
+    parser.add_argument("--organizational-unit", help="subject OU")
+    parser.add_argument("--country", help="subject C (two letters)")
+    parser.add_argument("--state", help="subject ST")
+    parser.add_argument("--locality", help="subject L")
+    parser.add_argument(
+        "--key-algorithm", type=KeyAlgorithm, default=KeyAlgorithm.EC_prime256v1,
+        choices=list(KeyAlgorithm), help="CA key (default EC_prime256v1)",
+    )
+    parser.add_argument("--crl-url", help="CRL distribution point for what this CA issues (default: ours)")
+    parser.add_argument("--ocsp-url", help="OCSP responder URL written into what this CA issues")
+    parser.add_argument("--issuer-url", help="AIA caIssuers URL written into what this CA issues")
+    parser.add_argument("--max-path-length", type=int, help="basicConstraints pathLen of this CA")
+
+
+def _subject(args: argparse.Namespace) -> Subject:
+    return Subject(
+        common_name=args.common_name or args.name,
+        organization=args.organization,
+        organizational_unit=args.organizational_unit,
+        country=args.country,
+        state=args.state,
+        locality=args.locality,
+    )
+
+
+def _settings(args: argparse.Namespace) -> CASettings:
+    return CASettings(
+        crl_url=args.crl_url, ocsp_url=args.ocsp_url, issuer_url=args.issuer_url,
+        max_path_length=args.max_path_length,
+    )
+
+
+def _view(ca: CAInfo) -> dict[str, Any]:
+    return {
+        "id": ca.id,
+        "name": ca.name,
+        "kind": ca.kind,
+        "status": ca.status,
+        "subject": ca.subject,
+        "parent": ca.parent_id,
+        "keyAlgorithm": ca.key_algorithm,
+        "notBefore": ca.not_before,
+        "notAfter": ca.not_after,
+        "crlUrl": ca.settings.crl_url,
+        "ocspUrl": ca.settings.ocsp_url,
+        "issuerUrl": ca.settings.issuer_url,
+        "maxPathLength": ca.settings.max_path_length,
+    }
+
+
+async def create_root(rt: Runtime, args: argparse.Namespace) -> int:
+    ca = await cas.create_root_ca(
+        rt, name=args.name, subject=_subject(args), key_algorithm=args.key_algorithm,
+        validity=parse_duration(args.ttl, field="ttl"), settings=_settings(args),
+    )
+    emit(args, _view(ca))
+    return 0
+
+
+async def create_intermediate(rt: Runtime, args: argparse.Namespace) -> int:
+    ca = await cas.create_intermediate_ca(
+        rt, parent=args.parent, name=args.name, subject=_subject(args), key_algorithm=args.key_algorithm,
+        validity=parse_duration(args.ttl, field="ttl"), settings=_settings(args),
+    )
+    emit(args, _view(ca))
+    return 0
+
+
+async def create_csr(rt: Runtime, args: argparse.Namespace) -> int:
+    ca = await cas.create_external_ca(
+        rt, name=args.name, subject=_subject(args), key_algorithm=args.key_algorithm, settings=_settings(args)
+    )
+    assert ca.csr_pem is not None
+    if args.out:
+        write_output(args.out, ca.csr_pem.encode())
+        emit(args, {**_view(ca), "csr": args.out})
+    else:
+        print(ca.csr_pem, end="")
+    return 0
+
+
+async def import_signed(rt: Runtime, args: argparse.Namespace) -> int:
+    chain = read_input(args.chain, what="chain") if args.chain else b""
+    ca = await cas.import_external_certificate(rt, args.ca, read_input(args.certificate, what="certificate"), chain)
+    emit(args, _view(ca))
+    return 0
+
+
+async def list_all(rt: Runtime, args: argparse.Namespace) -> int:
+    rows = [_view(ca) for ca in await cas.list_cas(rt)]
+    emit_table(args, rows, ["id", "name", "kind", "status", "notAfter", "subject"])
+    return 0
+
+
+async def show(rt: Runtime, args: argparse.Namespace) -> int:
+    ca = await cas.get_ca(rt, args.ca)
+    if args.pem:
+        print(ca.bundle_pem or ca.csr_pem or "", end="")
+        return 0
+    emit(args, _view(ca))
+    return 0
+
+
+async def disable(rt: Runtime, args: argparse.Namespace) -> int:
+    emit(args, _view(await cas.set_ca_enabled(rt, args.ca, False)))
+    return 0
+
+
+async def enable(rt: Runtime, args: argparse.Namespace) -> int:
+    emit(args, _view(await cas.set_ca_enabled(rt, args.ca, True)))
+    return 0
+
+
+async def crl(rt: Runtime, args: argparse.Namespace) -> int:
+    info = await crls.generate_crl(rt, args.ca)
+    data = info.der if args.der else info.pem.encode()
+    if args.out:
+        write_output(args.out, data)
+        emit(args, {"ca": info.ca_id, "number": info.number, "thisUpdate": info.this_update,
+                    "nextUpdate": info.next_update, "file": args.out})
+    else:
+        print(info.pem, end="")
+    return 0
+
+
+def register(commands: Any) -> None:
+    group = commands.add_parser("ca", help="certificate authorities").add_subparsers(
+        dest="ca_command", required=True, metavar="ACTION"
+    )
+    p = leaf(group, "create-root", create_root, "create a self-signed root CA")
+    _subject_options(p)
+    p.add_argument("--ttl", default="3650d", help="validity (default 3650d)")
+    p = leaf(group, "create-intermediate", create_intermediate, "create an intermediate signed by one of our CAs")
+    _subject_options(p)
+    p.add_argument("--parent", required=True, help="issuing CA (id or name)")
+    p.add_argument("--ttl", default="1825d", help="validity (default 1825d, clipped to the parent's)")
+    p = leaf(group, "create-csr", create_csr, "create an intermediate key and CSR for an offline root to sign")
+    _subject_options(p)
+    p.add_argument("--out", help="write the CSR here instead of standard output")
+    p = leaf(group, "import", import_signed, "import the certificate an offline root signed for a pending CA")
+    p.add_argument("ca", help="the pending CA (id or name)")
+    p.add_argument("--certificate", required=True, help="PEM file with the signed certificate ('-' for stdin)")
+    p.add_argument("--chain", help="PEM file with the issuer chain up to the root")
+    leaf(group, "list", list_all, "list CAs")
+    p = leaf(group, "show", show, "show a CA")
+    p.add_argument("ca", help="id or name")
+    p.add_argument("--pem", action="store_true", help="print the CA certificate and its chain as PEM")
+    leaf(group, "disable", disable, "stop a CA from signing").add_argument("ca", help="id or name")
+    leaf(group, "enable", enable, "let a disabled CA sign again").add_argument("ca", help="id or name")
+    p = leaf(group, "crl", crl, "generate and print a fresh CRL for a CA")
+    p.add_argument("ca", help="id or name")
+    p.add_argument("--out", help="write to this file")
+    p.add_argument("--der", action="store_true", help="DER instead of PEM")

@@ -1,0 +1,113 @@
+"""Helpers shared by CLI commands: output (text or --json), key=value parsing, file reading."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from acme_server.errors import Malformed
+from acme_server.services.runtime import Runtime
+
+Command = Callable[[Runtime, argparse.Namespace], Awaitable[int]]
+
+
+def add_json_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_plain(v) for v in value]
+    return value
+
+
+def emit(args: argparse.Namespace, record: Mapping[str, Any]) -> None:
+    """One object: `key: value` lines, or JSON with --json."""
+    if getattr(args, "json", False):
+        print(json.dumps(_plain(record), indent=2))
+        return
+    for key, value in record.items():
+        value = _plain(value)
+        if isinstance(value, list):
+            value = ", ".join(str(v) for v in value)
+        elif isinstance(value, dict):
+            value = ", ".join(f"{k}={v}" for k, v in value.items())
+        print(f"{key}: {'' if value is None else value}")
+
+
+def emit_table(args: argparse.Namespace, rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps([_plain(r) for r in rows], indent=2))
+        return
+    cells = [[str(_plain(r.get(c)) if r.get(c) is not None else "") for c in columns] for r in rows]
+    widths = [max([len(c), *(len(row[i]) for row in cells)]) for i, c in enumerate(columns)]
+    print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+    for row in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+def parse_pairs(items: Sequence[str] | None, *, option: str) -> dict[str, str]:
+    """["team=payments", "env=prod"] -> {"team": "payments", "env": "prod"}."""
+    pairs: dict[str, str] = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise Malformed(f"{option} {item!r}: use KEY=VALUE")
+        pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def read_input(path: str, *, what: str) -> bytes:
+    """A file's bytes, or standard input for '-'."""
+    if path == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise Malformed(f"cannot read {what} {path}: {exc.strerror}") from None
+
+
+def write_output(path: str, data: bytes, *, private: bool = False) -> None:
+    target = Path(path)
+    try:
+        if private:
+            target.touch(mode=0o600, exist_ok=True)
+            target.chmod(0o600)
+        target.write_bytes(data)
+    except OSError as exc:
+        raise Malformed(f"cannot write {path}: {exc.strerror}") from None
+
+
+def settings_options() -> argparse.ArgumentParser:
+    """Options every command accepts, before or after the command name."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--config", default=argparse.SUPPRESS, help="TOML config file (env ACME_SERVER_CONFIG)")
+    parent.add_argument(
+        "--data-dir", default=argparse.SUPPRESS, help="data directory (env ACME_SERVER_DATA_DIR, default ./data)"
+    )
+    parent.add_argument(
+        "--database",
+        default=argparse.SUPPRESS,
+        help="database URL (env ACME_SERVER_DATABASE; default SQLite in the data dir)",
+    )
+    return parent
+
+
+def leaf(
+    commands: Any, name: str, handler: Command, help_text: str, *, json_output: bool = True
+) -> argparse.ArgumentParser:
+    """A subcommand that takes the settings options (and --json) and runs `handler`."""
+    parser: argparse.ArgumentParser = commands.add_parser(name, help=help_text, parents=[settings_options()])
+    parser.set_defaults(handler=handler)
+    if json_output:
+        add_json_flag(parser)
+    return parser

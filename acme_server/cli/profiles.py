@@ -1,0 +1,126 @@
+"""`acme-server profile ...`: what issued certificates look like (issuer, TTLs, usages, keys, renewal)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from acme_server.cli.common import emit, emit_table, leaf, read_input
+from acme_server.errors import Malformed
+from acme_server.services import profiles
+from acme_server.services.profiles import ProfileInfo
+from acme_server.services.runtime import Runtime
+from ca_core.keys import KeyAlgorithm
+from ca_core.profile import EnrollmentMethod, ExtendedKeyUsage, KeyUsage
+
+# flag dest -> document key, for flags that map one to one
+_SIMPLE = {
+    "description": "description",
+    "ca": "caId",
+    "policy": "policyId",
+    "default_ttl": "defaultTtl",
+    "max_ttl": "maxTtl",
+    "key_usage": "keyUsages",
+    "eku": "extendedKeyUsages",
+    "key_algorithm": "allowedKeyAlgorithms",
+    "renew_before_days": "renewBeforeDays",
+    "enrollment": "enrollmentMethods",
+}
+
+
+def _document(args: argparse.Namespace, base: dict[str, Any] | None = None) -> dict[str, Any]:
+    if args.file:
+        try:
+            loaded = json.loads(read_input(args.file, what="profile document"))
+        except json.JSONDecodeError as exc:
+            raise Malformed(f"{args.file}: not JSON ({exc.msg} at line {exc.lineno})") from None
+        if not isinstance(loaded, dict):
+            raise Malformed(f"{args.file}: a profile document is a JSON object")
+        return loaded
+    document = dict(base or {})
+    for dest, key in _SIMPLE.items():
+        value = getattr(args, dest)
+        if value is not None:
+            document[key] = value
+    if args.self_signed:
+        document["issuerType"] = "self-signed"
+        document["caId"] = None
+    elif args.ca:
+        document["issuerType"] = "ca"
+    if args.ca_certificates is not None:
+        document["basicConstraints"] = {"ca": args.ca_certificates, "pathLength": args.path_length}
+    if args.auto_renew is not None:
+        document["autoRenewByDefault"] = args.auto_renew
+    return document
+
+
+def _view(info: ProfileInfo) -> dict[str, Any]:
+    return {"id": info.id, "name": info.name, **info.profile.to_document(), "updatedAt": info.updated_at}
+
+
+async def create(rt: Runtime, args: argparse.Namespace) -> int:
+    emit(args, _view(await profiles.create_profile(rt, args.name, _document(args))))
+    return 0
+
+
+async def update(rt: Runtime, args: argparse.Namespace) -> int:
+    current = await profiles.get_profile(rt, args.profile)
+    document = _document(args, current.profile.to_document())
+    emit(args, _view(await profiles.update_profile(rt, args.profile, document)))
+    return 0
+
+
+async def list_all(rt: Runtime, args: argparse.Namespace) -> int:
+    rows = [_view(p) for p in await profiles.list_profiles(rt)]
+    emit_table(args, rows, ["id", "name", "issuerType", "defaultTtl", "maxTtl", "description"])
+    return 0
+
+
+async def show(rt: Runtime, args: argparse.Namespace) -> int:
+    emit(args, _view(await profiles.get_profile(rt, args.profile)))
+    return 0
+
+
+async def delete(rt: Runtime, args: argparse.Namespace) -> int:
+    await profiles.delete_profile(rt, args.profile)
+    print(f"deleted profile {args.profile}")
+    return 0
+
+
+def _options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--file", help="a JSON profile document (the REST API's shape); other flags are ignored")
+    parser.add_argument("--description")
+    parser.add_argument("--ca", help="issuing CA (id or name); sets issuer type 'ca'")
+    parser.add_argument("--self-signed", action="store_true", help="issuer type 'self-signed'")
+    parser.add_argument("--policy", help="policy (id or name) that requests are checked against")
+    parser.add_argument("--default-ttl", help="e.g. 90d")
+    parser.add_argument("--max-ttl", help="e.g. 397d")
+    parser.add_argument("--key-usage", action="append", choices=list(KeyUsage), help="repeat for several")
+    parser.add_argument("--eku", action="append", choices=list(ExtendedKeyUsage), help="repeat for several")
+    parser.add_argument("--key-algorithm", action="append", choices=list(KeyAlgorithm), help="allowed keys")
+    parser.add_argument("--enrollment", action="append", choices=list(EnrollmentMethod))
+    parser.add_argument("--renew-before-days", type=int)
+    parser.add_argument("--auto-renew", action=argparse.BooleanOptionalAction, default=None)
+    parser.add_argument(
+        "--ca-certificates", action=argparse.BooleanOptionalAction, default=None,
+        help="issue CA certificates (basicConstraints CA:TRUE)",
+    )
+    parser.add_argument("--path-length", type=int, help="pathLen for CA certificates")
+
+
+def register(commands: Any) -> None:
+    group = commands.add_parser("profile", help="certificate profiles").add_subparsers(
+        dest="profile_command", required=True, metavar="ACTION"
+    )
+    p = leaf(group, "create", create, "create a profile")
+    p.add_argument("name")
+    _options(p)
+    p = leaf(group, "update", update, "change a profile (flags given replace those settings)")
+    p.add_argument("profile", help="id or name")
+    _options(p)
+    leaf(group, "list", list_all, "list profiles")
+    leaf(group, "show", show, "show a profile").add_argument("profile", help="id or name")
+    leaf(group, "delete", delete, "delete a profile no certificate uses", json_output=False).add_argument(
+        "profile", help="id or name"
+    )

@@ -1,0 +1,61 @@
+"""`acme-server serve`: bootstrap the dev setup on an empty data directory, then run uvicorn over HTTPS."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+from typing import Any
+
+import uvicorn
+
+from acme_server.app import SETTINGS_ENV, settings_to_environment
+from acme_server.cli.common import settings_options
+from acme_server.config import Settings, load_settings
+from acme_server.services import bootstrap
+from acme_server.services.bootstrap import TLSFiles
+from acme_server.services.runtime import open_runtime
+
+
+def register(commands: Any) -> None:
+    parser: argparse.ArgumentParser = commands.add_parser(
+        "serve", help="run the server (bootstraps a dev CA on first start)", parents=[settings_options()]
+    )
+    parser.add_argument("--listen", help="HOST:PORT (env ACME_SERVER_LISTEN, default 127.0.0.1:14000)")
+    parser.add_argument("--workers", help="worker processes (env ACME_SERVER_WORKERS, default 1)")
+    parser.add_argument("--base-url", help="public base URL (env ACME_SERVER_BASE_URL; default from --listen)")
+
+
+async def prepare(settings: Settings) -> TLSFiles:
+    """Everything that must exist before workers start: schema, CAs, the HTTPS cert, the trust bundle."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    rt = await open_runtime(settings)
+    try:
+        await bootstrap.ensure_dev_setup(rt)
+        files = await bootstrap.ensure_server_tls(rt, settings.tls_dir, settings.host)
+        await bootstrap.write_trust_bundle(rt, settings.root_bundle_path)
+        return files
+    finally:
+        await rt.storage.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = load_settings(vars(args), os.environ)
+    files = asyncio.run(prepare(settings))
+    print(f"acme-server listening on {settings.public_url} ({settings.workers} worker(s))", flush=True)
+    print(f"  ACME directory: {settings.directory_url}", flush=True)
+    print(f"  trust bundle:   {settings.root_bundle_path.resolve()}", flush=True)
+    print(f"  database:       {settings.database_url}", flush=True)
+    os.environ[SETTINGS_ENV] = settings_to_environment(settings)
+    uvicorn.run(
+        "acme_server.app:app_from_environment",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        ssl_certfile=str(files.certificate),
+        ssl_keyfile=str(files.key),
+        log_level="warning",
+        access_log=False,
+    )
+    return 0

@@ -1,0 +1,145 @@
+"""Settings: one frozen, validated value built once from flags > environment > TOML file, then passed down.
+Nothing else in the server reads the environment (ARCHITECTURE rule 7)."""
+
+from __future__ import annotations
+
+import ipaddress
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from acme_server.errors import ConfigError
+
+DEFAULT_LISTEN = "127.0.0.1:14000"
+DEFAULT_DATA_DIR = "data"
+
+# setting name -> environment variable (the TOML key is the setting name itself)
+ENVIRONMENT = {
+    "listen": "ACME_SERVER_LISTEN",
+    "data_dir": "ACME_SERVER_DATA_DIR",
+    "database": "ACME_SERVER_DATABASE",
+    "workers": "ACME_SERVER_WORKERS",
+    "base_url": "ACME_SERVER_BASE_URL",
+    "kek": "ACME_SERVER_KEK",
+}
+CONFIG_ENV = "ACME_SERVER_CONFIG"
+
+
+@dataclass(frozen=True)
+class Settings:
+    listen: str = DEFAULT_LISTEN
+    data_dir: Path = Path(DEFAULT_DATA_DIR)
+    database: str | None = None  # None: SQLite file in data_dir
+    workers: int = 1
+    base_url: str | None = None  # None: derived from listen
+    kek: str | None = None  # base64url key-encryption key; None: <data_dir>/kek.key
+
+    @property
+    def host(self) -> str:
+        return split_listen(self.listen)[0]
+
+    @property
+    def port(self) -> int:
+        return split_listen(self.listen)[1]
+
+    @property
+    def database_url(self) -> str:
+        return self.database or f"sqlite:///{(self.data_dir / 'acme-server.db').resolve()}"
+
+    @property
+    def public_url(self) -> str:
+        """The base URL clients reach us at; written into CRL/OCSP/AIA links and the directory."""
+        if self.base_url:
+            return self.base_url.rstrip("/")
+        host = self.host
+        if host in ("0.0.0.0", "::"):
+            host = "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"https://{host}:{self.port}"
+
+    @property
+    def kek_path(self) -> Path:
+        return self.data_dir / "kek.key"
+
+    @property
+    def root_bundle_path(self) -> Path:
+        return self.data_dir / "root.pem"
+
+    @property
+    def tls_dir(self) -> Path:
+        return self.data_dir / "tls"
+
+    @property
+    def directory_url(self) -> str:
+        return f"{self.public_url}/acme/directory"
+
+
+def split_listen(listen: str) -> tuple[str, int]:
+    """"127.0.0.1:14000", "[::1]:14000", ":14000" -> (host, port)."""
+    host, sep, port_text = listen.rpartition(":")
+    if not sep or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ConfigError(f"listen: {listen!r} is not HOST:PORT")
+    host = host.strip("[]") or "0.0.0.0"
+    if host != "localhost":
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            raise ConfigError(f"listen: {host!r} is not an IP address or 'localhost'") from None
+    return host, int(port_text)
+
+
+def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Settings:
+    """Merge flags (None = not given) over environment over the TOML file named by --config or
+    ACME_SERVER_CONFIG, then validate once."""
+    merged: dict[str, Any] = {}
+    config_path = flags.get("config") or environ.get(CONFIG_ENV)
+    if config_path:
+        merged.update(_read_toml(Path(config_path)))
+    for name, variable in ENVIRONMENT.items():
+        if environ.get(variable):
+            merged[name] = environ[variable]
+    merged.update({k: v for k, v in flags.items() if k in ENVIRONMENT and v is not None})
+    return _validate(Settings(), merged)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"config file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: {exc}") from None
+    unknown = sorted(set(data) - set(ENVIRONMENT))
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown setting {unknown[0]!r}")
+    return data
+
+
+def _validate(base: Settings, values: Mapping[str, Any]) -> Settings:
+    known = {f.name for f in fields(Settings)}
+    converted: dict[str, Any] = {}
+    for name, value in values.items():
+        if name not in known:
+            continue
+        if name == "workers":
+            try:
+                value = int(value)
+            except (TypeError, ValueError):
+                raise ConfigError(f"workers: {value!r} is not a whole number") from None
+            if not 1 <= value <= 64:
+                raise ConfigError("workers: must be between 1 and 64")
+        elif name == "data_dir":
+            value = Path(str(value))
+        else:
+            value = str(value)
+        converted[name] = value
+    settings = replace(base, **converted)
+    split_listen(settings.listen)
+    if settings.base_url and not settings.base_url.startswith(("https://", "http://")):
+        raise ConfigError("base_url: must start with https:// or http://")
+    if settings.database and not settings.database.startswith(("sqlite", "postgres")):
+        raise ConfigError("database: use a sqlite:/// or postgresql:// URL")
+    return settings

@@ -1,0 +1,296 @@
+"""CA use-cases: create roots and intermediates (ours or signed by an offline root), list, disable,
+and load a CA as a ca_core.CertificateAuthority ready to sign."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from acme_server.errors import Conflict, NotFound
+from acme_server.services.runtime import Runtime
+from acme_server.storage import CARecord, Tx
+from ca_core.authority import (
+    CASettings,
+    CertificateAuthority,
+    check_signed_intermediate,
+    create_intermediate_csr,
+    create_root,
+)
+from ca_core.authority import create_intermediate as sign_intermediate
+from ca_core.errors import InvalidSetting
+from ca_core.export import certificates_pem, load_certificates_pem
+from ca_core.keys import KeyAlgorithm, check_key, generate_key
+from ca_core.request import Subject
+from ca_core.serials import random_serial
+from ca_core.signer import SoftwareSigner
+
+ROOT_VALIDITY = timedelta(days=3650)
+INTERMEDIATE_VALIDITY = timedelta(days=1825)
+
+
+@dataclass(frozen=True)
+class CAInfo:
+    """A CA as operators see it; never carries key material."""
+
+    id: str
+    name: str
+    kind: str  # root | intermediate | external
+    status: str  # active | disabled | pending
+    parent_id: str | None
+    subject: str
+    key_algorithm: str
+    not_before: datetime | None
+    not_after: datetime | None
+    certificate_pem: str | None
+    chain_pem: str  # the issuers above this CA, up to the root
+    csr_pem: str | None
+    settings: CASettings
+    created_at: datetime
+
+    @property
+    def bundle_pem(self) -> str:
+        """This CA's certificate followed by its chain: what `openssl verify -CAfile` needs."""
+        return (self.certificate_pem or "") + self.chain_pem
+
+
+def _pem(cert: x509.Certificate) -> str:
+    return certificates_pem([cert])
+
+
+def effective_settings(rt: Runtime, record: CARecord) -> CASettings:
+    """Stored settings; the CRL URL defaults to the one this server publishes for the CA."""
+    return CASettings(
+        crl_url=record.crl_url or rt.crl_url(record.id),
+        ocsp_url=record.ocsp_url,
+        issuer_url=record.issuer_url,
+        max_path_length=record.max_path_length,
+    )
+
+
+def _info(rt: Runtime, record: CARecord) -> CAInfo:
+    subject = ""
+    if record.certificate_pem:
+        subject = load_certificates_pem(record.certificate_pem.encode())[0].subject.rfc4514_string()
+    elif record.csr_pem:
+        subject = x509.load_pem_x509_csr(record.csr_pem.encode()).subject.rfc4514_string()
+    return CAInfo(
+        id=record.id,
+        name=record.name,
+        kind=record.kind,
+        status=record.status,
+        parent_id=record.parent_id,
+        subject=subject,
+        key_algorithm=record.key_algorithm,
+        not_before=record.not_before,
+        not_after=record.not_after,
+        certificate_pem=record.certificate_pem,
+        chain_pem=record.chain_pem,
+        csr_pem=record.csr_pem,
+        settings=effective_settings(rt, record),
+        created_at=record.created_at,
+    )
+
+
+async def find_record(tx: Tx, ref: str) -> CARecord:
+    """A CA by id or by name."""
+    record = await tx.cas.get(ref) or await tx.cas.get_by_name(ref)
+    if record is None:
+        raise NotFound("CA", ref)
+    return record
+
+
+async def _check_name_free(rt: Runtime, name: str) -> None:
+    if not name.strip():
+        raise InvalidSetting("name", "a CA needs a name")
+    async with rt.storage.read() as tx:
+        if await tx.cas.get_by_name(name):
+            raise Conflict(f"a CA named {name!r} already exists")
+
+
+async def create_root_ca(
+    rt: Runtime,
+    *,
+    name: str,
+    subject: Subject,
+    key_algorithm: KeyAlgorithm = KeyAlgorithm.EC_prime256v1,
+    validity: timedelta = ROOT_VALIDITY,
+    settings: CASettings | None = None,
+) -> CAInfo:
+    await _check_name_free(rt, name)
+    settings = settings or CASettings()
+    key = await asyncio.to_thread(generate_key, key_algorithm)
+    now = rt.clock.now()
+    certificate = create_root(
+        subject, SoftwareSigner(key), now=now, validity=validity, serial=random_serial(), settings=settings
+    )
+    async with rt.storage.transaction() as tx:
+        record = await tx.cas.create(
+            name=name,
+            kind="root",
+            parent_id=None,
+            status="active",
+            certificate_pem=_pem(certificate),
+            chain_pem="",
+            csr_pem=None,
+            sealed_key=rt.seal(key),
+            key_algorithm=key_algorithm.value,
+            crl_url=settings.crl_url,
+            ocsp_url=settings.ocsp_url,
+            issuer_url=settings.issuer_url,
+            max_path_length=settings.max_path_length,
+            not_before=certificate.not_valid_before_utc,
+            not_after=certificate.not_valid_after_utc,
+        )
+    return _info(rt, record)
+
+
+async def create_intermediate_ca(
+    rt: Runtime,
+    *,
+    parent: str,
+    name: str,
+    subject: Subject,
+    key_algorithm: KeyAlgorithm = KeyAlgorithm.EC_prime256v1,
+    validity: timedelta = INTERMEDIATE_VALIDITY,
+    settings: CASettings | None = None,
+) -> CAInfo:
+    await _check_name_free(rt, name)
+    settings = settings or CASettings()
+    async with rt.storage.read() as tx:
+        parent_record = await find_record(tx, parent)
+    authority = authority_from_record(rt, parent_record)
+    key = await asyncio.to_thread(generate_key, key_algorithm)
+    certificate = sign_intermediate(
+        authority,
+        subject,
+        key.public_key(),
+        now=rt.clock.now(),
+        validity=validity,
+        serial=random_serial(),
+        settings=settings,
+    )
+    async with rt.storage.transaction() as tx:
+        record = await tx.cas.create(
+            name=name,
+            kind="intermediate",
+            parent_id=parent_record.id,
+            status="active",
+            certificate_pem=_pem(certificate),
+            chain_pem=authority.chain_pem(),
+            csr_pem=None,
+            sealed_key=rt.seal(key),
+            key_algorithm=key_algorithm.value,
+            crl_url=settings.crl_url,
+            ocsp_url=settings.ocsp_url,
+            issuer_url=settings.issuer_url,
+            max_path_length=settings.max_path_length,
+            not_before=certificate.not_valid_before_utc,
+            not_after=certificate.not_valid_after_utc,
+        )
+    return _info(rt, record)
+
+
+async def create_external_ca(
+    rt: Runtime,
+    *,
+    name: str,
+    subject: Subject,
+    key_algorithm: KeyAlgorithm = KeyAlgorithm.EC_prime256v1,
+    settings: CASettings | None = None,
+) -> CAInfo:
+    """An intermediate whose certificate an offline root will sign: stored `pending` with its CSR."""
+    await _check_name_free(rt, name)
+    settings = settings or CASettings()
+    key = await asyncio.to_thread(generate_key, key_algorithm)
+    csr = create_intermediate_csr(subject, SoftwareSigner(key))
+    async with rt.storage.transaction() as tx:
+        record = await tx.cas.create(
+            name=name,
+            kind="external",
+            parent_id=None,
+            status="pending",
+            certificate_pem=None,
+            chain_pem="",
+            csr_pem=csr.public_bytes(Encoding.PEM).decode(),
+            sealed_key=rt.seal(key),
+            key_algorithm=key_algorithm.value,
+            crl_url=settings.crl_url,
+            ocsp_url=settings.ocsp_url,
+            issuer_url=settings.issuer_url,
+            max_path_length=settings.max_path_length,
+            not_before=None,
+            not_after=None,
+        )
+    return _info(rt, record)
+
+
+async def import_external_certificate(
+    rt: Runtime, ca: str, certificate_pem: bytes, chain_pem: bytes
+) -> CAInfo:
+    """Complete a pending external CA with the certificate the offline root signed."""
+    async with rt.storage.read() as tx:
+        record = await find_record(tx, ca)
+    if record.status != "pending" or not record.csr_pem:
+        raise Conflict(f"CA {record.name!r} is not waiting for a signed certificate")
+    certificates = load_certificates_pem(certificate_pem)
+    chain = load_certificates_pem(chain_pem) if chain_pem.strip() else certificates[1:]
+    certificate = certificates[0]
+    csr = x509.load_pem_x509_csr(record.csr_pem.encode())
+    check_key(csr.public_key())  # type: ignore[arg-type]
+    above = check_signed_intermediate(certificate, chain, csr.public_key())  # type: ignore[arg-type]
+    async with rt.storage.transaction() as tx:
+        if not await tx.cas.complete_external(
+            record.id,
+            certificate_pem=_pem(certificate),
+            chain_pem=certificates_pem(above),
+            not_before=certificate.not_valid_before_utc,
+            not_after=certificate.not_valid_after_utc,
+        ):
+            raise Conflict(f"CA {record.name!r} was completed by another request")
+        completed = await find_record(tx, record.id)
+    return _info(rt, completed)
+
+
+async def list_cas(rt: Runtime) -> list[CAInfo]:
+    async with rt.storage.read() as tx:
+        return [_info(rt, r) for r in await tx.cas.list()]
+
+
+async def get_ca(rt: Runtime, ref: str) -> CAInfo:
+    async with rt.storage.read() as tx:
+        return _info(rt, await find_record(tx, ref))
+
+
+async def set_ca_enabled(rt: Runtime, ref: str, enabled: bool) -> CAInfo:
+    async with rt.storage.transaction() as tx:
+        record = await find_record(tx, ref)
+        if record.status == "pending":
+            raise Conflict(f"CA {record.name!r} has no certificate yet; import it first")
+        await tx.cas.set_status(record.id, "active" if enabled else "disabled")
+        return _info(rt, await find_record(tx, record.id))
+
+
+def authority_from_record(rt: Runtime, record: CARecord) -> CertificateAuthority:
+    """The signing CA for a stored record (the key is unsealed once per process)."""
+    if record.certificate_pem is None:
+        raise Conflict(f"CA {record.name!r} has no certificate yet; import the signed certificate first")
+    certificate = load_certificates_pem(record.certificate_pem.encode())[0]
+    chain = tuple(load_certificates_pem(record.chain_pem.encode())) if record.chain_pem.strip() else ()
+    public_key = certificate.public_key()
+    return CertificateAuthority(
+        id=record.id,
+        certificate=certificate,
+        chain=chain,
+        signer=rt.signer(record.sealed_key, public_key),  # type: ignore[arg-type]
+        settings=effective_settings(rt, record),
+        enabled=record.status == "active",
+    )
+
+
+async def load_authority(rt: Runtime, ref: str) -> CertificateAuthority:
+    async with rt.storage.read() as tx:
+        return authority_from_record(rt, await find_record(tx, ref))

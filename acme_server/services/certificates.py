@@ -1,0 +1,285 @@
+"""Certificate use-cases: issue (from a CSR or with a server-generated key), inventory reads,
+metadata, revocation and export. Every rule comes from ca_core; this module orchestrates and stores."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from acme_server.errors import AlreadyRevoked, NotFound
+from acme_server.services import cas, crls, profiles
+from acme_server.services.runtime import Runtime
+from acme_server.storage import CertificateFilter, CertificateRecord, Tx
+from ca_core.errors import BadCSR, InvalidIdentifier, InvalidSetting
+from ca_core.export import PemBundle, load_certificates_pem, pem_bundle, to_pkcs12
+from ca_core.inspect import CertificateDetails, inspect_certificate
+from ca_core.issuance import IssuedCertificate, issue, issue_self_signed
+from ca_core.keys import KeyAlgorithm, PrivateKey, check_key, generate_key
+from ca_core.names import check_email, check_uri, normalize_dns_name
+from ca_core.policy import Policy, check_request
+from ca_core.profile import EnrollmentMethod, IssuerType, Profile
+from ca_core.request import CertificateRequest, Subject, SubjectAltNames
+from ca_core.revocation import RevocationReason
+from ca_core.serials import format_serial, random_serial
+from ca_core.csr import parse_csr
+
+
+@dataclass(frozen=True)
+class ManagedRequest:
+    """A certificate whose key the server generates and keeps (sealed)."""
+
+    subject: Subject
+    sans: SubjectAltNames = field(default_factory=SubjectAltNames)
+    key_algorithm: KeyAlgorithm = KeyAlgorithm.EC_prime256v1
+
+
+@dataclass(frozen=True)
+class CertificateInfo:
+    """One inventory entry with everything the details page shows."""
+
+    id: str
+    serial: str
+    status: str
+    ca_id: str | None
+    profile_id: str | None
+    common_name: str
+    friendly_name: str
+    not_before: datetime
+    not_after: datetime
+    enrollment: str
+    renewed_from_id: str | None
+    renewed_by_id: str | None
+    auto_renew: bool
+    created_at: datetime
+    revoked_at: datetime | None
+    revocation_reason: str | None
+    has_private_key: bool
+    certificate_pem: str
+    chain_pem: str
+    metadata: dict[str, str]
+
+    @property
+    def details(self) -> CertificateDetails:
+        return inspect_certificate(load_certificates_pem(self.certificate_pem.encode())[0])
+
+
+def _info(record: CertificateRecord, metadata: dict[str, str]) -> CertificateInfo:
+    return CertificateInfo(
+        id=record.id,
+        serial=record.serial,
+        status=record.status,
+        ca_id=record.ca_id,
+        profile_id=record.profile_id,
+        common_name=record.common_name,
+        friendly_name=record.friendly_name,
+        not_before=record.not_before,
+        not_after=record.not_after,
+        enrollment=record.enrollment,
+        renewed_from_id=record.renewed_from_id,
+        renewed_by_id=record.renewed_by_id,
+        auto_renew=record.auto_renew,
+        created_at=record.created_at,
+        revoked_at=record.revoked_at,
+        revocation_reason=record.revocation_reason,
+        has_private_key=record.sealed_key is not None,
+        certificate_pem=record.certificate_pem,
+        chain_pem=record.chain_pem,
+        metadata=metadata,
+    )
+
+
+async def find_record(tx: Tx, certificate_id: str) -> CertificateRecord:
+    record = await tx.certificates.get(certificate_id)
+    if record is None:
+        raise NotFound("certificate", certificate_id)
+    return record
+
+
+def normalize_sans(sans: SubjectAltNames) -> SubjectAltNames:
+    """Syntax-check and normalise requested SANs (lower-case DNS names, A-labels)."""
+    for email in sans.email:
+        check_email(email)
+    for uri in sans.uri:
+        check_uri(uri)
+    return SubjectAltNames(
+        dns=tuple(dict.fromkeys(normalize_dns_name(n) for n in sans.dns)),
+        ip=tuple(dict.fromkeys(sans.ip)),
+        email=sans.email,
+        uri=sans.uri,
+    )
+
+
+def _csr_request(csr_pem: bytes) -> CertificateRequest:
+    request = parse_csr(csr_pem)
+    try:
+        sans = normalize_sans(request.sans)
+    except InvalidIdentifier as exc:
+        raise BadCSR(f"CSR names an invalid identifier: {exc.detail}") from None
+    return CertificateRequest(subject=request.subject, sans=sans, public_key=request.public_key)
+
+
+@dataclass(frozen=True)
+class _IssuanceContext:
+    profile_id: str
+    profile: Profile
+    policy: Policy | None
+
+
+async def _load_context(rt: Runtime, profile_ref: str, method: EnrollmentMethod) -> _IssuanceContext:
+    async with rt.storage.read() as tx:
+        profile_record = await profiles.find_record(tx, profile_ref)
+        profile = Profile.from_document(profile_record.name, profile_record.document)
+        policy = None
+        if profile.policy_id:
+            policy_record = await tx.policies.get(profile.policy_id)
+            if policy_record is not None:
+                policy = Policy.from_document(policy_record.name, policy_record.document)
+    if method not in profile.enrollment_methods:
+        raise InvalidSetting("profile", f"profile {profile.name!r} does not allow {method.value} enrollment")
+    return _IssuanceContext(profile_record.id, profile, policy)
+
+
+async def _sign(
+    rt: Runtime, context: _IssuanceContext, request: CertificateRequest, ttl: timedelta | None,
+    private_key: PrivateKey | None,
+) -> IssuedCertificate:
+    profile = context.profile
+    lifetime = profile.resolve_ttl(ttl)
+    if context.policy is not None:
+        check_request(context.policy, request, ttl=lifetime)
+    now = rt.clock.now()
+    if profile.issuer_type is IssuerType.SELF_SIGNED:
+        if private_key is None:
+            raise InvalidSetting("csr", "a self-signed profile needs a server-generated key; use a managed request")
+        return await asyncio.to_thread(
+            issue_self_signed, profile, request.subject, request.sans, private_key,
+            serial=random_serial(), now=now, ttl=lifetime,
+        )
+    assert profile.ca_id is not None  # Profile validation guarantees it for issuer type CA
+    authority = await cas.load_authority(rt, profile.ca_id)
+    return await asyncio.to_thread(
+        issue, authority, profile, request, serial=random_serial(), now=now, ttl=lifetime,
+        private_key=private_key,
+    )
+
+
+async def issue_certificate(
+    rt: Runtime,
+    *,
+    profile: str,
+    csr_pem: bytes | None = None,
+    managed: ManagedRequest | None = None,
+    ttl: timedelta | None = None,
+    metadata: dict[str, str] | None = None,
+    friendly_name: str = "",
+    enrollment: str = "api",
+) -> CertificateInfo:
+    """Issue from exactly one of a CSR or a managed request, check profile and policy, store it."""
+    if (csr_pem is None) == (managed is None):
+        raise InvalidSetting("method", "give either a CSR or a managed request")
+    context = await _load_context(rt, profile, EnrollmentMethod.API)
+    private_key: PrivateKey | None = None
+    if csr_pem is not None:
+        request = _csr_request(csr_pem)
+    else:
+        assert managed is not None
+        private_key = await asyncio.to_thread(generate_key, managed.key_algorithm)
+        request = CertificateRequest(managed.subject, normalize_sans(managed.sans), private_key.public_key())
+    issued = await _sign(rt, context, request, ttl, private_key)
+    return await _store(rt, context, issued, metadata or {}, friendly_name, enrollment)
+
+
+async def _store(
+    rt: Runtime, context: _IssuanceContext, issued: IssuedCertificate, metadata: dict[str, str],
+    friendly_name: str, enrollment: str,
+) -> CertificateInfo:
+    details = inspect_certificate(issued.certificate)
+    async with rt.storage.transaction() as tx:
+        record = await tx.certificates.create(
+            ca_id=context.profile.ca_id,
+            profile_id=context.profile_id,
+            serial=format_serial(issued.serial),
+            common_name=details.common_name or (details.sans.all_strings() or [""])[0],
+            friendly_name=friendly_name or details.common_name or "",
+            status="active",
+            not_before=details.not_before,
+            not_after=details.not_after,
+            certificate_pem=issued.certificate_pem,
+            chain_pem=issued.chain_pem,
+            sealed_key=rt.seal(issued.private_key) if issued.private_key else None,
+            key_algorithm=details.key_algorithm,
+            san_text=" ".join(details.sans.all_strings()),
+            fingerprint_sha256=details.fingerprint_sha256,
+            enrollment=enrollment,
+            auto_renew=context.profile.auto_renew_by_default and issued.private_key is not None,
+            metadata=metadata,
+        )
+    return _info(record, dict(metadata))
+
+
+async def get_certificate(rt: Runtime, certificate_id: str) -> CertificateInfo:
+    async with rt.storage.read() as tx:
+        record = await find_record(tx, certificate_id)
+        return _info(record, await tx.certificates.get_metadata(record.id))
+
+
+async def list_certificates(
+    rt: Runtime, query: CertificateFilter, *, limit: int = 50, offset: int = 0
+) -> tuple[list[CertificateInfo], int]:
+    async with rt.storage.read() as tx:
+        records, total = await tx.certificates.list(query, limit=limit, offset=offset)
+        return [_info(r, await tx.certificates.get_metadata(r.id)) for r in records], total
+
+
+async def set_metadata(rt: Runtime, certificate_id: str, metadata: dict[str, str]) -> CertificateInfo:
+    async with rt.storage.transaction() as tx:
+        record = await find_record(tx, certificate_id)
+        await tx.certificates.set_metadata(record.id, metadata)
+    return _info(record, dict(metadata))
+
+
+async def delete_certificate(rt: Runtime, certificate_id: str) -> None:
+    async with rt.storage.transaction() as tx:
+        if not await tx.certificates.delete(certificate_id):
+            raise NotFound("certificate", certificate_id)
+
+
+async def revoke_certificate(
+    rt: Runtime, certificate_id: str, reason: RevocationReason, *, source: str = "api"
+) -> CertificateInfo:
+    """Revoke once (a second time is AlreadyRevoked), then publish a fresh CRL of the issuing CA."""
+    now = rt.clock.now()
+    async with rt.storage.transaction() as tx:
+        record = await find_record(tx, certificate_id)
+        if not await tx.revocations.revoke(record.id, reason=reason.value, revoked_at=now, source=source):
+            raise AlreadyRevoked(f"certificate {record.serial} is already revoked")
+        revoked = await find_record(tx, record.id)
+        metadata = await tx.certificates.get_metadata(record.id)
+    if revoked.ca_id is not None:
+        await crls.generate_crl(rt, revoked.ca_id)
+    return _info(revoked, metadata)
+
+
+async def export_pem(rt: Runtime, certificate_id: str) -> PemBundle:
+    async with rt.storage.read() as tx:
+        record = await find_record(tx, certificate_id)
+    return pem_bundle(*_materials(rt, record))
+
+
+async def export_pkcs12(rt: Runtime, certificate_id: str, *, password: str, alias: str) -> bytes:
+    async with rt.storage.read() as tx:
+        record = await find_record(tx, certificate_id)
+    certificate, chain, key = _materials(rt, record)
+    return await asyncio.to_thread(to_pkcs12, certificate, chain, key, password=password, alias=alias)
+
+
+def _materials(rt: Runtime, record: CertificateRecord) -> tuple:  # type: ignore[type-arg]
+    certificate = load_certificates_pem(record.certificate_pem.encode())[0]
+    chain = load_certificates_pem(record.chain_pem.encode()) if record.chain_pem.strip() else []
+    key = None
+    if record.sealed_key is not None:
+        public_key = certificate.public_key()
+        check_key(public_key)  # type: ignore[arg-type]
+        key = rt.unseal(record.sealed_key, public_key)  # type: ignore[arg-type]
+    return certificate, chain, key

@@ -1,0 +1,94 @@
+"""Certificate profile use-cases: CRUD over validated ca_core.profile.Profile values; the issuing CA
+and policy are referenced by id (names are resolved here)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from acme_server.errors import Conflict, NotFound
+from acme_server.services import cas, policies
+from acme_server.services.runtime import Runtime
+from acme_server.storage import ProfileRecord, Tx
+from ca_core.profile import Profile
+
+
+@dataclass(frozen=True)
+class ProfileInfo:
+    id: str
+    profile: Profile
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def name(self) -> str:
+        return self.profile.name
+
+
+def _info(record: ProfileRecord) -> ProfileInfo:
+    return ProfileInfo(
+        id=record.id,
+        profile=Profile.from_document(record.name, record.document),
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+    )
+
+
+async def find_record(tx: Tx, ref: str) -> ProfileRecord:
+    record = await tx.profiles.get(ref) or await tx.profiles.get_by_name(ref)
+    if record is None:
+        raise NotFound("profile", ref)
+    return record
+
+
+async def _resolve_references(tx: Tx, document: Mapping[str, Any]) -> dict[str, Any]:
+    """caId / policyId may be given as names; store ids."""
+    resolved = dict(document)
+    if resolved.get("caId"):
+        resolved["caId"] = (await cas.find_record(tx, str(resolved["caId"]))).id
+    if resolved.get("policyId"):
+        resolved["policyId"] = (await policies.find_record(tx, str(resolved["policyId"]))).id
+    return resolved
+
+
+async def create_profile(rt: Runtime, name: str, document: Mapping[str, Any]) -> ProfileInfo:
+    async with rt.storage.transaction() as tx:
+        profile = Profile.from_document(name, await _resolve_references(tx, document))
+        record = await tx.profiles.create(
+            name=profile.name,
+            ca_id=profile.ca_id,
+            policy_id=profile.policy_id,
+            document=profile.to_document(),
+        )
+    return _info(record)
+
+
+async def update_profile(rt: Runtime, ref: str, document: Mapping[str, Any]) -> ProfileInfo:
+    async with rt.storage.transaction() as tx:
+        record = await find_record(tx, ref)
+        profile = Profile.from_document(record.name, await _resolve_references(tx, document))
+        updated = await tx.profiles.update(
+            record.id, ca_id=profile.ca_id, policy_id=profile.policy_id, document=profile.to_document()
+        )
+    return _info(updated)
+
+
+async def get_profile(rt: Runtime, ref: str) -> ProfileInfo:
+    async with rt.storage.read() as tx:
+        return _info(await find_record(tx, ref))
+
+
+async def list_profiles(rt: Runtime) -> list[ProfileInfo]:
+    async with rt.storage.read() as tx:
+        return [_info(r) for r in await tx.profiles.list()]
+
+
+async def delete_profile(rt: Runtime, ref: str) -> None:
+    async with rt.storage.transaction() as tx:
+        record = await find_record(tx, ref)
+        in_use = await tx.profiles.count_certificates(record.id)
+        if in_use:
+            raise Conflict(f"profile {record.name!r} is in use by {in_use} certificate(s)")
+        await tx.profiles.delete(record.id)

@@ -1,0 +1,59 @@
+"""What every use-case needs: storage, the key-encryption key, a clock and our public URL; plus the
+process-local cache of unsealed CA signers (safe: a signer is immutable for a given sealed key)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from acme_server.config import Settings
+from acme_server.services.keyring import load_kek
+from acme_server.services.ports import Clock, SystemClock
+from acme_server.storage import Storage
+from ca_core.keyprotect import KeyEncryptionKey, seal_private_key, unseal_private_key
+from ca_core.keys import PrivateKey, PublicKey
+from ca_core.signer import Signer, SoftwareSigner
+from cryptography.hazmat.primitives import serialization
+
+
+def key_context(public_key: PublicKey) -> bytes:
+    """Associated data for a sealed key: its public key's hash, so a sealed blob moved onto another
+    row (another CA or certificate) fails to open."""
+    spki = public_key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return b"private-key:" + hashlib.sha256(spki).digest()
+
+
+@dataclass
+class Runtime:
+    storage: Storage
+    kek: KeyEncryptionKey
+    public_url: str
+    clock: Clock = field(default_factory=SystemClock)
+    _signers: dict[bytes, Signer] = field(default_factory=dict, repr=False)
+
+    def seal(self, key: PrivateKey) -> bytes:
+        return seal_private_key(self.kek, key, context=key_context(key.public_key()))
+
+    def unseal(self, sealed: bytes, public_key: PublicKey) -> PrivateKey:
+        return unseal_private_key(self.kek, sealed, context=key_context(public_key))
+
+    def signer(self, sealed: bytes, public_key: PublicKey) -> Signer:
+        """The CA's signer, unsealed once per process and sealed blob."""
+        cache_key = hashlib.sha256(sealed).digest()
+        signer = self._signers.get(cache_key)
+        if signer is None:
+            signer = SoftwareSigner(self.unseal(sealed, public_key))
+            self._signers[cache_key] = signer
+        return signer
+
+    def crl_url(self, ca_id: str) -> str:
+        return f"{self.public_url}/crl/{ca_id}.crl"
+
+
+async def open_runtime(settings: Settings) -> Runtime:
+    """Storage opened (migrations run), the KEK loaded or created; the caller closes rt.storage."""
+    kek = load_kek(settings.kek_path, settings.kek, create=True)
+    storage = await Storage.open(settings.database_url)
+    return Runtime(storage=storage, kek=kek, public_url=settings.public_url)

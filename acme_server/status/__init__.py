@@ -1,0 +1,1 @@
+"""Certificate status endpoints (CRLs now; OCSP and renewalInfo later): unauthenticated, read-mostly."""
