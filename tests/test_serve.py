@@ -1,0 +1,137 @@
+"""`acme-server serve` on an empty data directory: bootstraps, prints where things are, serves HTTPS
+that verifies against the printed trust bundle; a restart reuses everything."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography import x509
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    def __init__(self, data_dir: Path, *extra: str) -> None:
+        self.port = free_port()
+        self.data_dir = data_dir
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ACME_SERVER")}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "acme_server.cli", "serve", "--data-dir", str(data_dir),
+             "--listen", f"127.0.0.1:{self.port}", *extra],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        )
+        self.banner = self._read_banner()
+        self.url = f"https://127.0.0.1:{self.port}"
+        self._wait_ready()
+
+    def _read_banner(self) -> list[str]:
+        assert self.process.stdout is not None
+        lines: list[str] = []
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len(lines) < 4:
+            line = self.process.stdout.readline()
+            if not line:
+                pytest.fail("server exited before printing its banner:\n" + "".join(lines))
+            lines.append(line.rstrip("\n"))
+        return lines
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(self.url + "/healthz", verify=str(self.data_dir / "root.pem"), timeout=2)
+                return
+            except httpx.TransportError:
+                time.sleep(0.2)
+        pytest.fail("server did not answer within 60 s")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def server(data_dir: Path) -> Iterator[Server]:
+    running = Server(data_dir)
+    yield running
+    running.stop()
+
+
+def test_first_start_prints_address_directory_and_trust_bundle(server: Server, data_dir: Path) -> None:
+    assert server.banner[0] == f"acme-server listening on https://127.0.0.1:{server.port} (1 worker(s))"
+    assert server.banner[1] == f"  ACME directory: https://127.0.0.1:{server.port}/acme/directory"
+    assert server.banner[2] == f"  trust bundle:   {(data_dir / 'root.pem').resolve()}"
+    assert server.banner[3].startswith("  database:       sqlite:///")
+
+
+def test_https_verifies_against_the_trust_bundle(server: Server, data_dir: Path) -> None:
+    response = httpx.get(server.url + "/healthz", verify=str(data_dir / "root.pem"))
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(server.url + "/healthz")  # the system store does not trust our dev root
+
+
+def test_secrets_on_disk_are_private(server: Server, data_dir: Path) -> None:
+    assert (data_dir / "kek.key").stat().st_mode & 0o777 == 0o600
+    assert (data_dir / "tls" / "server.key").stat().st_mode & 0o777 == 0o600
+    database = (data_dir / "acme-server.db").read_bytes()
+    assert b"PRIVATE KEY" not in database  # keys are sealed, never stored in the clear
+
+
+def test_crl_distribution_point_serves_a_crl_of_the_issuer(server: Server, data_dir: Path) -> None:
+    leaf, intermediate = x509.load_pem_x509_certificates((data_dir / "tls" / "server.pem").read_bytes())[:2]
+    points = leaf.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    url = points[0].full_name[0].value  # type: ignore[index]
+    assert url.startswith(server.url + "/crl/")
+    response = httpx.get(url, verify=str(data_dir / "root.pem"))
+    assert response.status_code == 200 and response.headers["content-type"] == "application/pkix-crl"
+    crl = x509.load_der_x509_crl(response.content)
+    assert crl.issuer == intermediate.subject and crl.is_signature_valid(intermediate.public_key())  # type: ignore[arg-type]
+    again = httpx.get(url, verify=str(data_dir / "root.pem"), headers={"If-None-Match": response.headers["etag"]})
+    assert again.status_code == 304
+    missing = httpx.get(server.url + "/crl/nope.crl", verify=str(data_dir / "root.pem"))
+    assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
+
+
+def test_restart_reuses_the_ca_and_certificate(data_dir: Path) -> None:
+    first = Server(data_dir)
+    root = (data_dir / "root.pem").read_bytes()
+    tls = (data_dir / "tls" / "server.pem").read_bytes()
+    first.stop()
+    second = Server(data_dir)
+    try:
+        assert (data_dir / "root.pem").read_bytes() == root
+        assert (data_dir / "tls" / "server.pem").read_bytes() == tls
+    finally:
+        second.stop()
+
+
+def test_two_workers_serve(data_dir: Path) -> None:
+    running = Server(data_dir, "--workers", "2")
+    try:
+        assert "(2 worker(s))" in running.banner[0]
+        for _ in range(10):
+            response = httpx.get(running.url + "/healthz", verify=str(data_dir / "root.pem"))
+            assert response.status_code == 200
+    finally:
+        running.stop()
