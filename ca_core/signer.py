@@ -1,0 +1,61 @@
+"""The signing seam: a Signer turns cryptography builders into signed objects. SoftwareSigner holds the
+key in memory; an HSM or cloud KMS signer implements the same Protocol later (as step-ca cas/apiv1)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+from ca_core.keys import PrivateKey, PublicKey
+
+
+class Signer(Protocol):
+    """Signs certificates, CRLs and CSRs with one CA key it never has to reveal."""
+
+    @property
+    def public_key(self) -> PublicKey: ...
+
+    def sign_certificate(self, builder: x509.CertificateBuilder) -> x509.Certificate: ...
+
+    def sign_crl(self, builder: x509.CertificateRevocationListBuilder) -> x509.CertificateRevocationList: ...
+
+    def sign_csr(self, builder: x509.CertificateSigningRequestBuilder) -> x509.CertificateSigningRequest: ...
+
+
+def signature_hash(key: PrivateKey | PublicKey) -> hashes.SHA256 | hashes.SHA384 | None:
+    """The digest paired with a key: SHA-384 for P-384 (RFC 5480 §4 matches digest to curve strength),
+    SHA-256 for RSA and P-256, none for Ed25519 (RFC 8410 §6: the algorithm hashes internally)."""
+    if isinstance(key, ed25519.Ed25519PrivateKey | ed25519.Ed25519PublicKey):
+        return None
+    if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey) and key.curve.key_size > 256:
+        return hashes.SHA384()
+    return hashes.SHA256()
+
+
+class SoftwareSigner:
+    """A Signer over an in-memory private key (unsealed from the database by the service layer)."""
+
+    __slots__ = ("_hash", "private_key")
+
+    def __init__(self, private_key: PrivateKey) -> None:
+        self.private_key = private_key
+        self._hash = signature_hash(private_key)
+
+    @property
+    def public_key(self) -> PublicKey:
+        return self.private_key.public_key()
+
+    def sign_certificate(self, builder: x509.CertificateBuilder) -> x509.Certificate:
+        return builder.sign(self.private_key, self._hash)
+
+    def sign_crl(self, builder: x509.CertificateRevocationListBuilder) -> x509.CertificateRevocationList:
+        return builder.sign(self.private_key, self._hash)
+
+    def sign_csr(self, builder: x509.CertificateSigningRequestBuilder) -> x509.CertificateSigningRequest:
+        return builder.sign(self.private_key, self._hash)
+
+    def __repr__(self) -> str:
+        return f"SoftwareSigner({type(self.private_key.public_key()).__name__})"
