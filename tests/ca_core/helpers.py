@@ -55,8 +55,14 @@ def write_pem(directory: Path, name: str, *objects: Pemable) -> Path:
     return path
 
 
+def openssl_text(command: str, path: Path) -> str:
+    """`openssl <command> -noout -text` (x509, req, crl) with every run of whitespace collapsed to one
+    space, so assertions read like the printout without depending on its indentation."""
+    return " ".join(openssl(command, "-in", path, "-noout", "-text").stdout.split())
+
+
 def x509_text(path: Path) -> str:
-    return openssl("x509", "-in", path, "-noout", "-text").stdout
+    return openssl_text("x509", path)
 
 
 def make_root(
