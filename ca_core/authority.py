@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
@@ -306,23 +307,48 @@ def _subject_text(certificate: x509.Certificate) -> str:
     return certificate.subject.rfc4514_string()
 
 
+def _check_signature_hash(certificate: x509.Certificate, field: str) -> None:
+    """Refuse signatures made with broken digests (CA/B Forum BR §7.1.3.2: no SHA-1, no MD5), which
+    cryptography would otherwise only report as "does not verify"."""
+    try:
+        digest = certificate.signature_hash_algorithm
+    except UnsupportedAlgorithm:
+        raise InvalidSetting(
+            field, f"{_subject_text(certificate)} uses an unsupported signature algorithm"
+        ) from None
+    if isinstance(digest, hashes.SHA1 | hashes.MD5):
+        name = digest.name.upper().replace("SHA1", "SHA-1")
+        raise InvalidSetting(
+            field, f"{_subject_text(certificate)} is signed with {name}, which is not accepted"
+        )
+
+
+def _issuer_in(pool: list[x509.Certificate], current: x509.Certificate, first: bool) -> x509.Certificate:
+    issuer = _find_issuer(current, pool)
+    if issuer is not None:
+        if not _is_ca(issuer):
+            raise InvalidSetting("chain", f"{_subject_text(issuer)} is not a CA certificate")
+        return issuer
+    if first:
+        issuer_name = current.issuer.rfc4514_string()
+        raise InvalidSetting(
+            "certificate", f"its signature does not verify with any certificate of the chain ({issuer_name})"
+        )
+    if current.subject == current.issuer:
+        raise InvalidSetting("chain", f"the self-signature of root {_subject_text(current)} does not verify")
+    raise InvalidSetting("chain", f"no certificate in the chain issued {_subject_text(current)}")
+
+
 def _chain_above(certificate: x509.Certificate, chain: Sequence[x509.Certificate]) -> list[x509.Certificate]:
     """The issuers from `certificate` up to a self-signed root, picked from `chain` in any order."""
     pool = [c for c in chain if c != certificate]
     path: list[x509.Certificate] = []
     current = certificate
+    _check_signature_hash(certificate, "certificate")
     while not (path and _signed_by(current, current)):
-        issuer = _find_issuer(current, pool)
-        if issuer is None:
-            if not path:
-                issuer_name = current.issuer.rfc4514_string()
-                raise InvalidSetting(
-                    "certificate",
-                    f"its signature does not verify with any certificate of the chain ({issuer_name})",
-                )
-            raise InvalidSetting("chain", f"no certificate in the chain issued {_subject_text(current)}")
-        if not _is_ca(issuer):
-            raise InvalidSetting("chain", f"{_subject_text(issuer)} is not a CA certificate")
+        if path:
+            _check_signature_hash(current, "chain")
+        issuer = _issuer_in(pool, current, first=not path)
         pool.remove(issuer)
         path.append(issuer)
         current = issuer

@@ -207,13 +207,15 @@ def offline_root(tmp_path: Path, name: str = "Offline Root") -> tuple[Path, Path
     return cert, key
 
 
-def openssl_sign(tmp_path: Path, csr: Path, issuer: tuple[Path, Path], extensions: str, out: str) -> Path:
+def openssl_sign(
+    tmp_path: Path, csr: Path, issuer: tuple[Path, Path], extensions: str, out: str, *extra: str
+) -> Path:
     extfile = tmp_path / f"{out}.ext"
     extfile.write_text(extensions)
     path = tmp_path / out
     openssl(
         "x509", "-req", "-in", csr, "-CA", issuer[0], "-CAkey", issuer[1],
-        "-set_serial", str(random_serial()), "-days", "1000", "-extfile", extfile, "-out", path,
+        "-set_serial", str(random_serial()), "-days", "1000", "-extfile", extfile, "-out", path, *extra,
     )  # fmt: skip
     return path
 
@@ -330,3 +332,15 @@ def test_self_signed_certificate_is_not_an_intermediate(tmp_path: Path) -> None:
     key = load_private_key(key_path.read_bytes())
     with pytest.raises(InvalidSetting, match="self-signed"):
         check_signed_intermediate(load(cert), [load(cert)], key.public_key())
+
+
+def test_certificate_signed_with_sha1_is_refused_by_name(tmp_path: Path) -> None:
+    root = offline_root(tmp_path)
+    csr, key = our_csr(tmp_path)
+    signed = load(openssl_sign(tmp_path, csr, root, CA_EXTENSIONS, "inter.pem", "-sha1"))
+    with pytest.raises(InvalidSetting) as caught:
+        check_signed_intermediate(signed, [load(root[0])], key.public_key())
+    assert (
+        caught.value.detail
+        == "certificate: CN=External Intermediate is signed with SHA-1, which is not accepted"
+    )
