@@ -10,9 +10,8 @@ from typing import Any
 from acme_server.cli.common import emit, emit_table, leaf, parse_pairs, read_input, write_output
 from acme_server.errors import Malformed
 from acme_server.services import certificates
-from acme_server.services.certificates import CertificateInfo, ManagedRequest
+from acme_server.services.certificates import CertificateFilter, CertificateInfo, ManagedRequest
 from acme_server.services.runtime import Runtime
-from acme_server.storage import CertificateFilter
 from ca_core.durations import parse_duration
 from ca_core.errors import InvalidIdentifier
 from ca_core.keys import KeyAlgorithm

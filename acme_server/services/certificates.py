@@ -283,3 +283,6 @@ def _materials(rt: Runtime, record: CertificateRecord) -> tuple:  # type: ignore
         check_key(public_key)  # type: ignore[arg-type]
         key = rt.unseal(record.sealed_key, public_key)  # type: ignore[arg-type]
     return certificate, chain, key
+
+
+__all__ = ["CertificateFilter", "CertificateInfo", "ManagedRequest"]  # CertificateFilter: the query value

@@ -1,0 +1,176 @@
+"""JWK parsing, RFC 7638 thumbprints and JWS signature checks for the ACME algorithms (ES256/384/512,
+RS256, EdDSA). Hand-written over `cryptography` because josepy has no OKP keys or EdDSA (RFC 8037)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+from ca_core.errors import BadPublicKey, CAError
+from ca_core.keys import PublicKey, check_key
+
+
+class BadSignature(CAError):
+    """A JWS signature does not verify, or its algorithm does not fit the key."""
+
+
+class UnsupportedAlgorithm(CAError):
+    """A JWS `alg` we do not accept (RFC 8555 §6.2: badSignatureAlgorithm lists what we do)."""
+
+
+# alg -> (key type, EC curve name or None, hash, EC signature half-length in bytes)
+_ALGORITHMS: Final = {
+    "ES256": ("EC", "P-256", hashes.SHA256(), 32),
+    "ES384": ("EC", "P-384", hashes.SHA384(), 48),
+    "ES512": ("EC", "P-521", hashes.SHA512(), 66),
+    "RS256": ("RSA", None, hashes.SHA256(), 0),
+    "EdDSA": ("OKP", "Ed25519", None, 0),
+}
+ALGORITHMS: Final = tuple(_ALGORITHMS)
+_CURVES: Final = {"P-256": ec.SECP256R1(), "P-384": ec.SECP384R1(), "P-521": ec.SECP521R1()}
+
+
+def b64decode(text: str) -> bytes:
+    """base64url without padding (RFC 7515 §2); anything else is malformed."""
+    if not isinstance(text, str) or "=" in text:
+        raise CAError("invalid base64url: padding or non-text")
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        raise CAError("invalid base64url") from None
+
+
+def b64encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+@dataclass(frozen=True)
+class JWK:
+    """A parsed public JWK: the key, its canonical members and RFC 7638 thumbprint."""
+
+    key: PublicKey | ec.EllipticCurvePublicKey
+    members: Mapping[str, str]  # the required members only, what the thumbprint hashes
+
+    @property
+    def thumbprint(self) -> str:
+        canonical = json.dumps(dict(sorted(self.members.items())), separators=(",", ":"))
+        return b64encode(hashlib.sha256(canonical.encode()).digest())
+
+    def to_json(self) -> dict[str, str]:
+        return dict(self.members)
+
+
+def _member(jwk: Mapping[str, Any], name: str) -> str:
+    value = jwk.get(name)
+    if not isinstance(value, str):
+        raise BadPublicKey(f"JWK member {name!r} is missing")
+    return value
+
+
+def parse_jwk(jwk: Any) -> JWK:
+    """A public JWK as RFC 7517/7518/8037 define it; private members are refused."""
+    if not isinstance(jwk, Mapping):
+        raise BadPublicKey("the JWK is not an object")
+    if "d" in jwk:
+        raise BadPublicKey("the JWK contains a private key")
+    kty = jwk.get("kty")
+    try:
+        if kty == "RSA":
+            members = {"kty": "RSA", "n": _member(jwk, "n"), "e": _member(jwk, "e")}
+            numbers = rsa.RSAPublicNumbers(
+                int.from_bytes(b64decode(members["e"]), "big"), int.from_bytes(b64decode(members["n"]), "big")
+            )
+            key: Any = numbers.public_key()
+        elif kty == "EC":
+            members = {"kty": "EC", "crv": _member(jwk, "crv"), "x": _member(jwk, "x"), "y": _member(jwk, "y")}
+            curve = _CURVES.get(members["crv"])
+            if curve is None:
+                raise BadPublicKey(f"unsupported JWK curve {members['crv']!r}")
+            key = ec.EllipticCurvePublicNumbers(
+                int.from_bytes(b64decode(members["x"]), "big"), int.from_bytes(b64decode(members["y"]), "big"), curve
+            ).public_key()
+        elif kty == "OKP":
+            members = {"kty": "OKP", "crv": _member(jwk, "crv"), "x": _member(jwk, "x")}
+            if members["crv"] != "Ed25519":
+                raise BadPublicKey(f"unsupported JWK curve {members['crv']!r}")
+            key = ed25519.Ed25519PublicKey.from_public_bytes(b64decode(members["x"]))
+        else:
+            raise BadPublicKey(f"unsupported JWK key type {kty!r}")
+    except BadPublicKey:
+        raise
+    except (CAError, ValueError) as exc:
+        raise BadPublicKey(f"invalid JWK: {exc}") from None
+    if not (isinstance(key, ec.EllipticCurvePublicKey) and members.get("crv") == "P-521"):
+        check_key(key)  # P-521 is fine for an account key (ES512) though not for certificates
+    return JWK(key=key, members=members)
+
+
+def jwk_of(key: PublicKey) -> JWK:
+    """The JWK of a public key (for tests, tools and key comparison)."""
+    if isinstance(key, rsa.RSAPublicKey):
+        n = key.public_numbers()
+        return parse_jwk({"kty": "RSA", "n": b64encode(_int_bytes(n.n)), "e": b64encode(_int_bytes(n.e))})
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        size = (key.curve.key_size + 7) // 8
+        crv = {256: "P-256", 384: "P-384", 521: "P-521"}[key.curve.key_size]
+        p = key.public_numbers()
+        return parse_jwk(
+            {"kty": "EC", "crv": crv, "x": b64encode(p.x.to_bytes(size, "big")), "y": b64encode(p.y.to_bytes(size, "big"))}
+        )
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    return parse_jwk({"kty": "OKP", "crv": "Ed25519", "x": b64encode(key.public_bytes(Encoding.Raw, PublicFormat.Raw))})
+
+
+def _int_bytes(value: int) -> bytes:
+    return value.to_bytes((value.bit_length() + 7) // 8 or 1, "big")
+
+
+def check_algorithm(alg: Any, jwk: JWK) -> None:
+    """The alg must be one we accept and fit the key (RFC 8555 §6.2; RFC 7518 §3.4 curve per alg)."""
+    if alg not in _ALGORITHMS:
+        raise UnsupportedAlgorithm(f"algorithm {alg!r} is not supported; use one of {', '.join(ALGORITHMS)}")
+    kty, curve, _, _ = _ALGORITHMS[alg]
+    if jwk.members["kty"] != kty or (curve is not None and jwk.members.get("crv") != curve):
+        raise UnsupportedAlgorithm(f"algorithm {alg} does not fit a {jwk.members['kty']} key")
+
+
+def verify_signature(alg: str, jwk: JWK, signing_input: bytes, signature: bytes) -> None:
+    """Raise BadSignature unless `signature` is `jwk`'s `alg` signature over `signing_input`."""
+    check_algorithm(alg, jwk)
+    _, _, digest, half = _ALGORITHMS[alg]
+    key = jwk.key
+    try:
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            assert digest is not None
+            if len(signature) != 2 * half:  # RFC 7518 §3.4: R || S, fixed length
+                raise BadSignature("the ECDSA signature has the wrong length")
+            der = encode_dss_signature(
+                int.from_bytes(signature[:half], "big"), int.from_bytes(signature[half:], "big")
+            )
+            key.verify(der, signing_input, ec.ECDSA(digest))
+        elif isinstance(key, rsa.RSAPublicKey):
+            assert digest is not None
+            key.verify(signature, signing_input, padding.PKCS1v15(), digest)
+        else:
+            key.verify(signature, signing_input)
+    except InvalidSignature:
+        raise BadSignature("the JWS signature does not verify") from None
+
+
+def verify_hs256(secret: bytes, signing_input: bytes, signature: bytes) -> None:
+    """External account binding MAC (RFC 8555 §7.3.4, HS256)."""
+    expected = hmac.new(secret, signing_input, hashlib.sha256).digest()
+    if not hmac.compare_digest(expected, signature):
+        raise BadSignature("the external account binding MAC does not verify")
