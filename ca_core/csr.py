@@ -23,7 +23,7 @@ _UNSUPPORTED_NAMES: Final = {
 
 def _load(data: bytes) -> x509.CertificateSigningRequest:
     try:
-        if data.lstrip().startswith(b"-----BEGIN"):
+        if b"-----BEGIN " in data:
             return x509.load_pem_x509_csr(data)
         return x509.load_der_x509_csr(data)
     except ValueError:

@@ -98,9 +98,7 @@ def checked_public_key(public_key: object) -> PublicKey:
 def load_private_key(data: bytes, password: bytes | None = None) -> PrivateKey:
     """A PEM or DER private key (PKCS#8, PKCS#1 or SEC1), checked like any public key."""
     loader = (
-        serialization.load_pem_private_key
-        if data.lstrip().startswith(b"-----BEGIN")
-        else serialization.load_der_private_key
+        serialization.load_pem_private_key if b"-----BEGIN " in data else serialization.load_der_private_key
     )
     try:
         key: object = loader(data, password=password)
