@@ -145,18 +145,21 @@ def child_path_length(parent: CertificateAuthority, requested: int | None, *, fi
     return requested
 
 
-def _validity(now: datetime, validity: timedelta, limit: datetime | None) -> tuple[datetime, datetime]:
-    """notBefore and notAfter, notAfter clipped to `limit` (the issuer's own notAfter)."""
-    if validity <= timedelta(0):
+def validity_window(
+    start: datetime, lifetime: timedelta, limit: datetime | None
+) -> tuple[datetime, datetime]:
+    """notBefore = `start` and notAfter = start + lifetime, clipped to `limit` (the issuer's notAfter):
+    a chain is only as valid as its shortest-lived certificate (RFC 5280 §6.1.3 (a)(2))."""
+    if lifetime <= timedelta(0):
         raise InvalidSetting("validity", "must be longer than zero")
-    not_before = as_utc(now)
-    not_after = not_before + validity
-    if limit is not None:
-        not_after = min(not_after, limit)
-    if not_after <= not_before:
-        raise InvalidSetting(
-            "validity", f"the issuing CA expires at {limit:%Y-%m-%d %H:%M:%S}Z, not after notBefore"
-        )
+    not_before = as_utc(start)
+    not_after = not_before + lifetime
+    if limit is not None and limit < not_after:
+        if limit <= not_before:
+            raise InvalidSetting(
+                "validity", f"the issuing CA expires at {limit:%Y-%m-%d %H:%M:%S}Z, before notBefore"
+            )
+        not_after = limit
     return not_before, not_after
 
 
@@ -201,7 +204,9 @@ def create_root(
     name = _subject_name(subject)
     public_key = signer.public_key
     check_key(public_key)
-    builder = _ca_builder(name, public_key, serial, _validity(now, validity, None), settings.max_path_length)
+    builder = _ca_builder(
+        name, public_key, serial, validity_window(now, validity, None), settings.max_path_length
+    )
     # RFC 5280 §4.2.1.1: the AKI may be omitted in a self-signed root; keeping it (equal to the SKI)
     # helps chain builders that match on key identifiers only.
     builder = builder.issuer_name(name).add_extension(
@@ -258,7 +263,7 @@ def create_intermediate(
     if name == parent.certificate.subject:
         raise InvalidSetting("subject", "must differ from the parent CA's subject")
     path = child_path_length(parent, settings.max_path_length, field="maxPathLength")
-    window = _validity(now, validity, parent.certificate.not_valid_after_utc)
+    window = validity_window(now, validity, parent.certificate.not_valid_after_utc)
     builder = _ca_builder(name, public_key, serial, window, path).issuer_name(parent.certificate.subject)
     builder = builder.add_extension(parent.authority_key_identifier(), critical=False)
     for extension in distribution_extensions(parent.settings):

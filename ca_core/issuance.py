@@ -11,7 +11,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from ca_core.authority import CertificateAuthority, as_utc, child_path_length, distribution_extensions
+from ca_core.authority import (
+    CertificateAuthority,
+    child_path_length,
+    distribution_extensions,
+    validity_window,
+)
 from ca_core.errors import BadCSR, BadPublicKey, InvalidSetting
 from ca_core.keys import KeyAlgorithm, PrivateKey, PublicKey, check_key, public_key_der
 from ca_core.profile import ExtendedKeyUsage, IssuerType, KeyUsage, Profile
@@ -90,27 +95,6 @@ def _check_names(subject: Subject, sans: SubjectAltNames) -> None:
 def _check_private_key(private_key: PrivateKey | None, public_key: PublicKey) -> None:
     if private_key is not None and public_key_der(private_key.public_key()) != public_key_der(public_key):
         raise InvalidSetting("privateKey", "does not match the request's public key")
-
-
-def _validity(
-    profile: Profile,
-    now: datetime,
-    ttl: timedelta | None,
-    not_before: datetime | None,
-    limit: datetime | None,
-) -> tuple[datetime, datetime]:
-    """notBefore and notAfter; notAfter never outlives the issuing CA (a chain is only as valid as its
-    shortest-lived certificate, RFC 5280 §6.1.3 (a)(2))."""
-    lifetime = profile.resolve_ttl(ttl)
-    start = as_utc(not_before or now)
-    end = start + lifetime
-    if limit is not None:
-        end = min(end, limit)
-    if end <= start:
-        raise InvalidSetting(
-            "validity", f"the issuing CA expires at {limit:%Y-%m-%d %H:%M:%S}Z, before notBefore"
-        )
-    return start, end
 
 
 def _key_usage(profile: Profile, algorithm: KeyAlgorithm) -> x509.KeyUsage | None:
@@ -195,7 +179,9 @@ def issue(
     algorithm = _check_key_allowed(profile, request.public_key)
     _check_names(request.subject, request.sans)
     _check_private_key(private_key, request.public_key)
-    validity = _validity(profile, now, ttl, not_before, ca.certificate.not_valid_after_utc)
+    validity = validity_window(
+        not_before or now, profile.resolve_ttl(ttl), ca.certificate.not_valid_after_utc
+    )
     draft = _Draft(request.subject, request.sans, request.public_key, algorithm, serial, validity)
     builder = _builder(profile, draft, ca.certificate.subject, ca.authority_key_identifier())
     builder = builder.add_extension(_basic_constraints(profile, ca), critical=True)
@@ -223,7 +209,9 @@ def issue_self_signed(
     _check_names(subject, sans)
     if not subject.attributes():  # RFC 5280 §4.1.2.4: the issuer (here: the subject) is never empty
         raise InvalidSetting("subject", "a self-signed certificate needs a subject; it is also the issuer")
-    draft = _Draft(subject, sans, public_key, algorithm, serial, _validity(profile, now, ttl, None, None))
+    draft = _Draft(
+        subject, sans, public_key, algorithm, serial, validity_window(now, profile.resolve_ttl(ttl), None)
+    )
     aki = x509.AuthorityKeyIdentifier.from_issuer_public_key(public_key)
     builder = _builder(profile, draft, subject.to_x509_name(), aki)
     builder = builder.add_extension(_basic_constraints(profile, None), critical=True)
