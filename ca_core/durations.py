@@ -1,29 +1,39 @@
-"""Durations as operators write them: "90d", "12h", "30m", "45s", "1y", "1y6d" (a year is 365 days)."""
+"""Durations as operators write them: "90d", "12h", "30m", "45s", "1y", "1y6d" (a year is 365 days,
+a week 7 days); parsed into timedelta and formatted back in the shortest exact form."""
 
 from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Final
 
 from ca_core.errors import InvalidSetting
 
-_UNITS = {"y": 365 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
-_PART = re.compile(r"(\d+)([ywdhms])")
+_UNITS: Final = {"y": 365 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
+# Largest unit first, each at most once: "1d12h" but neither "12h1d" nor "1d1d"; 15 digits is more
+# than timedelta holds, and keeps int() away from its digit limit.
+_DURATION: Final = re.compile("".join(rf"(?:(?P<{unit}>[0-9]{{1,15}}){unit})?" for unit in _UNITS))
 
 
 def parse_duration(text: str, *, field: str = "ttl") -> timedelta:
-    """Parse "30d" / "1y" / "12h30m"; raise InvalidSetting naming `field` on anything else."""
+    """Parse "30d" / "1y" / "12h30m" (case and surrounding spaces ignored) into a positive timedelta;
+    raise InvalidSetting naming `field` on anything else."""
     cleaned = text.strip().lower()
-    if not cleaned or _PART.sub("", cleaned):
-        raise InvalidSetting(field, f"{text!r} is not a duration like '30d', '12h' or '1y'")
-    seconds = sum(int(n) * _UNITS[u] for n, u in _PART.findall(cleaned))
+    match = _DURATION.fullmatch(cleaned)
+    if not cleaned or match is None:
+        raise InvalidSetting(field, f"{text!r} is not a duration like '30d', '12h30m' or '1y'")
+    seconds = sum(int(n) * _UNITS[unit] for unit, n in match.groupdict().items() if n is not None)
     if seconds <= 0:
         raise InvalidSetting(field, f"{text!r} must be longer than zero")
-    return timedelta(seconds=seconds)
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:
+        raise InvalidSetting(field, f"{text!r} is too long") from None
 
 
 def format_duration(value: timedelta) -> str:
-    """The shortest exact form: 90 days -> "90d", 36 hours -> "36h", 1 year -> "365d"."""
+    """The shortest exact form in one unit: 90 days -> "90d", 36 hours -> "36h", 1 year -> "365d".
+    Fractions of a second are dropped."""
     seconds = int(value.total_seconds())
     for unit in ("d", "h", "m"):
         if seconds % _UNITS[unit] == 0:
