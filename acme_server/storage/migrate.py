@@ -1,0 +1,63 @@
+"""Schema migrations on open: Alembic, configured in code (no alembic.ini), upgraded to head under a
+lock so that workers and replicas starting together migrate once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from acme_server.errors import ConfigError
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+# Any constant bigint works; this one spells "acme_mig" so it is recognisable in pg_locks.
+_PG_LOCK_KEY = int.from_bytes(b"acme_mig", "big") & 0x7FFF_FFFF_FFFF_FFFF
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """The Alembic configuration; migrations/env.py runs on `connection` (None only for offline
+    inspection of the scripts, e.g. heads)."""
+    config = Config()
+    # Config values are %-interpolated: escape a path that contains '%'.
+    config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
+    config.attributes["connection"] = connection
+    return config
+
+
+def head() -> str:
+    """The newest revision the code knows."""
+    revision = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert revision is not None
+    return revision
+
+
+async def upgrade(engine: AsyncEngine) -> None:
+    """Bring the database to head in one transaction. PostgreSQL: a transaction-scoped advisory lock
+    serialises concurrent openers (the second waits, then finds nothing to do; DDL is transactional so
+    a failed upgrade leaves nothing behind). SQLite: the write transaction starts with BEGIN IMMEDIATE
+    (engine.py), which is the same exclusion for every other connection to the file."""
+    async with engine.connect() as connection, connection.begin():
+        if connection.dialect.name == "postgresql":
+            await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+        await connection.run_sync(_upgrade)
+
+
+def _upgrade(connection: Connection) -> None:
+    config = alembic_config(connection)
+    current = MigrationContext.configure(connection).get_current_revision()
+    known = {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
+    if current is not None and current not in known:
+        # A newer release migrated this database (e.g. a rolled-back deploy): say so in one line rather
+        # than let Alembic fail with "Can't locate revision".
+        raise ConfigError(
+            f"the database schema is at revision {current!r}, which this version of acme-server does not "
+            "know; run the release that migrated it"
+        )
+    command.upgrade(config, "head")

@@ -1,0 +1,391 @@
+"""The schema: every table as SQLAlchemy Core, in one MetaData with a naming convention. The migrations
+in migrations/versions must produce exactly this (tests/storage/test_migrations.py compares them)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    false,
+    text,
+)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always aware UTC in Python. SQLite keeps no zone and returns naive values,
+    and its text comparison is only right when every value is UTC: convert on the way in, tag on the
+    way out. A naive datetime is a bug in the caller and is refused."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} given to storage; pass an aware UTC time")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _id(name: str = "id") -> Column[str]:
+    """A text UUID primary key; storage generates it (str(uuid.uuid4()))."""
+    return Column(name, String(36), primary_key=True)
+
+
+def _created_at() -> Column[datetime]:
+    return Column("created_at", UTCDateTime(), nullable=False)
+
+
+def _one_of(column: str, *values: str) -> CheckConstraint:
+    allowed = ", ".join(f"'{v}'" for v in values)
+    return CheckConstraint(f"{column} IN ({allowed})", name=column)
+
+
+ENROLLMENTS = ("api", "acme", "cli")
+
+# --- CAs, policies, profiles -------------------------------------------------------------------
+
+cas = Table(
+    "cas",
+    metadata,
+    _id(),
+    Column("name", Text, nullable=False, unique=True),
+    Column("kind", Text, nullable=False),
+    Column("parent_id", String(36), ForeignKey("cas.id"), nullable=True),
+    # 'pending': an external CA whose CSR awaits the certificate an offline root signs.
+    Column("status", Text, nullable=False),
+    Column("certificate_pem", Text, nullable=True),
+    Column("chain_pem", Text, nullable=False, server_default=""),
+    Column("csr_pem", Text, nullable=True),
+    Column("sealed_key", LargeBinary, nullable=False),
+    Column("key_algorithm", Text, nullable=False),
+    Column("crl_url", Text, nullable=True),
+    Column("ocsp_url", Text, nullable=True),
+    Column("issuer_url", Text, nullable=True),
+    Column("max_path_length", Integer, nullable=True),
+    Column("not_before", UTCDateTime(), nullable=True),
+    Column("not_after", UTCDateTime(), nullable=True),
+    # The last CRL number handed out (RFC 5280 §5.2.3: monotonically increasing per CA).
+    Column("crl_number", BigInteger, nullable=False, server_default=text("0")),
+    _created_at(),
+    _one_of("kind", "root", "intermediate", "external"),
+    _one_of("status", "active", "disabled", "pending"),
+)
+
+policies = Table(
+    "policies",
+    metadata,
+    _id(),
+    Column("name", Text, nullable=False, unique=True),
+    Column("document", JSON, nullable=False),
+    _created_at(),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+profiles = Table(
+    "profiles",
+    metadata,
+    _id(),
+    Column("name", Text, nullable=False, unique=True),
+    Column("ca_id", String(36), ForeignKey("cas.id"), nullable=True),
+    Column("policy_id", String(36), ForeignKey("policies.id"), nullable=True),
+    Column("document", JSON, nullable=False),
+    _created_at(),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# --- certificates and their requests -----------------------------------------------------------
+
+certificate_requests = Table(
+    "certificate_requests",
+    metadata,
+    _id(),
+    Column("profile_id", String(36), ForeignKey("profiles.id"), nullable=False),
+    Column("method", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("csr_pem", Text, nullable=True),
+    Column("parameters", JSON, nullable=False),
+    # No FK: certificates.request_id points the other way, and a cycle would need ALTER on SQLite.
+    Column("certificate_id", String(36), nullable=True),
+    Column("error", Text, nullable=True),
+    _created_at(),
+    _one_of("method", "managed", "csr"),
+    _one_of("status", "pending", "issued", "failed"),
+    Index(None, "status"),
+    Index(None, "profile_id"),
+    Index(None, "created_at"),
+)
+
+certificate_request_metadata = Table(
+    "certificate_request_metadata",
+    metadata,
+    Column(
+        "request_id", String(36), ForeignKey("certificate_requests.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("key", Text, nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("request_id", "key"),
+    Index(None, "key", "value", "request_id"),
+)
+
+certificates = Table(
+    "certificates",
+    metadata,
+    _id(),
+    Column("ca_id", String(36), ForeignKey("cas.id"), nullable=True),  # NULL: self-signed
+    Column("profile_id", String(36), ForeignKey("profiles.id"), nullable=True),
+    Column("serial", Text, nullable=False),  # lowercase hex
+    Column("common_name", Text, nullable=False),
+    Column("friendly_name", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("not_before", UTCDateTime(), nullable=False),
+    Column("not_after", UTCDateTime(), nullable=False),
+    Column("certificate_pem", Text, nullable=False),
+    Column("chain_pem", Text, nullable=False),
+    Column("sealed_key", LargeBinary, nullable=True),  # only keys the server generated
+    Column("key_algorithm", Text, nullable=False),
+    Column("san_text", Text, nullable=False),  # space-joined SANs, for search
+    Column("fingerprint_sha256", Text, nullable=False),
+    Column("enrollment", Text, nullable=False),
+    Column("request_id", String(36), ForeignKey("certificate_requests.id"), nullable=True),
+    Column("account_id", String(36), ForeignKey("acme_accounts.id"), nullable=True),
+    # No FK: acme_orders.certificate_id points the other way.
+    Column("order_id", String(36), nullable=True),
+    Column("renewed_from_id", String(36), ForeignKey("certificates.id", ondelete="SET NULL"), nullable=True),
+    Column("renewed_by_id", String(36), ForeignKey("certificates.id", ondelete="SET NULL"), nullable=True),
+    Column("auto_renew", Boolean, nullable=False, server_default=false()),
+    _created_at(),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+    Column("revocation_reason", Text, nullable=True),
+    UniqueConstraint("ca_id", "serial"),
+    _one_of("status", "active", "revoked", "superseded"),
+    _one_of("enrollment", *ENROLLMENTS),
+    Index(None, "status"),
+    Index(None, "profile_id"),
+    Index(None, "ca_id"),
+    Index(None, "not_after"),
+    Index(None, "common_name"),
+    Index(None, "created_at"),  # the inventory lists newest first, paged
+    Index(None, "account_id"),
+)
+
+certificate_metadata = Table(
+    "certificate_metadata",
+    metadata,
+    Column("certificate_id", String(36), ForeignKey("certificates.id", ondelete="CASCADE"), nullable=False),
+    Column("key", Text, nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("certificate_id", "key"),
+    # certificate_id last makes the index covering for "certificates with key=value".
+    Index(None, "key", "value", "certificate_id"),
+)
+
+revocations = Table(
+    "revocations",
+    metadata,
+    Column(
+        "certificate_id",
+        String(36),
+        ForeignKey("certificates.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("ca_id", String(36), ForeignKey("cas.id"), nullable=True),
+    Column("serial", Text, nullable=False),
+    Column("revoked_at", UTCDateTime(), nullable=False),
+    Column("reason", Text, nullable=False),  # RFC 5280 reason name, e.g. 'KEY_COMPROMISE'
+    Column("source", Text, nullable=False),
+    _one_of("source", *ENROLLMENTS),
+    Index(None, "ca_id"),
+)
+
+crls = Table(
+    "crls",
+    metadata,
+    _id(),
+    Column("ca_id", String(36), ForeignKey("cas.id"), nullable=False),
+    Column("number", BigInteger, nullable=False),
+    Column("this_update", UTCDateTime(), nullable=False),
+    Column("next_update", UTCDateTime(), nullable=False),
+    Column("der", LargeBinary, nullable=False),
+    _created_at(),
+    UniqueConstraint("ca_id", "number"),
+)
+
+# --- operations --------------------------------------------------------------------------------
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    _id(),
+    Column("name", Text, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("token_hash", Text, nullable=False, unique=True),
+    _created_at(),
+    Column("expires_at", UTCDateTime(), nullable=True),
+    Column("last_used_at", UTCDateTime(), nullable=True),
+    _one_of("role", "admin", "operator", "viewer"),
+)
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("holder", Text, nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+)
+
+# --- ACME (RFC 8555) ---------------------------------------------------------------------------
+
+acme_accounts = Table(
+    "acme_accounts",
+    metadata,
+    _id(),
+    Column("jwk_thumbprint", Text, nullable=False, unique=True),  # RFC 7638, base64url
+    Column("jwk", JSON, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("contacts", JSON, nullable=False),
+    Column("terms_agreed", Boolean, nullable=False, server_default=false()),
+    # The EAB key that bound this account (RFC 8555 §7.3.4). No FK: eab_keys points here.
+    Column("eab_kid", Text, nullable=True),
+    _created_at(),
+    _one_of("status", "valid", "deactivated", "revoked"),  # RFC 8555 §7.1.6
+)
+
+eab_keys = Table(
+    "eab_keys",
+    metadata,
+    Column("kid", Text, primary_key=True),
+    Column("profile_id", String(36), ForeignKey("profiles.id", ondelete="CASCADE"), nullable=True),
+    Column("sealed_hmac", LargeBinary, nullable=False),
+    _created_at(),
+    Column(
+        "bound_account_id",
+        String(36),
+        ForeignKey("acme_accounts.id", ondelete="SET NULL"),
+        nullable=True,
+        unique=True,
+    ),
+    Column("bound_at", UTCDateTime(), nullable=True),
+)
+
+acme_nonces = Table(
+    "acme_nonces",
+    metadata,
+    Column("nonce", Text, primary_key=True),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Index(None, "expires_at"),
+)
+
+acme_orders = Table(
+    "acme_orders",
+    metadata,
+    _id(),
+    Column("account_id", String(36), ForeignKey("acme_accounts.id"), nullable=False),
+    Column("profile_id", String(36), ForeignKey("profiles.id"), nullable=False),
+    Column("status", Text, nullable=False),
+    Column("identifiers", JSON, nullable=False),
+    Column("not_before", UTCDateTime(), nullable=True),
+    Column("not_after", UTCDateTime(), nullable=True),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("error", JSON, nullable=True),  # the problem document of a failed order
+    Column("certificate_id", String(36), ForeignKey("certificates.id", ondelete="SET NULL"), nullable=True),
+    Column("replaces", Text, nullable=True),  # ARI certID of the certificate this order renews
+    _created_at(),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    _one_of("status", "pending", "ready", "processing", "valid", "invalid"),  # RFC 8555 §7.1.6
+    Index(None, "account_id", "created_at"),
+    Index(None, "status", "expires_at"),
+    Index(None, "replaces"),
+)
+
+acme_authorizations = Table(
+    "acme_authorizations",
+    metadata,
+    _id(),
+    Column("account_id", String(36), ForeignKey("acme_accounts.id"), nullable=False),
+    Column("identifier_type", Text, nullable=False),
+    Column("identifier_value", Text, nullable=False),
+    Column("wildcard", Boolean, nullable=False, server_default=false()),
+    Column("status", Text, nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("pre_authorized", Boolean, nullable=False, server_default=false()),
+    _created_at(),
+    _one_of("status", "pending", "valid", "invalid", "deactivated", "expired", "revoked"),
+    # Reuse of a valid authorization for the same account and identifier; named by hand because the
+    # generated name is longer than PostgreSQL's 63-character limit.
+    Index("ix_acme_authorizations_reuse", "account_id", "identifier_type", "identifier_value", "status"),
+    Index(None, "expires_at"),
+)
+
+acme_order_authorizations = Table(
+    "acme_order_authorizations",
+    metadata,
+    Column("order_id", String(36), ForeignKey("acme_orders.id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "authorization_id",
+        String(36),
+        ForeignKey("acme_authorizations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    PrimaryKeyConstraint("order_id", "authorization_id"),
+    Index(None, "authorization_id"),  # the orders an authorization's outcome moves forward
+)
+
+acme_challenges = Table(
+    "acme_challenges",
+    metadata,
+    _id(),
+    Column(
+        "authorization_id",
+        String(36),
+        ForeignKey("acme_authorizations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("type", Text, nullable=False),
+    Column("token", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("validated_at", UTCDateTime(), nullable=True),
+    Column("error", JSON, nullable=True),
+    # The validation worker claims a 'processing' challenge with a conditional update on these two.
+    Column("processing_started_at", UTCDateTime(), nullable=True),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    _created_at(),
+    UniqueConstraint("authorization_id", "type"),
+    _one_of("status", "pending", "processing", "valid", "invalid"),  # RFC 8555 §7.1.6
+    Index(None, "status", "processing_started_at"),
+)
