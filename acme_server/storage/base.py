@@ -1,0 +1,93 @@
+"""What every repository shares: statement execution over one AsyncConnection (integrity errors become
+Conflict here), row-to-record mapping, ids and the storage clock."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, Executable, Row, Table, insert, select
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import ClauseElement
+
+from acme_server.storage.integrity import as_conflict
+
+R = TypeVar("R")
+
+
+def make_id() -> str:
+    return str(uuid.uuid4())
+
+
+def utcnow() -> datetime:
+    """created_at/updated_at stamps; times that carry meaning (revoked_at, lease expiry) are arguments."""
+    return datetime.now(UTC)
+
+
+def to_record(cls: type[R], row: Row[Any]) -> R:
+    """A record dataclass from a row whose column names are its field names."""
+    return cls(**row._mapping)
+
+
+class Repository:
+    """A repository is a thin set of statements over the connection of one transaction."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def _execute(
+        self, statement: Executable, parameters: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None = None
+    ) -> CursorResult[Any]:
+        try:
+            return await self._connection.execute(statement, parameters)
+        except IntegrityError as error:
+            conflict = as_conflict(error, _named_parameters(statement, parameters))
+            if conflict is None:
+                raise
+            raise conflict from error
+
+    async def _one_or_none(self, cls: type[R], statement: Executable) -> R | None:
+        row = (await self._execute(statement)).first()
+        return None if row is None else to_record(cls, row)
+
+    async def _all(self, cls: type[R], statement: Executable) -> list[R]:
+        return [to_record(cls, row) for row in await self._execute(statement)]
+
+    async def _read_pairs(self, table: Table, owner_column: str, owner: str) -> dict[str, str]:
+        """The key/value metadata of one owner (a certificate or a request), by key."""
+        statement = (
+            select(table.c.key, table.c.value).where(table.c[owner_column] == owner).order_by(table.c.key)
+        )
+        return {row._mapping["key"]: row._mapping["value"] for row in await self._execute(statement)}
+
+    async def _insert_pairs(
+        self, table: Table, owner_column: str, owner: str, pairs: Mapping[str, str]
+    ) -> None:
+        if pairs:
+            rows = [{owner_column: owner, "key": key, "value": value} for key, value in pairs.items()]
+            await self._execute(insert(table), rows)
+
+
+def _named_parameters(
+    statement: Executable, parameters: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None
+) -> Mapping[str, Any]:
+    if isinstance(parameters, Mapping):
+        return parameters
+    if isinstance(statement, ClauseElement):
+        compiled: Mapping[str, Any] = statement.compile().params
+        return compiled
+    return {}
+
+
+def pairs_match(
+    owner_id: ColumnElement[str], table: Table, owner_column: str, pairs: Mapping[str, str]
+) -> list[ColumnElement[bool]]:
+    """One condition per metadata pair; together they say the owner has ALL the pairs."""
+    return [
+        owner_id.in_(select(table.c[owner_column]).where(table.c.key == key, table.c.value == value))
+        for key, value in sorted(pairs.items())
+    ]
