@@ -1,0 +1,135 @@
+"""Certificate authorities: their certificates, sealed keys, settings and CRL number counter."""
+
+from __future__ import annotations
+
+import builtins
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import insert, select, update
+
+from acme_server.errors import NotFound
+from acme_server.storage.base import Repository, make_id, utcnow
+from acme_server.storage.tables import cas
+
+
+@dataclass(frozen=True, slots=True)
+class CARecord:
+    id: str
+    name: str
+    kind: str  # 'root' | 'intermediate' | 'external'
+    parent_id: str | None
+    status: str  # 'active' | 'disabled' | 'pending' (external CSR awaiting its certificate)
+    certificate_pem: str | None  # None while pending
+    chain_pem: str  # '' for a root
+    csr_pem: str | None
+    sealed_key: bytes
+    key_algorithm: str
+    crl_url: str | None
+    ocsp_url: str | None
+    issuer_url: str | None
+    max_path_length: int | None
+    not_before: datetime | None
+    not_after: datetime | None
+    crl_number: int  # the last CRL number handed out
+    created_at: datetime
+
+
+class CARepository(Repository):
+    async def create(
+        self,
+        *,
+        name: str,
+        kind: str,
+        status: str,
+        sealed_key: bytes,
+        key_algorithm: str,
+        parent_id: str | None = None,
+        certificate_pem: str | None = None,
+        chain_pem: str = "",
+        csr_pem: str | None = None,
+        crl_url: str | None = None,
+        ocsp_url: str | None = None,
+        issuer_url: str | None = None,
+        max_path_length: int | None = None,
+        not_before: datetime | None = None,
+        not_after: datetime | None = None,
+    ) -> CARecord:
+        statement = (
+            insert(cas)
+            .values(
+                id=make_id(),
+                name=name,
+                kind=kind,
+                parent_id=parent_id,
+                status=status,
+                certificate_pem=certificate_pem,
+                chain_pem=chain_pem,
+                csr_pem=csr_pem,
+                sealed_key=sealed_key,
+                key_algorithm=key_algorithm,
+                crl_url=crl_url,
+                ocsp_url=ocsp_url,
+                issuer_url=issuer_url,
+                max_path_length=max_path_length,
+                not_before=not_before,
+                not_after=not_after,
+                crl_number=0,
+                created_at=utcnow(),
+            )
+            .returning(*cas.c)
+        )
+        record = await self._one_or_none(CARecord, statement)
+        assert record is not None
+        return record
+
+    async def get(self, ca_id: str) -> CARecord | None:
+        return await self._one_or_none(CARecord, select(cas).where(cas.c.id == ca_id))
+
+    async def get_by_name(self, name: str) -> CARecord | None:
+        return await self._one_or_none(CARecord, select(cas).where(cas.c.name == name))
+
+    async def list(self) -> builtins.list[CARecord]:
+        return await self._all(CARecord, select(cas).order_by(cas.c.created_at, cas.c.id))
+
+    async def set_status(self, ca_id: str, status: str) -> bool:
+        result = await self._execute(update(cas).where(cas.c.id == ca_id).values(status=status))
+        return result.rowcount == 1
+
+    async def complete_external(
+        self,
+        ca_id: str,
+        *,
+        certificate_pem: str,
+        chain_pem: str,
+        not_before: datetime,
+        not_after: datetime,
+    ) -> bool:
+        """Store the certificate an offline root signed and activate the CA; False unless it was
+        still pending (a second import lost the race)."""
+        statement = (
+            update(cas)
+            .where(cas.c.id == ca_id, cas.c.status == "pending")
+            .values(
+                status="active",
+                certificate_pem=certificate_pem,
+                chain_pem=chain_pem,
+                not_before=not_before,
+                not_after=not_after,
+            )
+        )
+        return (await self._execute(statement)).rowcount == 1
+
+    async def next_crl_number(self, ca_id: str) -> int:
+        """Hand out the next CRL number. One UPDATE ... RETURNING: the row lock (PostgreSQL) or the
+        write lock (SQLite) makes it monotonic across workers and replicas (RFC 5280 §5.2.3)."""
+        statement = (
+            update(cas)
+            .where(cas.c.id == ca_id)
+            .values(crl_number=cas.c.crl_number + 1)
+            .returning(cas.c.crl_number)
+        )
+        number = (await self._execute(statement)).scalar_one_or_none()
+        if number is None:
+            raise NotFound("CA", ca_id)
+        return int(number)
