@@ -1,0 +1,54 @@
+"""Revocations: the one write that revokes a certificate, and the lean per-CA list CRLs are built from."""
+
+from __future__ import annotations
+
+import builtins
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import insert, select, update
+
+from acme_server.storage.base import Repository
+from acme_server.storage.tables import certificates, revocations
+
+
+@dataclass(frozen=True, slots=True)
+class RevocationRecord:
+    """One CRL entry; only what a CRL needs, because a CA may have a million of them."""
+
+    serial: str
+    revoked_at: datetime
+    reason: str  # RFC 5280 reason name, e.g. 'KEY_COMPROMISE'
+
+
+class RevocationRepository(Repository):
+    async def revoke(self, certificate_id: str, *, reason: str, revoked_at: datetime, source: str) -> bool:
+        """Revoke once: a conditional UPDATE (the loser of a race, or a second call, gets False) and the
+        revocations row with the issuer and serial copied for CRL generation."""
+        c = certificates.c
+        statement = (
+            update(certificates)
+            .where(c.id == certificate_id, c.status != "revoked")
+            .values(status="revoked", revoked_at=revoked_at, revocation_reason=reason)
+            .returning(c.ca_id, c.serial)
+        )
+        row = (await self._execute(statement)).first()
+        if row is None:
+            return False
+        await self._execute(
+            insert(revocations).values(
+                certificate_id=certificate_id,
+                ca_id=row.ca_id,
+                serial=row.serial,
+                revoked_at=revoked_at,
+                reason=reason,
+                source=source,
+            )
+        )
+        return True
+
+    async def list_for_ca(self, ca_id: str) -> builtins.list[RevocationRecord]:
+        """Every revoked certificate of the CA, unordered (CRL entries need no order)."""
+        r = revocations.c
+        statement = select(r.serial, r.revoked_at, r.reason).where(r.ca_id == ca_id)
+        return await self._all(RevocationRecord, statement)
