@@ -1,0 +1,56 @@
+"""Published CRLs: each DER-encoded CRL a CA signed, by number."""
+
+from __future__ import annotations
+
+import builtins
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import insert, select
+
+from acme_server.storage.base import Repository, make_id, utcnow
+from acme_server.storage.tables import crls
+
+
+@dataclass(frozen=True, slots=True)
+class CRLRecord:
+    id: str
+    ca_id: str
+    number: int
+    this_update: datetime
+    next_update: datetime
+    der: bytes
+    created_at: datetime
+
+
+class CRLRepository(Repository):
+    async def store(
+        self, ca_id: str, *, number: int, this_update: datetime, next_update: datetime, der: bytes
+    ) -> CRLRecord:
+        """Keep a signed CRL; a number stored twice for one CA is a Conflict."""
+        statement = (
+            insert(crls)
+            .values(
+                id=make_id(),
+                ca_id=ca_id,
+                number=number,
+                this_update=this_update,
+                next_update=next_update,
+                der=der,
+                created_at=utcnow(),
+            )
+            .returning(*crls.c)
+        )
+        record = await self._one_or_none(CRLRecord, statement)
+        assert record is not None
+        return record
+
+    async def latest(self, ca_id: str) -> CRLRecord | None:
+        """The CRL with the highest number (not the newest row: generations may overlap)."""
+        statement = select(crls).where(crls.c.ca_id == ca_id).order_by(crls.c.number.desc()).limit(1)
+        return await self._one_or_none(CRLRecord, statement)
+
+    async def list_for_ca(self, ca_id: str) -> builtins.list[CRLRecord]:
+        """Every stored CRL of the CA, highest number first."""
+        statement = select(crls).where(crls.c.ca_id == ca_id).order_by(crls.c.number.desc())
+        return await self._all(CRLRecord, statement)
