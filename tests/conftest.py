@@ -1,0 +1,143 @@
+"""Database fixtures shared by every suite: each test that uses them runs once on SQLite and once on
+PostgreSQL, each time on a database of its own.
+
+- `database_engine`  "sqlite" or "postgresql" (the parameter; narrow a test to one engine with
+                     `@pytest.mark.parametrize("database_engine", ["sqlite"])`).
+- `database_url`     a fresh database already at the head schema, copied from a per-session template
+                     migrated once (so opening it is cheap); dropped after the test.
+- `empty_database_url` a fresh database with no tables at all (for migration tests).
+- `storage`          `Storage.open(database_url)`, closed after the test.
+
+PostgreSQL: postgres://postgres@127.0.0.1:5432/postgres (override with ACME_TEST_POSTGRES_URL). Test
+databases are named acme_test_<hex> and dropped WITH (FORCE). When the server is unreachable the
+PostgreSQL half is skipped, or fails under ACME_REQUIRE_POSTGRES=1. Deselect it with -m "not postgres".
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+import pytest_asyncio
+
+from acme_server.storage import Storage
+
+POSTGRES_ADMIN_URL = os.environ.get("ACME_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+
+
+def _postgres_url(name: str) -> str:
+    """The admin URL pointed at database `name`."""
+    return urlunsplit(urlsplit(POSTGRES_ADMIN_URL)._replace(path=f"/{name}"))
+
+
+def _new_database_name() -> str:
+    return f"acme_test_{secrets.token_hex(6)}"
+
+
+async def _admin(statement: str) -> None:
+    connection = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=10)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def _postgres_server() -> str:
+    """The admin URL, once the server answered; otherwise skip (or fail under ACME_REQUIRE_POSTGRES=1)."""
+    try:
+        await _admin("SELECT 1")
+    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+        message = f"PostgreSQL is unreachable at {POSTGRES_ADMIN_URL}: {error}"
+        if os.environ.get("ACME_REQUIRE_POSTGRES") == "1":
+            pytest.fail(message + " (ACME_REQUIRE_POSTGRES=1)", pytrace=False)
+        pytest.skip(message)
+    return POSTGRES_ADMIN_URL
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def _postgres_template(_postgres_server: str) -> AsyncIterator[str]:
+    """A database migrated to head once per session; test databases are created from it."""
+    name = _new_database_name() + "_template"
+    await _admin(f'CREATE DATABASE "{name}"')
+    try:
+        storage = await Storage.open(_postgres_url(name))
+        await storage.close()
+        yield name
+    finally:
+        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to head once per session (closed, so its WAL is checkpointed away)."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    storage = await Storage.open(str(path))
+    await storage.close()
+    return path
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_engine(request: pytest.FixtureRequest) -> str:
+    """The engine under test. Session fixtures are requested lazily, from this synchronous fixture
+    (outside any event loop), so a SQLite-only run never touches PostgreSQL."""
+    if request.param == "postgresql":
+        request.getfixturevalue("_postgres_server")
+    return str(request.param)
+
+
+@pytest.fixture
+def _database_template(database_engine: str, request: pytest.FixtureRequest) -> Path | str:
+    if database_engine == "sqlite":
+        path: Path = request.getfixturevalue("_sqlite_template")
+        return path
+    name: str = request.getfixturevalue("_postgres_template")
+    return name
+
+
+@pytest.fixture
+async def database_url(
+    database_engine: str, _database_template: Path | str, tmp_path: Path
+) -> AsyncIterator[str]:
+    """A fresh database of this test's own, at the head schema."""
+    if isinstance(_database_template, Path):
+        path = tmp_path / "acme.db"
+        shutil.copyfile(_database_template, path)
+        yield f"sqlite:///{path}"
+        return
+    name = _new_database_name()
+    await _admin(f'CREATE DATABASE "{name}" TEMPLATE "{_database_template}"')
+    try:
+        yield _postgres_url(name)
+    finally:
+        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def empty_database_url(database_engine: str, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh database with no tables (SQLite: a path with no file yet)."""
+    if database_engine == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    name = _new_database_name()
+    await _admin(f'CREATE DATABASE "{name}"')
+    try:
+        yield _postgres_url(name)
+    finally:
+        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def storage(database_url: str) -> AsyncIterator[Storage]:
+    """An opened Storage on `database_url`."""
+    opened = await Storage.open(database_url)
+    try:
+        yield opened
+    finally:
+        await opened.close()
