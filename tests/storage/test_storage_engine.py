@@ -1,0 +1,118 @@
+"""Database URLs, SQLite connection setup (WAL, busy timeout, foreign keys, BEGIN IMMEDIATE) and the
+transaction/read blocks of Storage."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from acme_server.errors import ConfigError
+from acme_server.storage import Storage
+from acme_server.storage.engine import create_engine, normalize_url
+from tests.storage.factories import make_ca
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("sqlite:///data/acme.db", "sqlite+aiosqlite:///data/acme.db"),
+        ("sqlite:////var/lib/acme/acme.db", "sqlite+aiosqlite:////var/lib/acme/acme.db"),
+        ("/var/lib/acme/acme.db", "sqlite+aiosqlite:////var/lib/acme/acme.db"),
+        ("data/acme.db", "sqlite+aiosqlite:///data/acme.db"),
+        ("sqlite+aiosqlite:///x.db", "sqlite+aiosqlite:///x.db"),
+        ("postgresql://acme@db/acme", "postgresql+asyncpg://acme@db/acme"),
+        ("postgres://acme:pw@db:5433/acme", "postgresql+asyncpg://acme:pw@db:5433/acme"),
+        ("postgresql+asyncpg://acme@db/acme", "postgresql+asyncpg://acme@db/acme"),
+    ],
+)
+def test_database_urls_are_normalised_to_async_drivers(given: str, expected: str) -> None:
+    assert normalize_url(given) == expected
+
+
+@pytest.mark.parametrize(
+    "given", ["mysql://root@db/acme", "postgresql+psycopg://x@db/acme", "", "  ", "sqlite://", ":memory:"]
+)
+def test_other_database_urls_are_a_one_line_config_error(given: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        normalize_url(given)
+    assert "\n" not in caught.value.detail
+
+
+def test_config_error_does_not_echo_a_password() -> None:
+    with pytest.raises(ConfigError) as caught:
+        normalize_url("mysql://root:s3cret@db/acme")
+    assert "s3cret" not in caught.value.detail
+    assert "'mysql'" in caught.value.detail
+
+
+async def test_sqlite_database_in_a_missing_directory_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        await Storage.open(str(tmp_path / "missing" / "acme.db"))
+
+
+async def test_sqlite_connections_use_wal_busy_timeout_and_foreign_keys(tmp_path: Path) -> None:
+    engine = create_engine(str(tmp_path / "acme.db"))
+    try:
+        async with engine.connect() as connection:
+            pragmas = {
+                name: (await connection.execute(text(f"PRAGMA {name}"))).scalar_one()
+                for name in ("journal_mode", "busy_timeout", "foreign_keys")
+            }
+    finally:
+        await engine.dispose()
+    assert pragmas == {"journal_mode": "wal", "busy_timeout": 30000, "foreign_keys": 1}
+
+
+@pytest.mark.parametrize("database_engine", ["sqlite"])
+async def test_sqlite_writers_in_two_processes_wait_instead_of_failing(database_url: str) -> None:
+    """Read-then-write transactions from separate pools (as from two processes): with a deferred BEGIN
+    the second writer's lock upgrade fails at once with "database is locked"; BEGIN IMMEDIATE queues it."""
+    first, second = await Storage.open(database_url), await Storage.open(database_url)
+    try:
+        async with first.transaction() as tx:
+            ca = await make_ca(tx)
+
+        async def read_then_write(storage: Storage, status: str) -> None:
+            async with storage.transaction() as tx:
+                assert await tx.cas.get(ca.id) is not None
+                await asyncio.sleep(0.05)
+                assert await tx.cas.set_status(ca.id, status)
+
+        await asyncio.gather(*(read_then_write(s, "disabled") for s in (first, second, first, second)))
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_transaction_commits_at_the_end_of_the_block(storage: Storage) -> None:
+    async with storage.transaction() as tx:
+        ca = await make_ca(tx)
+    async with storage.read() as tx:
+        assert await tx.cas.get(ca.id) == ca
+
+
+async def test_transaction_rolls_back_when_the_block_raises(storage: Storage) -> None:
+    with pytest.raises(RuntimeError):
+        async with storage.transaction() as tx:
+            await make_ca(tx, "doomed")
+            raise RuntimeError("boom")
+    async with storage.read() as tx:
+        assert await tx.cas.get_by_name("doomed") is None
+
+
+async def test_read_block_refuses_writes(storage: Storage) -> None:
+    with pytest.raises(DBAPIError):
+        async with storage.read() as tx:
+            await make_ca(tx, "written-in-a-read")
+    async with storage.read() as tx:
+        assert await tx.cas.list() == []
+    async with storage.transaction() as tx:  # the pooled connection is writable again
+        await make_ca(tx, "written-in-a-transaction")
+
+
+async def test_storage_reports_its_dialect(storage: Storage, database_engine: str) -> None:
+    assert storage.dialect == database_engine
