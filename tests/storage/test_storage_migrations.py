@@ -132,12 +132,13 @@ def test_migration_scripts_are_found_next_to_the_package() -> None:
     assert migrate.head() == "0001"
 
 
-async def test_a_schema_newer_than_the_code_is_a_config_error(database_url: str) -> None:
-    engine = create_engine(database_url)
+async def test_a_schema_newer_than_the_code_is_a_config_error(empty_database_url: str) -> None:
+    await (await Storage.open(empty_database_url)).close()
+    engine = create_engine(empty_database_url)
     try:
         async with engine.begin() as connection:
             await connection.execute(text("UPDATE alembic_version SET version_num = '9999_from_the_future'"))
     finally:
         await engine.dispose()
     with pytest.raises(ConfigError, match="revision '9999_from_the_future'"):
-        await Storage.open(database_url)
+        await Storage.open(empty_database_url)
