@@ -3,10 +3,14 @@ allowed keys, renewal). What may be *requested* is the job of ca_core.policy."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
+from typing import Any, Final, TypeVar
 
+from ca_core.durations import format_duration, parse_duration
 from ca_core.errors import InvalidSetting
 from ca_core.keys import KeyAlgorithm
 
@@ -44,11 +48,33 @@ class ExtendedKeyUsage(StrEnum):
 
 DEFAULT_KEY_USAGES = frozenset({KeyUsage.DIGITAL_SIGNATURE, KeyUsage.KEY_ENCIPHERMENT})
 DEFAULT_EXTENDED_KEY_USAGES = frozenset({ExtendedKeyUsage.SERVER_AUTH, ExtendedKeyUsage.CLIENT_AUTH})
+# A ceiling well past any sensible certificate, so notBefore + maxTtl stays a representable date.
+LONGEST_TTL: Final = timedelta(days=100 * 365)
+_NAME: Final = re.compile(r"[A-Za-z0-9_-]+")
+_E = TypeVar("_E", bound=StrEnum)
+# The document's keys, in to_document's order.
+_DOCUMENT_KEYS: Final = (
+    "description",
+    "issuerType",
+    "caId",
+    "policyId",
+    "defaultTtl",
+    "maxTtl",
+    "keyUsages",
+    "extendedKeyUsages",
+    "basicConstraints",
+    "allowedKeyAlgorithms",
+    "renewBeforeDays",
+    "autoRenewByDefault",
+    "enrollmentMethods",
+)
+_SET_FIELDS: Final = ("key_usages", "extended_key_usages", "allowed_key_algorithms", "enrollment_methods")
 
 
 @dataclass(frozen=True)
 class Profile:
-    """A validated profile. Build it once from config/API input; invalid values raise InvalidSetting."""
+    """A validated profile. Build it once from config/API input (from_document); invalid values raise
+    InvalidSetting naming the field as the document spells it (camelCase)."""
 
     name: str
     issuer_type: IssuerType = IssuerType.CA
@@ -69,32 +95,178 @@ class Profile:
     )
 
     def __post_init__(self) -> None:
-        if not self.name or not self.name.replace("-", "").replace("_", "").isalnum():
+        # Lists or sets given by hand or via dataclasses.replace become frozensets: the value stays hashable.
+        for attribute in _SET_FIELDS:
+            object.__setattr__(self, attribute, frozenset(getattr(self, attribute)))
+        if not _NAME.fullmatch(self.name):
             raise InvalidSetting("name", "use letters, digits, '-' and '_' only")
-        if self.issuer_type is IssuerType.CA and not self.ca_id:
-            raise InvalidSetting("caId", "a profile of issuer type 'ca' needs an issuing CA")
-        if self.issuer_type is IssuerType.SELF_SIGNED and self.ca_id:
-            raise InvalidSetting("caId", "a self-signed profile has no issuing CA")
-        if self.default_ttl <= timedelta(0):
-            raise InvalidSetting("defaultTtl", "must be longer than zero")
-        if self.max_ttl < self.default_ttl:
-            raise InvalidSetting("maxTtl", "must not be shorter than defaultTtl")
+        self._check_issuer()
+        self._check_lifetimes()
         if self.path_length is not None and (self.path_length < 0 or not self.basic_constraints_ca):
-            raise InvalidSetting("pathLength", "needs basicConstraintsCa and must not be negative")
+            raise InvalidSetting(
+                "basicConstraints.pathLength", "needs basicConstraints.ca and must not be negative"
+            )
         if not self.allowed_key_algorithms:
             raise InvalidSetting("allowedKeyAlgorithms", "allow at least one key algorithm")
         if not self.enrollment_methods:
             raise InvalidSetting("enrollmentMethods", "allow at least one enrollment method")
-        if not 0 <= self.renew_before_days:
+
+    def _check_issuer(self) -> None:
+        if self.issuer_type is IssuerType.CA and not self.ca_id:
+            raise InvalidSetting("caId", "a profile of issuer type 'ca' needs an issuing CA")
+        if self.issuer_type is IssuerType.SELF_SIGNED and self.ca_id:
+            raise InvalidSetting("caId", "a self-signed profile has no issuing CA")
+
+    def _check_lifetimes(self) -> None:
+        for path, ttl in (("defaultTtl", self.default_ttl), ("maxTtl", self.max_ttl)):
+            if ttl <= timedelta(0):
+                raise InvalidSetting(path, "must be longer than zero")
+            if ttl % timedelta(seconds=1):
+                raise InvalidSetting(path, "must be a whole number of seconds")
+            if ttl > LONGEST_TTL:
+                raise InvalidSetting(path, f"must not exceed {format_duration(LONGEST_TTL)}")
+        if self.default_ttl > self.max_ttl:
+            raise InvalidSetting(
+                "defaultTtl", f"must not be longer than maxTtl ({format_duration(self.max_ttl)})"
+            )
+        if self.renew_before_days < 0:
             raise InvalidSetting("renewBeforeDays", "must not be negative")
         if timedelta(days=self.renew_before_days) >= self.max_ttl:
             raise InvalidSetting("renewBeforeDays", "must be shorter than maxTtl")
 
     def resolve_ttl(self, requested: timedelta | None) -> timedelta:
-        """The lifetime to issue: the request's (if any) capped by nothing — a longer one is refused."""
-        ttl = requested or self.default_ttl
+        """The lifetime to issue: `requested`, or defaultTtl when None. A lifetime longer than maxTtl is
+        refused with InvalidSetting("ttl", ...), never silently shortened; so is one of zero or less."""
+        ttl = self.default_ttl if requested is None else requested
         if ttl <= timedelta(0):
             raise InvalidSetting("ttl", "must be longer than zero")
         if ttl > self.max_ttl:
-            raise InvalidSetting("ttl", f"{ttl.days} days exceeds the profile's maximum of {self.max_ttl.days}")
+            raise InvalidSetting(
+                "ttl",
+                f"{format_duration(ttl)} exceeds the profile's maximum of {format_duration(self.max_ttl)}",
+            )
         return ttl
+
+    def to_document(self) -> dict[str, Any]:
+        """The camelCase JSON shape the REST API and storage use; sets are listed in declaration order."""
+        return {
+            "description": self.description,
+            "issuerType": self.issuer_type.value,
+            "caId": self.ca_id,
+            "policyId": self.policy_id,
+            "defaultTtl": format_duration(self.default_ttl),
+            "maxTtl": format_duration(self.max_ttl),
+            "keyUsages": _in_order(KeyUsage, self.key_usages),
+            "extendedKeyUsages": _in_order(ExtendedKeyUsage, self.extended_key_usages),
+            "basicConstraints": {"ca": self.basic_constraints_ca, "pathLength": self.path_length},
+            "allowedKeyAlgorithms": _in_order(KeyAlgorithm, self.allowed_key_algorithms),
+            "renewBeforeDays": self.renew_before_days,
+            "autoRenewByDefault": self.auto_renew_by_default,
+            "enrollmentMethods": _in_order(EnrollmentMethod, self.enrollment_methods),
+        }
+
+    @classmethod
+    def from_document(cls, name: str, doc: Mapping[str, Any]) -> Profile:
+        """Parse and validate `doc` (to_document's shape). Missing keys take the defaults; unknown keys, bad
+        enum values and wrong types raise InvalidSetting naming the field, e.g. "keyUsages[2]"."""
+        root = _object(doc, "", _DOCUMENT_KEYS)
+        settings: dict[str, Any] = {
+            _READERS[key][0]: _READERS[key][1](value, key) for key, value in root.items() if key in _READERS
+        }
+        if "basicConstraints" in root:
+            settings.update(_basic_constraints(root["basicConstraints"]))
+        return cls(name=name, **settings)
+
+
+def _in_order(enum: type[_E], members: Iterable[_E]) -> list[str]:
+    chosen = set(members)
+    return [member.value for member in enum if member in chosen]
+
+
+# --- reading documents --------------------------------------------------------------------------------
+
+
+def _object(value: object, path: str, keys: tuple[str, ...]) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise InvalidSetting(path or "profile", "must be an object")
+    for key in value:
+        if key not in keys:
+            where = f"{path}.{key}" if path else str(key)
+            raise InvalidSetting(where, f"unknown setting; use {', '.join(keys)}")
+    return value
+
+
+def _string(value: object, path: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidSetting(path, "must be a string")
+    return value
+
+
+def _optional_string(value: object, path: str) -> str | None:
+    return None if value is None else _string(value, path)
+
+
+def _boolean(value: object, path: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidSetting(path, "must be true or false")
+    return value
+
+
+def _integer(value: object, path: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):  # JSON true is no number of days
+        raise InvalidSetting(path, "must be a whole number")
+    return value
+
+
+def _duration(value: object, path: str) -> timedelta:
+    if not isinstance(value, str):
+        raise InvalidSetting(path, "must be a duration like '90d', '12h' or '1y'")
+    return parse_duration(value, field=path)
+
+
+def _member(enum: type[_E], what: str) -> Callable[[object, str], _E]:
+    def read(value: object, path: str) -> _E:
+        for member in enum:
+            if member.value == value:
+                return member
+        raise InvalidSetting(path, f"unknown {what} {value!r}; choose from {', '.join(enum)}")
+
+    return read
+
+
+def _members(enum: type[_E], what: str) -> Callable[[object, str], frozenset[_E]]:
+    read_one = _member(enum, what)
+
+    def read(value: object, path: str) -> frozenset[_E]:
+        if not isinstance(value, list | tuple):
+            raise InvalidSetting(path, f"must be a list of {what}s")
+        return frozenset(read_one(item, f"{path}[{index}]") for index, item in enumerate(value))
+
+    return read
+
+
+# document key -> (Profile attribute, reader); basicConstraints holds two attributes and is read apart
+_READERS: Final[dict[str, tuple[str, Callable[[object, str], object]]]] = {
+    "description": ("description", _string),
+    "issuerType": ("issuer_type", _member(IssuerType, "issuer type")),
+    "caId": ("ca_id", _optional_string),
+    "policyId": ("policy_id", _optional_string),
+    "defaultTtl": ("default_ttl", _duration),
+    "maxTtl": ("max_ttl", _duration),
+    "keyUsages": ("key_usages", _members(KeyUsage, "key usage")),
+    "extendedKeyUsages": ("extended_key_usages", _members(ExtendedKeyUsage, "extended key usage")),
+    "allowedKeyAlgorithms": ("allowed_key_algorithms", _members(KeyAlgorithm, "key algorithm")),
+    "renewBeforeDays": ("renew_before_days", _integer),
+    "autoRenewByDefault": ("auto_renew_by_default", _boolean),
+    "enrollmentMethods": ("enrollment_methods", _members(EnrollmentMethod, "enrollment method")),
+}
+
+
+def _basic_constraints(value: object) -> dict[str, Any]:
+    constraints = _object(value, "basicConstraints", ("ca", "pathLength"))
+    settings: dict[str, Any] = {}
+    if "ca" in constraints:
+        settings["basic_constraints_ca"] = _boolean(constraints["ca"], "basicConstraints.ca")
+    if constraints.get("pathLength") is not None:
+        settings["path_length"] = _integer(constraints["pathLength"], "basicConstraints.pathLength")
+    return settings
