@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -67,7 +68,7 @@ async def test_complete_external_only_while_pending(storage: Storage) -> None:
         )
         active = await make_ca(tx, "already-active")
     assert external.certificate_pem is None and external.not_after is None
-    completion = {
+    completion: dict[str, Any] = {
         "certificate_pem": "CERT",
         "chain_pem": "ROOT",
         "not_before": NOW,
