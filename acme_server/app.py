@@ -36,7 +36,9 @@ async def health(request: Request) -> Response:
 class RequestLog(BaseHTTPMiddleware):
     """One structured log line per request (method, path, status, duration)."""
 
-    async def dispatch(self, request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def dispatch(
+        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         started = time.perf_counter()
         response = await call_next(request)
         access_log.info(

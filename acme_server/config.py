@@ -78,7 +78,7 @@ class Settings:
 
 
 def split_listen(listen: str) -> tuple[str, int]:
-    """"127.0.0.1:14000", "[::1]:14000", ":14000" -> (host, port)."""
+    """ "127.0.0.1:14000", "[::1]:14000", ":14000" -> (host, port)."""
     host, sep, port_text = listen.rpartition(":")
     if not sep or not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise ConfigError(f"listen: {listen!r} is not HOST:PORT")

@@ -78,35 +78,44 @@ def _member(jwk: Mapping[str, Any], name: str) -> str:
     return value
 
 
+def _rsa_key(jwk: Mapping[str, Any]) -> tuple[dict[str, str], Any]:
+    members = {"kty": "RSA", "n": _member(jwk, "n"), "e": _member(jwk, "e")}
+    e = int.from_bytes(b64decode(members["e"]), "big")
+    n = int.from_bytes(b64decode(members["n"]), "big")
+    return members, rsa.RSAPublicNumbers(e, n).public_key()
+
+
+def _ec_key(jwk: Mapping[str, Any]) -> tuple[dict[str, str], Any]:
+    members = {"kty": "EC", "crv": _member(jwk, "crv"), "x": _member(jwk, "x"), "y": _member(jwk, "y")}
+    curve = _CURVES.get(members["crv"])
+    if curve is None:
+        raise BadPublicKey(f"unsupported JWK curve {members['crv']!r}")
+    x = int.from_bytes(b64decode(members["x"]), "big")
+    y = int.from_bytes(b64decode(members["y"]), "big")
+    return members, ec.EllipticCurvePublicNumbers(x, y, curve).public_key()
+
+
+def _okp_key(jwk: Mapping[str, Any]) -> tuple[dict[str, str], Any]:
+    members = {"kty": "OKP", "crv": _member(jwk, "crv"), "x": _member(jwk, "x")}
+    if members["crv"] != "Ed25519":  # RFC 8037: Ed448 exists, but ACME clients use Ed25519
+        raise BadPublicKey(f"unsupported JWK curve {members['crv']!r}")
+    return members, ed25519.Ed25519PublicKey.from_public_bytes(b64decode(members["x"]))
+
+
+_KEY_TYPES: Final = {"RSA": _rsa_key, "EC": _ec_key, "OKP": _okp_key}
+
+
 def parse_jwk(jwk: Any) -> JWK:
     """A public JWK as RFC 7517/7518/8037 define it; private members are refused."""
     if not isinstance(jwk, Mapping):
         raise BadPublicKey("the JWK is not an object")
     if "d" in jwk:
         raise BadPublicKey("the JWK contains a private key")
-    kty = jwk.get("kty")
+    build = _KEY_TYPES.get(jwk.get("kty"))  # type: ignore[arg-type]
+    if build is None:
+        raise BadPublicKey(f"unsupported JWK key type {jwk.get('kty')!r}")
     try:
-        if kty == "RSA":
-            members = {"kty": "RSA", "n": _member(jwk, "n"), "e": _member(jwk, "e")}
-            numbers = rsa.RSAPublicNumbers(
-                int.from_bytes(b64decode(members["e"]), "big"), int.from_bytes(b64decode(members["n"]), "big")
-            )
-            key: Any = numbers.public_key()
-        elif kty == "EC":
-            members = {"kty": "EC", "crv": _member(jwk, "crv"), "x": _member(jwk, "x"), "y": _member(jwk, "y")}
-            curve = _CURVES.get(members["crv"])
-            if curve is None:
-                raise BadPublicKey(f"unsupported JWK curve {members['crv']!r}")
-            key = ec.EllipticCurvePublicNumbers(
-                int.from_bytes(b64decode(members["x"]), "big"), int.from_bytes(b64decode(members["y"]), "big"), curve
-            ).public_key()
-        elif kty == "OKP":
-            members = {"kty": "OKP", "crv": _member(jwk, "crv"), "x": _member(jwk, "x")}
-            if members["crv"] != "Ed25519":
-                raise BadPublicKey(f"unsupported JWK curve {members['crv']!r}")
-            key = ed25519.Ed25519PublicKey.from_public_bytes(b64decode(members["x"]))
-        else:
-            raise BadPublicKey(f"unsupported JWK key type {kty!r}")
+        members, key = build(jwk)
     except BadPublicKey:
         raise
     except (CAError, ValueError) as exc:
@@ -126,11 +135,18 @@ def jwk_of(key: PublicKey) -> JWK:
         crv = {256: "P-256", 384: "P-384", 521: "P-521"}[key.curve.key_size]
         p = key.public_numbers()
         return parse_jwk(
-            {"kty": "EC", "crv": crv, "x": b64encode(p.x.to_bytes(size, "big")), "y": b64encode(p.y.to_bytes(size, "big"))}
+            {
+                "kty": "EC",
+                "crv": crv,
+                "x": b64encode(p.x.to_bytes(size, "big")),
+                "y": b64encode(p.y.to_bytes(size, "big")),
+            }
         )
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-    return parse_jwk({"kty": "OKP", "crv": "Ed25519", "x": b64encode(key.public_bytes(Encoding.Raw, PublicFormat.Raw))})
+    return parse_jwk(
+        {"kty": "OKP", "crv": "Ed25519", "x": b64encode(key.public_bytes(Encoding.Raw, PublicFormat.Raw))}
+    )
 
 
 def _int_bytes(value: int) -> bytes:

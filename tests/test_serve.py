@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -14,6 +15,10 @@ from pathlib import Path
 import httpx
 import pytest
 from cryptography import x509
+
+
+def trust(data_dir: Path) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(data_dir / "root.pem"))
 
 
 def free_port() -> int:
@@ -28,9 +33,21 @@ class Server:
         self.data_dir = data_dir
         env = {k: v for k, v in os.environ.items() if not k.startswith("ACME_SERVER")}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "acme_server.cli", "serve", "--data-dir", str(data_dir),
-             "--listen", f"127.0.0.1:{self.port}", *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+            [
+                sys.executable,
+                "-m",
+                "acme_server.cli",
+                "serve",
+                "--data-dir",
+                str(data_dir),
+                "--listen",
+                f"127.0.0.1:{self.port}",
+                *extra,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
         )
         self.banner = self._read_banner()
         self.url = f"https://127.0.0.1:{self.port}"
@@ -51,7 +68,7 @@ class Server:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                httpx.get(self.url + "/healthz", verify=str(self.data_dir / "root.pem"), timeout=2)
+                httpx.get(self.url + "/healthz", verify=trust(self.data_dir), timeout=2)
                 return
             except httpx.TransportError:
                 time.sleep(0.2)
@@ -85,7 +102,7 @@ def test_first_start_prints_address_directory_and_trust_bundle(server: Server, d
 
 
 def test_https_verifies_against_the_trust_bundle(server: Server, data_dir: Path) -> None:
-    response = httpx.get(server.url + "/healthz", verify=str(data_dir / "root.pem"))
+    response = httpx.get(server.url + "/healthz", verify=trust(data_dir))
     assert response.status_code == 200 and response.json() == {"status": "ok"}
     with pytest.raises(httpx.ConnectError):
         httpx.get(server.url + "/healthz")  # the system store does not trust our dev root
@@ -103,13 +120,13 @@ def test_crl_distribution_point_serves_a_crl_of_the_issuer(server: Server, data_
     points = leaf.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
     url = points[0].full_name[0].value  # type: ignore[index]
     assert url.startswith(server.url + "/crl/")
-    response = httpx.get(url, verify=str(data_dir / "root.pem"))
+    response = httpx.get(url, verify=trust(data_dir))
     assert response.status_code == 200 and response.headers["content-type"] == "application/pkix-crl"
     crl = x509.load_der_x509_crl(response.content)
     assert crl.issuer == intermediate.subject and crl.is_signature_valid(intermediate.public_key())  # type: ignore[arg-type]
-    again = httpx.get(url, verify=str(data_dir / "root.pem"), headers={"If-None-Match": response.headers["etag"]})
+    again = httpx.get(url, verify=trust(data_dir), headers={"If-None-Match": response.headers["etag"]})
     assert again.status_code == 304
-    missing = httpx.get(server.url + "/crl/nope.crl", verify=str(data_dir / "root.pem"))
+    missing = httpx.get(server.url + "/crl/nope.crl", verify=trust(data_dir))
     assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
 
 
@@ -131,7 +148,7 @@ def test_two_workers_serve(data_dir: Path) -> None:
     try:
         assert "(2 worker(s))" in running.banner[0]
         for _ in range(10):
-            response = httpx.get(running.url + "/healthz", verify=str(data_dir / "root.pem"))
+            response = httpx.get(running.url + "/healthz", verify=trust(data_dir))
             assert response.status_code == 200
     finally:
         running.stop()

@@ -21,14 +21,21 @@ def require_tool(name: str) -> str:
     return path
 
 
-def run(*args: str | Path, check: bool = True, input: bytes | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str | Path, check: bool = True, input: bytes | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run a command; on failure with check=True, fail the test showing its output."""
     result = subprocess.run(
-        [str(a) for a in args], capture_output=True, input=input.decode() if input else None, text=True,
+        [str(a) for a in args],
+        capture_output=True,
+        input=input.decode() if input else None,
+        text=True,
         timeout=120,
     )
     if check and result.returncode != 0:
-        pytest.fail(f"{' '.join(map(str, args))} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+        pytest.fail(
+            f"{' '.join(map(str, args))} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+        )
     return result
 
 

@@ -40,7 +40,7 @@ PROBLEMS: dict[type[core.CAError], tuple[str, int]] = {
 def problem_for(exc: core.CAError) -> tuple[str, int]:
     for cls in type(exc).__mro__:
         if cls in PROBLEMS:
-            return PROBLEMS[cls]  # type: ignore[index]
+            return PROBLEMS[cls]
     return PROBLEMS[core.CAError]
 
 

@@ -24,8 +24,11 @@ def _subject_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--state", help="subject ST")
     parser.add_argument("--locality", help="subject L")
     parser.add_argument(
-        "--key-algorithm", type=KeyAlgorithm, default=KeyAlgorithm.EC_prime256v1,
-        choices=list(KeyAlgorithm), help="CA key (default EC_prime256v1)",
+        "--key-algorithm",
+        type=KeyAlgorithm,
+        default=KeyAlgorithm.EC_prime256v1,
+        choices=list(KeyAlgorithm),
+        help="CA key (default EC_prime256v1)",
     )
     parser.add_argument("--crl-url", help="CRL distribution point for what this CA issues (default: ours)")
     parser.add_argument("--ocsp-url", help="OCSP responder URL written into what this CA issues")
@@ -46,7 +49,9 @@ def _subject(args: argparse.Namespace) -> Subject:
 
 def _settings(args: argparse.Namespace) -> CASettings:
     return CASettings(
-        crl_url=args.crl_url, ocsp_url=args.ocsp_url, issuer_url=args.issuer_url,
+        crl_url=args.crl_url,
+        ocsp_url=args.ocsp_url,
+        issuer_url=args.issuer_url,
         max_path_length=args.max_path_length,
     )
 
@@ -71,8 +76,12 @@ def _view(ca: CAInfo) -> dict[str, Any]:
 
 async def create_root(rt: Runtime, args: argparse.Namespace) -> int:
     ca = await cas.create_root_ca(
-        rt, name=args.name, subject=_subject(args), key_algorithm=args.key_algorithm,
-        validity=parse_duration(args.ttl, field="ttl"), settings=_settings(args),
+        rt,
+        name=args.name,
+        subject=_subject(args),
+        key_algorithm=args.key_algorithm,
+        validity=parse_duration(args.ttl, field="ttl"),
+        settings=_settings(args),
     )
     emit(args, _view(ca))
     return 0
@@ -80,8 +89,13 @@ async def create_root(rt: Runtime, args: argparse.Namespace) -> int:
 
 async def create_intermediate(rt: Runtime, args: argparse.Namespace) -> int:
     ca = await cas.create_intermediate_ca(
-        rt, parent=args.parent, name=args.name, subject=_subject(args), key_algorithm=args.key_algorithm,
-        validity=parse_duration(args.ttl, field="ttl"), settings=_settings(args),
+        rt,
+        parent=args.parent,
+        name=args.name,
+        subject=_subject(args),
+        key_algorithm=args.key_algorithm,
+        validity=parse_duration(args.ttl, field="ttl"),
+        settings=_settings(args),
     )
     emit(args, _view(ca))
     return 0
@@ -102,7 +116,9 @@ async def create_csr(rt: Runtime, args: argparse.Namespace) -> int:
 
 async def import_signed(rt: Runtime, args: argparse.Namespace) -> int:
     chain = read_input(args.chain, what="chain") if args.chain else b""
-    ca = await cas.import_external_certificate(rt, args.ca, read_input(args.certificate, what="certificate"), chain)
+    ca = await cas.import_external_certificate(
+        rt, args.ca, read_input(args.certificate, what="certificate"), chain
+    )
     emit(args, _view(ca))
     return 0
 
@@ -137,8 +153,16 @@ async def crl(rt: Runtime, args: argparse.Namespace) -> int:
     data = info.der if args.der else info.pem.encode()
     if args.out:
         write_output(args.out, data)
-        emit(args, {"ca": info.ca_id, "number": info.number, "thisUpdate": info.this_update,
-                    "nextUpdate": info.next_update, "file": args.out})
+        emit(
+            args,
+            {
+                "ca": info.ca_id,
+                "number": info.number,
+                "thisUpdate": info.this_update,
+                "nextUpdate": info.next_update,
+                "file": args.out,
+            },
+        )
     else:
         print(info.pem, end="")
     return 0
@@ -151,16 +175,22 @@ def register(commands: Any) -> None:
     p = leaf(group, "create-root", create_root, "create a self-signed root CA")
     _subject_options(p)
     p.add_argument("--ttl", default="3650d", help="validity (default 3650d)")
-    p = leaf(group, "create-intermediate", create_intermediate, "create an intermediate signed by one of our CAs")
+    p = leaf(
+        group, "create-intermediate", create_intermediate, "create an intermediate signed by one of our CAs"
+    )
     _subject_options(p)
     p.add_argument("--parent", required=True, help="issuing CA (id or name)")
     p.add_argument("--ttl", default="1825d", help="validity (default 1825d, clipped to the parent's)")
-    p = leaf(group, "create-csr", create_csr, "create an intermediate key and CSR for an offline root to sign")
+    p = leaf(
+        group, "create-csr", create_csr, "create an intermediate key and CSR for an offline root to sign"
+    )
     _subject_options(p)
     p.add_argument("--out", help="write the CSR here instead of standard output")
     p = leaf(group, "import", import_signed, "import the certificate an offline root signed for a pending CA")
     p.add_argument("ca", help="the pending CA (id or name)")
-    p.add_argument("--certificate", required=True, help="PEM file with the signed certificate ('-' for stdin)")
+    p.add_argument(
+        "--certificate", required=True, help="PEM file with the signed certificate ('-' for stdin)"
+    )
     p.add_argument("--chain", help="PEM file with the issuer chain up to the root")
     leaf(group, "list", list_all, "list CAs")
     p = leaf(group, "show", show, "show a CA")

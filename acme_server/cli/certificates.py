@@ -88,13 +88,23 @@ async def issue(rt: Runtime, args: argparse.Namespace) -> int:
     metadata = parse_pairs(args.metadata, option="--metadata")
     if args.csr:
         cert = await certificates.issue_certificate(
-            rt, profile=args.profile, csr_pem=read_input(args.csr, what="CSR"), ttl=ttl, metadata=metadata,
-            friendly_name=args.friendly_name or "", enrollment="cli",
+            rt,
+            profile=args.profile,
+            csr_pem=read_input(args.csr, what="CSR"),
+            ttl=ttl,
+            metadata=metadata,
+            friendly_name=args.friendly_name or "",
+            enrollment="cli",
         )
     else:
         cert = await certificates.issue_certificate(
-            rt, profile=args.profile, managed=_managed(args), ttl=ttl, metadata=metadata,
-            friendly_name=args.friendly_name or "", enrollment="cli",
+            rt,
+            profile=args.profile,
+            managed=_managed(args),
+            ttl=ttl,
+            metadata=metadata,
+            friendly_name=args.friendly_name or "",
+            enrollment="cli",
         )
     if args.out_dir:
         await _write_pem_files(rt, cert.id, Path(args.out_dir))
@@ -143,8 +153,14 @@ async def revoke(rt: Runtime, args: argparse.Namespace) -> int:
     cert = await certificates.revoke_certificate(
         rt, args.certificate, RevocationReason.parse(args.reason), source="cli"
     )
-    emit(args, {"message": "Successfully revoked certificate", "serialNumber": cert.serial,
-                "revokedAt": cert.revoked_at})
+    emit(
+        args,
+        {
+            "message": "Successfully revoked certificate",
+            "serialNumber": cert.serial,
+            "revokedAt": cert.revoked_at,
+        },
+    )
     return 0
 
 
@@ -186,8 +202,9 @@ def _issue_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ip", action="append", help="IP SAN (repeat)")
     p.add_argument("--email", action="append", help="e-mail SAN (repeat)")
     p.add_argument("--uri", action="append", help="URI SAN (repeat)")
-    p.add_argument("--key-algorithm", type=KeyAlgorithm, choices=list(KeyAlgorithm),
-                   default=KeyAlgorithm.EC_prime256v1)
+    p.add_argument(
+        "--key-algorithm", type=KeyAlgorithm, choices=list(KeyAlgorithm), default=KeyAlgorithm.EC_prime256v1
+    )
     p.add_argument("--metadata", action="append", metavar="KEY=VALUE")
     p.add_argument("--friendly-name")
     p.add_argument("--out-dir", help="also write cert.pem, chain.pem, fullchain.pem (and key.pem) here")
@@ -197,7 +214,9 @@ def register(commands: Any) -> None:
     group = commands.add_parser("cert", help="certificates").add_subparsers(
         dest="cert_command", required=True, metavar="ACTION"
     )
-    _issue_options(leaf(group, "issue", issue, "issue a certificate from a CSR or with a server-generated key"))
+    _issue_options(
+        leaf(group, "issue", issue, "issue a certificate from a CSR or with a server-generated key")
+    )
     p = leaf(group, "list", list_all, "list certificates")
     p.add_argument("--status", choices=["active", "revoked", "superseded"])
     p.add_argument("--profile", help="profile id")

@@ -90,9 +90,13 @@ def write_output(path: str, data: bytes, *, private: bool = False) -> None:
 def settings_options() -> argparse.ArgumentParser:
     """Options every command accepts, before or after the command name."""
     parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument("--config", default=argparse.SUPPRESS, help="TOML config file (env ACME_SERVER_CONFIG)")
     parent.add_argument(
-        "--data-dir", default=argparse.SUPPRESS, help="data directory (env ACME_SERVER_DATA_DIR, default ./data)"
+        "--config", default=argparse.SUPPRESS, help="TOML config file (env ACME_SERVER_CONFIG)"
+    )
+    parent.add_argument(
+        "--data-dir",
+        default=argparse.SUPPRESS,
+        help="data directory (env ACME_SERVER_DATA_DIR, default ./data)",
     )
     parent.add_argument(
         "--database",

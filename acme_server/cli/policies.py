@@ -26,7 +26,10 @@ def _document(args: argparse.Namespace) -> dict[str, Any]:
         return loaded
     document: dict[str, Any] = {"description": args.description or "", "altNames": {}}
     for kind, san in _NAME_KINDS.items():
-        rule = {"allowed": getattr(args, f"allow_{kind}") or [], "denied": getattr(args, f"deny_{kind}") or []}
+        rule = {
+            "allowed": getattr(args, f"allow_{kind}") or [],
+            "denied": getattr(args, f"deny_{kind}") or [],
+        }
         if san is None:
             document["commonName"] = rule
         else:
@@ -74,7 +77,9 @@ async def delete(rt: Runtime, args: argparse.Namespace) -> int:
 
 
 def _rule_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--file", help="a JSON policy document (the REST API's shape); other flags are ignored")
+    parser.add_argument(
+        "--file", help="a JSON policy document (the REST API's shape); other flags are ignored"
+    )
     parser.add_argument("--description")
     for kind in _NAME_KINDS:
         label = "common name" if kind == "cn" else f"{kind.upper() if kind != 'email' else 'e-mail'} SAN"

@@ -89,7 +89,9 @@ async def delete(rt: Runtime, args: argparse.Namespace) -> int:
 
 
 def _options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--file", help="a JSON profile document (the REST API's shape); other flags are ignored")
+    parser.add_argument(
+        "--file", help="a JSON profile document (the REST API's shape); other flags are ignored"
+    )
     parser.add_argument("--description")
     parser.add_argument("--ca", help="issuing CA (id or name); sets issuer type 'ca'")
     parser.add_argument("--self-signed", action="store_true", help="issuer type 'self-signed'")
@@ -103,7 +105,9 @@ def _options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--renew-before-days", type=int)
     parser.add_argument("--auto-renew", action=argparse.BooleanOptionalAction, default=None)
     parser.add_argument(
-        "--ca-certificates", action=argparse.BooleanOptionalAction, default=None,
+        "--ca-certificates",
+        action=argparse.BooleanOptionalAction,
+        default=None,
         help="issue CA certificates (basicConstraints CA:TRUE)",
     )
     parser.add_argument("--path-length", type=int, help="pathLen for CA certificates")

@@ -23,7 +23,9 @@ def register(commands: Any) -> None:
     )
     parser.add_argument("--listen", help="HOST:PORT (env ACME_SERVER_LISTEN, default 127.0.0.1:14000)")
     parser.add_argument("--workers", help="worker processes (env ACME_SERVER_WORKERS, default 1)")
-    parser.add_argument("--base-url", help="public base URL (env ACME_SERVER_BASE_URL; default from --listen)")
+    parser.add_argument(
+        "--base-url", help="public base URL (env ACME_SERVER_BASE_URL; default from --listen)"
+    )
 
 
 async def prepare(settings: Settings) -> TLSFiles:

@@ -11,6 +11,7 @@ from acme_server.errors import AlreadyRevoked, NotFound
 from acme_server.services import cas, crls, profiles
 from acme_server.services.runtime import Runtime
 from acme_server.storage import CertificateFilter, CertificateRecord, Tx
+from ca_core.csr import parse_csr
 from ca_core.errors import BadCSR, InvalidIdentifier, InvalidSetting
 from ca_core.export import PemBundle, load_certificates_pem, pem_bundle, to_pkcs12
 from ca_core.inspect import CertificateDetails, inspect_certificate
@@ -22,7 +23,6 @@ from ca_core.profile import EnrollmentMethod, IssuerType, Profile
 from ca_core.request import CertificateRequest, Subject, SubjectAltNames
 from ca_core.revocation import RevocationReason
 from ca_core.serials import format_serial, random_serial
-from ca_core.csr import parse_csr
 
 
 @dataclass(frozen=True)
@@ -141,7 +141,10 @@ async def _load_context(rt: Runtime, profile_ref: str, method: EnrollmentMethod)
 
 
 async def _sign(
-    rt: Runtime, context: _IssuanceContext, request: CertificateRequest, ttl: timedelta | None,
+    rt: Runtime,
+    context: _IssuanceContext,
+    request: CertificateRequest,
+    ttl: timedelta | None,
     private_key: PrivateKey | None,
 ) -> IssuedCertificate:
     profile = context.profile
@@ -151,15 +154,29 @@ async def _sign(
     now = rt.clock.now()
     if profile.issuer_type is IssuerType.SELF_SIGNED:
         if private_key is None:
-            raise InvalidSetting("csr", "a self-signed profile needs a server-generated key; use a managed request")
+            raise InvalidSetting(
+                "csr", "a self-signed profile needs a server-generated key; use a managed request"
+            )
         return await asyncio.to_thread(
-            issue_self_signed, profile, request.subject, request.sans, private_key,
-            serial=random_serial(), now=now, ttl=lifetime,
+            issue_self_signed,
+            profile,
+            request.subject,
+            request.sans,
+            private_key,
+            serial=random_serial(),
+            now=now,
+            ttl=lifetime,
         )
     assert profile.ca_id is not None  # Profile validation guarantees it for issuer type CA
     authority = await cas.load_authority(rt, profile.ca_id)
     return await asyncio.to_thread(
-        issue, authority, profile, request, serial=random_serial(), now=now, ttl=lifetime,
+        issue,
+        authority,
+        profile,
+        request,
+        serial=random_serial(),
+        now=now,
+        ttl=lifetime,
         private_key=private_key,
     )
 
@@ -191,8 +208,12 @@ async def issue_certificate(
 
 
 async def _store(
-    rt: Runtime, context: _IssuanceContext, issued: IssuedCertificate, metadata: dict[str, str],
-    friendly_name: str, enrollment: str,
+    rt: Runtime,
+    context: _IssuanceContext,
+    issued: IssuedCertificate,
+    metadata: dict[str, str],
+    friendly_name: str,
+    enrollment: str,
 ) -> CertificateInfo:
     details = inspect_certificate(issued.certificate)
     async with rt.storage.transaction() as tx:

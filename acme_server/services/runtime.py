@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
+from cryptography.hazmat.primitives import serialization
+
 from acme_server.config import Settings
 from acme_server.services.keyring import load_kek
 from acme_server.services.ports import Clock, SystemClock
@@ -13,7 +15,6 @@ from acme_server.storage import Storage
 from ca_core.keyprotect import KeyEncryptionKey, seal_private_key, unseal_private_key
 from ca_core.keys import PrivateKey, PublicKey
 from ca_core.signer import Signer, SoftwareSigner
-from cryptography.hazmat.primitives import serialization
 
 
 def key_context(public_key: PublicKey) -> bytes:

@@ -36,15 +36,41 @@ def cli(tmp_path: Path, database_url: str, capsys: pytest.CaptureFixture[str]) -
 
 
 def test_ca_policy_profile_issue_revoke_crl(cli: CLI, tmp_path: Path) -> None:
-    root = cli.json("ca", "create-root", "corp-root", "--organization", "Corp", "--key-algorithm", "EC_secp384r1")
+    root = cli.json(
+        "ca", "create-root", "corp-root", "--organization", "Corp", "--key-algorithm", "EC_secp384r1"
+    )
     assert isinstance(root, dict) and root["kind"] == "root"
     cli("ca", "create-intermediate", "corp-issuing", "--parent", "corp-root", "--max-path-length", "0")
     cli("policy", "create", "internal", "--allow-dns", "*.svc.example.internal", "--max-ttl", "90d")
-    cli("profile", "create", "web", "--ca", "corp-issuing", "--policy", "internal", "--default-ttl", "30d",
-        "--max-ttl", "90d", "--eku", "server_auth")
-    issued = cli.json("cert", "issue", "--profile", "web", "--cn", "api.svc.example.internal",
-                      "--dns", "api.svc.example.internal", "--metadata", "team=payments",
-                      "--out-dir", str(tmp_path / "api"))
+    cli(
+        "profile",
+        "create",
+        "web",
+        "--ca",
+        "corp-issuing",
+        "--policy",
+        "internal",
+        "--default-ttl",
+        "30d",
+        "--max-ttl",
+        "90d",
+        "--eku",
+        "server_auth",
+    )
+    issued = cli.json(
+        "cert",
+        "issue",
+        "--profile",
+        "web",
+        "--cn",
+        "api.svc.example.internal",
+        "--dns",
+        "api.svc.example.internal",
+        "--metadata",
+        "team=payments",
+        "--out-dir",
+        str(tmp_path / "api"),
+    )
     assert isinstance(issued, dict)
     cert_id = issued["id"]
     assert (tmp_path / "api" / "key.pem").stat().st_mode & 0o777 == 0o600
@@ -59,8 +85,16 @@ def test_ca_policy_profile_issue_revoke_crl(cli: CLI, tmp_path: Path) -> None:
     revoked = cli.json("cert", "revoke", cert_id, "--reason", "keyCompromise")
     assert isinstance(revoked, dict) and revoked["message"] == "Successfully revoked certificate"
     cli("ca", "crl", "corp-issuing", "--out", str(tmp_path / "crl.pem"))
-    result = openssl("verify", "-crl_check", "-CAfile", chain, "-CRLfile", tmp_path / "crl.pem",
-                     tmp_path / "api" / "cert.pem", check=False)
+    result = openssl(
+        "verify",
+        "-crl_check",
+        "-CAfile",
+        chain,
+        "-CRLfile",
+        tmp_path / "crl.pem",
+        tmp_path / "api" / "cert.pem",
+        check=False,
+    )
     assert "certificate revoked" in result.stdout + result.stderr
 
 
@@ -98,15 +132,29 @@ def test_pkcs12_and_pem_export(cli: CLI, tmp_path: Path) -> None:
     pem = cli("cert", "export", issued["id"])
     assert pem.count("BEGIN CERTIFICATE") == 2 and "PRIVATE KEY" in pem
     p12 = tmp_path / "svc.p12"
-    cli("cert", "export", issued["id"], "--format", "pkcs12", "--password", "pw123456", "--alias", "svc",
-        "--out", str(p12))
-    assert "svc.internal" in openssl("pkcs12", "-in", p12, "-nokeys", "-clcerts", "-passin", "pass:pw123456").stdout
+    cli(
+        "cert",
+        "export",
+        issued["id"],
+        "--format",
+        "pkcs12",
+        "--password",
+        "pw123456",
+        "--alias",
+        "svc",
+        "--out",
+        str(p12),
+    )
+    shown = openssl("pkcs12", "-in", p12, "-nokeys", "-clcerts", "-passin", "pass:pw123456").stdout
+    assert "friendlyName: svc" in shown and shown.count("BEGIN CERTIFICATE") == 1
 
 
 def test_installed_console_script_exits_nonzero_on_errors(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "acme_server.cli", "ca", "show", "nope", "--data-dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 1
     assert result.stderr == "error: no CA 'nope'\n"

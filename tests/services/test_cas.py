@@ -18,12 +18,19 @@ from tests.tools import openssl, write
 
 async def test_root_and_intermediate_verify_with_openssl(rt: Runtime, tmp_path: Path) -> None:
     root = await cas.create_root_ca(
-        rt, name="corp-root", subject=Subject(common_name="Corp Root", organization="Corp"),
-        key_algorithm=KeyAlgorithm.EC_secp384r1, settings=CASettings(max_path_length=1),
+        rt,
+        name="corp-root",
+        subject=Subject(common_name="Corp Root", organization="Corp"),
+        key_algorithm=KeyAlgorithm.EC_secp384r1,
+        settings=CASettings(max_path_length=1),
     )
     inter = await cas.create_intermediate_ca(
-        rt, parent="corp-root", name="corp-issuing", subject=Subject(common_name="Corp Issuing"),
-        key_algorithm=KeyAlgorithm.RSA_3072, settings=CASettings(max_path_length=0),
+        rt,
+        parent="corp-root",
+        name="corp-issuing",
+        subject=Subject(common_name="Corp Issuing"),
+        key_algorithm=KeyAlgorithm.RSA_3072,
+        settings=CASettings(max_path_length=0),
     )
     assert root.kind == "root" and inter.parent_id == root.id and inter.chain_pem == root.certificate_pem
     rootfile = write(tmp_path / "root.pem", root.certificate_pem or "")
@@ -44,21 +51,62 @@ async def test_unknown_parent_is_not_found(rt: Runtime) -> None:
         await cas.create_intermediate_ca(rt, parent="nope", name="x", subject=Subject(common_name="x"))
 
 
-async def test_offline_root_signs_our_csr_and_the_import_completes_the_ca(rt: Runtime, tmp_path: Path) -> None:
-    pending = await cas.create_external_ca(rt, name="offline-issued", subject=Subject(common_name="Offline Issued"))
+async def test_offline_root_signs_our_csr_and_the_import_completes_the_ca(
+    rt: Runtime, tmp_path: Path
+) -> None:
+    pending = await cas.create_external_ca(
+        rt, name="offline-issued", subject=Subject(common_name="Offline Issued")
+    )
     assert pending.status == "pending" and pending.csr_pem
     # The "offline root", made with the openssl CLI as an operator would.
-    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-            "-keyout", tmp_path / "offline.key", "-out", tmp_path / "offline.pem", "-days", "3650",
-            "-subj", "/CN=Offline Root", "-addext", "basicConstraints=critical,CA:TRUE",
-            "-addext", "keyUsage=critical,keyCertSign,cRLSign")
-    write(tmp_path / "ext.cnf", "basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n")
-    openssl("x509", "-req", "-in", write(tmp_path / "ca.csr", pending.csr_pem), "-CA", tmp_path / "offline.pem",
-            "-CAkey", tmp_path / "offline.key", "-CAcreateserial", "-out", tmp_path / "signed.pem",
-            "-days", "1000", "-extfile", tmp_path / "ext.cnf")
+    openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        tmp_path / "offline.key",
+        "-out",
+        tmp_path / "offline.pem",
+        "-days",
+        "3650",
+        "-subj",
+        "/CN=Offline Root",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    )
+    write(
+        tmp_path / "ext.cnf",
+        "basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n",
+    )
+    openssl(
+        "x509",
+        "-req",
+        "-in",
+        write(tmp_path / "ca.csr", pending.csr_pem),
+        "-CA",
+        tmp_path / "offline.pem",
+        "-CAkey",
+        tmp_path / "offline.key",
+        "-CAcreateserial",
+        "-out",
+        tmp_path / "signed.pem",
+        "-days",
+        "1000",
+        "-extfile",
+        tmp_path / "ext.cnf",
+    )
     with pytest.raises(InvalidSetting):  # a chain that is not its issuer
         await cas.import_external_certificate(
-            rt, "offline-issued", (tmp_path / "signed.pem").read_bytes(), (tmp_path / "signed.pem").read_bytes()
+            rt,
+            "offline-issued",
+            (tmp_path / "signed.pem").read_bytes(),
+            (tmp_path / "signed.pem").read_bytes(),
         )
     done = await cas.import_external_certificate(
         rt, "offline-issued", (tmp_path / "signed.pem").read_bytes(), (tmp_path / "offline.pem").read_bytes()
@@ -66,7 +114,10 @@ async def test_offline_root_signs_our_csr_and_the_import_completes_the_ca(rt: Ru
     assert done.status == "active" and done.not_after is not None
     with pytest.raises(Conflict):
         await cas.import_external_certificate(
-            rt, "offline-issued", (tmp_path / "signed.pem").read_bytes(), (tmp_path / "offline.pem").read_bytes()
+            rt,
+            "offline-issued",
+            (tmp_path / "signed.pem").read_bytes(),
+            (tmp_path / "offline.pem").read_bytes(),
         )
     authority = await cas.load_authority(rt, "offline-issued")
     assert authority.enabled and len(authority.chain) == 1
