@@ -28,10 +28,11 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, data_dir: Path, *extra: str) -> None:
+    def __init__(self, data_dir: Path, *extra: str, environment: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.data_dir = data_dir
         env = {k: v for k, v in os.environ.items() if not k.startswith("ACME_SERVER")}
+        env.update(environment or {})
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -152,3 +153,20 @@ def test_two_workers_serve(data_dir: Path) -> None:
             assert response.status_code == 200
     finally:
         running.stop()
+
+
+@pytest.mark.parametrize("database_engine", ["postgresql"])
+def test_serve_on_postgresql_bootstraps_once_for_two_servers(database_url: str, tmp_path: Path) -> None:
+    """Two servers (replicas) with their own data directories on one PostgreSQL database share one
+    dev CA: the second start finds it and only issues its own HTTPS certificate."""
+    first = Server(tmp_path / "a", "--database", database_url)
+    try:
+        kek = (tmp_path / "a" / "kek.key").read_text().strip()
+        second = Server(tmp_path / "b", "--database", database_url, environment={"ACME_SERVER_KEK": kek})
+        try:
+            assert (tmp_path / "a" / "root.pem").read_bytes() == (tmp_path / "b" / "root.pem").read_bytes()
+            assert second.banner[3] == f"  database:       {database_url}"
+        finally:
+            second.stop()
+    finally:
+        first.stop()

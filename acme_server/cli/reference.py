@@ -1,0 +1,46 @@
+"""Renders docs/cli.md from the argument parser itself, so the reference cannot drift from the CLI:
+`python -m acme_server.cli.reference > docs/cli.md` (a test checks the file is current)."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+
+from acme_server.cli import build_parser
+
+HEADER = """# CLI reference
+
+Generated from the parser: `python -m acme_server.cli.reference > docs/cli.md`. Every command accepts
+`--config`, `--data-dir` and `--database` (see the README's configuration table). On bad input a command
+prints one `error: ...` line to standard error and exits 1.
+"""
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> list[tuple[str, argparse.ArgumentParser]]:
+    found: list[tuple[str, argparse.ArgumentParser]] = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            found.extend(action.choices.items())
+    return found
+
+
+def _render(parser: argparse.ArgumentParser, path: list[str], out: list[str]) -> None:
+    parser.formatter_class = functools.partial(argparse.HelpFormatter, width=100)
+    children = _subparsers(parser)
+    if not children or path[-1] == "serve":
+        out += [f"\n## `{' '.join(path)}`\n", "```", parser.format_help().rstrip(), "```"]
+    for name, child in children:
+        _render(child, [*path, name], out)
+
+
+def render() -> str:
+    parser = build_parser()
+    parser.prog = "acme-server"
+    out = [HEADER]
+    for name, child in _subparsers(parser):
+        _render(child, ["acme-server", name], out)
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":
+    print(render(), end="")
