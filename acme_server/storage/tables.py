@@ -316,7 +316,8 @@ acme_orders = Table(
     metadata,
     _id(),
     Column("account_id", String(36), ForeignKey("acme_accounts.id"), nullable=False),
-    Column("profile_id", String(36), ForeignKey("profiles.id"), nullable=False),
+    # NULL: the order was made without a profile (the service resolves its default at finalize).
+    Column("profile_id", String(36), ForeignKey("profiles.id"), nullable=True),
     Column("status", Text, nullable=False),
     Column("identifiers", JSON, nullable=False),
     Column("not_before", UTCDateTime(), nullable=True),
@@ -362,6 +363,8 @@ acme_order_authorizations = Table(
         ForeignKey("acme_authorizations.id", ondelete="CASCADE"),
         nullable=False,
     ),
+    # The authorization's place in the order's list (RFC 8555 §7.1.3 "authorizations" is an array).
+    Column("position", Integer, nullable=False, server_default=text("0")),
     PrimaryKeyConstraint("order_id", "authorization_id"),
     Index(None, "authorization_id"),  # the orders an authorization's outcome moves forward
 )
