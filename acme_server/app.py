@@ -1,27 +1,38 @@
 """create_app(settings) -> Starlette: the route table, middleware, the CAError problem handler, and a
-lifespan that opens storage for this worker."""
+lifespan that opens storage and starts this worker's validation loop."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from acme_server.acme.problems import handle_ca_error, handle_unexpected
+from acme_server.acme.problems import handle_ca_error, handle_unexpected, problem_response
+from acme_server.acme.routes import ROUTES as ACME_ROUTES
+from acme_server.acme.routes import AcmeHeaders
 from acme_server.config import Settings
+from acme_server.problems import ACME_ERROR
+from acme_server.services import challenges
+from acme_server.services.nonces import Nonces
+from acme_server.services.ports import Validator
 from acme_server.services.runtime import Runtime, open_runtime
 from acme_server.status.crls import get_crl
+from acme_server.validation import NetworkValidator
+from acme_server.validation.settings import ValidationSettings
 from ca_core.errors import CAError
 
 SETTINGS_ENV = "ACME_SERVER__SETTINGS"  # how `serve` hands validated settings to uvicorn workers
@@ -33,70 +44,114 @@ async def health(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
-class RequestLog(BaseHTTPMiddleware):
-    """One structured log line per request (method, path, status, duration)."""
+class RequestLog:
+    """One structured log line per request (method, path, status, duration), as a pure ASGI
+    middleware so it costs nothing on the hot path beyond the log call."""
 
-    async def dispatch(
-        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
-        response = await call_next(request)
-        access_log.info(
-            json.dumps(
-                {
-                    "method": request.method,
-                    "path": request.url.path,
-                    "status": response.status_code,
-                    "ms": round((time.perf_counter() - started) * 1000, 2),
-                }
-            )
-        )
-        return response
+        status = 500
+
+        async def record(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record)
+        finally:
+            if access_log.isEnabledFor(logging.INFO):
+                access_log.info(
+                    json.dumps(
+                        {
+                            "method": scope["method"],
+                            "path": scope["path"],
+                            "status": status,
+                            "ms": round((time.perf_counter() - started) * 1000, 2),
+                        }
+                    )
+                )
 
 
-ROUTES = [
+async def handle_http_error(request: Request, exc: Exception) -> Response:
+    """404/405 from routing become problem documents too (§6.7)."""
+    assert isinstance(exc, HTTPException)
+    detail = "no such resource" if exc.status_code == 404 else str(exc.detail)
+    return problem_response({"type": ACME_ERROR + "malformed", "detail": detail, "status": exc.status_code})
+
+
+ROUTES: list[BaseRoute] = [
     Route("/healthz", health, name="health"),
     Route("/crl/{ca_id}.{format:str}", get_crl, name="crl"),
+    *ACME_ROUTES,
 ]
 
 
-def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Starlette:
+def validation_settings(settings: Settings) -> ValidationSettings:
+    return ValidationSettings(
+        http01_port=settings.http01_port,
+        tlsalpn01_port=settings.tlsalpn01_port,
+        dns_resolver=settings.resolver_address,
+        caa_identities=settings.caa_identities,
+    )
+
+
+def create_app(
+    settings: Settings, *, runtime: Runtime | None = None, validator: Validator | None = None
+) -> Starlette:
     """The ASGI app. With `runtime` given (tests), the caller owns storage; otherwise the lifespan
-    opens and closes it."""
+    opens and closes it. `validator` defaults to the network VA built from the settings."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         rt = runtime or await open_runtime(settings)
         app.state.runtime = rt
+        app.state.settings = settings
+        app.state.nonces = Nonces(rt.kek)
+        network = NetworkValidator(validation_settings(settings)) if validator is None else None
+        stop = asyncio.Event()
+        worker = asyncio.create_task(challenges.run_worker(rt, validator or network, stop))  # type: ignore[arg-type]
         try:
             yield
         finally:
+            stop.set()
+            rt.wake_validators()
+            with suppress(asyncio.CancelledError):
+                await asyncio.wait_for(worker, 5)
+            if network is not None:
+                await network.aclose()
             if runtime is None:
                 await rt.storage.close()
 
     return Starlette(
         routes=ROUTES,
-        middleware=[Middleware(RequestLog)],
-        exception_handlers={CAError: handle_ca_error, Exception: handle_unexpected},
+        middleware=[Middleware(RequestLog), Middleware(AcmeHeaders)],
+        exception_handlers={
+            CAError: handle_ca_error,
+            HTTPException: handle_http_error,
+            Exception: handle_unexpected,
+        },
         lifespan=lifespan,
     )
 
 
 def settings_to_environment(settings: Settings) -> str:
-    return json.dumps(
-        {
-            "listen": settings.listen,
-            "data_dir": str(settings.data_dir),
-            "database": settings.database,
-            "workers": settings.workers,
-            "base_url": settings.base_url,
-            "kek": settings.kek,
-        }
-    )
+    values = dataclasses.asdict(settings)
+    values["data_dir"] = str(settings.data_dir)
+    values["caa_identities"] = list(settings.caa_identities)
+    return json.dumps(values)
 
 
 def app_from_environment() -> Starlette:
     """uvicorn's factory for `serve --workers N`: each worker rebuilds the settings `serve` validated."""
     values = json.loads(os.environ[SETTINGS_ENV])
     values["data_dir"] = Path(values["data_dir"])
+    values["caa_identities"] = tuple(values["caa_identities"])
     return create_app(Settings(**values))

@@ -23,7 +23,14 @@ ENVIRONMENT = {
     "workers": "ACME_SERVER_WORKERS",
     "base_url": "ACME_SERVER_BASE_URL",
     "kek": "ACME_SERVER_KEK",
+    "http01_port": "ACME_SERVER_HTTP01_PORT",
+    "tlsalpn01_port": "ACME_SERVER_TLSALPN01_PORT",
+    "dns_resolver": "ACME_SERVER_DNS_RESOLVER",
+    "eab_required": "ACME_SERVER_EAB_REQUIRED",
+    "terms_of_service": "ACME_SERVER_TERMS_OF_SERVICE",
+    "website": "ACME_SERVER_WEBSITE",
 }
+_INTEGERS = {"workers": (1, 64), "http01_port": (1, 65535), "tlsalpn01_port": (1, 65535)}
 CONFIG_ENV = "ACME_SERVER_CONFIG"
 
 
@@ -35,6 +42,13 @@ class Settings:
     workers: int = 1
     base_url: str | None = None  # None: derived from listen
     kek: str | None = None  # base64url key-encryption key; None: <data_dir>/kek.key
+    http01_port: int = 80  # where the VA connects for http-01 (RFC 8555 §8.3 says 80)
+    tlsalpn01_port: int = 443  # where the VA connects for tls-alpn-01 (RFC 8737 says 443)
+    dns_resolver: str | None = None  # HOST:PORT for the VA's DNS look-ups; None: the system's
+    eab_required: bool = False  # newAccount needs an external account binding (RFC 8555 §7.3.4)
+    terms_of_service: str | None = None  # directory meta.termsOfService
+    website: str | None = None  # directory meta.website
+    caa_identities: tuple[str, ...] = ()  # directory meta.caaIdentities; CAA is checked when set
 
     @property
     def host(self) -> str:
@@ -71,6 +85,10 @@ class Settings:
     @property
     def tls_dir(self) -> Path:
         return self.data_dir / "tls"
+
+    @property
+    def resolver_address(self) -> tuple[str, int] | None:
+        return split_listen(self.dns_resolver) if self.dns_resolver else None
 
     @property
     def directory_url(self) -> str:
@@ -118,19 +136,38 @@ def _read_toml(path: Path) -> dict[str, Any]:
     return data
 
 
+def _integer(name: str, value: Any) -> int:
+    low, high = _INTEGERS[name]
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}: {value!r} is not a whole number") from None
+    if not low <= number <= high:
+        raise ConfigError(f"{name}: must be between {low} and {high}")
+    return number
+
+
+def _boolean(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{name}: {value!r} is not true or false")
+
+
 def _validate(base: Settings, values: Mapping[str, Any]) -> Settings:
     known = {f.name for f in fields(Settings)}
     converted: dict[str, Any] = {}
     for name, value in values.items():
         if name not in known:
             continue
-        if name == "workers":
-            try:
-                value = int(value)
-            except (TypeError, ValueError):
-                raise ConfigError(f"workers: {value!r} is not a whole number") from None
-            if not 1 <= value <= 64:
-                raise ConfigError("workers: must be between 1 and 64")
+        if name in _INTEGERS:
+            value = _integer(name, value)
+        elif name == "eab_required":
+            value = _boolean(name, value)
         elif name == "data_dir":
             value = Path(str(value))
         else:
@@ -142,4 +179,8 @@ def _validate(base: Settings, values: Mapping[str, Any]) -> Settings:
         raise ConfigError("base_url: must start with https:// or http://")
     if settings.database and not settings.database.startswith(("sqlite", "postgres")):
         raise ConfigError("database: use a sqlite:/// or postgresql:// URL")
+    if settings.dns_resolver:
+        host, _ = split_listen(settings.dns_resolver)
+        if host == "0.0.0.0":
+            raise ConfigError("dns_resolver: give HOST:PORT of a DNS server")
     return settings

@@ -41,3 +41,77 @@ class RateLimited(CAError):
 
 class ConfigError(CAError):
     """A setting from flags, environment or TOML is invalid."""
+
+
+# --- RFC 8555 §6.7 protocol errors raised by the WFE and the ACME services
+
+
+class BadNonce(CAError):
+    """The JWS nonce is missing, unknown, expired or used before (§6.5)."""
+
+
+class BadSignatureAlgorithm(CAError):
+    """The JWS `alg` is not one we accept; `algorithms` lists those we do (§6.2)."""
+
+    def __init__(self, detail: str, algorithms: tuple[str, ...]) -> None:
+        super().__init__(detail)
+        self.algorithms = algorithms
+
+
+class AccountDoesNotExist(CAError):
+    """No account for this key or kid (§7.3.1 onlyReturnExisting, §6.2 kid lookups)."""
+
+
+class ExternalAccountRequired(CAError):
+    """This directory needs an externalAccountBinding on newAccount (§7.3.4)."""
+
+
+class InvalidContact(CAError):
+    """A contact URL is not acceptable (§7.3)."""
+
+
+class UnsupportedContact(CAError):
+    """A contact URL scheme we do not support (§7.3)."""
+
+
+class UnsupportedIdentifier(CAError):
+    """An identifier type we do not issue for (§7.4)."""
+
+
+class OrderNotReady(CAError):
+    """Finalize on an order that is not `ready` (§7.4)."""
+
+
+class BadRevocationReason(CAError):
+    """A revocation reason code we do not accept (§7.6)."""
+
+
+class UnsupportedMediaType(CAError):
+    """A POST whose Content-Type is not application/jose+json (§6.2: 415)."""
+
+
+class MethodNotAllowed(CAError):
+    """GET on a resource that is POST-as-GET only (§6.3: 405)."""
+
+
+class AlreadyReplaced(CAError):
+    """An order names a certificate another order already replaces (RFC 9773 §5)."""
+
+
+class RejectedIdentifier(CAError):
+    """One or more identifiers are refused; each gets a subproblem (§6.7.1)."""
+
+    def __init__(self, detail: str, subproblems: tuple[Subproblem, ...]) -> None:
+        super().__init__(detail)
+        self.subproblems = subproblems
+
+
+class Subproblem:
+    """One identifier's failure inside a compound problem (§6.7.1)."""
+
+    __slots__ = ("detail", "identifier", "kind")
+
+    def __init__(self, kind: str, detail: str, identifier: dict[str, str]) -> None:
+        self.kind = kind  # RFC 8555 error type without the urn prefix
+        self.detail = detail
+        self.identifier = identifier

@@ -1,21 +1,14 @@
-"""One table: error class -> (RFC 8555 §6.7 problem type, HTTP status), looked up along the MRO and
-registered once as the Starlette handler for CAError. Anything unexpected is serverInternal."""
+"""The one table: error class -> (RFC 8555 §6.7 problem type, HTTP status), looked up along the MRO.
+Shared by the WFE (to answer) and the services (to store a problem on a failed order, challenge)."""
 
 from __future__ import annotations
 
-import logging
-
-import orjson
-from starlette.requests import Request
-from starlette.responses import Response
+from typing import Any
 
 from acme_server import errors
 from ca_core import errors as core
 
 ACME_ERROR = "urn:ietf:params:acme:error:"
-PROBLEM_JSON = "application/problem+json"
-
-log = logging.getLogger("acme_server.errors")
 
 PROBLEMS: dict[type[core.CAError], tuple[str, int]] = {
     core.CAError: ("malformed", 400),
@@ -24,7 +17,7 @@ PROBLEMS: dict[type[core.CAError], tuple[str, int]] = {
     core.InvalidSetting: ("malformed", 400),
     core.InvalidIdentifier: ("rejectedIdentifier", 400),
     core.PolicyViolation: ("rejectedIdentifier", 400),
-    core.UnknownProfile: ("invalidProfile", 400),
+    core.UnknownProfile: ("invalidProfile", 400),  # draft-ietf-acme-profiles
     core.CADisabled: ("unauthorized", 403),
     core.KeyProtectionError: ("serverInternal", 500),
     errors.Malformed: ("malformed", 400),
@@ -34,6 +27,19 @@ PROBLEMS: dict[type[core.CAError], tuple[str, int]] = {
     errors.AlreadyRevoked: ("alreadyRevoked", 400),
     errors.RateLimited: ("rateLimited", 429),
     errors.ConfigError: ("serverInternal", 500),
+    errors.BadNonce: ("badNonce", 400),
+    errors.BadSignatureAlgorithm: ("badSignatureAlgorithm", 400),
+    errors.AccountDoesNotExist: ("accountDoesNotExist", 400),
+    errors.ExternalAccountRequired: ("externalAccountRequired", 400),
+    errors.InvalidContact: ("invalidContact", 400),
+    errors.UnsupportedContact: ("unsupportedContact", 400),
+    errors.UnsupportedIdentifier: ("unsupportedIdentifier", 400),
+    errors.OrderNotReady: ("orderNotReady", 403),
+    errors.BadRevocationReason: ("badRevocationReason", 400),
+    errors.UnsupportedMediaType: ("malformed", 415),
+    errors.MethodNotAllowed: ("malformed", 405),
+    errors.AlreadyReplaced: ("alreadyReplaced", 409),
+    errors.RejectedIdentifier: ("rejectedIdentifier", 400),
 }
 
 
@@ -44,21 +50,18 @@ def problem_for(exc: core.CAError) -> tuple[str, int]:
     return PROBLEMS[core.CAError]
 
 
-def problem_response(kind: str, status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
-    body = {"type": ACME_ERROR + kind, "detail": detail, "status": status}
-    return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON, headers=headers)
-
-
-async def handle_ca_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, core.CAError)
+def problem_document(exc: core.CAError) -> dict[str, Any]:
+    """The RFC 7807 body for an error; internal errors never show their detail."""
     kind, status = problem_for(exc)
-    if status >= 500:
-        log.error("internal error on %s: %s", request.url.path, exc.detail)
-        return problem_response(kind, status, "the server could not complete the request")
-    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, errors.RateLimited) else None
-    return problem_response(kind, status, exc.detail, headers)
-
-
-async def handle_unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("unexpected error on %s", request.url.path, exc_info=exc)
-    return problem_response("serverInternal", 500, "the server could not complete the request")
+    detail = exc.detail if status < 500 else "the server could not complete the request"
+    document: dict[str, Any] = {"type": ACME_ERROR + kind, "detail": detail, "status": status}
+    if isinstance(exc, errors.RejectedIdentifier) and len(exc.subproblems) > 0:
+        document["subproblems"] = [
+            {"type": ACME_ERROR + s.kind, "detail": s.detail, "identifier": s.identifier}
+            for s in exc.subproblems
+        ]
+        if len(exc.subproblems) > 1:
+            document["type"] = ACME_ERROR + "compound"  # §6.7.1
+    if isinstance(exc, errors.BadSignatureAlgorithm):
+        document["algorithms"] = list(exc.algorithms)  # §6.2
+    return document

@@ -12,8 +12,9 @@ import struct
 from typing import Final
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
 from ca_core.errors import KeyProtectionError
@@ -62,6 +63,11 @@ class KeyEncryptionKey:
 
     def to_text(self) -> str:
         return base64.urlsafe_b64encode(self._key).rstrip(b"=").decode()
+
+    def derive(self, purpose: bytes) -> bytes:
+        """A 256-bit key for another purpose (e.g. the ACME nonce MAC), independent of the KEK itself
+        (HKDF, RFC 5869), so every replica sharing the KEK derives the same one."""
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(self._key)
 
     def __repr__(self) -> str:
         return f"KeyEncryptionKey(key_id={self.key_id!r})"

@@ -7,6 +7,8 @@ import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from cryptography import x509
+
 from acme_server.errors import AlreadyRevoked, NotFound
 from acme_server.services import cas, crls, profiles
 from acme_server.services.runtime import Runtime
@@ -48,6 +50,7 @@ class CertificateInfo:
     not_before: datetime
     not_after: datetime
     enrollment: str
+    account_id: str | None
     renewed_from_id: str | None
     renewed_by_id: str | None
     auto_renew: bool
@@ -76,6 +79,7 @@ def _info(record: CertificateRecord, metadata: dict[str, str]) -> CertificateInf
         not_before=record.not_before,
         not_after=record.not_after,
         enrollment=record.enrollment,
+        account_id=record.account_id,
         renewed_from_id=record.renewed_from_id,
         renewed_by_id=record.renewed_by_id,
         auto_renew=record.auto_renew,
@@ -204,22 +208,37 @@ async def issue_certificate(
         private_key = await asyncio.to_thread(generate_key, managed.key_algorithm)
         request = CertificateRequest(managed.subject, normalize_sans(managed.sans), private_key.public_key())
     issued = await _sign(rt, context, request, ttl, private_key)
-    return await _store(rt, context, issued, metadata or {}, friendly_name, enrollment)
+    return await store_issued(
+        rt,
+        issued,
+        profile_id=context.profile_id,
+        profile=context.profile,
+        enrollment=enrollment,
+        metadata=metadata,
+        friendly_name=friendly_name,
+    )
 
 
-async def _store(
+async def store_issued(
     rt: Runtime,
-    context: _IssuanceContext,
     issued: IssuedCertificate,
-    metadata: dict[str, str],
-    friendly_name: str,
+    *,
+    profile_id: str,
+    profile: Profile,
     enrollment: str,
+    metadata: dict[str, str] | None = None,
+    friendly_name: str = "",
+    account_id: str | None = None,
+    order_id: str | None = None,
 ) -> CertificateInfo:
+    """Put a freshly issued certificate into the inventory (the one place that does, for every
+    enrollment method), its key sealed."""
     details = inspect_certificate(issued.certificate)
+    metadata = metadata or {}
     async with rt.storage.transaction() as tx:
         record = await tx.certificates.create(
-            ca_id=context.profile.ca_id,
-            profile_id=context.profile_id,
+            ca_id=profile.ca_id,
+            profile_id=profile_id,
             serial=format_serial(issued.serial),
             common_name=details.common_name or (details.sans.all_strings() or [""])[0],
             friendly_name=friendly_name or details.common_name or "",
@@ -233,7 +252,9 @@ async def _store(
             san_text=" ".join(details.sans.all_strings()),
             fingerprint_sha256=details.fingerprint_sha256,
             enrollment=enrollment,
-            auto_renew=context.profile.auto_renew_by_default and issued.private_key is not None,
+            account_id=account_id,
+            order_id=order_id,
+            auto_renew=profile.auto_renew_by_default and issued.private_key is not None,
             metadata=metadata,
         )
     return _info(record, dict(metadata))
@@ -243,6 +264,20 @@ async def get_certificate(rt: Runtime, certificate_id: str) -> CertificateInfo:
     async with rt.storage.read() as tx:
         record = await find_record(tx, certificate_id)
         return _info(record, await tx.certificates.get_metadata(record.id))
+
+
+async def find_by_certificate(rt: Runtime, certificate: x509.Certificate) -> CertificateInfo | None:
+    """The inventory entry of a certificate we issued (issuer CA + serial), or None."""
+    async with rt.storage.read() as tx:
+        for ca in await tx.cas.list():
+            if ca.certificate_pem is None:
+                continue
+            if load_certificates_pem(ca.certificate_pem.encode())[0].subject != certificate.issuer:
+                continue
+            record = await tx.certificates.get_by_serial(ca.id, format_serial(certificate.serial_number))
+            if record is not None:
+                return _info(record, await tx.certificates.get_metadata(record.id))
+    return None
 
 
 async def list_certificates(

@@ -3,6 +3,8 @@ process-local cache of unsealed CA signers (safe: a signer is immutable for a gi
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 from dataclasses import dataclass, field
 
@@ -33,6 +35,16 @@ class Runtime:
     public_url: str
     clock: Clock = field(default_factory=SystemClock)
     _signers: dict[bytes, Signer] = field(default_factory=dict, repr=False)
+    _validation_wakeup: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+
+    def wake_validators(self) -> None:
+        """A challenge was queued in this process: let its validation worker look now."""
+        self._validation_wakeup.set()
+
+    async def wait_for_validation_work(self, timeout: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._validation_wakeup.wait(), timeout)
+        self._validation_wakeup.clear()
 
     def seal(self, key: PrivateKey) -> bytes:
         return seal_private_key(self.kek, key, context=key_context(key.public_key()))

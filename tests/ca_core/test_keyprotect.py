@@ -112,3 +112,12 @@ def test_private_key_round_trips_sealed(kek: KeyEncryptionKey, algorithm: KeyAlg
     blob = seal_private_key(kek, key, context=CONTEXT)
     opened = unseal_private_key(kek, blob, context=CONTEXT)
     assert public_key_der(opened.public_key()) == public_key_der(key.public_key())
+
+
+def test_derived_keys_depend_on_purpose_and_kek() -> None:
+    kek = KeyEncryptionKey.generate()
+    same = KeyEncryptionKey.from_text(kek.to_text())
+    assert kek.derive(b"acme-nonce") == same.derive(b"acme-nonce")
+    assert kek.derive(b"acme-nonce") != kek.derive(b"other")
+    assert kek.derive(b"acme-nonce") != KeyEncryptionKey.generate().derive(b"acme-nonce")
+    assert len(kek.derive(b"acme-nonce")) == 32

@@ -1,0 +1,47 @@
+"""Certificate download (§7.4.2: application/pem-certificate-chain, leaf first, up to the root) and
+revokeCert (§7.6, signed with an account key or the certificate's own key)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from acme_server.acme import links
+from acme_server.acme.jws import verify_post
+from acme_server.errors import Malformed
+from acme_server.services import revocation
+from ca_core.errors import CAError
+from ca_core.jose import b64decode
+
+PEM_CHAIN = "application/pem-certificate-chain"
+
+
+async def certificate(request: Request) -> Response:
+    post = await verify_post(request)
+    post.check_post_as_get()
+    rt = links.runtime(request)
+    info = await revocation.certificate_for_account(
+        rt, post.require_account(), request.path_params["certificate_id"]
+    )
+    # chain_pem holds the issuing CA and every CA above it up to the root.
+    return Response(info.certificate_pem + info.chain_pem, media_type=PEM_CHAIN)
+
+
+async def revoke_cert(request: Request) -> Response:
+    post = await verify_post(request, auth="either")
+    payload = post.json()
+    encoded = payload.get("certificate")
+    if not isinstance(encoded, str):
+        raise Malformed("revokeCert needs a certificate (base64url DER)")
+    try:
+        der = b64decode(encoded)
+    except CAError:
+        raise Malformed("the certificate is not base64url") from None
+    await revocation.revoke(
+        links.runtime(request),
+        der,
+        payload.get("reason"),
+        account=post.account,
+        jwk=None if post.account is not None else post.jwk,
+    )
+    return Response(status_code=200)

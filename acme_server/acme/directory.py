@@ -1,0 +1,48 @@
+"""GET directory (§7.1.1) — the default one and one per profile — and newNonce (§7.2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from acme_server.acme import links
+from acme_server.acme.render import json_response
+from acme_server.services import profiles
+
+
+async def directory(request: Request) -> Response:
+    settings = request.app.state.settings
+    forced = links.profile_of(request)
+    if forced is not None:
+        await profiles.get_profile(links.runtime(request), forced)  # 404 for an unknown profile
+    body: dict[str, Any] = {
+        "newNonce": links.url_for(request, "new_nonce"),
+        "newAccount": links.scoped(request, "new_account"),
+        "newOrder": links.scoped(request, "new_order"),
+        "newAuthz": links.url_for(request, "new_authz"),  # §7.4.1 pre-authorization
+        "revokeCert": links.url_for(request, "revoke_cert"),
+        "keyChange": links.url_for(request, "key_change"),
+    }
+    meta: dict[str, Any] = {"externalAccountRequired": settings.eab_required}
+    if settings.terms_of_service:
+        meta["termsOfService"] = settings.terms_of_service
+    if settings.website:
+        meta["website"] = settings.website
+    if settings.caa_identities:
+        meta["caaIdentities"] = list(settings.caa_identities)
+    listed = await profiles.list_profiles(links.runtime(request))
+    meta["profiles"] = {
+        p.name: p.profile.description or p.name
+        for p in listed
+        if "acme" in p.profile.enrollment_methods and (forced is None or p.name == forced)
+    }
+    body["meta"] = meta
+    return json_response(body)
+
+
+async def new_nonce(request: Request) -> Response:
+    """§7.2: HEAD answers 200, GET 204; the nonce itself comes from the ACME headers middleware."""
+    status = 200 if request.method == "HEAD" else 204
+    return Response(status_code=status, headers={"Cache-Control": "no-store"})

@@ -1,0 +1,203 @@
+"""JWS verification for ACME POSTs (RFC 8555 §6.2-6.5) as a pipeline of small named checks, each
+raising one precise problem (ARCHITECTURE rule 3): media type, flattened syntax, protected header,
+algorithm, url, key (jwk or kid), signature, nonce."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import orjson
+from starlette.requests import Request
+
+from acme_server.acme import links
+from acme_server.errors import (
+    AccountDoesNotExist,
+    BadNonce,
+    BadSignatureAlgorithm,
+    Malformed,
+    Unauthorized,
+    UnsupportedMediaType,
+)
+from acme_server.services import accounts
+from acme_server.services.accounts import Account
+from ca_core.errors import BadPublicKey, CAError
+from ca_core.jose import (
+    ALGORITHMS,
+    JWK,
+    BadSignature,
+    UnsupportedAlgorithm,
+    b64decode,
+    parse_jwk,
+    verify_signature,
+)
+
+JOSE_JSON = "application/jose+json"
+Auth = Literal["kid", "jwk", "either"]
+
+
+@dataclass(frozen=True)
+class VerifiedPost:
+    protected: dict[str, Any]
+    payload: bytes
+    jwk: JWK
+    account: Account | None
+    url: str
+
+    @property
+    def post_as_get(self) -> bool:
+        return self.payload == b""
+
+    def require_account(self) -> Account:
+        assert self.account is not None, "verify_post(auth='kid') guarantees an account"
+        return self.account
+
+    def json(self) -> dict[str, Any]:
+        """The payload as a JSON object; POST-as-GET or anything else is malformed."""
+        if self.post_as_get:
+            raise Malformed("this request needs a JSON object payload, not POST-as-GET")
+        return _object(self.payload, "the JWS payload")
+
+    def check_post_as_get(self) -> None:
+        """§6.3: a POST-as-GET has an empty payload ("")."""
+        if not self.post_as_get:
+            raise Malformed("POST-as-GET requests must have an empty payload")
+
+
+def _object(raw: bytes, what: str) -> dict[str, Any]:
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise Malformed(f"{what} is not JSON") from None
+    if not isinstance(value, dict):
+        raise Malformed(f"{what} must be a JSON object")
+    return value
+
+
+def json_object(encoded: str, *, what: str) -> dict[str, Any]:
+    """A base64url-encoded JSON object (a nested JWS payload)."""
+    try:
+        raw = b64decode(encoded)
+    except CAError:
+        raise Malformed(f"{what} is not base64url") from None
+    return _object(raw, what)
+
+
+def check_media_type(request: Request) -> None:
+    """§6.2: the Content-Type MUST be application/jose+json (415 otherwise)."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != JOSE_JSON:
+        raise UnsupportedMediaType(f"the Content-Type must be {JOSE_JSON}")
+
+
+def parse_flattened(body: bytes) -> dict[str, str]:
+    """§6.2: the flattened JSON serialization only; no unprotected header, no multiple signatures."""
+    try:
+        jws = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise Malformed("the request body is not JSON") from None
+    if not isinstance(jws, dict):
+        raise Malformed("the request body must be a JWS object")
+    if "signatures" in jws:
+        raise Malformed("JWS general serialization is not supported; use the flattened form")
+    if "header" in jws:
+        raise Malformed("JWS unprotected headers are not allowed")
+    if set(jws) != {"protected", "payload", "signature"} or not all(isinstance(v, str) for v in jws.values()):
+        raise Malformed("a JWS needs exactly the string members protected, payload and signature")
+    return jws
+
+
+def parse_protected(jws: dict[str, str]) -> dict[str, Any]:
+    try:
+        protected = json.loads(b64decode(jws["protected"]))
+    except (CAError, ValueError):
+        raise Malformed("the JWS protected header is not base64url JSON") from None
+    if not isinstance(protected, dict):
+        raise Malformed("the JWS protected header must be a JSON object")
+    if protected.get("b64", True) is not True or protected.get("crit"):
+        raise Malformed("the JWS protected header uses extensions (b64/crit) that ACME does not allow")
+    return protected
+
+
+def check_algorithm(protected: dict[str, Any]) -> str:
+    """§6.2: MUST NOT be none or a MAC; we accept ES256/384/512, RS256 and EdDSA."""
+    alg = protected.get("alg")
+    if alg not in ALGORITHMS:
+        raise BadSignatureAlgorithm(
+            f"the JWS algorithm {alg!r} is not supported; use one of {', '.join(ALGORITHMS)}", ALGORITHMS
+        )
+    return str(alg)
+
+
+def check_url(protected: dict[str, Any], expected: str) -> str:
+    """§6.4: the url header MUST be present and equal the URL the request was sent to."""
+    url = protected.get("url")
+    if not isinstance(url, str):
+        raise Malformed("the JWS protected header has no url")
+    if url != expected:
+        raise Unauthorized(f"the JWS url {url!r} does not match the request URL {expected!r}")
+    return url
+
+
+async def resolve_key(request: Request, protected: dict[str, Any], auth: Auth) -> tuple[JWK, Account | None]:
+    """§6.2: exactly one of jwk (newAccount, revokeCert by certificate key) or kid (everything else)."""
+    has_jwk, has_kid = "jwk" in protected, "kid" in protected
+    if has_jwk == has_kid:
+        raise Malformed("the JWS protected header must have exactly one of jwk and kid")
+    if has_jwk:
+        if auth == "kid":
+            raise Malformed("this request must be signed with an account key (kid), not an embedded jwk")
+        try:
+            return parse_jwk(protected["jwk"]), None
+        except BadPublicKey as exc:
+            raise BadPublicKey(exc.detail) from None
+    if auth == "jwk":
+        raise Malformed("this request must carry the key itself (jwk), not a kid")
+    kid = protected["kid"]
+    account_id = links.account_id_from_kid(request, kid) if isinstance(kid, str) else None
+    if account_id is None:
+        raise AccountDoesNotExist(f"the kid {kid!r} is not an account URL of this server")
+    account = await accounts.get_account(links.runtime(request), account_id)
+    if not account.is_valid:
+        raise Unauthorized(f"the account is {account.status}")
+    return account.jwk, account
+
+
+def check_signature(alg: str, jwk: JWK, jws: dict[str, str]) -> None:
+    signing_input = f"{jws['protected']}.{jws['payload']}".encode()
+    try:
+        signature = b64decode(jws["signature"])
+        verify_signature(alg, jwk, signing_input, signature)
+    except UnsupportedAlgorithm as exc:
+        raise BadSignatureAlgorithm(exc.detail, ALGORITHMS) from None
+    except BadSignature as exc:
+        raise Malformed(f"JWS verification error: {exc.detail}") from None
+    except CAError:
+        raise Malformed("the JWS signature is not base64url") from None
+
+
+async def redeem_nonce(request: Request, protected: dict[str, Any]) -> None:
+    """§6.5: a fresh, unused nonce from us; one INSERT, shared by every replica."""
+    nonce = protected.get("nonce")
+    if not isinstance(nonce, str) or not nonce:
+        raise BadNonce("the JWS protected header has no nonce")
+    rt = links.runtime(request)
+    async with rt.storage.transaction() as tx:
+        await request.app.state.nonces.redeem(tx, nonce, rt.clock.now())
+
+
+async def verify_post(request: Request, auth: Auth = "kid") -> VerifiedPost:
+    check_media_type(request)
+    jws = parse_flattened(await request.body())
+    protected = parse_protected(jws)
+    alg = check_algorithm(protected)
+    url = check_url(protected, links.request_url(request))
+    jwk, account = await resolve_key(request, protected, auth)
+    check_signature(alg, jwk, jws)
+    await redeem_nonce(request, protected)
+    try:
+        payload = b64decode(jws["payload"]) if jws["payload"] else b""
+    except CAError:
+        raise Malformed("the JWS payload is not base64url") from None
+    return VerifiedPost(protected=protected, payload=payload, jwk=jwk, account=account, url=url)

@@ -1,0 +1,68 @@
+"""The only code that builds ACME URLs. Absolute URLs come from the configured public URL (so they are
+right behind a load balancer) and the route table's names (never string-built paths elsewhere)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from acme_server.services.runtime import Runtime
+
+
+def runtime(request: Request) -> Runtime:
+    rt: Runtime = request.app.state.runtime
+    return rt
+
+
+def url_for(request: Request, name: str, **params: str) -> str:
+    path = request.app.url_path_for(name, **params)
+    return f"{runtime(request).public_url}{path}"
+
+
+def request_url(request: Request) -> str:
+    """What the JWS `url` header must equal (RFC 8555 §6.4)."""
+    return f"{runtime(request).public_url}{request.url.path}"
+
+
+def profile_of(request: Request) -> str | None:
+    """The profile a per-profile directory forces, from /acme/profiles/{profile}/..."""
+    value = request.path_params.get("profile")
+    return str(value) if value is not None else None
+
+
+def scoped(request: Request, name: str, **params: str) -> str:
+    """A directory-level URL in the same scope (default or one profile) as this request."""
+    profile = profile_of(request)
+    if profile is None:
+        return url_for(request, name, **params)
+    return url_for(request, f"profile_{name}", profile=profile, **params)
+
+
+def account_url(request: Request, account_id: str) -> str:
+    return url_for(request, "account", account_id=account_id)
+
+
+def account_id_from_kid(request: Request, kid: str) -> str | None:
+    prefix = url_for(request, "account", account_id="ACCOUNT")[: -len("ACCOUNT")]
+    if not kid.startswith(prefix) or "/" in kid[len(prefix) :]:
+        return None
+    return kid[len(prefix) :] or None
+
+
+def order_url(request: Request, order_id: str) -> str:
+    return url_for(request, "order", order_id=order_id)
+
+
+def authorization_url(request: Request, authorization_id: str) -> str:
+    return url_for(request, "authorization", authorization_id=authorization_id)
+
+
+def challenge_url(request: Request, challenge_id: str) -> str:
+    return url_for(request, "challenge", challenge_id=challenge_id)
+
+
+def certificate_url(request: Request, certificate_id: str) -> str:
+    return url_for(request, "certificate", certificate_id=certificate_id)
+
+
+def directory_url(request: Request) -> str:
+    return scoped(request, "directory")

@@ -1,0 +1,89 @@
+"""newOrder (§7.4), order POST-as-GET (§7.1.3) and finalize (§7.4). newOrder answers exactly 201 and
+finalize exactly 200 (what cert-manager expects); Retry-After while an order is processing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from acme_server.acme import links, render
+from acme_server.acme.jws import verify_post
+from acme_server.errors import Malformed
+from acme_server.services import orders
+from acme_server.services.authorizations import parse_identifiers
+from acme_server.services.orders import NewOrder
+from ca_core.errors import CAError
+from ca_core.jose import b64decode
+
+
+def _time(payload: dict[str, object], name: str) -> datetime | None:
+    value = payload.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise Malformed(f"{name} must be an RFC 3339 date-time string")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise Malformed(f"{name} {value!r} is not an RFC 3339 date-time") from None
+    if parsed.tzinfo is None:
+        raise Malformed(f"{name} must carry a time zone")
+    return parsed
+
+
+def _optional_text(payload: dict[str, object], name: str) -> str | None:
+    value = payload.get(name)
+    if value is not None and not isinstance(value, str):
+        raise Malformed(f"{name} must be a string")
+    return value
+
+
+def _order_response(request: Request, record: orders.OrderRecord, status: int = 200) -> Response:
+    now = links.runtime(request).clock.now()
+    body = render.order(request, record, now)
+    headers = {"Location": links.order_url(request, record.id)}
+    if body["status"] == "processing":
+        headers["Retry-After"] = render.RETRY_AFTER_SECONDS
+    return render.json_response(body, status, **headers)
+
+
+async def new_order(request: Request) -> Response:
+    post = await verify_post(request)
+    payload = post.json()
+    order = NewOrder(
+        identifiers=parse_identifiers(payload.get("identifiers")),
+        not_before=_time(payload, "notBefore"),
+        not_after=_time(payload, "notAfter"),
+        profile=_optional_text(payload, "profile"),
+        replaces=_optional_text(payload, "replaces"),
+    )
+    record = await orders.new_order(
+        links.runtime(request), post.require_account(), order, forced_profile=links.profile_of(request)
+    )
+    return _order_response(request, record, 201)
+
+
+async def order(request: Request) -> Response:
+    post = await verify_post(request)
+    post.check_post_as_get()
+    record = await orders.get_order(
+        links.runtime(request), post.require_account(), request.path_params["order_id"]
+    )
+    return _order_response(request, record)
+
+
+async def finalize(request: Request) -> Response:
+    post = await verify_post(request)
+    csr = post.json().get("csr")
+    if not isinstance(csr, str):
+        raise Malformed("finalize needs a csr (base64url DER)")
+    try:
+        der = b64decode(csr)
+    except CAError:
+        raise Malformed("the csr is not base64url") from None
+    record = await orders.finalize(
+        links.runtime(request), post.require_account(), request.path_params["order_id"], der
+    )
+    return _order_response(request, record)

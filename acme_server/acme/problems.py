@@ -1,0 +1,45 @@
+"""Problem responses (RFC 7807, application/problem+json): the Starlette handler for CAError, registered
+once; anything unexpected becomes serverInternal with a generic detail and a logged traceback."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from acme_server import errors
+from acme_server.problems import ACME_ERROR, problem_document
+from ca_core.errors import CAError
+
+PROBLEM_JSON = "application/problem+json"
+
+log = logging.getLogger("acme_server.errors")
+
+
+def problem_response(document: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        orjson.dumps(document), status_code=document["status"], media_type=PROBLEM_JSON, headers=headers
+    )
+
+
+async def handle_ca_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, CAError)
+    document = problem_document(exc)
+    if document["status"] >= 500:
+        log.error("internal error on %s: %s", request.url.path, exc.detail)
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, errors.RateLimited) else None
+    return problem_response(document, headers)
+
+
+async def handle_unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s", request.url.path, exc_info=exc)
+    return problem_response(
+        {
+            "type": ACME_ERROR + "serverInternal",
+            "detail": "the server could not complete the request",
+            "status": 500,
+        }
+    )

@@ -1,0 +1,203 @@
+"""ACME account use-cases (RFC 8555 §7.3): register (with external account binding), look up by key
+or id, update contacts, deactivate, and roll the key over."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from acme_server.errors import (
+    AccountDoesNotExist,
+    Conflict,
+    ExternalAccountRequired,
+    InvalidContact,
+    Malformed,
+    Unauthorized,
+    UnsupportedContact,
+)
+from acme_server.services.runtime import Runtime
+from acme_server.storage import AccountRecord
+from ca_core.errors import BadPublicKey, CAError, InvalidIdentifier
+from ca_core.jose import JWK, BadSignature, b64decode, parse_jwk, verify_hs256
+from ca_core.keyprotect import unseal
+from ca_core.names import check_email
+
+
+@dataclass(frozen=True)
+class Account:
+    id: str
+    status: str  # valid | deactivated | revoked
+    contacts: tuple[str, ...]
+    terms_agreed: bool
+    jwk: JWK
+    eab_kid: str | None
+    created_at: datetime
+
+    @property
+    def is_valid(self) -> bool:
+        return self.status == "valid"
+
+
+def _account(record: AccountRecord) -> Account:
+    return Account(
+        id=record.id,
+        status=record.status,
+        contacts=tuple(record.contacts),
+        terms_agreed=record.terms_agreed,
+        jwk=parse_jwk(record.jwk),
+        eab_kid=record.eab_kid,
+        created_at=record.created_at,
+    )
+
+
+def check_contacts(contacts: Any) -> tuple[str, ...]:
+    """§7.3: mailto: URLs with one plain address each (no hfields), as Boulder and Pebble accept."""
+    if contacts is None:
+        return ()
+    if not isinstance(contacts, list) or not all(isinstance(c, str) for c in contacts):
+        raise Malformed("contact must be an array of URL strings")
+    for contact in contacts:
+        scheme, _, address = contact.partition(":")
+        if scheme.lower() != "mailto":
+            raise UnsupportedContact(f"contact {contact!r}: only mailto: contacts are supported")
+        if "?" in address or "," in address or not address:
+            raise InvalidContact(f"contact {contact!r}: give one e-mail address without parameters")
+        try:
+            check_email(address)
+        except InvalidIdentifier as exc:
+            raise InvalidContact(f"contact {contact!r}: {exc.detail}") from None
+    return tuple(contacts)
+
+
+async def find_by_key(rt: Runtime, jwk: JWK) -> Account | None:
+    async with rt.storage.read() as tx:
+        record = await tx.accounts.get_by_thumbprint(jwk.thumbprint)
+    return _account(record) if record else None
+
+
+async def get_account(rt: Runtime, account_id: str) -> Account:
+    """The account a `kid` names (§6.2); unknown ids are accountDoesNotExist."""
+    async with rt.storage.read() as tx:
+        record = await tx.accounts.get(account_id)
+    if record is None:
+        raise AccountDoesNotExist(f"no account {account_id!r}")
+    return _account(record)
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    jwk: JWK
+    contacts: tuple[str, ...]
+    terms_agreed: bool
+    only_return_existing: bool
+    external_binding: Mapping[str, Any] | None
+    new_account_url: str
+
+
+async def new_account(rt: Runtime, request: NewAccount, *, eab_required: bool) -> tuple[Account, bool]:
+    """(account, created). An existing key returns its account unchanged (§7.3.1), even when the
+    directory requires EAB or the request carries a binding again (what cert-manager relies on)."""
+    existing = await find_by_key(rt, request.jwk)
+    if existing is not None:
+        return existing, False
+    if request.only_return_existing:
+        raise AccountDoesNotExist("no account exists for this key")
+    if request.external_binding is None:
+        if eab_required:
+            raise ExternalAccountRequired("this server requires an external account binding")
+        kid = None
+    else:
+        kid = await _verify_binding(rt, request)
+    async with rt.storage.transaction() as tx:
+        record = await tx.accounts.create(
+            jwk_thumbprint=request.jwk.thumbprint,
+            jwk=request.jwk.to_json(),
+            contacts=list(request.contacts),
+            terms_agreed=request.terms_agreed,
+            eab_kid=kid,
+        )
+        if kid is not None and not await tx.eab.bind(kid, record.id, now=rt.clock.now()):
+            raise Unauthorized(f"external account key {kid!r} is already bound to another account")
+    return _account(record), True
+
+
+def eab_context(kid: str) -> bytes:
+    return b"eab-hmac:" + kid.encode()
+
+
+async def _verify_binding(rt: Runtime, request: NewAccount) -> str:
+    """§7.3.4: a flattened JWS, HS256 over the account JWK, kid = the EAB key id, url = newAccount."""
+    binding = request.external_binding
+    assert binding is not None
+    try:
+        protected = json.loads(b64decode(str(binding.get("protected", ""))))
+        payload = b64decode(str(binding.get("payload", "")))
+        signature = b64decode(str(binding.get("signature", "")))
+    except (CAError, ValueError):
+        raise Malformed("externalAccountBinding is not a flattened JWS") from None
+    if not isinstance(protected, dict) or protected.get("alg") != "HS256":
+        raise Malformed("externalAccountBinding must use alg HS256")
+    if "nonce" in protected:
+        raise Malformed("externalAccountBinding must not carry a nonce (RFC 8555 §7.3.4)")
+    if protected.get("url") != request.new_account_url:
+        raise Unauthorized("externalAccountBinding url does not match the newAccount URL")
+    try:
+        bound_key = parse_jwk(json.loads(payload))
+    except (BadPublicKey, ValueError):
+        raise Malformed("externalAccountBinding payload is not a public JWK") from None
+    if bound_key.thumbprint != request.jwk.thumbprint:
+        raise Unauthorized("externalAccountBinding binds a different key than the request's")
+    kid = str(protected.get("kid", ""))
+    async with rt.storage.read() as tx:
+        key = await tx.eab.get(kid)
+    if key is None:
+        raise Unauthorized(f"unknown external account key {kid!r}")
+    if key.bound_account_id is not None:
+        raise Unauthorized(f"external account key {kid!r} is already bound to an account")
+    secret = unseal(rt.kek, key.sealed_hmac, context=eab_context(kid))
+    signing_input = f"{binding['protected']}.{binding['payload']}".encode()
+    try:
+        verify_hs256(secret, signing_input, signature)
+    except BadSignature as exc:
+        raise Unauthorized(exc.detail) from None
+    return kid
+
+
+async def update_account(rt: Runtime, account: Account, *, contacts: Sequence[str] | None) -> Account:
+    if contacts is None:
+        return account
+    async with rt.storage.transaction() as tx:
+        record = await tx.accounts.update_contacts(account.id, list(check_contacts(list(contacts))))
+    if record is None:
+        raise AccountDoesNotExist(f"no account {account.id!r}")
+    return _account(record)
+
+
+async def deactivate_account(rt: Runtime, account: Account) -> Account:
+    """§7.3.6: deactivation is final; later requests with this account are unauthorized."""
+    async with rt.storage.transaction() as tx:
+        await tx.accounts.deactivate(account.id)
+        record = await tx.accounts.get(account.id)
+    assert record is not None
+    return _account(record)
+
+
+async def change_key(rt: Runtime, account: Account, new_jwk: JWK) -> Account:
+    """§7.3.5: swap the account key; a key that another account holds is a conflict (409)."""
+    async with rt.storage.transaction() as tx:
+        holder = await tx.accounts.get_by_thumbprint(new_jwk.thumbprint)
+        if holder is not None:
+            raise Conflict("the new key is already in use by an account")
+        if not await tx.accounts.change_key(
+            account.id,
+            old_thumbprint=account.jwk.thumbprint,
+            new_thumbprint=new_jwk.thumbprint,
+            new_jwk=new_jwk.to_json(),
+        ):
+            raise Conflict("the account key changed concurrently; retry")
+        record = await tx.accounts.get(account.id)
+    assert record is not None
+    return _account(record)

@@ -1,0 +1,193 @@
+"""ACME authorizations (RFC 8555 §7.5): which challenges an identifier gets, reuse within a window,
+pre-authorization (§7.4.1 newAuthz), deactivation, and the status propagated to orders."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from acme_server.errors import Malformed, NotFound, RejectedIdentifier, Subproblem, Unauthorized
+from acme_server.services.accounts import Account
+from acme_server.services.ports import ChallengeType, IdentifierType
+from acme_server.services.runtime import Runtime
+from acme_server.storage import AuthorizationRecord, NewAuthorization, Tx
+
+__all__ = ["AuthorizationRecord", "Identifier"]
+from ca_core.errors import InvalidIdentifier
+from ca_core.names import normalize_dns_name, parse_ip
+
+PENDING_LIFETIME = timedelta(days=7)
+VALID_LIFETIME = timedelta(days=30)
+REUSE_MARGIN = timedelta(days=1)  # a reused authorization must stay valid at least this long
+
+
+@dataclass(frozen=True)
+class Identifier:
+    type: IdentifierType
+    value: str  # normalised; a wildcard keeps its "*." prefix here
+
+    @property
+    def wildcard(self) -> bool:
+        return self.value.startswith("*.")
+
+    @property
+    def base(self) -> str:
+        """The value an authorization is for (§7.1.3: without the wildcard prefix)."""
+        return self.value[2:] if self.wildcard else self.value
+
+    def to_json(self) -> dict[str, str]:
+        return {"type": self.type.value, "value": self.value}
+
+
+def parse_identifiers(raw: object, *, allow_wildcard: bool = True) -> list[Identifier]:
+    """Normalise and de-duplicate; every bad identifier becomes a subproblem of one error."""
+    if not isinstance(raw, list) or not raw:
+        raise Malformed("identifiers must be a non-empty array")
+    found: dict[tuple[str, str], Identifier] = {}
+    problems: list[Subproblem] = []
+    for item in raw:
+        if not isinstance(item, dict) or not isinstance(item.get("value"), str):
+            raise Malformed("each identifier needs a type and a string value")
+        try:
+            identifier = _parse_one(item, allow_wildcard)
+        except InvalidIdentifier as exc:
+            kind = "unsupportedIdentifier" if exc.value == item.get("type") else "rejectedIdentifier"
+            problems.append(
+                Subproblem(kind, exc.detail, {"type": str(item.get("type")), "value": item["value"]})
+            )
+            continue
+        found.setdefault((identifier.type, identifier.value), identifier)
+    if problems:
+        raise RejectedIdentifier(_summary(problems), tuple(problems))
+    return list(found.values())
+
+
+def _summary(problems: Sequence[Subproblem]) -> str:
+    if len(problems) == 1:
+        return problems[0].detail
+    return f"{len(problems)} identifiers were refused"
+
+
+def _parse_one(item: dict[str, object], allow_wildcard: bool) -> Identifier:
+    kind, value = item.get("type"), str(item["value"])
+    if kind == "dns":
+        name = normalize_dns_name(value)
+        if name.startswith("*.") and not allow_wildcard:
+            raise InvalidIdentifier(value, "wildcard names are not allowed here")
+        return Identifier(IdentifierType.DNS, name)
+    if kind == "ip":
+        # RFC 8738 §3: the textual form; we store the canonical (compressed) one.
+        return Identifier(IdentifierType.IP, str(parse_ip(value)))
+    raise InvalidIdentifier(str(kind), f"identifier type {kind!r} is not supported; use dns or ip")
+
+
+def challenge_types(identifier: Identifier) -> tuple[ChallengeType, ...]:
+    """§7.1.3/§8: wildcards only dns-01; IP identifiers no dns-01 (RFC 8738 §7)."""
+    if identifier.wildcard:
+        return (ChallengeType.DNS_01,)
+    if identifier.type is IdentifierType.IP:
+        return (ChallengeType.HTTP_01, ChallengeType.TLS_ALPN_01)
+    return (ChallengeType.HTTP_01, ChallengeType.DNS_01, ChallengeType.TLS_ALPN_01)
+
+
+def new_authorization(
+    account_id: str, identifier: Identifier, now: datetime, *, pre_authorized: bool
+) -> NewAuthorization:
+    return NewAuthorization(
+        account_id=account_id,
+        identifier_type=identifier.type.value,
+        identifier_value=identifier.base,
+        wildcard=identifier.wildcard,
+        status="valid" if pre_authorized else "pending",
+        expires_at=now + (VALID_LIFETIME if pre_authorized else PENDING_LIFETIME),
+        pre_authorized=pre_authorized,
+        # §8: a token has at least 128 bits of entropy and is base64url.
+        challenges=tuple((t.value, secrets.token_urlsafe(32)) for t in challenge_types(identifier)),
+    )
+
+
+async def authorizations_for(
+    tx: Tx, account: Account, identifiers: Sequence[Identifier], now: datetime
+) -> list[str]:
+    """Ids of one authorization per identifier: reused when the account has a live one, else new."""
+    ids: list[str | None] = []
+    missing: list[NewAuthorization] = []
+    for identifier in identifiers:
+        reusable = await tx.authorizations.find_reusable(
+            account.id,
+            identifier.type.value,
+            identifier.base,
+            identifier.wildcard,
+            valid_after=now + REUSE_MARGIN,
+        )
+        ids.append(reusable.id if reusable else None)
+        if reusable is None:
+            missing.append(new_authorization(account.id, identifier, now, pre_authorized=False))
+    created = iter(await tx.authorizations.create_many(missing)) if missing else iter(())
+    return [i if i is not None else next(created).id for i in ids]
+
+
+async def get_authorization(rt: Runtime, account: Account, authorization_id: str) -> AuthorizationRecord:
+    async with rt.storage.read() as tx:
+        record = await tx.authorizations.get(authorization_id)
+    return owned(record, account, authorization_id)
+
+
+def owned(record: AuthorizationRecord | None, account: Account, authorization_id: str) -> AuthorizationRecord:
+    if record is None:
+        raise NotFound("authorization", authorization_id)
+    if record.account_id != account.id:
+        raise Unauthorized("this authorization belongs to another account")
+    return record
+
+
+def effective_status(record: AuthorizationRecord, now: datetime) -> str:
+    """§7.1.6: a pending or valid authorization past its expiry is expired."""
+    if record.status in ("pending", "valid") and record.expires_at <= now:
+        return "expired"
+    return record.status
+
+
+async def new_authz(rt: Runtime, account: Account, raw_identifier: object) -> AuthorizationRecord:
+    """§7.4.1 pre-authorization: one authorization for a dns or ip identifier, never a wildcard."""
+    (identifier,) = parse_identifiers([raw_identifier], allow_wildcard=False)
+    now = rt.clock.now()
+    async with rt.storage.transaction() as tx:
+        (record,) = await tx.authorizations.create_many(
+            [new_authorization(account.id, identifier, now, pre_authorized=False)]
+        )
+    return record
+
+
+async def deactivate(rt: Runtime, account: Account, authorization_id: str) -> AuthorizationRecord:
+    """§7.5.2: the client relinquishes an authorization; orders using it become invalid."""
+    async with rt.storage.transaction() as tx:
+        owned(await tx.authorizations.get(authorization_id), account, authorization_id)
+        if await tx.authorizations.deactivate(authorization_id):
+            await propagate(tx, authorization_id, "deactivated")
+        record = await tx.authorizations.get(authorization_id)
+    assert record is not None
+    return record
+
+
+async def propagate(tx: Tx, authorization_id: str, status: str) -> None:
+    """Carry an authorization's new status to the orders that include it (§7.1.6)."""
+    for order_id in await tx.orders.ids_for_authorization(authorization_id):
+        if status == "valid":
+            order = await tx.orders.get(order_id)
+            if order is None or order.status != "pending":
+                continue
+            authorizations = await tx.authorizations.get_many(list(order.authorization_ids))
+            if all(a.status == "valid" for a in authorizations):
+                await tx.orders.set_status(order_id, "ready", expected="pending")
+        else:
+            await tx.orders.fail(
+                order_id,
+                {
+                    "type": "urn:ietf:params:acme:error:unauthorized",
+                    "detail": f"an authorization is {status}",
+                    "status": 403,
+                },
+            )

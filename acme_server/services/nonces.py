@@ -1,0 +1,55 @@
+"""Replay nonces (RFC 8555 §6.5) that cost no database round trip to hand out: a nonce is a MAC over
+its issue time and random bytes, keyed from the KEK so every replica can check it; redeeming one is
+a single INSERT into the table of used nonces, which is what makes it single-use across replicas."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import struct
+from datetime import datetime, timedelta
+
+from acme_server.errors import BadNonce
+from acme_server.storage import Tx
+from ca_core.errors import CAError
+from ca_core.jose import b64decode, b64encode
+from ca_core.keyprotect import KeyEncryptionKey
+
+NONCE_LIFETIME = timedelta(hours=1)
+_LAYOUT = struct.Struct(">Q8s")  # issue time in ms since the epoch, 8 random bytes
+_MAC_BYTES = 16
+
+
+class Nonces:
+    def __init__(self, kek: KeyEncryptionKey, lifetime: timedelta = NONCE_LIFETIME) -> None:
+        self._key = kek.derive(b"acme-server nonce mac v1")
+        self.lifetime = lifetime
+
+    def _mac(self, body: bytes) -> bytes:
+        return hmac.new(self._key, body, hashlib.sha256).digest()[:_MAC_BYTES]
+
+    def issue(self, now: datetime) -> str:
+        body = _LAYOUT.pack(int(now.timestamp() * 1000), os.urandom(8))
+        return b64encode(body + self._mac(body))
+
+    def check(self, nonce: str, now: datetime) -> datetime:
+        """The nonce's expiry if it is ours and fresh; BadNonce otherwise (no storage needed)."""
+        try:
+            raw = b64decode(nonce)
+        except CAError:
+            raise BadNonce("the nonce is not base64url") from None
+        body, mac = raw[: _LAYOUT.size], raw[_LAYOUT.size :]
+        if len(raw) != _LAYOUT.size + _MAC_BYTES or not hmac.compare_digest(mac, self._mac(body)):
+            raise BadNonce("the nonce was not issued by this server")
+        issued_ms, _ = _LAYOUT.unpack(body)
+        expires = datetime.fromtimestamp(issued_ms / 1000, now.tzinfo) + self.lifetime
+        if expires <= now:
+            raise BadNonce("the nonce has expired")
+        return expires
+
+    async def redeem(self, tx: Tx, nonce: str, now: datetime) -> None:
+        """Use the nonce once; a replay (here or on another replica) is BadNonce."""
+        expires = self.check(nonce, now)
+        if not await tx.nonces.redeem(nonce, expires_at=expires):
+            raise BadNonce("the nonce was used before")

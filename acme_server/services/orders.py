@@ -1,0 +1,268 @@
+"""ACME orders (RFC 8555 §7.4): newOrder checks identifiers against the profile's policy and links
+authorizations; finalize turns a ready order into a certificate exactly once (ARCHITECTURE, one request)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from acme_server.errors import (
+    AlreadyReplaced,
+    Malformed,
+    NotFound,
+    OrderNotReady,
+    RejectedIdentifier,
+    Subproblem,
+    Unauthorized,
+)
+from acme_server.problems import problem_document
+from acme_server.services import cas, certificates, profiles
+from acme_server.services.accounts import Account
+from acme_server.services.authorizations import Identifier, authorizations_for
+from acme_server.services.runtime import Runtime
+from acme_server.storage import OrderRecord
+
+__all__ = ["AcmeProfile", "NewOrder", "OrderRecord"]
+from ca_core.csr import parse_csr
+from ca_core.errors import BadCSR, CAError, UnknownProfile
+from ca_core.issuance import issue
+from ca_core.jose import jwk_of
+from ca_core.names import parse_ip
+from ca_core.policy import Policy, check_request, identifier_violations
+from ca_core.profile import EnrollmentMethod, IssuerType, Profile
+from ca_core.request import CertificateRequest
+from ca_core.serials import random_serial
+
+ORDER_LIFETIME = timedelta(days=7)
+DEFAULT_PROFILE = "default"
+
+
+@dataclass(frozen=True)
+class AcmeProfile:
+    id: str
+    profile: Profile
+    policy: Policy | None
+
+
+async def load_profile(rt: Runtime, name: str) -> AcmeProfile:
+    """A profile that allows ACME enrollment, with its policy (the profiles draft: invalidProfile)."""
+    async with rt.storage.read() as tx:
+        record = await tx.profiles.get_by_name(name)
+        policy_record = await tx.policies.get(record.policy_id) if record and record.policy_id else None
+    if record is None:
+        raise UnknownProfile(f"no profile {name!r}")
+    profile = Profile.from_document(record.name, record.document)
+    if EnrollmentMethod.ACME not in profile.enrollment_methods:
+        raise UnknownProfile(f"profile {name!r} does not allow ACME enrollment")
+    if profile.issuer_type is not IssuerType.CA:
+        raise UnknownProfile(f"profile {name!r} issues self-signed certificates, which ACME cannot")
+    policy = Policy.from_document(policy_record.name, policy_record.document) if policy_record else None
+    return AcmeProfile(record.id, profile, policy)
+
+
+def _check_policy(profile: AcmeProfile, identifiers: Sequence[Identifier]) -> None:
+    if profile.policy is None:
+        return
+    dns = [i.value for i in identifiers if i.type == "dns"]
+    ips = [i.value for i in identifiers if i.type == "ip"]
+    violations = identifier_violations(profile.policy, dns, [parse_ip(ip) for ip in ips])
+    if violations:
+        kinds = {i.value: i for i in identifiers}
+        problems = tuple(
+            Subproblem(
+                "rejectedIdentifier", v.describe(), kinds[v.value].to_json() if v.value in kinds else {}
+            )
+            for v in violations
+        )
+        detail = problems[0].detail if len(problems) == 1 else f"{len(problems)} identifiers are not allowed"
+        raise RejectedIdentifier(detail, problems)
+
+
+@dataclass(frozen=True)
+class NewOrder:
+    identifiers: list[Identifier]
+    not_before: datetime | None
+    not_after: datetime | None
+    profile: str | None
+    replaces: str | None
+
+
+def _check_validity(profile: Profile, order: NewOrder, now: datetime) -> None:
+    """§7.4 notBefore/notAfter: honoured within the profile's limits, refused otherwise."""
+    start = order.not_before or now
+    if order.not_after is not None:
+        if order.not_after <= start:
+            raise Malformed("notAfter must be later than notBefore")
+        if order.not_after - start > profile.max_ttl:
+            raise Malformed(
+                f"the requested lifetime exceeds the profile maximum of {profile.max_ttl.days} days"
+            )
+    if order.not_before is not None and order.not_before > now + timedelta(days=30):
+        raise Malformed("notBefore may be at most 30 days in the future")
+
+
+async def new_order(
+    rt: Runtime, account: Account, order: NewOrder, *, forced_profile: str | None
+) -> OrderRecord:
+    name = forced_profile or order.profile or DEFAULT_PROFILE
+    if forced_profile and order.profile and order.profile != forced_profile:
+        raise UnknownProfile(f"this directory issues profile {forced_profile!r} only")
+    profile = await load_profile(rt, name)
+    _check_policy(profile, order.identifiers)
+    now = rt.clock.now()
+    _check_validity(profile.profile, order, now)
+    async with rt.storage.transaction() as tx:
+        if order.replaces and await tx.orders.find_replacing(order.replaces):
+            raise AlreadyReplaced(f"certificate {order.replaces!r} is already being replaced")
+        authorization_ids = await authorizations_for(tx, account, order.identifiers, now)
+        authorizations = await tx.authorizations.get_many(authorization_ids)
+        ready = all(a.status == "valid" for a in authorizations)
+        return await tx.orders.create(
+            account_id=account.id,
+            profile_id=profile.id,
+            identifiers=[i.to_json() for i in order.identifiers],
+            not_before=order.not_before,
+            not_after=order.not_after,
+            expires_at=min([now + ORDER_LIFETIME, *(a.expires_at for a in authorizations)]),
+            authorization_ids=authorization_ids,
+            replaces=order.replaces,
+            status="ready" if ready else "pending",
+        )
+
+
+async def get_order(rt: Runtime, account: Account, order_id: str) -> OrderRecord:
+    async with rt.storage.read() as tx:
+        record = await tx.orders.get(order_id)
+    return _owned(record, account, order_id)
+
+
+def _owned(record: OrderRecord | None, account: Account, order_id: str) -> OrderRecord:
+    if record is None:
+        raise NotFound("order", order_id)
+    if record.account_id != account.id:
+        raise Unauthorized("this order belongs to another account")
+    return record
+
+
+def effective_status(record: OrderRecord, now: datetime) -> str:
+    """§7.1.6: an order still pending or ready past its expiry is invalid."""
+    if record.status in ("pending", "ready") and record.expires_at <= now:
+        return "invalid"
+    return record.status
+
+
+async def list_orders(
+    rt: Runtime, account: Account, cursor: str | None, limit: int = 100
+) -> tuple[list[str], str | None]:
+    async with rt.storage.read() as tx:
+        return await tx.orders.list_for_account(account.id, limit=limit, cursor=cursor)
+
+
+def _check_csr(request: CertificateRequest, order: OrderRecord, account: Account) -> None:
+    """§7.4: the CSR names exactly the order's identifiers; §11.1: not the account key."""
+    wanted = {(i["type"], i["value"]) for i in order.identifiers}
+    have = {("dns", n) for n in request.sans.dns} | {("ip", str(a)) for a in request.sans.ip}
+    if request.sans.email or request.sans.uri:
+        raise BadCSR("the CSR asks for e-mail or URI names, which ACME orders cannot carry")
+    cn = request.subject.common_name
+    if cn is not None and ("dns", cn.lower()) not in wanted and ("ip", cn) not in wanted:
+        raise BadCSR(f"the CSR common name {cn!r} is not one of the order's identifiers")
+    if have != wanted:
+        missing = sorted(v for _, v in wanted - have)
+        extra = sorted(v for _, v in have - wanted)
+        raise BadCSR(
+            "the CSR names must equal the order's identifiers"
+            + (f"; missing {', '.join(missing)}" if missing else "")
+            + (f"; not in the order {', '.join(extra)}" if extra else "")
+        )
+    if jwk_of(request.public_key).thumbprint == account.jwk.thumbprint:
+        raise BadCSR("the CSR must not use the account key")
+
+
+def _lifetime(order: OrderRecord, now: datetime) -> tuple[datetime, timedelta | None]:
+    start = order.not_before or now
+    return start, (order.not_after - start) if order.not_after else None
+
+
+async def finalize(rt: Runtime, account: Account, order_id: str, csr_der: bytes) -> OrderRecord:
+    """Check the CSR (a bad one leaves the order ready, as Boulder does), then ready -> processing
+    (one winner across replicas) -> valid with a certificate, or invalid with the problem stored on
+    the order when signing fails (never stuck in processing)."""
+    async with rt.storage.read() as tx:
+        order = _owned(await tx.orders.get(order_id), account, order_id)
+    if order.status in ("processing", "valid"):
+        return order  # a repeated or concurrent finalize reports the state (idempotent)
+    if effective_status(order, rt.clock.now()) != "ready":
+        raise OrderNotReady(f"the order is {effective_status(order, rt.clock.now())}, not ready")
+    profile = await _profile_by_id(rt, order.profile_id)
+    request = parse_csr(csr_der)
+    _check_csr(request, order, account)
+    start, ttl = _lifetime(order, rt.clock.now())
+    if profile.policy is not None:
+        check_request(profile.policy, request, ttl=profile.profile.resolve_ttl(ttl))
+    async with rt.storage.transaction() as tx:
+        if not await tx.orders.begin_processing(order_id, account.id):
+            current = await tx.orders.get(order_id)
+            assert current is not None
+            if current.status in ("processing", "valid"):
+                return current
+            raise OrderNotReady(f"the order is {current.status}, not ready")
+    try:
+        certificate_id = await _issue(
+            rt, account, order, profile, request, start if order.not_before else None, ttl
+        )
+    except CAError as exc:
+        await _fail(rt, order_id, exc)
+        raise
+    async with rt.storage.transaction() as tx:
+        await tx.orders.finish(order_id, certificate_id=certificate_id)
+        record = await tx.orders.get(order_id)
+    assert record is not None
+    return record
+
+
+async def _issue(
+    rt: Runtime,
+    account: Account,
+    order: OrderRecord,
+    profile: AcmeProfile,
+    request: CertificateRequest,
+    not_before: datetime | None,
+    ttl: timedelta | None,
+) -> str:
+    assert profile.profile.ca_id is not None
+    authority = await cas.load_authority(rt, profile.profile.ca_id)
+    issued = await asyncio.to_thread(
+        issue,
+        authority,
+        profile.profile,
+        request,
+        serial=random_serial(),
+        now=rt.clock.now(),
+        ttl=ttl,
+        not_before=not_before,
+    )
+    stored = await certificates.store_issued(
+        rt,
+        issued,
+        profile_id=profile.id,
+        profile=profile.profile,
+        enrollment="acme",
+        account_id=account.id,
+        order_id=order.id,
+    )
+    return stored.id
+
+
+async def _profile_by_id(rt: Runtime, profile_id: str | None) -> AcmeProfile:
+    if profile_id is None:
+        return await load_profile(rt, DEFAULT_PROFILE)
+    info = await profiles.get_profile(rt, profile_id)
+    return await load_profile(rt, info.name)
+
+
+async def _fail(rt: Runtime, order_id: str, exc: CAError) -> None:
+    async with rt.storage.transaction() as tx:
+        await tx.orders.fail(order_id, problem_document(exc))
