@@ -1,0 +1,89 @@
+"""The whole RFC 8555 flow over HTTPS with the real VA: account, order, http-01 and dns-01,
+finalize, download the chain, revoke; checked with openssl where it matters."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from acme_server.services import cas
+from ca_core.jose import b64encode
+from tests.acme.client import Client, certificates, csr_der
+from tests.acme.conftest import AcmeServer, wait_status
+from tests.tools import openssl, write
+
+
+async def _ready_order(
+    acme: AcmeServer, name: str, challenge_type: str = "http-01", client: Client | None = None
+) -> tuple[Client, dict[str, Any]]:
+    """A registered client and its order for `name`, validated by the real VA and ready."""
+    if client is None:
+        client = await acme.client()
+        assert (await client.register(contact=["mailto:ops@example.internal"])).status_code == 201
+    acme.resolve(name)
+    created = await client.new_order(name)
+    assert created.status_code == 201
+    order_url = created.headers["Location"]
+    order = created.json()
+    assert order["status"] == "pending"
+    authz = (await client.post(order["authorizations"][0])).json()
+    challenge = next(c for c in authz["challenges"] if c["type"] == challenge_type)
+    if challenge_type == "http-01":
+        acme.serve_http01(client, challenge["token"])
+    else:
+        digest = hashlib.sha256(client.key_authorization(challenge["token"]).encode()).digest()
+        acme.dns.add(f"_acme-challenge.{name}", "TXT", f'"{b64encode(digest)}"')
+    answered = await client.post(challenge["url"], {})
+    assert answered.status_code == 200 and answered.json()["status"] in ("processing", "valid")
+    ready = await wait_status(client, order_url, {"ready", "invalid"})
+    assert ready["status"] == "ready", ready
+    return client, {**ready, "url": order_url}
+
+
+async def _issue(
+    acme: AcmeServer, name: str, challenge_type: str = "http-01"
+) -> tuple[Client, dict[str, Any], str]:
+    client, order = await _ready_order(acme, name, challenge_type)
+    finalized = await client.post(order["finalize"], {"csr": b64encode(csr_der(name))})
+    assert finalized.status_code == 200
+    done = await wait_status(client, order["url"], {"valid", "invalid"})
+    assert done["status"] == "valid"
+    return client, done, order["url"]
+
+
+async def test_http01_order_is_issued_and_chain_verifies(acme: AcmeServer, tmp_path: Path) -> None:
+    client, order, _ = await _issue(acme, "web.example.internal")
+    download = await client.post(str(order["certificate"]))
+    assert download.status_code == 200
+    assert download.headers["content-type"] == "application/pem-certificate-chain"
+    chain = certificates(download.text)
+    assert len(chain) == 3  # leaf, intermediate, root (the full chain to the root)
+    leaf = write(tmp_path / "leaf.pem", chain[0].public_bytes(Encoding.PEM))
+    untrusted = write(tmp_path / "chain.pem", b"".join(c.public_bytes(Encoding.PEM) for c in chain[1:]))
+    root = write(tmp_path / "root.pem", (await cas.get_ca(acme.rt, "dev-root")).certificate_pem or "")
+    openssl("verify", "-CAfile", root, "-untrusted", untrusted, leaf)
+    assert chain[0].subject.rfc4514_string() == "CN=web.example.internal"
+
+
+async def test_dns01_order_is_issued(acme: AcmeServer) -> None:
+    _, order, _ = await _issue(acme, "db.example.internal", "dns-01")
+    assert str(order["certificate"]).startswith(acme.url + "/acme/cert/")
+
+
+async def test_revocation_by_the_issuing_account_lands_in_the_crl(acme: AcmeServer, tmp_path: Path) -> None:
+    client, order, _ = await _issue(acme, "gone.example.internal")
+    pem = (await client.post(str(order["certificate"]))).text
+    leaf = certificates(pem)[0]
+    revoked = await client.post(
+        client.directory["revokeCert"],
+        {"certificate": b64encode(leaf.public_bytes(Encoding.DER)), "reason": 1},
+    )
+    assert revoked.status_code == 200
+    again = await client.post(
+        client.directory["revokeCert"], {"certificate": b64encode(leaf.public_bytes(Encoding.DER))}
+    )
+    assert again.status_code == 400
+    assert again.json()["type"] == "urn:ietf:params:acme:error:alreadyRevoked"
