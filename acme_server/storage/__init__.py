@@ -11,12 +11,23 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from acme_server.storage import migrate
+from acme_server.storage.accounts import AccountRecord, AccountRepository
+from acme_server.storage.authorizations import (
+    AuthorizationRecord,
+    AuthorizationRepository,
+    ChallengeRecord,
+    ChallengeRepository,
+    NewAuthorization,
+)
 from acme_server.storage.cas import CARecord, CARepository
 from acme_server.storage.certificates import CertificateFilter, CertificateRecord, CertificateRepository
 from acme_server.storage.crls import CRLRecord, CRLRepository
+from acme_server.storage.eab import EABKeyRecord, EABRepository
 from acme_server.storage.engine import READ_ONLY, create_engine, normalize_url
 from acme_server.storage.integrity import as_conflict
 from acme_server.storage.leases import LeaseRepository
+from acme_server.storage.nonces import NonceRepository
+from acme_server.storage.orders import OrderRecord, OrderRepository
 from acme_server.storage.policies import PolicyRecord, PolicyRepository
 from acme_server.storage.profiles import ProfileRecord, ProfileRepository
 from acme_server.storage.requests import (
@@ -28,12 +39,18 @@ from acme_server.storage.revocations import RevocationRecord, RevocationReposito
 from acme_server.storage.tokens import TokenRecord, TokenRepository
 
 __all__ = [
+    "AccountRecord",
+    "AuthorizationRecord",
     "CARecord",
     "CRLRecord",
     "CertificateFilter",
     "CertificateRecord",
     "CertificateRequestFilter",
     "CertificateRequestRecord",
+    "ChallengeRecord",
+    "EABKeyRecord",
+    "NewAuthorization",
+    "OrderRecord",
     "PolicyRecord",
     "ProfileRecord",
     "RevocationRecord",
@@ -57,6 +74,12 @@ class Tx:
         self.crls = CRLRepository(connection)
         self.tokens = TokenRepository(connection)
         self.leases = LeaseRepository(connection)
+        self.accounts = AccountRepository(connection)
+        self.eab = EABRepository(connection)
+        self.nonces = NonceRepository(connection)
+        self.orders = OrderRepository(connection)
+        self.authorizations = AuthorizationRepository(connection)
+        self.challenges = ChallengeRepository(connection)
 
 
 class Storage:
