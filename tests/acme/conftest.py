@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from cryptography import x509
 import pytest
 import uvicorn
 
@@ -21,7 +22,43 @@ from acme_server.services.runtime import Runtime
 from acme_server.storage import Storage
 from ca_core.keyprotect import KeyEncryptionKey
 from tests.acme.client import Client
-from tests.validation.responders import HTTPResponder, Reply, ScriptedDNS, unused_port
+from tests.validation.responders import (
+    HTTPResponder,
+    Reply,
+    ScriptedDNS,
+    acme_identifier_value,
+    challenge_certificate,
+    server_context,
+    unused_port,
+)
+
+
+class TLSALPNResponder:
+    """tls-alpn-01 (RFC 8737) on one port for many names: the SNI callback switches to the context
+    holding the challenge certificate registered for that name."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.contexts: dict[str, ssl.SSLContext] = {}
+        self.port = 0
+        placeholder = challenge_certificate([x509.DNSName("placeholder.invalid")], extension_value=None)
+        self.context = server_context(placeholder, directory, alpn=["acme-tls/1"], server_names=[])
+        self.context.sni_callback = self._select
+
+    def _select(self, connection: ssl.SSLObject, server_name: str | None, _: ssl.SSLContext) -> None:
+        if server_name in self.contexts:
+            connection.context = self.contexts[server_name]
+
+    def serve(self, name: str, key_authorization: str) -> None:
+        certificate = challenge_certificate(
+            [x509.DNSName(name)], extension_value=acme_identifier_value(key_authorization)
+        )
+        self.contexts[name] = server_context(certificate, self.directory, alpn=["acme-tls/1"], server_names=[])
+
+    async def handle(self, _: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+        with contextlib.suppress(ConnectionError, ssl.SSLError):
+            await writer.wait_closed()
 
 
 @dataclass
@@ -31,6 +68,7 @@ class AcmeServer:
     http: httpx.AsyncClient
     dns: ScriptedDNS
     http01: HTTPResponder
+    tlsalpn01: TLSALPNResponder
 
     @property
     def directory_url(self) -> str:
@@ -56,11 +94,15 @@ async def acme(storage: Storage, tmp_path: Path) -> AsyncIterator[AcmeServer]:
     http01 = HTTPResponder()
     responder = await asyncio.start_server(http01.handle, "127.0.0.1", 0)
     http01.port = responder.sockets[0].getsockname()[1]
+    tlsalpn01 = TLSALPNResponder(tmp_path)
+    alpn_server = await asyncio.start_server(tlsalpn01.handle, "127.0.0.1", 0, ssl=tlsalpn01.context)
+    tlsalpn01.port = alpn_server.sockets[0].getsockname()[1]
     port = unused_port()
     settings = Settings(
         listen=f"127.0.0.1:{port}",
         data_dir=tmp_path,
         http01_port=http01.port,
+        tlsalpn01_port=tlsalpn01.port,
         dns_resolver=f"127.0.0.1:{dns.port}",
     )
     rt = Runtime(storage=storage, kek=KeyEncryptionKey.generate(), public_url=settings.public_url)
@@ -83,10 +125,11 @@ async def acme(storage: Storage, tmp_path: Path) -> AsyncIterator[AcmeServer]:
             task.result()
         await asyncio.sleep(0.01)
     async with httpx.AsyncClient(verify=ssl.create_default_context(cafile=str(roots)), timeout=30) as http:
-        yield AcmeServer(settings.public_url, rt, http, dns, http01)
+        yield AcmeServer(settings.public_url, rt, http, dns, http01, tlsalpn01)
     server.should_exit = True
     await task
     responder.close()
+    alpn_server.close()
     transport.close()
     with contextlib.suppress(Exception):
         await responder.wait_closed()

@@ -33,6 +33,8 @@ async def _ready_order(
     challenge = next(c for c in authz["challenges"] if c["type"] == challenge_type)
     if challenge_type == "http-01":
         acme.serve_http01(client, challenge["token"])
+    elif challenge_type == "tls-alpn-01":
+        acme.tlsalpn01.serve(name, client.key_authorization(challenge["token"]))
     else:
         digest = hashlib.sha256(client.key_authorization(challenge["token"]).encode()).digest()
         acme.dns.add(f"_acme-challenge.{name}", "TXT", f'"{b64encode(digest)}"')
@@ -66,6 +68,11 @@ async def test_http01_order_is_issued_and_chain_verifies(acme: AcmeServer, tmp_p
     root = write(tmp_path / "root.pem", (await cas.get_ca(acme.rt, "dev-root")).certificate_pem or "")
     openssl("verify", "-CAfile", root, "-untrusted", untrusted, leaf)
     assert chain[0].subject.rfc4514_string() == "CN=web.example.internal"
+
+
+async def test_tlsalpn01_order_is_issued(acme: AcmeServer) -> None:
+    _, order, _ = await _issue(acme, "alpn.example.internal", "tls-alpn-01")
+    assert order["status"] == "valid"
 
 
 async def test_dns01_order_is_issued(acme: AcmeServer) -> None:
