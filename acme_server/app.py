@@ -30,6 +30,7 @@ from acme_server.services import challenges
 from acme_server.services.nonces import Nonces
 from acme_server.services.ports import Validator
 from acme_server.services.runtime import Runtime, open_runtime
+from acme_server.status import trust
 from acme_server.status.crls import get_crl
 from acme_server.validation import NetworkValidator
 from acme_server.validation.settings import ValidationSettings
@@ -90,6 +91,9 @@ async def handle_http_error(request: Request, exc: Exception) -> Response:
 ROUTES: list[BaseRoute] = [
     Route("/healthz", health, name="health"),
     Route("/crl/{ca_id}.{format:str}", get_crl, name="crl"),
+    Route("/roots.pem", trust.roots_bundle, name="roots"),
+    Route("/roots/{index:int}", trust.root, name="root"),
+    Route("/ca/{ca}.pem", trust.ca_bundle, name="ca_bundle"),
     *ACME_ROUTES,
 ]
 
