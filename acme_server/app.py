@@ -121,7 +121,9 @@ def create_app(
         app.state.nonces = Nonces(rt.kek)
         network = NetworkValidator(validation_settings(settings)) if validator is None else None
         stop = asyncio.Event()
-        worker = asyncio.create_task(challenges.run_worker(rt, validator or network, stop))  # type: ignore[arg-type]
+        worker = asyncio.create_task(
+            challenges.run_worker(rt, validator or network, stop, delay=settings.test_validation_delay)  # type: ignore[arg-type]
+        )
         try:
             yield
         finally:

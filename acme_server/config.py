@@ -29,7 +29,10 @@ ENVIRONMENT = {
     "eab_required": "ACME_SERVER_EAB_REQUIRED",
     "terms_of_service": "ACME_SERVER_TERMS_OF_SERVICE",
     "website": "ACME_SERVER_WEBSITE",
+    "test_nonce_reject_rate": "ACME_SERVER_TEST_NONCE_REJECT_RATE",
+    "test_validation_delay": "ACME_SERVER_TEST_VALIDATION_DELAY",
 }
+_FRACTIONS = {"test_nonce_reject_rate": (0.0, 1.0), "test_validation_delay": (0.0, 600.0)}
 _INTEGERS = {"workers": (1, 64), "http01_port": (1, 65535), "tlsalpn01_port": (1, 65535)}
 CONFIG_ENV = "ACME_SERVER_CONFIG"
 
@@ -49,6 +52,9 @@ class Settings:
     terms_of_service: str | None = None  # directory meta.termsOfService
     website: str | None = None  # directory meta.website
     caa_identities: tuple[str, ...] = ()  # directory meta.caaIdentities; CAA is checked when set
+    # Client testing aids, off by default (Pebble's PEBBLE_WFE_NONCEREJECT and PEBBLE_VA_SLEEPTIME):
+    test_nonce_reject_rate: float = 0.0  # share of valid nonces refused with badNonce, 0..1
+    test_validation_delay: float = 0.0  # seconds the VA waits before each validation
 
     @property
     def host(self) -> str:
@@ -147,6 +153,17 @@ def _integer(name: str, value: Any) -> int:
     return number
 
 
+def _number(name: str, value: Any) -> float:
+    low, high = _FRACTIONS[name]
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}: {value!r} is not a number") from None
+    if not low <= number <= high:
+        raise ConfigError(f"{name}: must be between {low:g} and {high:g}")
+    return number
+
+
 def _boolean(name: str, value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -166,6 +183,8 @@ def _validate(base: Settings, values: Mapping[str, Any]) -> Settings:
             continue
         if name in _INTEGERS:
             value = _integer(name, value)
+        elif name in _FRACTIONS:
+            value = _number(name, value)
         elif name == "eab_required":
             value = _boolean(name, value)
         elif name == "data_dir":

@@ -5,6 +5,7 @@ algorithm, url, key (jwk or kid), signature, nonce."""
 from __future__ import annotations
 
 import json
+import random
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -183,6 +184,9 @@ async def redeem_nonce(request: Request, protected: dict[str, Any]) -> None:
     if not isinstance(nonce, str) or not nonce:
         raise BadNonce("the JWS protected header has no nonce")
     rt = links.runtime(request)
+    rate = request.app.state.settings.test_nonce_reject_rate
+    if rate and random.random() < rate:  # the client testing aid: exercise badNonce retries
+        raise BadNonce("the nonce was rejected on purpose (test_nonce_reject_rate)")
     async with rt.storage.transaction() as tx:
         await request.app.state.nonces.redeem(tx, nonce, rt.clock.now())
 

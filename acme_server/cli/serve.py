@@ -23,16 +23,33 @@ def register(commands: Any) -> None:
     )
     parser.add_argument("--listen", help="HOST:PORT (env ACME_SERVER_LISTEN, default 127.0.0.1:14000)")
     parser.add_argument("--workers", help="worker processes (env ACME_SERVER_WORKERS, default 1)")
-    parser.add_argument("--base-url", help="public base URL (env ACME_SERVER_BASE_URL; default from --listen)")
+    parser.add_argument(
+        "--base-url", help="public base URL (env ACME_SERVER_BASE_URL; default from --listen)"
+    )
     parser.add_argument("--http01-port", help="port the VA connects to for http-01 (default 80)")
     parser.add_argument("--tlsalpn01-port", help="port the VA connects to for tls-alpn-01 (default 443)")
-    parser.add_argument("--dns-resolver", help="HOST:PORT of the DNS server for validation (default: the system's)")
     parser.add_argument(
-        "--eab-required", action="store_const", const=True, default=None,
+        "--dns-resolver", help="HOST:PORT of the DNS server for validation (default: the system's)"
+    )
+    parser.add_argument(
+        "--eab-required",
+        action="store_const",
+        const=True,
+        default=None,
         help="newAccount needs an external account binding (env ACME_SERVER_EAB_REQUIRED)",
     )
     parser.add_argument("--terms-of-service", help="URL shown as the directory's termsOfService")
     parser.add_argument("--website", help="URL shown as the directory's website")
+    parser.add_argument(
+        "--test-nonce-reject-rate",
+        metavar="RATE",
+        help="client testing aid: refuse this share (0..1) of valid nonces with badNonce (default 0)",
+    )
+    parser.add_argument(
+        "--test-validation-delay",
+        metavar="SECONDS",
+        help="client testing aid: wait this long before each challenge validation (default 0)",
+    )
 
 
 async def prepare(settings: Settings) -> TLSFiles:

@@ -113,25 +113,28 @@ async def _record(rt: Runtime, work: _Work, outcome: ValidationOutcome) -> None:
             await propagate(tx, work.authorization.id, status)
 
 
-async def validate_due(rt: Runtime, validator: Validator, *, limit: int = 32) -> int:
-    """One pass: claim, validate concurrently, record. Returns how many were handled."""
+async def validate_due(rt: Runtime, validator: Validator, *, limit: int = 32, delay: float = 0.0) -> int:
+    """One pass: claim, validate concurrently, record. Returns how many were handled. `delay` is the
+    client testing aid that makes validation slow on purpose."""
     work = await _claim(rt, limit)
     if not work:
         return 0
+    if delay:
+        await asyncio.sleep(delay)
     outcomes = await asyncio.gather(*(validator.validate(w.task) for w in work))
     for item, outcome in zip(work, outcomes, strict=True):
         await _record(rt, item, outcome)
     return len(work)
 
 
-async def run_worker(rt: Runtime, validator: Validator, stop: asyncio.Event) -> None:
+async def run_worker(rt: Runtime, validator: Validator, stop: asyncio.Event, *, delay: float = 0.0) -> None:
     """Validate until `stop` is set: woken at once by a local challenge POST, else polling the table
     (work queued by another process or left by a restart)."""
     worker = uuid.uuid4().hex[:8]
     log.info("validation worker %s started", worker)
     while not stop.is_set():
         try:
-            handled = await validate_due(rt, validator)
+            handled = await validate_due(rt, validator, delay=delay)
         except OSError as exc:  # the database went away for a moment; keep the worker alive
             log.warning("validation worker %s: %s", worker, exc)
             handled = 0

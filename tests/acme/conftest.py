@@ -4,6 +4,7 @@ pointed at a scripted DNS server and an http-01 responder that the test controls
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import contextlib
 import ssl
 from collections.abc import AsyncIterator
@@ -53,7 +54,9 @@ class TLSALPNResponder:
         certificate = challenge_certificate(
             [x509.DNSName(name)], extension_value=acme_identifier_value(key_authorization)
         )
-        self.contexts[name] = server_context(certificate, self.directory, alpn=["acme-tls/1"], server_names=[])
+        self.contexts[name] = server_context(
+            certificate, self.directory, alpn=["acme-tls/1"], server_names=[]
+        )
 
     async def handle(self, _: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.close()
@@ -87,7 +90,15 @@ class AcmeServer:
 
 
 @pytest.fixture
-async def acme(storage: Storage, tmp_path: Path) -> AsyncIterator[AcmeServer]:
+def acme_overrides() -> dict[str, object]:
+    """Settings a test module changes for its server (override this fixture in the module)."""
+    return {}
+
+
+@pytest.fixture
+async def acme(
+    storage: Storage, tmp_path: Path, acme_overrides: dict[str, object]
+) -> AsyncIterator[AcmeServer]:
     loop = asyncio.get_running_loop()
     transport, dns = await loop.create_datagram_endpoint(ScriptedDNS, local_addr=("127.0.0.1", 0))
     dns.port = transport.get_extra_info("sockname")[1]
@@ -105,6 +116,7 @@ async def acme(storage: Storage, tmp_path: Path) -> AsyncIterator[AcmeServer]:
         tlsalpn01_port=tlsalpn01.port,
         dns_resolver=f"127.0.0.1:{dns.port}",
     )
+    settings = dataclasses.replace(settings, **acme_overrides)  # type: ignore[arg-type]
     rt = Runtime(storage=storage, kek=KeyEncryptionKey.generate(), public_url=settings.public_url)
     await bootstrap.ensure_dev_setup(rt)
     tls = await bootstrap.ensure_server_tls(rt, tmp_path / "tls", "127.0.0.1")
