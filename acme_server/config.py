@@ -175,31 +175,26 @@ def _boolean(name: str, value: Any) -> bool:
     raise ConfigError(f"{name}: {value!r} is not true or false")
 
 
+def _convert(name: str, value: Any) -> Any:
+    if name in _INTEGERS:
+        return _integer(name, value)
+    if name in _FRACTIONS:
+        return _number(name, value)
+    if name == "eab_required":
+        return _boolean(name, value)
+    if name == "data_dir":
+        return Path(str(value))
+    return str(value)
+
+
 def _validate(base: Settings, values: Mapping[str, Any]) -> Settings:
     known = {f.name for f in fields(Settings)}
-    converted: dict[str, Any] = {}
-    for name, value in values.items():
-        if name not in known:
-            continue
-        if name in _INTEGERS:
-            value = _integer(name, value)
-        elif name in _FRACTIONS:
-            value = _number(name, value)
-        elif name == "eab_required":
-            value = _boolean(name, value)
-        elif name == "data_dir":
-            value = Path(str(value))
-        else:
-            value = str(value)
-        converted[name] = value
-    settings = replace(base, **converted)
+    settings = replace(base, **{name: _convert(name, v) for name, v in values.items() if name in known})
     split_listen(settings.listen)
     if settings.base_url and not settings.base_url.startswith(("https://", "http://")):
         raise ConfigError("base_url: must start with https:// or http://")
     if settings.database and not settings.database.startswith(("sqlite", "postgres")):
         raise ConfigError("database: use a sqlite:/// or postgresql:// URL")
-    if settings.dns_resolver:
-        host, _ = split_listen(settings.dns_resolver)
-        if host == "0.0.0.0":
-            raise ConfigError("dns_resolver: give HOST:PORT of a DNS server")
+    if settings.dns_resolver and split_listen(settings.dns_resolver)[0] == "0.0.0.0":
+        raise ConfigError("dns_resolver: give HOST:PORT of a DNS server")
     return settings

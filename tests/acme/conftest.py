@@ -4,17 +4,17 @@ pointed at a scripted DNS server and an http-01 responder that the test controls
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import contextlib
+import dataclasses
 import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from cryptography import x509
 import pytest
 import uvicorn
+from cryptography import x509
 
 from acme_server.app import create_app
 from acme_server.config import Settings
