@@ -1,0 +1,77 @@
+"""Settings: flags beat the environment, which beats the TOML file; bad values are one-line errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from acme_server.config import Settings, load_settings
+from acme_server.errors import ConfigError
+
+
+def test_defaults() -> None:
+    settings = load_settings({}, {})
+    assert settings == Settings()
+    assert settings.directory_url == "https://127.0.0.1:14000/acme/directory"
+    assert settings.database_url.startswith("sqlite:///") and settings.database_url.endswith(
+        "data/acme-server.db"
+    )
+
+
+def test_flags_beat_environment_beats_toml(tmp_path: Path) -> None:
+    config = tmp_path / "acme.toml"
+    config.write_text(
+        'listen = "127.0.0.1:1000"\nworkers = 3\nwebsite = "https://toml.example"\nhttp01_port = 8080\n'
+    )
+    environment = {
+        "ACME_SERVER_CONFIG": str(config),
+        "ACME_SERVER_LISTEN": "127.0.0.1:2000",
+        "ACME_SERVER_WORKERS": "2",
+    }
+    settings = load_settings({"workers": "4", "listen": None}, environment)
+    assert settings.listen == "127.0.0.1:2000"  # env over TOML; the flag was not given
+    assert settings.workers == 4  # flag over env
+    assert settings.website == "https://toml.example" and settings.http01_port == 8080  # TOML alone
+
+
+def test_public_url_for_wildcard_listen_and_ipv6() -> None:
+    assert load_settings({"listen": "0.0.0.0:443"}, {}).public_url == "https://127.0.0.1:443"
+    assert load_settings({"listen": "[::1]:8443"}, {}).public_url == "https://[::1]:8443"
+    assert (
+        load_settings({"base_url": "https://ca.example.internal/"}, {}).public_url
+        == "https://ca.example.internal"
+    )
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        ({"listen": "nowhere"}, "listen: 'nowhere' is not HOST:PORT"),
+        ({"listen": "example.com:80"}, "is not an IP address"),
+        ({"workers": "zero"}, "workers: 'zero' is not a whole number"),
+        ({"workers": "0"}, "workers: must be between 1 and 64"),
+        ({"http01_port": "70000"}, "http01_port: must be between 1 and 65535"),
+        ({"database": "mysql://x"}, "database: use a sqlite:/// or postgresql:// URL"),
+        ({"base_url": "ftp://x"}, "base_url: must start with https:// or http://"),
+        ({"test_nonce_reject_rate": "2"}, "test_nonce_reject_rate: must be between 0 and 1"),
+        ({"eab_required": "maybe"}, "eab_required: 'maybe' is not true or false"),
+        ({"dns_resolver": "nohost"}, "not HOST:PORT"),
+    ],
+)
+def test_bad_values_name_the_setting(flags: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_settings(flags, {})
+
+
+def test_toml_errors(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("listen = \n")
+    with pytest.raises(ConfigError, match="config file"):
+        load_settings({"config": str(bad)}, {})
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text('colour = "blue"\n')
+    with pytest.raises(ConfigError, match="unknown setting 'colour'"):
+        load_settings({"config": str(unknown)}, {})
+    with pytest.raises(ConfigError, match="config file"):
+        load_settings({"config": str(tmp_path / "missing.toml")}, {})
