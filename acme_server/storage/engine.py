@@ -3,6 +3,8 @@ BEGIN IMMEDIATE, PostgreSQL pool)."""
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +84,9 @@ def _sqlite_engine(url: str) -> AsyncEngine:
     return engine
 
 
+_WAL_ATTEMPTS = 100
+
+
 def _sqlite_on_connect(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
     dbapi_connection.isolation_level = None
     record.info["query_only"] = False
@@ -89,11 +94,24 @@ def _sqlite_on_connect(dbapi_connection: Any, record: ConnectionPoolEntry) -> No
     try:
         # busy_timeout first, so switching to WAL waits for a concurrent opener instead of failing.
         cursor.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _switch_to_wal(cursor)
         # Only effective outside a transaction, which a fresh connection is.
         cursor.execute("PRAGMA foreign_keys = ON")
     finally:
         cursor.close()
+
+
+def _switch_to_wal(cursor: Any) -> None:
+    """SQLite does not call the busy handler for a journal-mode change that races another connection
+    on a brand-new file, so retry that one statement for a while (WAL is then stored in the file)."""
+    for attempt in range(_WAL_ATTEMPTS):
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or attempt == _WAL_ATTEMPTS - 1:
+                raise
+            time.sleep(0.05)
 
 
 def _sqlite_on_begin(connection: Connection) -> None:
