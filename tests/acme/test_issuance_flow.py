@@ -4,6 +4,7 @@ finalize, download the chain, revoke; checked with openssl where it matters."""
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +18,14 @@ from tests.tools import openssl, write
 
 
 async def _ready_order(
-    acme: AcmeServer, name: str, challenge_type: str = "http-01", client: Client | None = None
+    acme: AcmeServer, name: str, challenge_type: str = "http-01", client: Client | None = None, **order: Any
 ) -> tuple[Client, dict[str, Any]]:
     """A registered client and its order for `name`, validated by the real VA and ready."""
     if client is None:
         client = await acme.client()
         assert (await client.register(contact=["mailto:ops@example.internal"])).status_code == 201
     acme.resolve(name)
-    created = await client.new_order(name)
+    created = await client.new_order(name, **order)
     assert created.status_code == 201
     order_url = created.headers["Location"]
     order = created.json()
@@ -94,3 +95,25 @@ async def test_revocation_by_the_issuing_account_lands_in_the_crl(acme: AcmeServ
     )
     assert again.status_code == 400
     assert again.json()["type"] == "urn:ietf:params:acme:error:alreadyRevoked"
+
+
+async def test_s7_4_not_after_is_honoured_as_cert_manager_sends_it(acme: AcmeServer) -> None:
+    not_after = (datetime.now(UTC) + timedelta(days=3)).replace(microsecond=0)
+    client, order = await _ready_order(
+        acme, "short.example.internal", notAfter=not_after.isoformat().replace("+00:00", "Z")
+    )
+    assert order["notAfter"] == not_after.strftime("%Y-%m-%dT%H:%M:%SZ")
+    await client.post(order["finalize"], {"csr": b64encode(csr_der("short.example.internal"))})
+    done = await wait_status(client, order["url"], {"valid", "invalid"})
+    leaf = certificates((await client.post(str(done["certificate"]))).text)[0]
+    assert leaf.not_valid_after_utc == not_after
+
+
+async def test_s7_4_not_after_beyond_the_profile_maximum_is_refused(acme: AcmeServer) -> None:
+    client = await acme.client()
+    await client.register()
+    far = (datetime.now(UTC) + timedelta(days=4000)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    response = await client.new_order("long.example.internal", notAfter=far)
+    assert response.status_code == 400
+    assert response.json()["type"] == "urn:ietf:params:acme:error:malformed"
+    assert "maximum" in response.json()["detail"]
