@@ -63,31 +63,32 @@ class _Work:
 
 
 async def _claim(rt: Runtime, limit: int) -> list[_Work]:
+    """Claim due challenges and load what validating them needs in a fixed number of queries."""
     async with rt.storage.transaction() as tx:
         claimed = await tx.challenges.claim_due(now=rt.clock.now(), stale_after=STALE_CLAIM, limit=limit)
-        work: list[_Work] = []
-        for challenge in claimed:
-            found = await tx.challenges.get_with_authorization(challenge.id)
-            if found is None:
-                continue
-            _, authorization = found
-            account = await tx.accounts.get(authorization.account_id)
-            if account is None:
-                continue
-            thumbprint = parse_jwk(account.jwk).thumbprint
-            work.append(
-                _Work(
-                    challenge,
-                    authorization,
-                    ValidationTask(
-                        challenge_type=ChallengeType(challenge.type),
-                        identifier_type=IdentifierType(authorization.identifier_type),
-                        identifier_value=authorization.identifier_value,
-                        token=challenge.token,
-                        key_authorization=f"{challenge.token}.{thumbprint}",  # §8.1
-                    ),
-                )
-            )
+        if not claimed:
+            return []
+        parents = {
+            a.id: a for a in await tx.authorizations.get_many(list({c.authorization_id for c in claimed}))
+        }
+        thumbprints: dict[str, str] = {}
+        for account_id in {a.account_id for a in parents.values()}:
+            account = await tx.accounts.get(account_id)
+            if account is not None:
+                thumbprints[account_id] = parse_jwk(account.jwk).thumbprint
+    work: list[_Work] = []
+    for challenge in claimed:
+        authorization = parents.get(challenge.authorization_id)
+        if authorization is None or authorization.account_id not in thumbprints:
+            continue
+        task = ValidationTask(
+            challenge_type=ChallengeType(challenge.type),
+            identifier_type=IdentifierType(authorization.identifier_type),
+            identifier_value=authorization.identifier_value,
+            token=challenge.token,
+            key_authorization=f"{challenge.token}.{thumbprints[authorization.account_id]}",  # §8.1
+        )
+        work.append(_Work(challenge, authorization, task))
     return work
 
 
