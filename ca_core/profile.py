@@ -11,8 +11,9 @@ from enum import StrEnum
 from typing import Any, Final, TypeVar
 
 from ca_core.durations import format_duration, parse_duration
-from ca_core.errors import InvalidSetting
+from ca_core.errors import InvalidIdentifier, InvalidSetting
 from ca_core.keys import KeyAlgorithm
+from ca_core.names import check_dns_pattern
 
 
 class IssuerType(StrEnum):
@@ -50,6 +51,10 @@ DEFAULT_KEY_USAGES = frozenset({KeyUsage.DIGITAL_SIGNATURE, KeyUsage.KEY_ENCIPHE
 DEFAULT_EXTENDED_KEY_USAGES = frozenset({ExtendedKeyUsage.SERVER_AUTH, ExtendedKeyUsage.CLIENT_AUTH})
 # A ceiling well past any sensible certificate, so notBefore + maxTtl stays a representable date.
 LONGEST_TTL: Final = timedelta(days=100 * 365)
+# How long a validated ACME authorization is reused for new orders of the same account (Boulder: 30 days).
+DEFAULT_AUTHORIZATION_REUSE: Final = timedelta(days=30)
+# "0", "0d", "0s" ...: a zero duration, which only authorizationReuse accepts (no reuse at all).
+_ZERO_DURATION: Final = re.compile(r"0+[ywdhms]?")
 _NAME: Final = re.compile(r"[A-Za-z0-9_-]+")
 _E = TypeVar("_E", bound=StrEnum)
 # The document's keys, in to_document's order.
@@ -67,6 +72,10 @@ _DOCUMENT_KEYS: Final = (
     "renewBeforeDays",
     "autoRenewByDefault",
     "enrollmentMethods",
+    "allowWildcards",
+    "requireEab",
+    "preAuthorized",
+    "authorizationReuse",
 )
 _SET_FIELDS: Final = ("key_usages", "extended_key_usages", "allowed_key_algorithms", "enrollment_methods")
 
@@ -93,11 +102,19 @@ class Profile:
     enrollment_methods: frozenset[EnrollmentMethod] = field(
         default_factory=lambda: frozenset(EnrollmentMethod)
     )
+    # ACME rules (acme_server.services): wildcard names in orders, EAB-only accounts, names granted to
+    # EAB-bound accounts without a challenge (ca_core.names DNS patterns), how long a validated
+    # authorization is reused (zero: never).
+    allow_wildcards: bool = True
+    require_eab: bool = False
+    pre_authorized: tuple[str, ...] = ()
+    authorization_reuse: timedelta = DEFAULT_AUTHORIZATION_REUSE
 
     def __post_init__(self) -> None:
         # Lists or sets given by hand or via dataclasses.replace become frozensets: the value stays hashable.
         for attribute in _SET_FIELDS:
             object.__setattr__(self, attribute, frozenset(getattr(self, attribute)))
+        object.__setattr__(self, "pre_authorized", tuple(self.pre_authorized))
         if not _NAME.fullmatch(self.name):
             raise InvalidSetting("name", "use letters, digits, '-' and '_' only")
         self._check_issuer()
@@ -110,6 +127,7 @@ class Profile:
             raise InvalidSetting("allowedKeyAlgorithms", "allow at least one key algorithm")
         if not self.enrollment_methods:
             raise InvalidSetting("enrollmentMethods", "allow at least one enrollment method")
+        self._check_acme_rules()
 
     def _check_issuer(self) -> None:
         if self.issuer_type is IssuerType.CA and not self.ca_id:
@@ -133,6 +151,24 @@ class Profile:
             raise InvalidSetting("renewBeforeDays", "must not be negative")
         if timedelta(days=self.renew_before_days) >= self.max_ttl:
             raise InvalidSetting("renewBeforeDays", "must be shorter than maxTtl")
+
+    def _check_acme_rules(self) -> None:
+        for index, pattern in enumerate(self.pre_authorized):
+            path = f"preAuthorized[{index}]"
+            if not isinstance(pattern, str):
+                raise InvalidSetting(path, "must be a DNS name pattern string")
+            try:
+                check_dns_pattern(pattern)
+            except InvalidIdentifier as exc:
+                raise InvalidSetting(path, exc.detail) from None
+        reuse = self.authorization_reuse
+        # Zero is allowed here, unlike the TTLs: it means every order proves control anew.
+        if reuse < timedelta(0):
+            raise InvalidSetting("authorizationReuse", "must not be negative (0 means no reuse)")
+        if reuse % timedelta(seconds=1):
+            raise InvalidSetting("authorizationReuse", "must be a whole number of seconds")
+        if reuse > LONGEST_TTL:
+            raise InvalidSetting("authorizationReuse", f"must not exceed {format_duration(LONGEST_TTL)}")
 
     def resolve_ttl(self, requested: timedelta | None) -> timedelta:
         """The lifetime to issue: `requested`, or defaultTtl when None. A lifetime longer than maxTtl is
@@ -163,6 +199,10 @@ class Profile:
             "renewBeforeDays": self.renew_before_days,
             "autoRenewByDefault": self.auto_renew_by_default,
             "enrollmentMethods": _in_order(EnrollmentMethod, self.enrollment_methods),
+            "allowWildcards": self.allow_wildcards,
+            "requireEab": self.require_eab,
+            "preAuthorized": list(self.pre_authorized),
+            "authorizationReuse": format_duration(self.authorization_reuse),
         }
 
     @classmethod
@@ -224,6 +264,25 @@ def _duration(value: object, path: str) -> timedelta:
     return parse_duration(value, field=path)
 
 
+def _reuse_window(value: object, path: str) -> timedelta:
+    """A duration, or zero ("0", "0d") for no reuse, which parse_duration alone refuses."""
+    if isinstance(value, str) and _ZERO_DURATION.fullmatch(value.strip().lower()):
+        return timedelta(0)
+    if not isinstance(value, str):
+        raise InvalidSetting(path, "must be a duration like '30d' or '12h', or '0' for no reuse")
+    return parse_duration(value, field=path)
+
+
+def _patterns(value: object, path: str) -> tuple[str, ...]:
+    """A list of DNS name patterns; each is checked by Profile itself (naming preAuthorized[i])."""
+    if not isinstance(value, list | tuple):
+        raise InvalidSetting(path, "must be a list of DNS name patterns")
+    for index, item in enumerate(value):
+        if not isinstance(item, str):
+            raise InvalidSetting(f"{path}[{index}]", "must be a DNS name pattern string")
+    return tuple(value)
+
+
 def _member(enum: type[_E], what: str) -> Callable[[object, str], _E]:
     def read(value: object, path: str) -> _E:
         for member in enum:
@@ -259,6 +318,10 @@ _READERS: Final[dict[str, tuple[str, Callable[[object, str], object]]]] = {
     "renewBeforeDays": ("renew_before_days", _integer),
     "autoRenewByDefault": ("auto_renew_by_default", _boolean),
     "enrollmentMethods": ("enrollment_methods", _members(EnrollmentMethod, "enrollment method")),
+    "allowWildcards": ("allow_wildcards", _boolean),
+    "requireEab": ("require_eab", _boolean),
+    "preAuthorized": ("pre_authorized", _patterns),
+    "authorizationReuse": ("authorization_reuse", _reuse_window),
 }
 
 

@@ -44,6 +44,11 @@ WEB = Profile(name="web", ca_id="ca-1")
         ),
         ({"allowed_key_algorithms": frozenset()}, "allowedKeyAlgorithms", "allow at least one key algorithm"),
         ({"enrollment_methods": frozenset()}, "enrollmentMethods", "allow at least one enrollment method"),
+        ({"pre_authorized": ("ok.example", "bad..name")}, "preAuthorized[1]", "'bad..name': empty label"),
+        ({"pre_authorized": (7,)}, "preAuthorized[0]", "must be a DNS name pattern string"),
+        ({"authorization_reuse": timedelta(seconds=-1)}, "authorizationReuse", "must not be negative"),
+        ({"authorization_reuse": timedelta(seconds=0.5)}, "authorizationReuse", "a whole number of seconds"),
+        ({"authorization_reuse": timedelta(days=36501)}, "authorizationReuse", "must not exceed 36500d"),
     ],
 )
 def test_invalid_profiles_name_the_field(overrides: dict[str, Any], field: str, detail: str) -> None:
@@ -70,6 +75,11 @@ def test_defaults() -> None:
         timedelta(days=397),
         30,
     )
+
+
+def test_acme_rule_defaults_keep_acme_open() -> None:
+    assert (WEB.allow_wildcards, WEB.require_eab, WEB.pre_authorized) == (True, False, ())
+    assert WEB.authorization_reuse == timedelta(days=30)
 
 
 # --- resolve_ttl -------------------------------------------------------------------------------------
@@ -114,6 +124,10 @@ SUB_CA_DOCUMENT: dict[str, Any] = {
     "renewBeforeDays": 180,
     "autoRenewByDefault": True,
     "enrollmentMethods": ["api"],
+    "allowWildcards": True,
+    "requireEab": False,
+    "preAuthorized": [],
+    "authorizationReuse": "30d",
 }
 SUB_CA = Profile(
     name="sub-ca",
@@ -162,6 +176,10 @@ def test_default_profile_document_spells_out_every_setting() -> None:
         "renewBeforeDays": 30,
         "autoRenewByDefault": False,
         "enrollmentMethods": ["api", "acme"],
+        "allowWildcards": True,
+        "requireEab": False,
+        "preAuthorized": [],
+        "authorizationReuse": "30d",
     }
     assert Profile.from_document("web", WEB.to_document()) == WEB
 
@@ -193,6 +211,41 @@ def test_document_null_ids_and_null_path_length_are_absent_values() -> None:
 def test_document_durations_come_back_canonical() -> None:
     profile = Profile.from_document("p", {"caId": "c", "defaultTtl": "12h", "maxTtl": "1y"})
     assert (profile.to_document()["defaultTtl"], profile.to_document()["maxTtl"]) == ("12h", "365d")
+
+
+ACME_DOCUMENT: dict[str, Any] = {
+    **WEB.to_document(),
+    "allowWildcards": False,
+    "requireEab": True,
+    "preAuthorized": ["*.svc.example.internal", "**.corp.example.internal", "db.example.internal"],
+    "authorizationReuse": "12h",
+}
+
+
+def test_acme_rules_round_trip() -> None:
+    profile = Profile.from_document("web", ACME_DOCUMENT)
+    assert profile == dataclasses.replace(
+        WEB,
+        allow_wildcards=False,
+        require_eab=True,
+        pre_authorized=("*.svc.example.internal", "**.corp.example.internal", "db.example.internal"),
+        authorization_reuse=timedelta(hours=12),
+    )
+    assert profile.to_document() == ACME_DOCUMENT
+
+
+@pytest.mark.parametrize("zero", ["0", "0d", "0s", " 0H "])
+def test_authorization_reuse_of_zero_means_no_reuse_and_round_trips(zero: str) -> None:
+    profile = Profile.from_document("web", {"caId": "ca-1", "authorizationReuse": zero})
+    assert profile.authorization_reuse == timedelta(0)
+    assert profile.to_document()["authorizationReuse"] == "0d"
+    assert Profile.from_document("web", profile.to_document()) == profile
+
+
+def test_pre_authorized_patterns_given_as_a_list_keep_the_value_hashable() -> None:
+    profile = dataclasses.replace(WEB, pre_authorized=["a.example.internal"])  # type: ignore[arg-type]
+    assert profile.pre_authorized == ("a.example.internal",)
+    assert hash(profile) == hash(dataclasses.replace(WEB, pre_authorized=("a.example.internal",)))
 
 
 @pytest.mark.parametrize(
@@ -243,6 +296,15 @@ def test_document_durations_come_back_canonical() -> None:
             "a whole number",
         ),
         ({"basicConstraints": {"pathLength": 1}}, "basicConstraints.pathLength", "needs basicConstraints.ca"),
+        ({"allowWildcards": "no"}, "allowWildcards", "must be true or false"),
+        ({"requireEab": 1}, "requireEab", "must be true or false"),
+        ({"preAuthorized": "*.svc.example.internal"}, "preAuthorized", "must be a list of DNS name patterns"),
+        ({"preAuthorized": ["a.example", None]}, "preAuthorized[1]", "must be a DNS name pattern string"),
+        ({"preAuthorized": ["*.*.example"]}, "preAuthorized[0]", "may only be the whole leftmost label"),
+        ({"preAuthorized": ["10.0.0.1"]}, "preAuthorized[0]", "the last label is all-numeric"),
+        ({"authorizationReuse": 30}, "authorizationReuse", "or '0' for no reuse"),
+        ({"authorizationReuse": "-1d"}, "authorizationReuse", "'-1d' is not a duration"),
+        ({"authorizationReuse": "later"}, "authorizationReuse", "'later' is not a duration"),
     ],
 )
 def test_bad_documents_name_the_field(doc: dict[str, Any], field: str, detail: str) -> None:
