@@ -1,0 +1,599 @@
+"""The processes the conformance suite talks to, each on free loopback ports, waited for until it answers
+and always terminated: pebble-challtestsrv (mock DNS and scriptable challenge responder), Pebble (the
+reference ACME server) and our own `acme-server serve`. A `Target` is what every scenario sees."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import ipaddress
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+LOOPBACK = "127.0.0.1"
+STARTUP_TIMEOUT = 60.0
+STOP_TIMEOUT = 10.0
+
+
+class StartupError(RuntimeError):
+    """A process did not come up; the message carries the tail of its log."""
+
+
+# --- ports and processes
+
+
+def free_port(*, udp_too: bool = False) -> int:
+    """A loopback port nothing listens on now (TCP, and UDP as well for a DNS server)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            tcp.bind((LOOPBACK, 0))
+            port = int(tcp.getsockname()[1])
+            if not udp_too:
+                return port
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                try:
+                    udp.bind((LOOPBACK, port))
+                except OSError:
+                    continue
+                return port
+    raise StartupError("no free loopback port")
+
+
+class Process:
+    """One child process in its own process group, output to a log file, stopped by its own id only."""
+
+    def __init__(self, name: str, argv: list[str], *, log: Path, env: dict[str, str] | None = None) -> None:
+        self.name = name
+        self.log = log
+        self._log_file: IO[str] = log.open("w")
+        self.popen = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            start_new_session=True,
+        )
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        """SIGTERM to the group this process leads, SIGKILL after STOP_TIMEOUT; never anything else."""
+        if self.alive():
+            self._signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self._signal(signal.SIGKILL)
+                self.popen.wait(timeout=STOP_TIMEOUT)
+        self._log_file.close()
+
+    def _signal(self, sig: signal.Signals) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, sig)  # the group's id is our child's pid (start_new_session)
+
+
+def wait_until(check: Callable[[], bool], *, what: str, process: Process, timeout: float) -> None:
+    """Poll `check` until it is true; fail early with the log tail if the process died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not process.alive():
+            raise StartupError(f"{process.name} exited ({process.popen.returncode}):\n{process.tail()}")
+        try:
+            if check():
+                return
+        except (OSError, httpx.HTTPError):
+            pass
+        time.sleep(0.1)
+    raise StartupError(f"{what} did not answer within {timeout:.0f} s:\n{process.tail()}")
+
+
+def tcp_open(port: int, host: str = LOOPBACK) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+# --- pebble-challtestsrv
+
+
+class ChallTestSrv:
+    """pebble-challtestsrv: mock DNS (every A query answers 127.0.0.1, no AAAA, TXT through /set-txt) and,
+    when given ports, the HTTP-01 and TLS-ALPN-01 responder scripted through its management API."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        dns: bool = True,
+        http01_port: int | None = None,
+        tlsalpn01_port: int | None = None,
+        name: str = "pebble-challtestsrv",
+    ) -> None:
+        binary = shutil.which("pebble-challtestsrv")
+        if binary is None:
+            raise StartupError("pebble-challtestsrv is not installed")
+        self.management_port = free_port()
+        self.dns_port = free_port(udp_too=True) if dns else None
+        self.http01_port = http01_port
+        self.tlsalpn01_port = tlsalpn01_port
+        self.management_url = f"http://{LOOPBACK}:{self.management_port}"
+        argv = [
+            binary,
+            "-management",
+            f"{LOOPBACK}:{self.management_port}",
+            "-dns01",
+            f"{LOOPBACK}:{self.dns_port}" if self.dns_port else "",
+            "-http01",
+            f"{LOOPBACK}:{http01_port}" if http01_port else "",
+            "-https01",
+            "",
+            "-tlsalpn01",
+            f"{LOOPBACK}:{tlsalpn01_port}" if tlsalpn01_port else "",
+            "-defaultIPv4",
+            LOOPBACK,
+            # No AAAA answers: validation must reach the IPv4 loopback where the responders listen.
+            "-defaultIPv6",
+            "",
+        ]
+        self.process = Process(name, argv, log=workdir / f"{name}.log")
+        try:
+            for port in (self.management_port, http01_port, tlsalpn01_port):
+                if port:
+                    wait_until(
+                        functools.partial(tcp_open, port),
+                        what=name,
+                        process=self.process,
+                        timeout=STARTUP_TIMEOUT,
+                    )
+        except BaseException:
+            self.process.stop()
+            raise
+
+    @property
+    def dns_address(self) -> str:
+        assert self.dns_port is not None, "this challtestsrv serves no DNS"
+        return f"{LOOPBACK}:{self.dns_port}"
+
+    def _post(self, path: str, body: dict[str, object]) -> None:
+        response = httpx.post(self.management_url + path, json=body, timeout=5)
+        response.raise_for_status()
+
+    def set_txt(self, host: str, value: str) -> None:
+        """RFC 8555 §8.4: the TXT record at _acme-challenge.<domain>. (host is absolute, with the dot)."""
+        self._post("/set-txt", {"host": host, "value": value})
+
+    def clear_txt(self, host: str) -> None:
+        self._post("/clear-txt", {"host": host})
+
+    def add_http01(self, token: str, key_authorization: str) -> None:
+        """RFC 8555 §8.3: served at /.well-known/acme-challenge/<token>."""
+        self._post("/add-http01", {"token": token, "content": key_authorization})
+
+    def del_http01(self, token: str) -> None:
+        self._post("/del-http01", {"token": token})
+
+    def add_tlsalpn01(self, host: str, key_authorization: str) -> None:
+        """RFC 8737: a self-signed certificate with the acmeIdentifier extension for `host`."""
+        self._post("/add-tlsalpn01", {"host": host, "content": key_authorization})
+
+    def del_tlsalpn01(self, host: str) -> None:
+        self._post("/del-tlsalpn01", {"host": host})
+
+    def stop(self) -> None:
+        self.process.stop()
+
+
+# --- targets
+
+
+@dataclass(frozen=True)
+class EAB:
+    """External account binding credentials (RFC 8555 §7.3.4): key id and base64url HMAC key."""
+
+    kid: str
+    hmac_key: str
+
+
+@dataclass
+class Target:
+    """One ACME server under test, as scenarios see it."""
+
+    name: str
+    label: str
+    directory_url: str
+    trust_bundle: Path
+    http01_port: int
+    tlsalpn01_port: int
+    workdir: Path
+    process: Process
+    # A profile the server advertises, when it supports profiles (draft-ietf-acme-profiles).
+    profile: str | None = None
+    _eab_keys: list[EAB] = field(default_factory=list)
+
+    @property
+    def base_url(self) -> str:
+        """scheme://host:port of the directory."""
+        url = httpx.URL(self.directory_url)
+        return f"{url.scheme}://{url.netloc.decode()}"
+
+    def ssl_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.trust_bundle))
+
+    def http(self) -> httpx.Client:
+        return httpx.Client(verify=self.ssl_context(), timeout=15)
+
+    def directory(self) -> dict[str, object]:
+        with self.http() as client:
+            response = client.get(self.directory_url)
+        response.raise_for_status()
+        document: dict[str, object] = response.json()
+        return document
+
+    def issuer_roots(self) -> list[x509.Certificate]:
+        """The roots that issued certificates chain to."""
+        raise NotImplementedError
+
+    def eab(self) -> EAB:
+        """A fresh, unbound EAB key."""
+        raise NotImplementedError
+
+    def profile_directory_url(self, profile: str) -> str | None:
+        """The directory of one profile, where the server offers one per profile."""
+        return None
+
+    def revocation_reason(self, certificate: x509.Certificate) -> x509.ReasonFlags | None:
+        """The reason the CA records for a revoked certificate; None while it is not revoked."""
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        self.process.stop()
+
+
+def _self_signed_ca(workdir: Path) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a loopback certificate under it for Pebble's own HTTPS (Pebble ships test
+    certificates in its source tree, not in the Debian package). Returns (ca.pem, cert.pem, key.pem)."""
+    now = datetime.now(UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "conformance Pebble HTTPS CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=2))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [
+                    x509.DNSName("localhost"),
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                    x509.IPAddress(ipaddress.ip_address("::1")),
+                ]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    paths = (workdir / "https-ca.pem", workdir / "https-cert.pem", workdir / "https-key.pem")
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return paths
+
+
+@dataclass
+class PebbleTarget(Target):
+    management_url: str = ""
+
+    def issuer_roots(self) -> list[x509.Certificate]:
+        # Pebble makes a new root per start and serves it on its management interface.
+        with self.http() as client:
+            response = client.get(self.management_url + "/roots/0")
+        response.raise_for_status()
+        return x509.load_pem_x509_certificates(response.content)
+
+    def eab(self) -> EAB:
+        if not self._eab_keys:
+            raise AssertionError("all EAB keys configured for Pebble were handed out")
+        return self._eab_keys.pop()
+
+    def revocation_reason(self, certificate: x509.Certificate) -> x509.ReasonFlags | None:
+        with self.http() as client:
+            response = client.get(
+                f"{self.management_url}/cert-status-by-serial/{certificate.serial_number:x}"
+            )
+        response.raise_for_status()
+        status = response.json()
+        if status["Status"] != "Revoked":
+            return None
+        return _REASONS[int(status["Reason"])]
+
+
+_REASONS = {
+    0: x509.ReasonFlags.unspecified,
+    1: x509.ReasonFlags.key_compromise,
+    2: x509.ReasonFlags.ca_compromise,
+    3: x509.ReasonFlags.affiliation_changed,
+    4: x509.ReasonFlags.superseded,
+    5: x509.ReasonFlags.cessation_of_operation,
+    6: x509.ReasonFlags.certificate_hold,
+    8: x509.ReasonFlags.remove_from_crl,
+    9: x509.ReasonFlags.privilege_withdrawn,
+    10: x509.ReasonFlags.aa_compromise,
+}
+
+
+def start_pebble(workdir: Path, challtestsrv: ChallTestSrv, *, eab_keys: int = 16) -> PebbleTarget:
+    """Pebble with a generated config: validation on free loopback ports, DNS from challtestsrv, EAB keys
+    accepted but not required (so one instance serves the EAB scenarios and all the others)."""
+    binary = shutil.which("pebble")
+    if binary is None:
+        raise StartupError("pebble is not installed")
+    workdir.mkdir(parents=True, exist_ok=True)
+    ca, cert, key = _self_signed_ca(workdir)
+    port, management, http01, tlsalpn01 = (free_port() for _ in range(4))
+    # Pebble reads each HMAC key as unpadded base64url, the form clients are given too.
+    keys = [EAB(f"kid-{i}-{secrets.token_hex(4)}", secrets.token_urlsafe(32)) for i in range(eab_keys)]
+    config = {
+        "pebble": {
+            "listenAddress": f"{LOOPBACK}:{port}",
+            "managementListenAddress": f"{LOOPBACK}:{management}",
+            "certificate": str(cert),
+            "privateKey": str(key),
+            "httpPort": http01,
+            "tlsPort": tlsalpn01,
+            "ocspResponderURL": "",
+            "externalAccountBindingRequired": False,
+            "externalAccountMACKeys": {k.kid: k.hmac_key for k in keys},
+        }
+    }
+    config_path = workdir / "pebble-config.json"
+    config_path.write_text(json.dumps(config, indent=2))
+    env = dict(os.environ)
+    env.update(
+        PEBBLE_VA_NOSLEEP="1",  # validate at once
+        PEBBLE_WFE_NONCEREJECT="0",  # no random badNonce: the nonce scenarios must be deterministic
+        PEBBLE_AUTHZREUSE="0",  # every order gets fresh authorizations
+    )
+    process = Process(
+        "pebble",
+        [binary, "-config", str(config_path), "-dnsserver", challtestsrv.dns_address],
+        log=workdir / "pebble.log",
+        env=env,
+    )
+    target = PebbleTarget(
+        name="pebble",
+        label="pebble",
+        directory_url=f"https://{LOOPBACK}:{port}/dir",
+        trust_bundle=ca,
+        http01_port=http01,
+        tlsalpn01_port=tlsalpn01,
+        workdir=workdir,
+        process=process,
+        management_url=f"https://{LOOPBACK}:{management}",
+        _eab_keys=keys,
+    )
+    try:
+        wait_until(_answers_directory(target), what="pebble", process=process, timeout=STARTUP_TIMEOUT)
+    except BaseException:
+        process.stop()
+        raise
+    return target
+
+
+def _answers_directory(target: Target) -> Callable[[], bool]:
+    def check() -> bool:
+        with target.http() as client:
+            response = client.get(target.directory_url, timeout=2)
+        return response.status_code == 200 and "newNonce" in response.json()
+
+    return check
+
+
+# --- our server
+
+
+@contextlib.contextmanager
+def session_database(admin_url: str | None) -> Iterator[str | None]:
+    """None (SQLite in the data directory) as is; for a PostgreSQL URL, a new database on that server
+    for this session, dropped after, so every run starts from an empty schema."""
+    if admin_url is None or not admin_url.startswith(("postgresql", "postgres:")):
+        yield admin_url
+        return
+    import asyncio
+
+    import asyncpg
+
+    name = f"acme_conformance_{secrets.token_hex(6)}"
+
+    async def admin(statement: str) -> None:
+        connection = await asyncpg.connect(
+            admin_url.replace("postgresql+asyncpg:", "postgresql:"), timeout=10
+        )
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        parts = urlsplit(admin_url)
+        yield urlunsplit(parts._replace(path=f"/{name}"))
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@dataclass
+class OurTarget(Target):
+    database_url: str | None = None
+
+    def _cli(self, *args: str) -> str:
+        argv = [*our_server_command(), *args, "--data-dir", str(self.workdir / "data")]
+        if self.database_url:
+            argv += ["--database", self.database_url]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=_our_env(), check=False)
+        if done.returncode != 0:
+            raise AssertionError(f"{' '.join(argv)} exited {done.returncode}: {done.stderr.strip()}")
+        return done.stdout
+
+    def issuer_roots(self) -> list[x509.Certificate]:
+        return x509.load_pem_x509_certificates(self.trust_bundle.read_bytes())
+
+    def eab(self) -> EAB:
+        """docs/cert-manager.md: `acme-server eab create --profile NAME` mints a key; with --json it
+        prints {"kid": ..., "hmac": ...} (also read: "hmac_key", "hmacKey", or `key: value` lines)."""
+        output = self._cli("eab", "create", "--profile", self.profile or "default", "--json")
+        try:
+            created = json.loads(output)
+        except json.JSONDecodeError:
+            created = dict(line.split(": ", 1) for line in output.splitlines() if ": " in line)
+        hmac_key = next(created[k] for k in ("hmac", "hmac_key", "hmacKey") if k in created)
+        return EAB(str(created["kid"]), str(hmac_key))
+
+    def profile_directory_url(self, profile: str) -> str | None:
+        return f"{self.base_url}/acme/profiles/{profile}/directory"  # docs/acme.md
+
+    def revocation_reason(self, certificate: x509.Certificate) -> x509.ReasonFlags | None:
+        """From the CRL at the certificate's CRL distribution point (RFC 5280 §5.3.1 reason code)."""
+        points = certificate.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+        names = points[0].full_name
+        assert names, "the CRL distribution point has no full name"
+        url = names[0].value
+        with self.http() as client:
+            response = client.get(url)
+        response.raise_for_status()
+        crl = x509.load_der_x509_crl(response.content)
+        entry = crl.get_revoked_certificate_by_serial_number(certificate.serial_number)
+        if entry is None:
+            return None
+        try:
+            return entry.extensions.get_extension_for_class(x509.CRLReason).value.reason
+        except x509.ExtensionNotFound:
+            return x509.ReasonFlags.unspecified
+
+
+def our_server_command() -> list[str]:
+    """`.venv/bin/acme-server` next to this interpreter, else `python -m acme_server.cli`."""
+    script = Path(sys.executable).parent / "acme-server"
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-m", "acme_server.cli"]
+
+
+def _our_env() -> dict[str, str]:
+    # Flags only: settings from the caller's environment must not leak into the server under test.
+    return {k: v for k, v in os.environ.items() if not k.startswith("ACME_SERVER")}
+
+
+def start_ours(
+    workdir: Path, challtestsrv: ChallTestSrv, *, database_url: str | None, workers: int
+) -> OurTarget:
+    """`acme-server serve` on a fresh data directory; ready once /acme/directory answers."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    data_dir = workdir / "data"
+    port, http01, tlsalpn01 = free_port(), free_port(), free_port()
+    argv = [
+        *our_server_command(),
+        "serve",
+        "--data-dir",
+        str(data_dir),
+        "--listen",
+        f"{LOOPBACK}:{port}",
+        "--http01-port",
+        str(http01),
+        "--tlsalpn01-port",
+        str(tlsalpn01),
+        "--dns-resolver",
+        challtestsrv.dns_address,
+    ]
+    if database_url:
+        argv += ["--database", database_url]
+    if workers != 1:
+        argv += ["--workers", str(workers)]
+    process = Process("acme-server", argv, log=workdir / "acme-server.log", env=_our_env())
+    label = "ours" + (f"[{database_url.split(':', 1)[0]}" if database_url else "[sqlite")
+    label += f", {workers} workers]" if workers != 1 else "]"
+    target = OurTarget(
+        name="ours",
+        label=label,
+        directory_url=f"https://{LOOPBACK}:{port}/acme/directory",
+        trust_bundle=data_dir / "root.pem",
+        http01_port=http01,
+        tlsalpn01_port=tlsalpn01,
+        workdir=workdir,
+        process=process,
+        profile="default",  # the profile a fresh data directory is bootstrapped with
+        database_url=database_url,
+    )
+    try:
+        # The banner's 4 lines (address, directory, trust bundle, database) come before the socket.
+        wait_until(
+            lambda: len(process.log.read_text().splitlines()) >= 4 and target.trust_bundle.exists(),
+            what="acme-server banner",
+            process=process,
+            timeout=120,
+        )
+        banner = process.log.read_text().splitlines()[:4]
+        if banner[1].strip() != f"ACME directory: {target.directory_url}":
+            raise StartupError("unexpected acme-server banner:\n" + "\n".join(banner))
+        wait_until(_answers_directory(target), what="acme-server", process=process, timeout=STARTUP_TIMEOUT)
+    except BaseException:
+        process.stop()
+        raise
+    return target
