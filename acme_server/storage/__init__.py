@@ -22,6 +22,7 @@ from acme_server.storage.authorizations import (
 from acme_server.storage.cas import CARecord, CARepository
 from acme_server.storage.certificates import CertificateFilter, CertificateRecord, CertificateRepository
 from acme_server.storage.crls import CRLRecord, CRLRepository
+from acme_server.storage.cross import CrossCertificateRecord, CrossCertificateRepository
 from acme_server.storage.eab import EABKeyRecord, EABRepository
 from acme_server.storage.engine import READ_ONLY, create_engine, normalize_url
 from acme_server.storage.integrity import as_conflict
@@ -45,6 +46,7 @@ __all__ = [
     "CRLRecord",
     "CertificateFilter",
     "CertificateRecord",
+    "CrossCertificateRecord",
     "CertificateRequestFilter",
     "CertificateRequestRecord",
     "ChallengeRecord",
@@ -72,6 +74,7 @@ class Tx:
         self.revocations = RevocationRepository(connection)
         self.requests = CertificateRequestRepository(connection)
         self.crls = CRLRepository(connection)
+        self.cross_certificates = CrossCertificateRepository(connection)
         self.tokens = TokenRepository(connection)
         self.leases = LeaseRepository(connection)
         self.accounts = AccountRepository(connection)

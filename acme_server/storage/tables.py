@@ -246,6 +246,19 @@ crls = Table(
     UniqueConstraint("ca_id", "number"),
 )
 
+# A CA certificate signed by another issuer for the same key and subject (a cross-signature): each
+# gives the CA's certificates an alternate chain (RFC 8555 §7.4.2 Link rel="alternate").
+ca_cross_certificates = Table(
+    "ca_cross_certificates",
+    metadata,
+    _id(),
+    Column("ca_id", String(36), ForeignKey("cas.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("issuer_id", String(36), ForeignKey("cas.id"), nullable=False),
+    Column("certificate_pem", Text, nullable=False),
+    _created_at(),
+    UniqueConstraint("ca_id", "issuer_id"),
+)
+
 # --- operations --------------------------------------------------------------------------------
 
 api_tokens = Table(

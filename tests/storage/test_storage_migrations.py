@@ -129,7 +129,7 @@ def test_migration_scripts_are_found_next_to_the_package() -> None:
     assert migrate.MIGRATIONS.is_dir()
     assert (migrate.MIGRATIONS / "env.py").is_file()
     assert (migrate.MIGRATIONS / "script.py.mako").is_file()
-    assert migrate.head() == "0002"
+    assert migrate.head() == "0003"
 
 
 async def test_a_schema_newer_than_the_code_is_a_config_error(empty_database_url: str) -> None:
