@@ -8,8 +8,8 @@ from starlette.responses import Response
 
 from acme_server.acme import links
 from acme_server.acme.jws import verify_post
-from acme_server.errors import Malformed
-from acme_server.services import revocation
+from acme_server.errors import Malformed, NotFound
+from acme_server.services import cas, revocation
 from ca_core.errors import CAError
 from ca_core.jose import b64decode
 
@@ -17,14 +17,23 @@ PEM_CHAIN = "application/pem-certificate-chain"
 
 
 async def certificate(request: Request) -> Response:
+    """The primary chain at /cert/{id}, alternates at /cert/{id}/{n}; each response links the others
+    with rel="alternate" (§7.4.2), which certbot's and lego's --preferred-chain use."""
     post = await verify_post(request)
     post.check_post_as_get()
     rt = links.runtime(request)
-    info = await revocation.certificate_for_account(
-        rt, post.require_account(), request.path_params["certificate_id"]
-    )
+    certificate_id = request.path_params["certificate_id"]
+    info = await revocation.certificate_for_account(rt, post.require_account(), certificate_id)
     # chain_pem holds the issuing CA and every CA above it up to the root.
-    return Response(info.certificate_pem + info.chain_pem, media_type=PEM_CHAIN)
+    chains = [info.chain_pem, *(await cas.alternate_chains(rt, info.ca_id) if info.ca_id else [])]
+    index = int(request.path_params.get("alternate", 0))
+    if index >= len(chains):
+        raise NotFound("certificate chain", f"{certificate_id}/{index}")
+    others = [
+        links.certificate_chain_url(request, certificate_id, n) for n in range(len(chains)) if n != index
+    ]
+    headers = {"Link": ", ".join(f'<{url}>;rel="alternate"' for url in others)} if others else {}
+    return Response(info.certificate_pem + chains[index], media_type=PEM_CHAIN, headers=headers)
 
 
 async def revoke_cert(request: Request) -> Response:

@@ -64,5 +64,12 @@ def certificate_url(request: Request, certificate_id: str) -> str:
     return url_for(request, "certificate", certificate_id=certificate_id)
 
 
+def certificate_chain_url(request: Request, certificate_id: str, index: int) -> str:
+    """Chain 0 is the primary one at the plain certificate URL; alternates have their index."""
+    if index == 0:
+        return certificate_url(request, certificate_id)
+    return url_for(request, "certificate_alternate", certificate_id=certificate_id, alternate=str(index))
+
+
 def directory_url(request: Request) -> str:
     return scoped(request, "directory")

@@ -35,6 +35,12 @@ ROUTES: list[BaseRoute] = [
     Route("/acme/authz/{authorization_id}", authorizations.authorization, name="authorization", methods=POST),
     Route("/acme/chall/{challenge_id}", authorizations.challenge, name="challenge", methods=POST),
     Route("/acme/cert/{certificate_id}", certificates.certificate, name="certificate", methods=POST),
+    Route(
+        "/acme/cert/{certificate_id}/{alternate:int}",
+        certificates.certificate,
+        name="certificate_alternate",
+        methods=POST,
+    ),
 ]
 
 

@@ -123,6 +123,14 @@ async def import_signed(rt: Runtime, args: argparse.Namespace) -> int:
     return 0
 
 
+async def cross_sign(rt: Runtime, args: argparse.Namespace) -> int:
+    ca = await cas.cross_sign_ca(
+        rt, args.ca, issuer=args.issuer, validity=parse_duration(args.ttl, field="ttl")
+    )
+    emit(args, {**_view(ca), "alternateChains": len(await cas.alternate_chains(rt, ca.id))})
+    return 0
+
+
 async def list_all(rt: Runtime, args: argparse.Namespace) -> int:
     rows = [_view(ca) for ca in await cas.list_cas(rt)]
     emit_table(args, rows, ["id", "name", "kind", "status", "notAfter", "subject"])
@@ -192,6 +200,10 @@ def register(commands: Any) -> None:
         "--certificate", required=True, help="PEM file with the signed certificate ('-' for stdin)"
     )
     p.add_argument("--chain", help="PEM file with the issuer chain up to the root")
+    p = leaf(group, "cross-sign", cross_sign, "have another CA sign this CA's key too (an alternate chain)")
+    p.add_argument("ca", help="the CA to cross-sign (id or name)")
+    p.add_argument("--issuer", required=True, help="the CA that signs it (id or name)")
+    p.add_argument("--ttl", default="1825d", help="validity (default 1825d, clipped to the issuer's)")
     leaf(group, "list", list_all, "list CAs")
     p = leaf(group, "show", show, "show a CA")
     p.add_argument("ca", help="id or name")

@@ -21,6 +21,7 @@ from ca_core.export import load_certificates_pem
 from ca_core.request import Subject, SubjectAltNames
 
 ROOT_NAME = "dev-root"
+CROSS_ROOT_NAME = "dev-cross-root"
 INTERMEDIATE_NAME = "dev-intermediate"
 DEFAULT_PROFILE = "default"
 DEFAULT_POLICY = "default"
@@ -67,6 +68,14 @@ async def _create_dev_setup(rt: Runtime) -> None:
         name=INTERMEDIATE_NAME,
         subject=Subject(common_name="ACME Server Dev Intermediate CA", organization="acme-server"),
     )
+    # A second root cross-signs the intermediate, so every dev certificate has an alternate chain
+    # (--preferred-chain works out of the box; the same mechanism carries CA rotations).
+    await cas.create_root_ca(
+        rt,
+        name=CROSS_ROOT_NAME,
+        subject=Subject(common_name="ACME Server Dev Cross Root CA", organization="acme-server"),
+    )
+    await cas.cross_sign_ca(rt, intermediate.id, issuer=CROSS_ROOT_NAME)
     await policies.create_policy(
         rt, DEFAULT_POLICY, {"description": "Allows any name; restrict it before production use."}
     )

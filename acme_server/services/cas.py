@@ -294,3 +294,46 @@ def authority_from_record(rt: Runtime, record: CARecord) -> CertificateAuthority
 async def load_authority(rt: Runtime, ref: str) -> CertificateAuthority:
     async with rt.storage.read() as tx:
         return authority_from_record(rt, await find_record(tx, ref))
+
+
+async def cross_sign_ca(
+    rt: Runtime, ca: str, *, issuer: str, validity: timedelta = INTERMEDIATE_VALIDITY
+) -> CAInfo:
+    """Have `issuer` sign `ca`'s key and subject too: certificates of `ca` then have an alternate chain
+    up to `issuer`'s root (a CA rotation or a second trust anchor, as Pebble's alternate roots)."""
+    async with rt.storage.read() as tx:
+        record = await find_record(tx, ca)
+        issuer_record = await find_record(tx, issuer)
+    if record.certificate_pem is None:
+        raise Conflict(f"CA {record.name!r} has no certificate yet")
+    if record.id == issuer_record.id or record.parent_id == issuer_record.id:
+        raise Conflict(f"CA {issuer_record.name!r} already issued {record.name!r}")
+    certificate = load_certificates_pem(record.certificate_pem.encode())[0]
+    parent = authority_from_record(rt, issuer_record)
+    cross = sign_intermediate(
+        parent,
+        Subject.from_x509_name(certificate.subject),
+        certificate.public_key(),  # type: ignore[arg-type]
+        now=rt.clock.now(),
+        validity=validity,
+        serial=random_serial(),
+        settings=effective_settings(rt, record),
+    )
+    async with rt.storage.transaction() as tx:
+        await tx.cross_certificates.create(
+            ca_id=record.id, issuer_id=issuer_record.id, certificate_pem=_pem(cross)
+        )
+    return _info(rt, record)
+
+
+async def alternate_chains(rt: Runtime, ca_id: str) -> list[str]:
+    """PEM chains (the cross-signed CA certificate, then its issuer's chain to the root) that can
+    replace the primary chain of a certificate `ca_id` issued (RFC 8555 §7.4.2 alternates)."""
+    async with rt.storage.read() as tx:
+        crosses = await tx.cross_certificates.list_for_ca(ca_id)
+        chains = []
+        for cross in crosses:
+            issuer = await tx.cas.get(cross.issuer_id)
+            if issuer is not None and issuer.certificate_pem:
+                chains.append(cross.certificate_pem + issuer.certificate_pem + issuer.chain_pem)
+    return chains

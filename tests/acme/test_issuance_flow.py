@@ -117,3 +117,20 @@ async def test_s7_4_not_after_beyond_the_profile_maximum_is_refused(acme: AcmeSe
     assert response.status_code == 400
     assert response.json()["type"] == "urn:ietf:params:acme:error:malformed"
     assert "maximum" in response.json()["detail"]
+
+
+async def test_s7_4_2_alternate_chain_through_the_cross_signed_intermediate(acme: AcmeServer, tmp_path: Path) -> None:
+    client, order, _ = await _issue(acme, "alt.example.internal")
+    primary = await client.post(str(order["certificate"]))
+    alternate_url = f"{order['certificate']}/1"
+    assert f'<{alternate_url}>;rel="alternate"' in primary.headers.get_list("link")
+    alternate = await client.post(alternate_url)
+    assert alternate.status_code == 200 and f'<{order["certificate"]}>;rel="alternate"' in alternate.headers["Link"]
+    chain = certificates(alternate.text)
+    assert chain[0] == certificates(primary.text)[0]
+    assert chain[-1].subject.rfc4514_string() == "CN=ACME Server Dev Cross Root CA,O=acme-server"
+    leaf = write(tmp_path / "leaf.pem", chain[0].public_bytes(Encoding.PEM))
+    untrusted = write(tmp_path / "cross.pem", chain[1].public_bytes(Encoding.PEM))
+    cross_root = write(tmp_path / "cross-root.pem", chain[2].public_bytes(Encoding.PEM))
+    openssl("verify", "-CAfile", cross_root, "-untrusted", untrusted, leaf)
+    assert (await client.post(f"{order['certificate']}/7")).status_code == 404

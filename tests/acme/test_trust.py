@@ -10,9 +10,10 @@ from tests.acme.conftest import AcmeServer
 
 async def test_roots_bundle_root_zero_and_ca_chains(acme: AcmeServer) -> None:
     root = (await cas.get_ca(acme.rt, "dev-root")).certificate_pem
+    cross_root = (await cas.get_ca(acme.rt, "dev-cross-root")).certificate_pem
     bundle = await acme.http.get(f"{acme.url}/roots.pem")
     assert bundle.status_code == 200 and bundle.headers["content-type"] == "application/pem-certificate-chain"
-    assert bundle.text == root
+    assert bundle.text == f"{root}{cross_root}"
     assert (await acme.http.get(f"{acme.url}/roots/0")).text == root
     assert (await acme.http.get(f"{acme.url}/roots/9")).status_code == 404
     chain = await acme.http.get(f"{acme.url}/ca/dev-intermediate.pem")

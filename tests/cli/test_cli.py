@@ -158,3 +158,13 @@ def test_installed_console_script_exits_nonzero_on_errors(tmp_path: Path) -> Non
     )
     assert result.returncode == 1
     assert result.stderr == "error: no CA 'nope'\n"
+
+
+def test_cross_sign_gives_an_alternate_chain(cli: CLI) -> None:
+    cli("ca", "create-root", "old-root")
+    cli("ca", "create-root", "new-root")
+    cli("ca", "create-intermediate", "issuing", "--parent", "old-root")
+    shown = cli.json("ca", "cross-sign", "issuing", "--issuer", "new-root")
+    assert isinstance(shown, dict) and shown["alternateChains"] == 1
+    err = cli("ca", "cross-sign", "issuing", "--issuer", "old-root", expect=1)
+    assert err == "error: CA 'old-root' already issued 'issuing'\n"

@@ -17,9 +17,10 @@ from tests.tools import openssl, write
 async def test_empty_database_gets_root_intermediate_policy_and_profile(rt: Runtime) -> None:
     assert await bootstrap.ensure_dev_setup(rt) is True
     found = {ca.name: ca for ca in await cas.list_cas(rt)}
-    assert set(found) == {"dev-root", "dev-intermediate"}
+    assert set(found) == {"dev-root", "dev-intermediate", "dev-cross-root"}
     assert found["dev-root"].kind == "root"
     assert found["dev-intermediate"].parent_id == found["dev-root"].id
+    assert len(await cas.alternate_chains(rt, found["dev-intermediate"].id)) == 1
     profile = (await profiles.get_profile(rt, "default")).profile
     assert profile.ca_id == found["dev-intermediate"].id
     assert profile.policy_id == (await policies.get_policy(rt, "default")).id
@@ -34,7 +35,7 @@ async def test_second_start_changes_nothing(dev: Runtime) -> None:
 async def test_concurrent_first_starts_create_one_set(rt: Runtime) -> None:
     results = await asyncio.gather(*(bootstrap.ensure_dev_setup(rt) for _ in range(3)))
     assert sorted(results) == [False, False, True]
-    assert len(await cas.list_cas(rt)) == 2
+    assert len(await cas.list_cas(rt)) == 3
 
 
 async def test_server_tls_certificate_chains_to_trust_bundle(dev: Runtime, tmp_path: Path) -> None:
