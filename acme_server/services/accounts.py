@@ -1,5 +1,6 @@
-"""ACME account use-cases (RFC 8555 §7.3): register (with external account binding), look up by key
-or id, update contacts, deactivate, and roll the key over."""
+"""ACME account use-cases (RFC 8555 §7.3): register (with external account binding, §7.3.4, on the
+default or a per-profile directory), look up by key or id, update contacts, deactivate, and roll the
+key over."""
 
 from __future__ import annotations
 
@@ -18,12 +19,14 @@ from acme_server.errors import (
     Unauthorized,
     UnsupportedContact,
 )
+from acme_server.services import profiles
 from acme_server.services.runtime import Runtime
-from acme_server.storage import AccountRecord
+from acme_server.storage import AccountRecord, EABKeyRecord
 from ca_core.errors import BadPublicKey, CAError, InvalidIdentifier
 from ca_core.jose import JWK, BadSignature, b64decode, parse_jwk, verify_hs256
 from ca_core.keyprotect import unseal
 from ca_core.names import check_email
+from ca_core.profile import Profile
 
 
 @dataclass(frozen=True)
@@ -97,20 +100,49 @@ class NewAccount:
     new_account_url: str
 
 
-async def new_account(rt: Runtime, request: NewAccount, *, eab_required: bool) -> tuple[Account, bool]:
+@dataclass(frozen=True)
+class DirectoryProfile:
+    """The profile a per-profile directory (/acme/profiles/NAME/...) forces."""
+
+    id: str
+    name: str
+    require_eab: bool
+
+
+async def directory_profile(rt: Runtime, ref: str) -> DirectoryProfile:
+    """The profile of a per-profile directory, by name (or id); NotFound (404) for an unknown one."""
+    async with rt.storage.read() as tx:
+        record = await profiles.find_record(tx, ref)
+    profile = Profile.from_document(record.name, record.document)
+    return DirectoryProfile(id=record.id, name=record.name, require_eab=profile.require_eab)
+
+
+async def eab_required_for(rt: Runtime, profile: str | None, global_flag: bool) -> bool:
+    """meta.externalAccountRequired (§7.1.1, §7.3.4) of the default directory (`profile` None: the
+    server-wide flag) or of one profile's directory (the flag, or the profile's requireEab).
+    NotFound for an unknown profile, as the directory answers it."""
+    if profile is None:
+        return global_flag
+    return global_flag or (await directory_profile(rt, profile)).require_eab
+
+
+async def new_account(
+    rt: Runtime, request: NewAccount, *, eab_required: bool, profile: str | None = None
+) -> tuple[Account, bool]:
     """(account, created). An existing key returns its account unchanged (§7.3.1), even when the
-    directory requires EAB or the request carries a binding again (what cert-manager relies on)."""
+    directory requires EAB or the request carries a binding again (what cert-manager relies on).
+    `profile`: the per-profile directory the request came through (None: the default directory)."""
+    scope = await directory_profile(rt, profile) if profile is not None else None
     existing = await find_by_key(rt, request.jwk)
     if existing is not None:
         return existing, False
     if request.only_return_existing:
         raise AccountDoesNotExist("no account exists for this key")
     if request.external_binding is None:
-        if eab_required:
-            raise ExternalAccountRequired("this server requires an external account binding")
+        _check_binding_optional(scope, eab_required=eab_required)
         kid = None
     else:
-        kid = await _verify_binding(rt, request)
+        kid = await _verify_binding(rt, request, scope)
     async with rt.storage.transaction() as tx:
         record = await tx.accounts.create(
             jwk_thumbprint=request.jwk.thumbprint,
@@ -119,51 +151,98 @@ async def new_account(rt: Runtime, request: NewAccount, *, eab_required: bool) -
             terms_agreed=request.terms_agreed,
             eab_kid=kid,
         )
+        # Rule 6: the conditional bind decides between two newAccount requests racing with one key.
         if kid is not None and not await tx.eab.bind(kid, record.id, now=rt.clock.now()):
             raise Unauthorized(f"external account key {kid!r} is already bound to another account")
     return _account(record), True
 
 
+def _check_binding_optional(scope: DirectoryProfile | None, *, eab_required: bool) -> None:
+    if eab_required:
+        raise ExternalAccountRequired("this server requires an external account binding")
+    if scope is not None and scope.require_eab:
+        raise ExternalAccountRequired(f"profile {scope.name!r} requires an external account binding")
+
+
 def eab_context(kid: str) -> bytes:
+    """Associated data of a sealed EAB HMAC key: a sealed blob moved to another kid fails to open."""
     return b"eab-hmac:" + kid.encode()
 
 
-async def _verify_binding(rt: Runtime, request: NewAccount) -> str:
-    """§7.3.4: a flattened JWS, HS256 over the account JWK, kid = the EAB key id, url = newAccount."""
-    binding = request.external_binding
-    assert binding is not None
+@dataclass(frozen=True)
+class _Binding:
+    """A syntactically valid externalAccountBinding JWS (§7.3.4), not yet verified."""
+
+    kid: str
+    url: object
+    jwk: JWK
+    signing_input: bytes
+    signature: bytes
+
+
+def _parse_binding(binding: Mapping[str, Any]) -> _Binding:
+    """§7.3.4 steps 1-3 as syntax: a flattened JWS, alg HS256, a kid, no nonce, a public JWK payload.
+    What breaks the form is malformed; what fails to authenticate is unauthorized (_verify_binding)."""
+    parts = [binding.get(name) for name in ("protected", "payload", "signature")]
+    if not all(isinstance(part, str) for part in parts):
+        raise Malformed("externalAccountBinding is not a flattened JWS")
+    protected_b64, payload_b64, signature_b64 = (str(part) for part in parts)
     try:
-        protected = json.loads(b64decode(str(binding.get("protected", ""))))
-        payload = b64decode(str(binding.get("payload", "")))
-        signature = b64decode(str(binding.get("signature", "")))
+        protected = json.loads(b64decode(protected_b64))
+        payload = b64decode(payload_b64)
+        signature = b64decode(signature_b64)
     except (CAError, ValueError):
         raise Malformed("externalAccountBinding is not a flattened JWS") from None
     if not isinstance(protected, dict) or protected.get("alg") != "HS256":
         raise Malformed("externalAccountBinding must use alg HS256")
     if "nonce" in protected:
         raise Malformed("externalAccountBinding must not carry a nonce (RFC 8555 §7.3.4)")
-    if protected.get("url") != request.new_account_url:
-        raise Unauthorized("externalAccountBinding url does not match the newAccount URL")
+    kid = protected.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise Malformed("externalAccountBinding needs the kid of the external account key")
     try:
         bound_key = parse_jwk(json.loads(payload))
     except (BadPublicKey, ValueError):
         raise Malformed("externalAccountBinding payload is not a public JWK") from None
-    if bound_key.thumbprint != request.jwk.thumbprint:
-        raise Unauthorized("externalAccountBinding binds a different key than the request's")
-    kid = str(protected.get("kid", ""))
+    return _Binding(
+        kid=kid,
+        url=protected.get("url"),
+        jwk=bound_key,
+        signing_input=f"{protected_b64}.{payload_b64}".encode(),
+        signature=signature,
+    )
+
+
+async def _verify_binding(rt: Runtime, request: NewAccount, scope: DirectoryProfile | None) -> str:
+    """§7.3.4: the MAC verifies with the key the kid names, then the binding may be used here. The
+    MAC comes first so that nobody without the HMAC key learns whether a kid is spent or scoped."""
+    assert request.external_binding is not None
+    binding = _parse_binding(request.external_binding)
     async with rt.storage.read() as tx:
-        key = await tx.eab.get(kid)
+        key = await tx.eab.get(binding.kid)
     if key is None:
-        raise Unauthorized(f"unknown external account key {kid!r}")
-    if key.bound_account_id is not None:
-        raise Unauthorized(f"external account key {kid!r} is already bound to an account")
-    secret = unseal(rt.kek, key.sealed_hmac, context=eab_context(kid))
-    signing_input = f"{binding['protected']}.{binding['payload']}".encode()
+        raise Unauthorized(f"unknown external account key {binding.kid!r}")
+    secret = unseal(rt.kek, key.sealed_hmac, context=eab_context(binding.kid))
     try:
-        verify_hs256(secret, signing_input, signature)
+        verify_hs256(secret, binding.signing_input, binding.signature)
     except BadSignature as exc:
         raise Unauthorized(exc.detail) from None
-    return kid
+    _check_binding_use(binding, key, request, scope)
+    return binding.kid
+
+
+def _check_binding_use(
+    binding: _Binding, key: EABKeyRecord, request: NewAccount, scope: DirectoryProfile | None
+) -> None:
+    if binding.url != request.new_account_url:
+        raise Unauthorized("externalAccountBinding url does not match the newAccount URL")
+    if binding.jwk.thumbprint != request.jwk.thumbprint:
+        raise Unauthorized("externalAccountBinding binds a different key than the request's")
+    if key.bound_account_id is not None or key.bound_at is not None:
+        raise Unauthorized(f"external account key {binding.kid!r} is already bound to an account")
+    # A key made for profile P works on the default directory and on P's; not on another profile's.
+    if scope is not None and key.profile_id not in (None, scope.id):
+        raise Unauthorized(f"external account key {binding.kid!r} is for another profile, not {scope.name!r}")
 
 
 async def update_account(rt: Runtime, account: Account, *, contacts: Sequence[str] | None) -> Account:
