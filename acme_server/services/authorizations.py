@@ -16,7 +16,8 @@ from acme_server.storage import AuthorizationRecord, NewAuthorization, Tx
 
 __all__ = ["AuthorizationRecord", "Identifier"]
 from ca_core.errors import InvalidIdentifier
-from ca_core.names import normalize_dns_name, parse_ip
+from ca_core.names import dns_pattern_matches, normalize_dns_name, parse_ip
+from ca_core.profile import DEFAULT_AUTHORIZATION_REUSE
 
 PENDING_LIFETIME = timedelta(days=7)
 VALID_LIFETIME = timedelta(days=30)
@@ -95,6 +96,9 @@ def challenge_types(identifier: Identifier) -> tuple[ChallengeType, ...]:
 def new_authorization(
     account_id: str, identifier: Identifier, now: datetime, *, pre_authorized: bool
 ) -> NewAuthorization:
+    """A pending authorization with one challenge per usable type; or, pre-authorized, one that is
+    valid at once and has no challenges (§7.1.4 lists for a valid authorization the challenge that
+    was validated, and none was)."""
     return NewAuthorization(
         account_id=account_id,
         identifier_type=identifier.type.value,
@@ -104,27 +108,79 @@ def new_authorization(
         expires_at=now + (VALID_LIFETIME if pre_authorized else PENDING_LIFETIME),
         pre_authorized=pre_authorized,
         # §8: a token has at least 128 bits of entropy and is base64url.
-        challenges=tuple((t.value, secrets.token_urlsafe(32)) for t in challenge_types(identifier)),
+        challenges=()
+        if pre_authorized
+        else tuple((t.value, secrets.token_urlsafe(32)) for t in challenge_types(identifier)),
     )
 
 
+@dataclass(frozen=True)
+class AuthorizationRules:
+    """What the order's profile says about its authorizations: how long a validation is reused, and
+    which DNS names (ca_core.names patterns) are granted without a challenge. The order service
+    passes the patterns only for an account whose external account binding covers the profile."""
+
+    reuse: timedelta = DEFAULT_AUTHORIZATION_REUSE
+    pre_authorized: tuple[str, ...] = ()
+
+    def grants(self, identifier: Identifier) -> bool:
+        return identifier.type is IdentifierType.DNS and any(
+            dns_pattern_matches(pattern, identifier.value) for pattern in self.pre_authorized
+        )
+
+
+def _proven_at(record: AuthorizationRecord) -> datetime:
+    """When control was last shown: the validated challenge's time; creation for a pending or a
+    pre-authorized one."""
+    validated = [c.validated_at for c in record.challenges if c.validated_at is not None]
+    return max(validated, default=record.created_at)
+
+
+async def _reusable(
+    tx: Tx,
+    account: Account,
+    identifier: Identifier,
+    now: datetime,
+    rules: AuthorizationRules,
+    *,
+    granted: bool,
+) -> AuthorizationRecord | None:
+    """A live authorization of the account for the identifier, proven within the reuse window (none
+    when the window is zero). A pre-authorized name reuses only a valid one (so the order is ready)."""
+    if not rules.reuse:
+        return None
+    found = await tx.authorizations.find_reusable(
+        account.id,
+        identifier.type.value,
+        identifier.base,
+        identifier.wildcard,
+        valid_after=now + REUSE_MARGIN,
+    )
+    if found is None or _proven_at(found) <= now - rules.reuse:
+        return None
+    if granted and found.status != "valid":
+        return None
+    return found
+
+
 async def authorizations_for(
-    tx: Tx, account: Account, identifiers: Sequence[Identifier], now: datetime
+    tx: Tx,
+    account: Account,
+    identifiers: Sequence[Identifier],
+    now: datetime,
+    rules: AuthorizationRules | None = None,
 ) -> list[str]:
-    """Ids of one authorization per identifier: reused when the account has a live one, else new."""
+    """Ids of one authorization per identifier: reused when the account has a live one proven within
+    the reuse window, else new (valid at once when the rules pre-authorize the name)."""
+    rules = rules or AuthorizationRules()
     ids: list[str | None] = []
     missing: list[NewAuthorization] = []
     for identifier in identifiers:
-        reusable = await tx.authorizations.find_reusable(
-            account.id,
-            identifier.type.value,
-            identifier.base,
-            identifier.wildcard,
-            valid_after=now + REUSE_MARGIN,
-        )
+        granted = rules.grants(identifier)
+        reusable = await _reusable(tx, account, identifier, now, rules, granted=granted)
         ids.append(reusable.id if reusable else None)
         if reusable is None:
-            missing.append(new_authorization(account.id, identifier, now, pre_authorized=False))
+            missing.append(new_authorization(account.id, identifier, now, pre_authorized=granted))
     created = iter(await tx.authorizations.create_many(missing)) if missing else iter(())
     return [i if i is not None else next(created).id for i in ids]
 

@@ -1,5 +1,6 @@
-"""ACME orders (RFC 8555 §7.4): newOrder checks identifiers against the profile's policy and links
-authorizations; finalize turns a ready order into a certificate exactly once (ARCHITECTURE, one request)."""
+"""ACME orders (RFC 8555 §7.4): newOrder applies the profile's ACME rules (requireEab, allowWildcards,
+preAuthorized, authorizationReuse) and policy, and links authorizations; finalize turns a ready order
+into a certificate exactly once (ARCHITECTURE, one request)."""
 
 from __future__ import annotations
 
@@ -18,9 +19,9 @@ from acme_server.errors import (
     Unauthorized,
 )
 from acme_server.problems import problem_document
-from acme_server.services import cas, certificates, profiles
+from acme_server.services import cas, certificates, eab, profiles
 from acme_server.services.accounts import Account
-from acme_server.services.authorizations import Identifier, authorizations_for
+from acme_server.services.authorizations import AuthorizationRules, Identifier, authorizations_for
 from acme_server.services.runtime import Runtime
 from acme_server.storage import OrderRecord
 
@@ -62,22 +63,56 @@ async def load_profile(rt: Runtime, name: str) -> AcmeProfile:
     return AcmeProfile(record.id, profile, policy)
 
 
-def _check_policy(profile: AcmeProfile, identifiers: Sequence[Identifier]) -> None:
-    if profile.policy is None:
-        return
-    dns = [i.value for i in identifiers if i.type == "dns"]
-    ips = [i.value for i in identifiers if i.type == "ip"]
-    violations = identifier_violations(profile.policy, dns, [parse_ip(ip) for ip in ips])
-    if violations:
-        kinds = {i.value: i for i in identifiers}
-        problems = tuple(
+def _identifier_problems(profile: AcmeProfile, identifiers: Sequence[Identifier]) -> list[Subproblem]:
+    """One subproblem per identifier the profile refuses: a wildcard where allowWildcards is off, or a
+    name or address its policy does not allow."""
+    problems: list[Subproblem] = []
+    checked = list(identifiers)
+    if not profile.profile.allow_wildcards:
+        refused = [i for i in identifiers if i.wildcard]
+        checked = [i for i in identifiers if not i.wildcard]
+        problems += [
             Subproblem(
-                "rejectedIdentifier", v.describe(), kinds[v.value].to_json() if v.value in kinds else {}
+                "rejectedIdentifier",
+                f"profile {profile.profile.name!r} does not allow wildcard names",
+                i.to_json(),
             )
-            for v in violations
-        )
+            for i in refused
+        ]
+    if profile.policy is None:
+        return problems
+    dns = [i.value for i in checked if i.type == "dns"]
+    ips = [i.value for i in checked if i.type == "ip"]
+    kinds = {i.value: i for i in checked}
+    return problems + [
+        Subproblem("rejectedIdentifier", v.describe(), kinds[v.value].to_json() if v.value in kinds else {})
+        for v in identifier_violations(profile.policy, dns, [parse_ip(ip) for ip in ips])
+    ]
+
+
+def _check_identifiers(profile: AcmeProfile, identifiers: Sequence[Identifier]) -> None:
+    """Rule 5: every refused identifier is a subproblem of one rejectedIdentifier (compound if several)."""
+    problems = _identifier_problems(profile, identifiers)
+    if problems:
         detail = problems[0].detail if len(problems) == 1 else f"{len(problems)} identifiers are not allowed"
-        raise RejectedIdentifier(detail, problems)
+        raise RejectedIdentifier(detail, tuple(problems))
+
+
+async def _authorization_rules(rt: Runtime, account: Account, profile: AcmeProfile) -> AuthorizationRules:
+    """The profile's authorization rules for this account. requireEab: only an account whose external
+    account binding covers the profile may order (unauthorized, as Boulder answers an account that
+    may not use a profile); preAuthorized names are granted to such accounts only."""
+    rules = profile.profile
+    bound = False
+    if rules.require_eab or rules.pre_authorized:
+        bound = await eab.is_bound_for(rt, account, profile.id)
+    if rules.require_eab and not bound:
+        raise Unauthorized(
+            f"profile {rules.name!r} requires an account registered with an external account key for it"
+        )
+    return AuthorizationRules(
+        reuse=rules.authorization_reuse, pre_authorized=rules.pre_authorized if bound else ()
+    )
 
 
 @dataclass(frozen=True)
@@ -110,13 +145,14 @@ async def new_order(
     if forced_profile and order.profile and order.profile != forced_profile:
         raise UnknownProfile(f"this directory issues profile {forced_profile!r} only")
     profile = await load_profile(rt, name)
-    _check_policy(profile, order.identifiers)
+    rules = await _authorization_rules(rt, account, profile)
+    _check_identifiers(profile, order.identifiers)
     now = rt.clock.now()
     _check_validity(profile.profile, order, now)
     async with rt.storage.transaction() as tx:
         if order.replaces and await tx.orders.find_replacing(order.replaces):
             raise AlreadyReplaced(f"certificate {order.replaces!r} is already being replaced")
-        authorization_ids = await authorizations_for(tx, account, order.identifiers, now)
+        authorization_ids = await authorizations_for(tx, account, order.identifiers, now, rules)
         authorizations = await tx.authorizations.get_many(authorization_ids)
         ready = all(a.status == "valid" for a in authorizations)
         return await tx.orders.create(
