@@ -1,0 +1,146 @@
+"""certbot, the EFF client, in its standard flows: register, standalone http-01, manual dns-01 with hooks,
+a wildcard, forced renewal, revocation, EAB and profiles."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+
+from conformance.checks import check_pem_chain
+from conformance.clients.acmelib import Wire
+from conformance.clients.certbot import Certbot
+from conformance.conftest import Names
+from conformance.report import UNSUPPORTED_BY_CLIENT
+from conformance.servers import ChallTestSrv, Target
+
+pytestmark = pytest.mark.client("certbot")
+
+
+@pytest.fixture
+def certbot(target: Target, challtestsrv: ChallTestSrv, tmp_path: Path) -> Iterator[Certbot]:
+    yield Certbot(target, tmp_path / "certbot", challtestsrv)
+
+
+def account_url(certbot: Certbot) -> str:
+    """The account URL certbot stored (regr.json) after registering."""
+    (regr,) = (certbot.config_dir / "accounts").rglob("regr.json")
+    url: str = json.loads(regr.read_text())["uri"]
+    return url
+
+
+def test_certbot_register_creates_an_account(certbot: Certbot, target: Target, wire: Wire) -> None:
+    certbot.register()
+    url = account_url(certbot)
+    assert url.startswith(target.base_url + "/")
+    shown = certbot.run("show_account").stdout  # a POST-as-GET of the account (RFC 8555 §7.3)
+    assert f"Account URL: {url}" in shown
+    assert "Email contact: conformance@example.com" in shown
+
+
+def test_certbot_register_without_email(certbot: Certbot, target: Target) -> None:
+    certbot.run("register", "--agree-tos", "--register-unsafely-without-email")
+    assert account_url(certbot).startswith(target.base_url + "/")
+
+
+def test_certbot_certonly_standalone_http01(certbot: Certbot, target: Target, names: Names) -> None:
+    name = names.new("certbot-http")
+    certbot.certonly_standalone(name, name)
+    check_pem_chain(target, certbot.live(name), [name])
+
+
+def test_certbot_certonly_manual_dns01_with_hooks(certbot: Certbot, target: Target, names: Names) -> None:
+    first, second = names.new("certbot-dns"), names.new("certbot-dns")
+    certbot.certonly_dns(first, first, second)
+    check_pem_chain(target, certbot.live(first), [first, second])
+
+
+def test_certbot_wildcard_via_dns01(certbot: Certbot, target: Target, names: Names) -> None:
+    # RFC 8555 §7.1.3: the wildcard's authorization is for the base name, solved by dns-01 only.
+    base = names.new("certbot-wild")
+    certbot.certonly_dns(base, f"*.{base}", base)
+    check_pem_chain(target, certbot.live(base), [f"*.{base}", base])
+
+
+def test_certbot_renew_force_renewal(certbot: Certbot, target: Target, names: Names) -> None:
+    name = names.new("certbot-renew")
+    certbot.certonly_standalone(name, name)
+    first = check_pem_chain(target, certbot.live(name), [name])
+    # Without a TTY certbot sleeps up to 8 minutes before renewing, to spread load on public CAs.
+    certbot.run("renew", "--force-renewal", "--no-random-sleep-on-renew", "--cert-name", name)
+    renewed = check_pem_chain(target, certbot.live(name), [name])
+    assert renewed.serial_number != first.serial_number
+    assert (certbot.config_dir / "archive" / name / "cert2.pem").exists()
+
+
+def test_certbot_revoke_reason_keycompromise(certbot: Certbot, target: Target, names: Names) -> None:
+    name = names.new("certbot-revoke")
+    certbot.certonly_standalone(name, name)
+    certificate = x509.load_pem_x509_certificate(certbot.live(name, "cert.pem").read_bytes())
+    assert target.revocation_reason(certificate) is None
+    certbot.run(
+        "revoke", "--cert-name", name, "--reason", "keycompromise", "--no-delete-after-revoke"
+    )  # RFC 8555 §7.6, signed with the account key; reason 1 (RFC 5280 §5.3.1)
+    assert target.revocation_reason(certificate) == x509.ReasonFlags.key_compromise
+
+
+def test_certbot_register_with_eab_then_issue(certbot: Certbot, target: Target, names: Names) -> None:
+    eab = target.eab()  # RFC 8555 §7.3.4
+    certbot.register("--eab-kid", eab.kid, "--eab-hmac-key", eab.hmac_key)
+    assert account_url(certbot).startswith(target.base_url + "/")
+    name = names.new("certbot-eab")
+    certbot.certonly_standalone(name, name)
+    check_pem_chain(target, certbot.live(name), [name])
+
+
+def test_certbot_register_with_a_wrong_eab_key_is_refused(certbot: Certbot, target: Target) -> None:
+    eab = target.eab()
+    wrong = "A" * len(eab.hmac_key)
+    done = certbot.run(
+        "register",
+        "--agree-tos",
+        "--register-unsafely-without-email",
+        "--eab-kid",
+        eab.kid,
+        "--eab-hmac-key",
+        wrong,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "urn:ietf:params:acme:error:unauthorized" in certbot.log_tail(400)
+    assert not (certbot.config_dir / "accounts").exists() or not list(
+        (certbot.config_dir / "accounts").rglob("regr.json")
+    )
+
+
+def _require_flag(certbot: Certbot, flag: str) -> None:
+    if not certbot.has_flag(flag):
+        pytest.skip(f"{UNSUPPORTED_BY_CLIENT}: this certbot has no {flag}")
+
+
+@pytest.mark.unsupported_by_reference("Pebble 2.4.0 advertises no profiles (draft-ietf-acme-profiles)")
+def test_certbot_required_profile(certbot: Certbot, target: Target, names: Names) -> None:
+    _require_flag(certbot, "--required-profile")
+    profile = target.profile or "default"
+    # draft-ietf-acme-profiles §3: the directory's meta.profiles names each profile a client may ask for.
+    meta = target.directory().get("meta")
+    assert isinstance(meta, dict) and profile in meta.get("profiles", {})
+    name = names.new("certbot-profile")
+    certbot.certonly_standalone(name, name, extra=("--required-profile", profile))
+    check_pem_chain(target, certbot.live(name), [name])
+    renewal = (certbot.config_dir / "renewal" / f"{name}.conf").read_text()
+    assert f"required_profile = {profile}" in renewal
+
+
+def test_certbot_preferred_profile_falls_back_or_applies(
+    certbot: Certbot, target: Target, names: Names
+) -> None:
+    # --preferred-profile asks for the profile when the directory lists it, and orders without one
+    # otherwise, so it must issue on every server.
+    _require_flag(certbot, "--preferred-profile")
+    name = names.new("certbot-preferred")
+    certbot.certonly_standalone(name, name, extra=("--preferred-profile", target.profile or "default"))
+    check_pem_chain(target, certbot.live(name), [name])
