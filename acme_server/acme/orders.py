@@ -11,7 +11,7 @@ from starlette.responses import Response
 from acme_server.acme import links, render
 from acme_server.acme.jws import verify_post
 from acme_server.errors import Malformed
-from acme_server.services import orders
+from acme_server.services import orders, profiles
 from acme_server.services.authorizations import parse_identifiers
 from acme_server.services.orders import NewOrder
 from ca_core.errors import CAError
@@ -40,9 +40,9 @@ def _optional_text(payload: dict[str, object], name: str) -> str | None:
     return value
 
 
-def _order_response(request: Request, record: orders.OrderRecord, status: int = 200) -> Response:
-    now = links.runtime(request).clock.now()
-    body = render.order(request, record, now)
+async def _order_response(request: Request, record: orders.OrderRecord, status: int = 200) -> Response:
+    rt = links.runtime(request)
+    body = render.order(request, record, rt.clock.now(), await profiles.profile_name(rt, record.profile_id))
     headers = {"Location": links.order_url(request, record.id)}
     if body["status"] == "processing":
         headers["Retry-After"] = render.RETRY_AFTER_SECONDS
@@ -62,7 +62,7 @@ async def new_order(request: Request) -> Response:
     record = await orders.new_order(
         links.runtime(request), post.require_account(), order, forced_profile=links.profile_of(request)
     )
-    return _order_response(request, record, 201)
+    return await _order_response(request, record, 201)
 
 
 async def order(request: Request) -> Response:
@@ -71,7 +71,7 @@ async def order(request: Request) -> Response:
     record = await orders.get_order(
         links.runtime(request), post.require_account(), request.path_params["order_id"]
     )
-    return _order_response(request, record)
+    return await _order_response(request, record)
 
 
 async def finalize(request: Request) -> Response:
@@ -86,4 +86,4 @@ async def finalize(request: Request) -> Response:
     record = await orders.finalize(
         links.runtime(request), post.require_account(), request.path_params["order_id"], der
     )
-    return _order_response(request, record)
+    return await _order_response(request, record)

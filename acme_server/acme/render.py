@@ -39,7 +39,7 @@ def account(request: Request, value: Account) -> dict[str, Any]:
     }
 
 
-def order(request: Request, value: OrderView, now: datetime) -> dict[str, Any]:
+def order(request: Request, value: OrderView, now: datetime, profile: str | None) -> dict[str, Any]:
     body: dict[str, Any] = {
         "status": order_service.effective_status(value, now),
         "expires": timestamp(value.expires_at),
@@ -57,6 +57,8 @@ def order(request: Request, value: OrderView, now: datetime) -> dict[str, Any]:
         body["certificate"] = links.certificate_url(request, value.certificate_id)
     if value.replaces:
         body["replaces"] = value.replaces
+    if profile:
+        body["profile"] = profile  # draft-ietf-acme-profiles
     return body
 
 

@@ -92,3 +92,17 @@ async def delete_profile(rt: Runtime, ref: str) -> None:
         if in_use:
             raise Conflict(f"profile {record.name!r} is in use by {in_use} certificate(s)")
         await tx.profiles.delete(record.id)
+
+
+async def profile_name(rt: Runtime, profile_id: str | None) -> str | None:
+    """A profile's name by id, cached per process (a profile is never renamed)."""
+    if profile_id is None:
+        return None
+    name = rt.profile_names.get(profile_id)
+    if name is None:
+        async with rt.storage.read() as tx:
+            record = await tx.profiles.get(profile_id)
+        if record is None:
+            return None
+        name = rt.profile_names[profile_id] = record.name
+    return name

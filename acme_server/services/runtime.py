@@ -36,6 +36,7 @@ class Runtime:
     clock: Clock = field(default_factory=SystemClock)
     _signers: dict[bytes, Signer] = field(default_factory=dict, repr=False)
     _validation_wakeup: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+    profile_names: dict[str, str] = field(default_factory=dict, repr=False)  # id -> name; names never change
 
     def wake_validators(self) -> None:
         """A challenge was queued in this process: let its validation worker look now."""

@@ -130,6 +130,7 @@ async def test_s7_4_new_order_is_201_with_authorizations_and_finalize(acme: Acme
         {"type": "dns", "value": "two.example.internal"},
     ]
     assert body["finalize"].endswith("/finalize")
+    assert body["profile"] == "default"  # draft-ietf-acme-profiles: the profile the order uses
 
 
 async def test_s7_4_invalid_names_are_rejected_with_subproblems(acme: AcmeServer) -> None:
