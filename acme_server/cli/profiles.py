@@ -26,6 +26,10 @@ _SIMPLE = {
     "key_algorithm": "allowedKeyAlgorithms",
     "renew_before_days": "renewBeforeDays",
     "enrollment": "enrollmentMethods",
+    "allow_wildcards": "allowWildcards",
+    "require_eab": "requireEab",
+    "pre_authorize": "preAuthorized",
+    "authorization_reuse": "authorizationReuse",
 }
 
 
@@ -111,6 +115,30 @@ def _options(parser: argparse.ArgumentParser) -> None:
         help="issue CA certificates (basicConstraints CA:TRUE)",
     )
     parser.add_argument("--path-length", type=int, help="pathLen for CA certificates")
+    acme = parser.add_argument_group("ACME rules (docs/eab.md)")
+    acme.add_argument(
+        "--allow-wildcards",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="accept wildcard names (*.example.internal) in ACME orders (default: yes)",
+    )
+    acme.add_argument(
+        "--require-eab",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="ACME accounts need an external account binding covering this profile (default: no)",
+    )
+    acme.add_argument(
+        "--pre-authorize",
+        action="append",
+        metavar="PATTERN",
+        help="DNS pattern granted to EAB-bound accounts without a challenge; repeat for several",
+    )
+    acme.add_argument(
+        "--authorization-reuse",
+        metavar="DURATION",
+        help="reuse a validated authorization for this long, e.g. 30d (default); 0: never",
+    )
 
 
 def register(commands: Any) -> None:
