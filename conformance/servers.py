@@ -4,8 +4,10 @@ reference ACME server) and our own `acme-server serve`. A `Target` is what every
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import functools
+import hashlib
 import ipaddress
 import json
 import os
@@ -86,19 +88,28 @@ class Process:
             return ""
 
     def stop(self) -> None:
-        """SIGTERM to the group this process leads, SIGKILL after STOP_TIMEOUT; never anything else."""
-        if self.alive():
-            self._signal(signal.SIGTERM)
-            try:
-                self.popen.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self._signal(signal.SIGKILL)
-                self.popen.wait(timeout=STOP_TIMEOUT)
+        """SIGTERM to the group this process leads (uvicorn workers included), SIGKILL to whatever is
+        left after STOP_TIMEOUT; never any other process."""
+        self._signal(signal.SIGTERM)
+        try:
+            self.popen.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self._signal(signal.SIGKILL)
+            self.popen.wait(timeout=STOP_TIMEOUT)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while self._signal(0) and time.monotonic() < deadline:  # members that outlive the leader
+            time.sleep(0.1)
+        self._signal(signal.SIGKILL)
         self._log_file.close()
 
-    def _signal(self, sig: signal.Signals) -> None:
-        with contextlib.suppress(ProcessLookupError):
+    def _signal(self, sig: int) -> bool:
+        """Signal the group; False once it has no member left. A group's id is never reused while the
+        group exists, so this cannot reach an unrelated process."""
+        try:
             os.killpg(self.popen.pid, sig)  # the group's id is our child's pid (start_new_session)
+        except ProcessLookupError:
+            return False
+        return True
 
 
 def wait_until(check: Callable[[], bool], *, what: str, process: Process, timeout: float) -> None:
@@ -208,6 +219,22 @@ class ChallTestSrv:
     def del_tlsalpn01(self, host: str) -> None:
         self._post("/del-tlsalpn01", {"host": host})
 
+    def publish(self, challenge: str, domain: str, key_authorization: str) -> Callable[[], None]:
+        """Serve the response to one challenge (RFC 8555 §8.3, §8.4, RFC 8737); returns its cleanup."""
+        if challenge == "dns-01":
+            host = f"_acme-challenge.{domain.removeprefix('*.')}."
+            digest = hashlib.sha256(key_authorization.encode()).digest()
+            self.set_txt(host, base64.urlsafe_b64encode(digest).decode().rstrip("="))
+            return functools.partial(self.clear_txt, host)
+        if challenge == "http-01":
+            token = key_authorization.split(".", 1)[0]
+            self.add_http01(token, key_authorization)
+            return functools.partial(self.del_http01, token)
+        if challenge == "tls-alpn-01":
+            self.add_tlsalpn01(domain, key_authorization)
+            return functools.partial(self.del_tlsalpn01, domain)
+        raise ValueError(f"no responder for {challenge}")
+
     def stop(self) -> None:
         self.process.stop()
 
@@ -228,7 +255,6 @@ class Target:
     """One ACME server under test, as scenarios see it."""
 
     name: str
-    label: str
     directory_url: str
     trust_bundle: Path
     http01_port: int
@@ -237,7 +263,6 @@ class Target:
     process: Process
     # A profile the server advertises, when it supports profiles (draft-ietf-acme-profiles).
     profile: str | None = None
-    _eab_keys: list[EAB] = field(default_factory=list)
 
     @property
     def base_url(self) -> str:
@@ -340,6 +365,7 @@ def _self_signed_ca(workdir: Path) -> tuple[Path, Path, Path]:
 @dataclass
 class PebbleTarget(Target):
     management_url: str = ""
+    eab_keys: list[EAB] = field(default_factory=list)  # configured, not yet handed out
 
     def issuer_roots(self) -> list[x509.Certificate]:
         # Pebble makes a new root per start and serves it on its management interface.
@@ -349,9 +375,9 @@ class PebbleTarget(Target):
         return x509.load_pem_x509_certificates(response.content)
 
     def eab(self) -> EAB:
-        if not self._eab_keys:
+        if not self.eab_keys:
             raise AssertionError("all EAB keys configured for Pebble were handed out")
-        return self._eab_keys.pop()
+        return self.eab_keys.pop()
 
     def revocation_reason(self, certificate: x509.Certificate) -> x509.ReasonFlags | None:
         with self.http() as client:
@@ -419,7 +445,6 @@ def start_pebble(workdir: Path, challtestsrv: ChallTestSrv, *, eab_keys: int = 1
     )
     target = PebbleTarget(
         name="pebble",
-        label="pebble",
         directory_url=f"https://{LOOPBACK}:{port}/dir",
         trust_bundle=ca,
         http01_port=http01,
@@ -427,7 +452,7 @@ def start_pebble(workdir: Path, challtestsrv: ChallTestSrv, *, eab_keys: int = 1
         workdir=workdir,
         process=process,
         management_url=f"https://{LOOPBACK}:{management}",
-        _eab_keys=keys,
+        eab_keys=keys,
     )
     try:
         wait_until(_answers_directory(target), what="pebble", process=process, timeout=STARTUP_TIMEOUT)
@@ -567,11 +592,8 @@ def start_ours(
     if workers != 1:
         argv += ["--workers", str(workers)]
     process = Process("acme-server", argv, log=workdir / "acme-server.log", env=_our_env())
-    label = "ours" + (f"[{database_url.split(':', 1)[0]}" if database_url else "[sqlite")
-    label += f", {workers} workers]" if workers != 1 else "]"
     target = OurTarget(
         name="ours",
-        label=label,
         directory_url=f"https://{LOOPBACK}:{port}/acme/directory",
         trust_bundle=data_dir / "root.pem",
         http01_port=http01,

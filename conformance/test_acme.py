@@ -11,12 +11,12 @@ from cryptography.hazmat.primitives import serialization
 from josepy.b64 import b64encode
 from josepy.jwk import JWKEC
 
+from conformance.checks import check_pem_chain
 from conformance.clients.acmelib import (
     ACME_ERROR,
     Account,
     Reply,
     Wire,
-    dns01_txt,
     issue,
     new_key,
     poll,
@@ -230,6 +230,41 @@ def test_acme_revoke_by_an_unrelated_account_is_unauthorized(
     assert target.revocation_reason(issued.certificate) is None
 
 
+# --- challenges (RFC 8555 §8, RFC 8737)
+
+
+@pytest.mark.parametrize("challenge", ["http-01", "tls-alpn-01"])
+def test_acme_issues_through_the_responder(
+    wire: Wire, target: Target, responder: ChallTestSrv, names: Names, challenge: str
+) -> None:
+    name = names.new(challenge.replace("-", ""))
+    issued = issue(wire.account(), [name], responder, challenge=challenge)
+    check_pem_chain(target, issued.fullchain_pem.encode(), [name])
+
+
+@pytest.mark.reference_deviation(
+    "Pebble 2.4.0 reports a wrong http-01 body as unauthorized; RFC 8555 §6.7 has incorrectResponse for it"
+)
+def test_acme_wrong_http01_response_invalidates_the_authorization(
+    wire: Wire, responder: ChallTestSrv, names: Names
+) -> None:
+    account = wire.account()
+    order = account.new_order(names.new("wrong-http")).json
+    url = order["authorizations"][0]
+    http01 = next(c for c in account.post(url, None).json["challenges"] if c["type"] == "http-01")
+    responder.add_http01(http01["token"], f"{http01['token']}.not-the-thumbprint")
+    try:
+        assert account.post(http01["url"], {}).status == 200
+        authorization = poll(account, url, until={"valid", "invalid"})
+    finally:
+        responder.del_http01(http01["token"])
+    # RFC 8555 §7.1.6: a failed challenge makes the authorization invalid; §8: the error says why.
+    assert authorization["status"] == "invalid"
+    failed = next(c for c in authorization["challenges"] if c["type"] == "http-01")
+    assert failed["status"] == "invalid"
+    assert failed["error"]["type"] == ACME_ERROR + "incorrectResponse", failed
+
+
 # --- orders and authorizations
 
 
@@ -275,13 +310,12 @@ def test_acme_new_authz_pre_authorization(wire: Wire, challtestsrv: ChallTestSrv
     assert reply.json["status"] == "pending"
     assert reply.json["identifier"] == {"type": "dns", "value": name}
     dns01 = next(c for c in reply.json["challenges"] if c["type"] == "dns-01")
-    host = f"_acme-challenge.{name}."
-    challtestsrv.set_txt(host, dns01_txt(account.key_authorization(dns01["token"])))
+    cleanup = challtestsrv.publish("dns-01", name, account.key_authorization(dns01["token"]))
     try:
         assert account.post(dns01["url"], {}).status == 200
         assert poll(account, reply.location, until={"valid", "invalid"})["status"] == "valid"
     finally:
-        challtestsrv.clear_txt(host)
+        cleanup()
 
 
 # --- profiles (draft-ietf-acme-profiles)

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 import httpx
-from acme import challenges, client, messages
+from acme import client, messages
 from acme import jws as acme_jws
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -185,11 +185,6 @@ class Account:
         return client.ClientV2(directory, network)
 
 
-def dns01_txt(key_authorization: str) -> str:
-    """RFC 8555 §8.4: the TXT record value, base64url(SHA-256(key authorization))."""
-    return b64encode(hashlib.sha256(key_authorization.encode()).digest()).decode()
-
-
 def csr_for(names: list[str]) -> tuple[bytes, ec.EllipticCurvePrivateKey]:
     """A PEM CSR naming `names` in the SAN extension, and its key."""
     key = ec.generate_private_key(ec.SECP256R1())
@@ -213,29 +208,36 @@ class Issued:
         return x509.load_pem_x509_certificates(self.fullchain_pem.encode())[0]
 
 
-def issue(account: Account, names: list[str], dns: ChallTestSrv, *, timeout: float = 60) -> Issued:
-    """newOrder -> dns-01 through challtestsrv TXT records (RFC 8555 §8.4) -> finalize -> certificate."""
+def issue(
+    account: Account,
+    names: list[str],
+    responder: ChallTestSrv,
+    *,
+    challenge: str = "dns-01",
+    timeout: float = 60,
+) -> Issued:
+    """newOrder, one `challenge` per pending authorization served by `responder` and answered with
+    {} (RFC 8555 §7.5.1), then the library polls, finalizes and downloads the chain (§7.4)."""
     acme_client = account.acme_client()
     csr_pem, key = csr_for(names)
     order = acme_client.new_order(csr_pem)
-    hosts = []
+    cleanups = []
     try:
         for authorization in order.authorizations:
             if authorization.body.status == messages.STATUS_VALID:
                 continue
-            challenge = next(
-                c for c in authorization.body.challenges if isinstance(c.chall, challenges.DNS01)
-            )
-            dns01 = cast(challenges.DNS01, challenge.chall)
-            host = dns01.validation_domain_name(authorization.body.identifier.value) + "."
-            dns.set_txt(host, dns01.validation(account.key))
-            hosts.append(host)
-            acme_client.answer_challenge(challenge, dns01.response(account.key))
+            offered = [c.to_partial_json() for c in authorization.body.challenges]
+            chosen = next(c for c in offered if c["type"] == challenge)
+            key_authorization = account.key_authorization(chosen["token"])
+            domain = authorization.body.identifier.value
+            cleanups.append(responder.publish(challenge, domain, key_authorization))
+            answered = account.post(chosen["url"], {})
+            assert answered.status == 200, answered.describe()
         deadline = datetime.now() + timedelta(seconds=timeout)
         order = acme_client.poll_and_finalize(order, deadline=deadline)
     finally:
-        for host in hosts:
-            dns.clear_txt(host)
+        for cleanup in cleanups:
+            cleanup()
     assert order.fullchain_pem is not None
     return Issued(order.fullchain_pem, key, order.uri)
 
