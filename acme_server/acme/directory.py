@@ -9,14 +9,14 @@ from starlette.responses import Response
 
 from acme_server.acme import links
 from acme_server.acme.render import json_response
-from acme_server.services import profiles
+from acme_server.services import accounts, profiles
 
 
 async def directory(request: Request) -> Response:
     settings = request.app.state.settings
     forced = links.profile_of(request)
-    if forced is not None:
-        await profiles.get_profile(links.runtime(request), forced)  # 404 for an unknown profile
+    rt = links.runtime(request)
+    eab_required = await accounts.eab_required_for(rt, forced, settings.eab_required)  # 404: unknown profile
     body: dict[str, Any] = {
         "newNonce": links.url_for(request, "new_nonce"),
         "newAccount": links.scoped(request, "new_account"),
@@ -25,14 +25,14 @@ async def directory(request: Request) -> Response:
         "revokeCert": links.url_for(request, "revoke_cert"),
         "keyChange": links.url_for(request, "key_change"),
     }
-    meta: dict[str, Any] = {"externalAccountRequired": settings.eab_required}
+    meta: dict[str, Any] = {"externalAccountRequired": eab_required}
     if settings.terms_of_service:
         meta["termsOfService"] = settings.terms_of_service
     if settings.website:
         meta["website"] = settings.website
     if settings.caa_identities:
         meta["caaIdentities"] = list(settings.caa_identities)
-    listed = await profiles.list_profiles(links.runtime(request))
+    listed = await profiles.list_profiles(rt)
     meta["profiles"] = {
         p.name: p.profile.description or p.name
         for p in listed
