@@ -123,7 +123,8 @@ async def eab_required_for(rt: Runtime, profile: str | None, global_flag: bool) 
     NotFound for an unknown profile, as the directory answers it."""
     if profile is None:
         return global_flag
-    return global_flag or (await directory_profile(rt, profile)).require_eab
+    required = (await directory_profile(rt, profile)).require_eab  # NotFound first, flag or not
+    return global_flag or required
 
 
 async def new_account(

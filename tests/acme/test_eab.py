@@ -215,8 +215,9 @@ async def test_eab_required_for_gives_the_directory_meta_flag(acme: AcmeServer) 
     assert await accounts.eab_required_for(rt, "default", False) is False
     assert await accounts.eab_required_for(rt, "default", True) is True
     assert await accounts.eab_required_for(rt, "partners", False) is True
-    with pytest.raises(NotFound):
-        await accounts.eab_required_for(rt, "nope", False)
+    for global_flag in (False, True):
+        with pytest.raises(NotFound):
+            await accounts.eab_required_for(rt, "nope", global_flag)
 
 
 @pytest.mark.xfail(reason="acme/directory.py does not call accounts.eab_required_for yet", strict=False)
