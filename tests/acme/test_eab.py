@@ -220,7 +220,6 @@ async def test_eab_required_for_gives_the_directory_meta_flag(acme: AcmeServer) 
             await accounts.eab_required_for(rt, "nope", global_flag)
 
 
-@pytest.mark.xfail(reason="acme/directory.py does not call accounts.eab_required_for yet", strict=False)
 async def test_s7_1_1_a_require_eab_profile_directory_advertises_external_account_required(
     acme: AcmeServer,
 ) -> None:
