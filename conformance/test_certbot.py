@@ -89,7 +89,8 @@ def test_certbot_revoke_reason_keycompromise(certbot: Certbot, target: Target, n
 
 def test_certbot_register_with_eab_then_issue(certbot: Certbot, target: Target, names: Names) -> None:
     eab = target.eab()  # RFC 8555 §7.3.4
-    certbot.register("--eab-kid", eab.kid, "--eab-hmac-key", eab.hmac_key)
+    # One argument each: a base64url key may start with "-".
+    certbot.register(f"--eab-kid={eab.kid}", f"--eab-hmac-key={eab.hmac_key}")
     assert account_url(certbot).startswith(target.base_url + "/")
     name = names.new("certbot-eab")
     certbot.certonly_standalone(name, name)
@@ -103,10 +104,8 @@ def test_certbot_register_with_a_wrong_eab_key_is_refused(certbot: Certbot, targ
         "register",
         "--agree-tos",
         "--register-unsafely-without-email",
-        "--eab-kid",
-        eab.kid,
-        "--eab-hmac-key",
-        wrong,
+        f"--eab-kid={eab.kid}",
+        f"--eab-hmac-key={wrong}",
         check=False,
     )
     assert done.returncode != 0

@@ -68,7 +68,8 @@ def test_lego_revoke(lego: Lego, target: Target, names: Names) -> None:
 def test_lego_register_with_eab_then_issue(lego: Lego, target: Target, names: Names) -> None:
     eab = target.eab()  # RFC 8555 §7.3.4
     name = names.new("lego-eab")
-    lego.run([name], [*lego.http01(), "--eab", "--kid", eab.kid, "--hmac", eab.hmac_key], "run")
+    # One argument each: a base64url key may start with "-".
+    lego.run([name], [*lego.http01(), "--eab", f"--kid={eab.kid}", f"--hmac={eab.hmac_key}"], "run")
     check_pem_chain(target, lego.certificate(name), [name])
     (account,) = (lego.home / "accounts").rglob("account.json")
     assert target.base_url in account.read_text()

@@ -83,7 +83,7 @@ class GoCertManager:
             f"{TIMEOUT - 10}s",
         ]
         if eab is not None:
-            argv += ["-eab-kid", eab.kid, "-eab-hmac", eab.hmac_key]
+            argv += [f"-eab-kid={eab.kid}", f"-eab-hmac={eab.hmac_key}"]  # the key may start with "-"
         if revoke:
             argv.append("-revoke")
         done = subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT, check=False)
