@@ -12,7 +12,6 @@ Pebble fault is recorded as such, and a Pebble fix (an unexpected pass) fails th
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import pytest
 
 from conformance import servers
 from conformance.clients import acmelib, gocm
+from conformance.names import Names
 from conformance.report import DEVIATION, UNSUPPORTED_BY_REFERENCE, ConformanceReport
 from conformance.servers import ChallTestSrv, StartupError, Target
 from conformance.tools import require_tool
@@ -159,15 +159,9 @@ def responder(target: Target, tmp_path: Path) -> Iterator[ChallTestSrv]:
 # --- names, clients
 
 
-class Names:
-    """Fresh DNS names per scenario, so no authorization from another scenario is reused."""
-
-    def new(self, label: str) -> str:
-        return f"{label}-{secrets.token_hex(4)}.example.com"
-
-
 @pytest.fixture
 def names() -> Names:
+    """Fresh DNS names for one scenario."""
     return Names()
 
 

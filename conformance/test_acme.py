@@ -21,7 +21,7 @@ from conformance.clients.acmelib import (
     new_key,
     poll,
 )
-from conformance.conftest import Names
+from conformance.names import Names
 from conformance.servers import ChallTestSrv, Target
 
 pytestmark = pytest.mark.client("acme")

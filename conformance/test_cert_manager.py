@@ -12,7 +12,7 @@ from cryptography import x509
 
 from conformance.checks import check_chain, check_pem_chain
 from conformance.clients.gocm import GoCertManager
-from conformance.conftest import Names
+from conformance.names import Names
 from conformance.servers import ChallTestSrv, Target
 
 pytestmark = pytest.mark.client("cert-manager")

@@ -13,7 +13,7 @@ from cryptography import x509
 from conformance.checks import check_pem_chain
 from conformance.clients.acmelib import Wire
 from conformance.clients.certbot import Certbot
-from conformance.conftest import Names
+from conformance.names import Names
 from conformance.report import UNSUPPORTED_BY_CLIENT
 from conformance.servers import ChallTestSrv, Target
 

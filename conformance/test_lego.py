@@ -10,7 +10,7 @@ from cryptography import x509
 
 from conformance.checks import check_pem_chain
 from conformance.clients.lego import Lego
-from conformance.conftest import Names
+from conformance.names import Names
 from conformance.servers import ChallTestSrv, Target
 
 pytestmark = pytest.mark.client("lego")
