@@ -13,7 +13,7 @@ from datetime import timedelta
 from acme_server.errors import Malformed, NotFound
 from acme_server.problems import ACME_ERROR
 from acme_server.services.accounts import Account
-from acme_server.services.authorizations import effective_status, owned, propagate
+from acme_server.services.authorizations import VALID_LIFETIME, effective_status, owned, propagate
 from acme_server.services.ports import (
     ChallengeType,
     IdentifierType,
@@ -110,7 +110,10 @@ async def _record(rt: Runtime, work: _Work, outcome: ValidationOutcome) -> None:
         ):
             return  # another worker recorded it (a stale claim taken over)
         status = "valid" if outcome.valid else "invalid"
-        if await tx.authorizations.set_status(work.authorization.id, status, expected="pending"):
+        expires = now + VALID_LIFETIME if outcome.valid else None  # a proven name stays usable longer
+        if await tx.authorizations.set_status(
+            work.authorization.id, status, expected="pending", expires_at=expires
+        ):
             await propagate(tx, work.authorization.id, status)
 
 

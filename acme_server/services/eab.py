@@ -96,7 +96,8 @@ async def delete_eab_key(rt: Runtime, kid: str) -> None:
                 f"external account key {kid!r} is bound to account {record.bound_account_id!r}"
                 " and cannot be deleted"
             )
-        await tx.eab.delete(kid)
+        if not await tx.eab.delete(kid):
+            raise Conflict(f"external account key {kid!r} was bound while being deleted")
 
 
 async def is_bound_for(rt: Runtime, account: Account, profile_id: str) -> bool:

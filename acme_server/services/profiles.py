@@ -91,6 +91,8 @@ async def delete_profile(rt: Runtime, ref: str) -> None:
         in_use = await tx.profiles.count_certificates(record.id)
         if in_use:
             raise Conflict(f"profile {record.name!r} is in use by {in_use} certificate(s)")
+        if any(key.bound_account_id for key in await tx.eab.list(record.id)):
+            raise Conflict(f"profile {record.name!r} has external account keys bound to accounts")
         await tx.profiles.delete(record.id)
 
 

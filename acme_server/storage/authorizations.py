@@ -202,12 +202,23 @@ class AuthorizationRepository(Repository):
         found = _group(await self._execute(_with_challenges(newest)))
         return next(iter(found.values()), None)
 
-    async def set_status(self, authorization_id: str, status: str, *, expected: str | Sequence[str]) -> bool:
-        """Move to `status` only from one of `expected`; False for the loser of a race (rule 6)."""
+    async def set_status(
+        self,
+        authorization_id: str,
+        status: str,
+        *,
+        expected: str | Sequence[str],
+        expires_at: datetime | None = None,
+    ) -> bool:
+        """Move to `status` only from one of `expected`; False for the loser of a race (rule 6).
+        `expires_at` also moves the expiry (a validated authorization lives longer than a pending one)."""
+        values: dict[str, object] = {"status": status}
+        if expires_at is not None:
+            values["expires_at"] = expires_at
         statement = (
             update(_AUTHZ)
             .where(_AUTHZ.c.id == authorization_id, _AUTHZ.c.status.in_(_expected(expected)))
-            .values(status=status)
+            .values(**values)
         )
         return (await self._execute(statement)).rowcount == 1
 

@@ -63,4 +63,6 @@ class EABRepository(Repository):
         return (await self._execute(statement)).rowcount == 1
 
     async def delete(self, kid: str) -> bool:
-        return (await self._execute(delete(eab_keys).where(eab_keys.c.kid == kid))).rowcount == 1
+        """Delete a key no account is bound to; False when missing or bound (even by a racing bind)."""
+        statement = delete(eab_keys).where(eab_keys.c.kid == kid, eab_keys.c.bound_account_id.is_(None))
+        return (await self._execute(statement)).rowcount == 1

@@ -296,3 +296,13 @@ async def test_a_bound_key_cannot_be_deleted_an_unused_one_can(acme: AcmeServer)
     assert [k.kid for k in await eab.list_eab_keys(acme.rt)] == [kid]
     with pytest.raises(NotFound):
         await eab.delete_eab_key(acme.rt, unused)
+
+
+async def test_a_profile_with_bound_eab_keys_cannot_be_deleted(acme: AcmeServer) -> None:
+    await make_profile(acme, "bound", requireEab=True)
+    kid, hmac_key = await eab.create_eab_key(acme.rt, "bound")
+    client = await profile_client(acme, "bound")
+    assert (await client.register(externalAccountBinding=binding(client, kid, hmac_key))).status_code == 201
+    with pytest.raises(Conflict, match="bound to accounts"):
+        await profiles.delete_profile(acme.rt, "bound")
+    assert (await profiles.get_profile(acme.rt, "bound")).name == "bound"

@@ -137,3 +137,10 @@ async def test_s7_4_2_alternate_chain_through_the_cross_signed_intermediate(
     cross_root = write(tmp_path / "cross-root.pem", chain[2].public_bytes(Encoding.PEM))
     openssl("verify", "-CAfile", cross_root, "-untrusted", untrusted, leaf)
     assert (await client.post(f"{order['certificate']}/7")).status_code == 404
+
+
+async def test_a_validated_authorization_lives_longer_than_a_pending_one(acme: AcmeServer) -> None:
+    client, order = await _ready_order(acme, "long-lived.example.internal")
+    authz = (await client.post(order["authorizations"][0])).json()
+    expires = datetime.fromisoformat(authz["expires"].replace("Z", "+00:00"))
+    assert expires - datetime.now(UTC) > timedelta(days=29)
