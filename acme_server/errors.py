@@ -27,6 +27,14 @@ class Conflict(CAError):
     """The request clashes with the stored state (duplicate name, resource in use, lost race)."""
 
 
+class KeyInUse(Conflict):
+    """keyChange to a key another account holds (RFC 8555 §7.3.5: 409 with that account's Location)."""
+
+    def __init__(self, detail: str, account_id: str) -> None:
+        super().__init__(detail)
+        self.account_id = account_id
+
+
 class AlreadyRevoked(CAError):
     """The certificate was revoked before."""
 

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from acme_server import errors
+from acme_server.acme import links
 from acme_server.problems import ACME_ERROR, problem_document
 from ca_core.errors import CAError
 
@@ -30,8 +31,12 @@ async def handle_ca_error(request: Request, exc: Exception) -> Response:
     document = problem_document(exc)
     if document["status"] >= 500:
         log.error("internal error on %s: %s", request.url.path, exc.detail)
-    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, errors.RateLimited) else None
-    return problem_response(document, headers)
+    headers: dict[str, str] = {}
+    if isinstance(exc, errors.RateLimited):
+        headers["Retry-After"] = str(exc.retry_after)
+    if isinstance(exc, errors.KeyInUse):  # RFC 8555 §7.3.5: point at the account holding the key
+        headers["Location"] = links.account_url(request, exc.account_id)
+    return problem_response(document, headers or None)
 
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:

@@ -15,6 +15,7 @@ from acme_server.errors import (
     Conflict,
     ExternalAccountRequired,
     InvalidContact,
+    KeyInUse,
     Malformed,
     Unauthorized,
     UnsupportedContact,
@@ -270,7 +271,7 @@ async def change_key(rt: Runtime, account: Account, new_jwk: JWK) -> Account:
     async with rt.storage.transaction() as tx:
         holder = await tx.accounts.get_by_thumbprint(new_jwk.thumbprint)
         if holder is not None:
-            raise Conflict("the new key is already in use by an account")
+            raise KeyInUse("the new key is already in use by an account", holder.id)
         if not await tx.accounts.change_key(
             account.id,
             old_thumbprint=account.jwk.thumbprint,

@@ -108,6 +108,7 @@ async def test_s7_3_5_key_change_and_conflict(acme: AcmeServer) -> None:
     )
     conflict = await other.post(url, taken)
     assert conflict.status_code == 409
+    assert conflict.headers["Location"] == client.kid  # §7.3.5: the account that holds the key
 
 
 async def test_s7_1_2_1_orders_list(acme: AcmeServer) -> None:
