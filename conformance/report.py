@@ -29,7 +29,7 @@ def classify(report: pytest.TestReport) -> tuple[str, str]:
     return "passed", ""
 
 
-@dataclass
+@dataclass(eq=False)  # a pytest plugin object: hashed by identity
 class ConformanceReport:
     """A pytest plugin: remembers each scenario's client and target at collection, its outcome as it
     runs, and prints the table in the terminal summary."""
