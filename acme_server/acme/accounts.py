@@ -46,6 +46,7 @@ async def new_account(request: Request) -> Response:
             new_account_url=post.url,
         ),
         eab_required=request.app.state.settings.eab_required,
+        terms_required=request.app.state.settings.terms_of_service is not None,
         profile=links.profile_of(request),
     )
     return render.json_response(

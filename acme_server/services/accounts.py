@@ -129,7 +129,12 @@ async def eab_required_for(rt: Runtime, profile: str | None, global_flag: bool) 
 
 
 async def new_account(
-    rt: Runtime, request: NewAccount, *, eab_required: bool, profile: str | None = None
+    rt: Runtime,
+    request: NewAccount,
+    *,
+    eab_required: bool,
+    profile: str | None = None,
+    terms_required: bool = False,
 ) -> tuple[Account, bool]:
     """(account, created). An existing key returns its account unchanged (§7.3.1), even when the
     directory requires EAB or the request carries a binding again (what cert-manager relies on).
@@ -140,6 +145,9 @@ async def new_account(
         return existing, False
     if request.only_return_existing:
         raise AccountDoesNotExist("no account exists for this key")
+    if terms_required and not request.terms_agreed:
+        # §7.3: a server with terms of service refuses accounts that did not agree (as Boulder, Pebble).
+        raise Malformed("you must agree to the terms of service (termsOfServiceAgreed: true)")
     if request.external_binding is None:
         _check_binding_optional(scope, eab_required=eab_required)
         kid = None

@@ -3,6 +3,7 @@ finalize, download the chain, revoke; checked with openssl where it matters."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,6 +12,8 @@ from typing import Any
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from acme_server.services import cas
+from acme_server.services import certificates as certificates_service
+from acme_server.services.certificates import CertificateFilter
 from ca_core.jose import b64encode
 from tests.acme.client import Client, certificates, csr_der
 from tests.acme.conftest import AcmeServer, wait_status
@@ -144,3 +147,16 @@ async def test_a_validated_authorization_lives_longer_than_a_pending_one(acme: A
     authz = (await client.post(order["authorizations"][0])).json()
     expires = datetime.fromisoformat(authz["expires"].replace("Z", "+00:00"))
     assert expires - datetime.now(UTC) > timedelta(days=29)
+
+
+async def test_s7_4_concurrent_finalize_requests_issue_one_certificate(acme: AcmeServer) -> None:
+    client, order = await _ready_order(acme, "race.example.internal")
+    csr = b64encode(csr_der("race.example.internal"))
+    answers = await asyncio.gather(*(client.post(order["finalize"], {"csr": csr}) for _ in range(4)))
+    assert [a.status_code for a in answers] == [200, 200, 200, 200]
+    done = await wait_status(client, order["url"], {"valid", "invalid"})
+    assert done["status"] == "valid"
+    issued = await certificates_service.list_certificates(
+        acme.rt, CertificateFilter(search="race.example.internal")
+    )
+    assert issued[1] == 1

@@ -236,3 +236,13 @@ async def test_s7_4_csr_must_match_the_order_and_not_use_the_account_key(acme: A
     )
     assert account_key.json()["type"] == ERR + "badCSR"
     assert "account key" in account_key.json()["detail"]
+
+
+@pytest.mark.parametrize("acme_overrides", [{"terms_of_service": "https://ca.example.internal/tos"}])
+async def test_s7_3_terms_of_service_must_be_agreed_where_the_server_has_them(acme: AcmeServer) -> None:
+    client = await acme.client()
+    assert client.directory["meta"]["termsOfService"] == "https://ca.example.internal/tos"
+    refused = await client.register(termsOfServiceAgreed=False)
+    assert refused.status_code == 400 and refused.json()["type"] == ERR + "malformed"
+    assert "terms of service" in refused.json()["detail"]
+    assert (await client.register()).status_code == 201

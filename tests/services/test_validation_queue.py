@@ -1,0 +1,78 @@
+"""The validation queue is rows, not process state: work queued before a restart is validated by the
+next worker, and a claim left by a crashed worker is taken over after STALE_CLAIM."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from acme_server.services import accounts, challenges, orders
+from acme_server.services.accounts import NewAccount
+from acme_server.services.authorizations import parse_identifiers
+from acme_server.services.orders import NewOrder
+from acme_server.services.ports import ValidationOutcome
+from acme_server.services.runtime import Runtime
+from ca_core.jose import jwk_of
+from ca_core.keys import KeyAlgorithm, generate_key
+from tests.fakes import FixedClock, ScriptedValidator
+
+
+async def _queued_challenge(rt: Runtime, name: str) -> tuple[accounts.Account, str, str]:
+    """An account, an order for `name`, and its http-01 challenge answered (queued)."""
+    jwk = jwk_of(generate_key(KeyAlgorithm.EC_prime256v1).public_key())
+    account, _ = await accounts.new_account(
+        rt, NewAccount(jwk, (), True, False, None, "https://x/acme/new-account"), eab_required=False
+    )
+    order = await orders.new_order(
+        rt,
+        account,
+        NewOrder(parse_identifiers([{"type": "dns", "value": name}]), None, None, None, None),
+        forced_profile=None,
+    )
+    async with rt.storage.read() as tx:
+        (authorization,) = await tx.authorizations.get_many(list(order.authorization_ids))
+    challenge = next(c for c in authorization.challenges if c.type == "http-01")
+    await challenges.respond(rt, account, challenge.id)
+    return account, order.id, challenge.id
+
+
+async def test_work_queued_before_a_restart_is_validated_by_the_next_worker(dev: Runtime) -> None:
+    account, order_id, challenge_id = await _queued_challenge(dev, "restart.example.internal")
+    validator = ScriptedValidator()  # a "new process": nothing in memory knows about the challenge
+    assert await challenges.validate_due(dev, validator) == 1
+    (task,) = validator.seen
+    assert task.identifier_value == "restart.example.internal"
+    assert task.key_authorization.endswith("." + account.jwk.thumbprint)  # RFC 8555 §8.1
+    assert (await orders.get_order(dev, account, order_id)).status == "ready"
+    assert await challenges.validate_due(dev, validator) == 0  # done once
+
+
+async def test_a_crashed_workers_claim_is_taken_over_after_the_stale_period(dev: Runtime) -> None:
+    account, _, challenge_id = await _queued_challenge(dev, "crash.example.internal")
+    start = dev.clock.now()
+    async with dev.storage.transaction() as tx:  # a worker claims it, then dies before recording
+        assert (
+            len(await tx.challenges.claim_due(now=start, stale_after=challenges.STALE_CLAIM, limit=10)) == 1
+        )
+    validator = ScriptedValidator()
+    dev.clock = FixedClock(start + timedelta(seconds=30))
+    assert await challenges.validate_due(dev, validator) == 0  # still someone else's
+    dev.clock = FixedClock(start + challenges.STALE_CLAIM + timedelta(seconds=1))
+    assert await challenges.validate_due(dev, validator) == 1
+    record, _ = await challenges.get_challenge(dev, account, challenge_id)
+    assert record.status == "valid"
+
+
+async def test_a_failed_validation_records_the_typed_error_and_invalidates_the_order(dev: Runtime) -> None:
+    account, order_id, challenge_id = await _queued_challenge(dev, "fail.example.internal")
+    validator = ScriptedValidator(
+        {"fail.example.internal": ValidationOutcome(False, "connection", "connection refused")}
+    )
+    await challenges.validate_due(dev, validator)
+    record, authorization = await challenges.get_challenge(dev, account, challenge_id)
+    assert record.status == "invalid" and authorization.status == "invalid"
+    assert record.error == {
+        "type": "urn:ietf:params:acme:error:connection",
+        "detail": "connection refused",
+        "status": 400,
+    }
+    assert (await orders.get_order(dev, account, order_id)).status == "invalid"
