@@ -36,7 +36,7 @@ async def _queued_challenge(rt: Runtime, name: str) -> tuple[accounts.Account, s
 
 
 async def test_work_queued_before_a_restart_is_validated_by_the_next_worker(dev: Runtime) -> None:
-    account, order_id, challenge_id = await _queued_challenge(dev, "restart.example.internal")
+    account, order_id, _ = await _queued_challenge(dev, "restart.example.internal")
     validator = ScriptedValidator()  # a "new process": nothing in memory knows about the challenge
     assert await challenges.validate_due(dev, validator) == 1
     (task,) = validator.seen
