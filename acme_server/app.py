@@ -99,12 +99,15 @@ ROUTES: list[BaseRoute] = [
 
 
 def validation_settings(settings: Settings) -> ValidationSettings:
-    return ValidationSettings(
+    va = ValidationSettings(
         http01_port=settings.http01_port,
         tlsalpn01_port=settings.tlsalpn01_port,
         dns_resolver=settings.resolver_address,
         caa_identities=settings.caa_identities,
+        timeout=settings.validation_timeout,
     )
+    blocked = settings.blocked_network_list
+    return va if blocked is None else dataclasses.replace(va, blocked_networks=blocked)
 
 
 def create_app(

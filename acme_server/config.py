@@ -29,10 +29,16 @@ ENVIRONMENT = {
     "eab_required": "ACME_SERVER_EAB_REQUIRED",
     "terms_of_service": "ACME_SERVER_TERMS_OF_SERVICE",
     "website": "ACME_SERVER_WEBSITE",
+    "validation_timeout": "ACME_SERVER_VALIDATION_TIMEOUT",
+    "blocked_networks": "ACME_SERVER_BLOCKED_NETWORKS",
     "test_nonce_reject_rate": "ACME_SERVER_TEST_NONCE_REJECT_RATE",
     "test_validation_delay": "ACME_SERVER_TEST_VALIDATION_DELAY",
 }
-_FRACTIONS = {"test_nonce_reject_rate": (0.0, 1.0), "test_validation_delay": (0.0, 600.0)}
+_FRACTIONS = {
+    "test_nonce_reject_rate": (0.0, 1.0),
+    "test_validation_delay": (0.0, 600.0),
+    "validation_timeout": (0.1, 120.0),
+}
 _INTEGERS = {"workers": (1, 64), "http01_port": (1, 65535), "tlsalpn01_port": (1, 65535)}
 CONFIG_ENV = "ACME_SERVER_CONFIG"
 
@@ -52,6 +58,8 @@ class Settings:
     terms_of_service: str | None = None  # directory meta.termsOfService
     website: str | None = None  # directory meta.website
     caa_identities: tuple[str, ...] = ()  # directory meta.caaIdentities; CAA is checked when set
+    validation_timeout: float = 10.0  # seconds per network step of a validation
+    blocked_networks: str | None = None  # comma-separated CIDRs the VA never connects to; None: link-local
     # Client testing aids, off by default (Pebble's PEBBLE_WFE_NONCEREJECT and PEBBLE_VA_SLEEPTIME):
     test_nonce_reject_rate: float = 0.0  # share of valid nonces refused with badNonce, 0..1
     test_validation_delay: float = 0.0  # seconds the VA waits before each validation
@@ -95,6 +103,17 @@ class Settings:
     @property
     def resolver_address(self) -> tuple[str, int] | None:
         return split_listen(self.dns_resolver) if self.dns_resolver else None
+
+    @property
+    def blocked_network_list(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] | None:
+        if self.blocked_networks is None:
+            return None
+        try:
+            return tuple(
+                ipaddress.ip_network(n.strip()) for n in self.blocked_networks.split(",") if n.strip()
+            )
+        except ValueError as exc:
+            raise ConfigError(f"blocked_networks: {exc}") from None
 
     @property
     def directory_url(self) -> str:
@@ -197,4 +216,5 @@ def _validate(base: Settings, values: Mapping[str, Any]) -> Settings:
         raise ConfigError("database: use a sqlite:/// or postgresql:// URL")
     if settings.dns_resolver and split_listen(settings.dns_resolver)[0] == "0.0.0.0":
         raise ConfigError("dns_resolver: give HOST:PORT of a DNS server")
+    settings.blocked_network_list  # noqa: B018 - raises ConfigError for a bad CIDR now, not at first use
     return settings

@@ -57,6 +57,8 @@ def test_public_url_for_wildcard_listen_and_ipv6() -> None:
         ({"test_nonce_reject_rate": "2"}, "test_nonce_reject_rate: must be between 0 and 1"),
         ({"eab_required": "maybe"}, "eab_required: 'maybe' is not true or false"),
         ({"dns_resolver": "nohost"}, "not HOST:PORT"),
+        ({"blocked_networks": "10.0.0.0/33"}, "blocked_networks:"),
+        ({"validation_timeout": "0"}, "validation_timeout: must be between 0.1 and 120"),
     ],
 )
 def test_bad_values_name_the_setting(flags: dict[str, str], message: str) -> None:
@@ -75,3 +77,15 @@ def test_toml_errors(tmp_path: Path) -> None:
         load_settings({"config": str(unknown)}, {})
     with pytest.raises(ConfigError, match="config file"):
         load_settings({"config": str(tmp_path / "missing.toml")}, {})
+
+
+def test_validator_limits_reach_the_validator() -> None:
+    from ipaddress import ip_network
+
+    from acme_server.app import validation_settings
+
+    settings = load_settings({"blocked_networks": "10.0.0.0/8, fd00::/8", "validation_timeout": "3"}, {})
+    va = validation_settings(settings)
+    assert va.blocked_networks == (ip_network("10.0.0.0/8"), ip_network("fd00::/8"))
+    assert va.timeout == 3.0
+    assert ip_network("169.254.0.0/16") in validation_settings(load_settings({}, {})).blocked_networks

@@ -40,6 +40,12 @@ def register(commands: Any) -> None:
     )
     parser.add_argument("--terms-of-service", help="URL shown as the directory's termsOfService")
     parser.add_argument("--website", help="URL shown as the directory's website")
+    parser.add_argument("--validation-timeout", metavar="SECONDS", help="per network step (default 10)")
+    parser.add_argument(
+        "--blocked-networks",
+        metavar="CIDRS",
+        help="comma-separated networks validation never connects to (default 169.254.0.0/16,fe80::/10)",
+    )
     parser.add_argument(
         "--test-nonce-reject-rate",
         metavar="RATE",
