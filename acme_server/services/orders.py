@@ -27,9 +27,10 @@ from acme_server.storage import OrderRecord
 
 __all__ = ["AcmeProfile", "NewOrder", "OrderRecord"]
 from ca_core.csr import parse_csr
-from ca_core.errors import BadCSR, CAError, UnknownProfile
+from ca_core.errors import BadCSR, BadPublicKey, CAError, UnknownProfile
 from ca_core.issuance import issue
 from ca_core.jose import jwk_of
+from ca_core.keys import key_algorithm_of
 from ca_core.names import parse_ip
 from ca_core.policy import Policy, check_request, identifier_violations
 from ca_core.profile import EnrollmentMethod, IssuerType, Profile
@@ -196,6 +197,20 @@ async def list_orders(
         return await tx.orders.list_for_account(account.id, limit=limit, cursor=cursor)
 
 
+def _parse_csr(csr_der: bytes, profile: Profile) -> CertificateRequest:
+    """§7.4: every CSR problem is badCSR, with the precise reason (a weak key or one the profile
+    does not allow included)."""
+    try:
+        request = parse_csr(csr_der)
+    except BadPublicKey as exc:
+        raise BadCSR(f"the CSR key is not acceptable: {exc.detail}") from None
+    algorithm = key_algorithm_of(request.public_key)
+    if algorithm not in profile.allowed_key_algorithms:
+        allowed = ", ".join(sorted(a.value for a in profile.allowed_key_algorithms))
+        raise BadCSR(f"the CSR key is {algorithm.value}; profile {profile.name!r} allows {allowed}")
+    return request
+
+
 def _check_csr(request: CertificateRequest, order: OrderRecord, account: Account) -> None:
     """§7.4: the CSR names exactly the order's identifiers; §11.1: not the account key."""
     wanted = {(i["type"], i["value"]) for i in order.identifiers}
@@ -233,7 +248,7 @@ async def finalize(rt: Runtime, account: Account, order_id: str, csr_der: bytes)
     if effective_status(order, rt.clock.now()) != "ready":
         raise OrderNotReady(f"the order is {effective_status(order, rt.clock.now())}, not ready")
     profile = await _profile_by_id(rt, order.profile_id)
-    request = parse_csr(csr_der)
+    request = _parse_csr(csr_der, profile.profile)
     _check_csr(request, order, account)
     start, ttl = _lifetime(order, rt.clock.now())
     if profile.policy is not None:

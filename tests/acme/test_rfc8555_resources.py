@@ -246,3 +246,24 @@ async def test_s7_3_terms_of_service_must_be_agreed_where_the_server_has_them(ac
     assert refused.status_code == 400 and refused.json()["type"] == ERR + "malformed"
     assert "terms of service" in refused.json()["detail"]
     assert (await client.register()).status_code == 201
+
+
+async def test_s7_4_csr_key_the_profile_does_not_allow_is_bad_csr(acme: AcmeServer) -> None:
+    from acme_server.services import profiles as profile_service
+    from tests.acme.test_issuance_flow import _ready_order
+
+    current = (await profile_service.get_profile(acme.rt, "default")).profile.to_document()
+    await profile_service.update_profile(
+        acme.rt, "default", {**current, "allowedKeyAlgorithms": ["EC_prime256v1"]}
+    )
+    client, order = await _ready_order(acme, "keys.example.internal")
+    rsa = generate_key(KeyAlgorithm.RSA_2048)
+    response = await client.post(
+        order["finalize"], {"csr": b64encode(csr_der("keys.example.internal", key=rsa))}
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "type": ERR + "badCSR",
+        "detail": "the CSR key is RSA_2048; profile 'default' allows EC_prime256v1",
+        "status": 400,
+    }
