@@ -3,7 +3,8 @@ sharing one server and one pebble-challtestsrv per target per session.
 
 Targets: --targets pebble,ours or ACME_CONFORMANCE_TARGETS (default both). `ours` runs on SQLite unless
 ACME_CONFORMANCE_DATABASE names a PostgreSQL server (a database is created there for the session and
-dropped after), with ACME_CONFORMANCE_WORKERS workers (default 1).
+dropped after), with ACME_CONFORMANCE_WORKERS workers (default 1), as ACME_CONFORMANCE_REPLICAS servers
+on that one database behind a round-robin TCP balancer (default 1; more than 1 needs PostgreSQL).
 
 Markers: client(name) names the client in the table; reference_deviation(reason) and
 unsupported_by_reference(reason) turn a scenario into xfail(strict=True) for the reference only, so a
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -50,19 +52,53 @@ def selected_targets(config: pytest.Config) -> list[str]:
     return names
 
 
-def ours_settings() -> tuple[str | None, int]:
-    """(database URL or None for SQLite, workers) from the environment."""
+@dataclass(frozen=True)
+class OursSettings:
+    """How `ours` runs: its database (None: SQLite in the data directory), --workers per server, and
+    how many servers share that database behind a round-robin balancer."""
+
+    database: str | None
+    workers: int
+    replicas: int
+
+    @property
+    def label(self) -> str:
+        """`ours[postgresql, 2 workers, 2 replicas]`: the variant, as the table names it."""
+        parts = ["postgresql" if self.database else "sqlite"]
+        if self.workers != 1:
+            parts.append(f"{self.workers} workers")
+        if self.replicas != 1:
+            parts.append(f"{self.replicas} replicas")
+        return f"ours[{', '.join(parts)}]"
+
+
+def _positive(variable: str) -> int:
+    raw = os.environ.get(variable, "").strip() or "1"
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise pytest.UsageError(f"{variable}={raw!r}: a whole number of at least 1")
+    return value
+
+
+def ours_settings() -> OursSettings:
+    """From ACME_CONFORMANCE_DATABASE, _WORKERS and _REPLICAS; a usage error for what cannot run."""
     database = os.environ.get("ACME_CONFORMANCE_DATABASE") or None
-    workers = int(os.environ.get("ACME_CONFORMANCE_WORKERS", "1"))
-    return database, workers
+    workers = _positive("ACME_CONFORMANCE_WORKERS")
+    replicas = _positive("ACME_CONFORMANCE_REPLICAS")
+    if replicas > 1 and not servers.is_postgresql(database):
+        raise pytest.UsageError(
+            f"ACME_CONFORMANCE_REPLICAS={replicas} needs ACME_CONFORMANCE_DATABASE set to a PostgreSQL URL "
+            f"(e.g. postgresql://postgres@127.0.0.1:5432/postgres), not {database or 'unset (SQLite)'}: "
+            "replicas share one database, and SQLite in a data directory cannot be shared"
+        )
+    return OursSettings(database, workers, replicas)
 
 
 def target_label(name: str) -> str:
-    if name != "ours":
-        return name
-    database, workers = ours_settings()
-    engine = "postgresql" if database else "sqlite"
-    return f"ours[{engine}" + (f", {workers} workers]" if workers != 1 else "]")
+    return ours_settings().label if name == "ours" else name
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -113,10 +149,12 @@ def _start(name: str, workdir: Path, challtestsrv: ChallTestSrv) -> Iterator[Tar
         yield target
         target.stop()
         return
-    database, workers = ours_settings()
-    with servers.session_database(database) as url:
+    settings = ours_settings()
+    with servers.session_database(settings.database) as url:
         try:
-            target = servers.start_ours(workdir, challtestsrv, database_url=url, workers=workers)
+            target = servers.start_ours(
+                workdir, challtestsrv, database_url=url, workers=settings.workers, replicas=settings.replicas
+            )
         except StartupError as error:
             pytest.fail(f"acme-server did not start: {error}", pytrace=False)
         yield target

@@ -19,7 +19,7 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,6 +31,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from conformance.balancer import RoundRobinBalancer
 
 LOOPBACK = "127.0.0.1"
 STARTUP_TIMEOUT = 60.0
@@ -112,19 +114,24 @@ class Process:
         return True
 
 
-def wait_until(check: Callable[[], bool], *, what: str, process: Process, timeout: float) -> None:
-    """Poll `check` until it is true; fail early with the log tail if the process died."""
+def wait_until(
+    check: Callable[[], bool], *, what: str, process: Process | Sequence[Process], timeout: float
+) -> None:
+    """Poll `check` until it is true; fail early with the log tail if the process (any of them) died."""
+    processes = [process] if isinstance(process, Process) else list(process)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not process.alive():
-            raise StartupError(f"{process.name} exited ({process.popen.returncode}):\n{process.tail()}")
+        for running in processes:
+            if not running.alive():
+                raise StartupError(f"{running.name} exited ({running.popen.returncode}):\n{running.tail()}")
         try:
             if check():
                 return
         except (OSError, httpx.HTTPError):
             pass
         time.sleep(0.1)
-    raise StartupError(f"{what} did not answer within {timeout:.0f} s:\n{process.tail()}")
+    tails = "\n".join(f"--- {running.name}\n{running.tail()}" for running in processes)
+    raise StartupError(f"{what} did not answer within {timeout:.0f} s:\n{tails}")
 
 
 def tcp_open(port: int, host: str = LOOPBACK) -> bool:
@@ -463,9 +470,14 @@ def start_pebble(workdir: Path, challtestsrv: ChallTestSrv, *, eab_keys: int = 1
 
 
 def _answers_directory(target: Target) -> Callable[[], bool]:
+    return _directory_answers(target.directory_url, target.trust_bundle)
+
+
+def _directory_answers(url: str, trust_bundle: Path) -> Callable[[], bool]:
     def check() -> bool:
-        with target.http() as client:
-            response = client.get(target.directory_url, timeout=2)
+        verify = ssl.create_default_context(cafile=str(trust_bundle))
+        with httpx.Client(verify=verify, timeout=2) as client:
+            response = client.get(url)
         return response.status_code == 200 and "newNonce" in response.json()
 
     return check
@@ -474,11 +486,15 @@ def _answers_directory(target: Target) -> Callable[[], bool]:
 # --- our server
 
 
+def is_postgresql(database_url: str | None) -> bool:
+    return database_url is not None and database_url.startswith(("postgresql", "postgres:"))
+
+
 @contextlib.contextmanager
 def session_database(admin_url: str | None) -> Iterator[str | None]:
     """None (SQLite in the data directory) as is; for a PostgreSQL URL, a new database on that server
     for this session, dropped after, so every run starts from an empty schema."""
-    if admin_url is None or not admin_url.startswith(("postgresql", "postgres:")):
+    if admin_url is None or not is_postgresql(admin_url):
         yield admin_url
         return
     import asyncio
@@ -507,12 +523,18 @@ def session_database(admin_url: str | None) -> Iterator[str | None]:
 @dataclass
 class OurTarget(Target):
     database_url: str | None = None
+    # With replicas: the key-encryption key they share, the other `acme-server serve` processes (the
+    # first is `process`, whose data directory the CLI uses), and the balancer in front of them all.
+    kek: str | None = None
+    replicas: list[Process] = field(default_factory=list)
+    balancer: RoundRobinBalancer | None = None
 
     def _cli(self, *args: str) -> str:
         argv = [*our_server_command(), *args, "--data-dir", str(self.workdir / "data")]
         if self.database_url:
             argv += ["--database", self.database_url]
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=_our_env(), check=False)
+        env = _our_env(kek=self.kek)
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env, check=False)
         if done.returncode != 0:
             raise AssertionError(f"{' '.join(argv)} exited {done.returncode}: {done.stderr.strip()}")
         return done.stdout
@@ -552,6 +574,21 @@ class OurTarget(Target):
         except x509.ExtensionNotFound:
             return x509.ReasonFlags.unspecified
 
+    def stop(self) -> None:
+        """The balancer first (no new connections), then every replica, each whatever the others do."""
+        _stop_all(self.balancer, [self.process, *self.replicas])
+
+
+def _stop_all(balancer: RoundRobinBalancer | None, processes: list[Process]) -> None:
+    errors: list[BaseException] = []
+    for stop in ([balancer.stop] if balancer else []) + [p.stop for p in processes]:
+        try:
+            stop()
+        except Exception as error:  # stop the rest, then report the first
+            errors.append(error)
+    if errors:
+        raise errors[0]
+
 
 def our_server_command() -> list[str]:
     """`.venv/bin/acme-server` next to this interpreter, else `python -m acme_server.cli`."""
@@ -561,18 +598,114 @@ def our_server_command() -> list[str]:
     return [sys.executable, "-m", "acme_server.cli"]
 
 
-def _our_env() -> dict[str, str]:
-    # Flags only: settings from the caller's environment must not leak into the server under test.
-    return {k: v for k, v in os.environ.items() if not k.startswith("ACME_SERVER")}
+def _our_env(*, kek: str | None = None) -> dict[str, str]:
+    # Flags only: settings from the caller's environment must not leak into the server under test. The
+    # KEK is the exception: it has no flag, and replicas must share one.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ACME_SERVER")}
+    if kek:
+        env["ACME_SERVER_KEK"] = kek
+    return env
+
+
+@dataclass(frozen=True)
+class _Replica:
+    """One `acme-server serve` of a target, as started."""
+
+    process: Process
+    port: int
+    data_dir: Path
 
 
 def start_ours(
-    workdir: Path, challtestsrv: ChallTestSrv, *, database_url: str | None, workers: int
+    workdir: Path,
+    challtestsrv: ChallTestSrv,
+    *,
+    database_url: str | None,
+    workers: int,
+    replicas: int = 1,
 ) -> OurTarget:
-    """`acme-server serve` on a fresh data directory; ready once /acme/directory answers."""
+    """`acme-server serve` on a fresh data directory; ready once /acme/directory answers.
+
+    With replicas > 1 (PostgreSQL only): that many servers on the one database, each with its own data
+    directory but the first one's KEK, all with --base-url of a round-robin balancer in front of them
+    and the same validation ports and DNS resolver, so whichever replica gets a request can serve it."""
+    if replicas < 1:
+        raise StartupError(f"replicas must be at least 1, not {replicas}")
+    if replicas > 1 and not is_postgresql(database_url):
+        raise StartupError(f"{replicas} replicas need a PostgreSQL database, not {database_url or 'SQLite'}")
     workdir.mkdir(parents=True, exist_ok=True)
-    data_dir = workdir / "data"
-    port, http01, tlsalpn01 = free_port(), free_port(), free_port()
+    http01, tlsalpn01 = free_port(), free_port()
+    balancer = RoundRobinBalancer(log=workdir / "balancer.log") if replicas > 1 else None
+    started: list[_Replica] = []
+    kek: str | None = None
+    try:
+        public_port = balancer.port if balancer else None
+        for index in range(replicas):
+            replica = _start_replica(
+                workdir,
+                index,
+                challtestsrv,
+                database_url=database_url,
+                workers=workers,
+                http01=http01,
+                tlsalpn01=tlsalpn01,
+                public_port=public_port,
+                kek=kek,
+            )
+            started.append(replica)
+            if balancer is not None and kek is None:
+                # The first replica made the KEK (before its banner); the others must seal with it too.
+                kek = (replica.data_dir / "kek.key").read_text().strip()
+        first = started[0]
+        if balancer is not None:
+            _same_root(started)
+            try:
+                balancer.start([replica.port for replica in started])
+            except RuntimeError as error:
+                raise StartupError(str(error)) from error
+            _balancer_reaches_every_replica(balancer, started)
+        target = OurTarget(
+            name="ours",
+            directory_url=f"https://{LOOPBACK}:{public_port or first.port}/acme/directory",
+            trust_bundle=first.data_dir / "root.pem",
+            http01_port=http01,
+            tlsalpn01_port=tlsalpn01,
+            workdir=workdir,
+            process=first.process,
+            profile="default",  # the profile a fresh data directory is bootstrapped with
+            database_url=database_url,
+            kek=kek,
+            replicas=[replica.process for replica in started[1:]],
+            balancer=balancer,
+        )
+        wait_until(
+            _answers_directory(target),
+            what="acme-server" + (" behind the balancer" if balancer else ""),
+            process=[replica.process for replica in started],
+            timeout=STARTUP_TIMEOUT,
+        )
+    except BaseException:
+        _stop_all(balancer, [replica.process for replica in started])
+        raise
+    return target
+
+
+def _start_replica(
+    workdir: Path,
+    index: int,
+    challtestsrv: ChallTestSrv,
+    *,
+    database_url: str | None,
+    workers: int,
+    http01: int,
+    tlsalpn01: int,
+    public_port: int | None,
+    kek: str | None,
+) -> _Replica:
+    """Replica `index` (0 for a lone server): started, banner checked, its own directory answering."""
+    suffix = "" if index == 0 else f"-{index + 1}"
+    data_dir = workdir / f"data{suffix}"
+    port = free_port()
     argv = [
         *our_server_command(),
         "serve",
@@ -591,31 +724,67 @@ def start_ours(
         argv += ["--database", database_url]
     if workers != 1:
         argv += ["--workers", str(workers)]
-    process = Process("acme-server", argv, log=workdir / "acme-server.log", env=_our_env())
-    target = OurTarget(
-        name="ours",
-        directory_url=f"https://{LOOPBACK}:{port}/acme/directory",
-        trust_bundle=data_dir / "root.pem",
-        http01_port=http01,
-        tlsalpn01_port=tlsalpn01,
-        workdir=workdir,
-        process=process,
-        profile="default",  # the profile a fresh data directory is bootstrapped with
-        database_url=database_url,
+    if public_port is not None:
+        argv += ["--base-url", f"https://{LOOPBACK}:{public_port}"]
+    process = Process(
+        f"acme-server{suffix}", argv, log=workdir / f"acme-server{suffix}.log", env=_our_env(kek=kek)
     )
+    trust_bundle = data_dir / "root.pem"
+    directory_url = f"https://{LOOPBACK}:{public_port or port}/acme/directory"
     try:
         # The banner's 4 lines (address, directory, trust bundle, database) come before the socket.
         wait_until(
-            lambda: len(process.log.read_text().splitlines()) >= 4 and target.trust_bundle.exists(),
-            what="acme-server banner",
+            lambda: len(process.log.read_text().splitlines()) >= 4 and trust_bundle.exists(),
+            what=f"{process.name} banner",
             process=process,
             timeout=120,
         )
         banner = process.log.read_text().splitlines()[:4]
-        if banner[1].strip() != f"ACME directory: {target.directory_url}":
-            raise StartupError("unexpected acme-server banner:\n" + "\n".join(banner))
-        wait_until(_answers_directory(target), what="acme-server", process=process, timeout=STARTUP_TIMEOUT)
+        if banner[1].strip() != f"ACME directory: {directory_url}":
+            raise StartupError(f"unexpected {process.name} banner:\n" + "\n".join(banner))
+        wait_until(
+            _directory_answers(f"https://{LOOPBACK}:{port}/acme/directory", trust_bundle),
+            what=process.name,
+            process=process,
+            timeout=STARTUP_TIMEOUT,
+        )
     except BaseException:
         process.stop()
         raise
-    return target
+    return _Replica(process, port, data_dir)
+
+
+def _same_root(replicas: list[_Replica]) -> None:
+    """Replicas on one database share its CA: one trust bundle verifies all of them."""
+    first = replicas[0].data_dir / "root.pem"
+    for replica in replicas[1:]:
+        other = replica.data_dir / "root.pem"
+        if other.read_bytes() != first.read_bytes():
+            raise StartupError(f"{other} differs from {first}: the replicas do not share one CA")
+
+
+def _balancer_reaches_every_replica(balancer: RoundRobinBalancer, replicas: list[_Replica]) -> None:
+    """Each replica has its own HTTPS certificate: successive connections through the balancer must
+    present each of them once, in turn, and verify against the shared trust bundle."""
+    trust_bundle = replicas[0].data_dir / "root.pem"
+    direct = [_server_certificate(replica.port, trust_bundle) for replica in replicas]
+    if len(set(direct)) != len(direct):
+        raise StartupError("two replicas present the same HTTPS certificate; the balancer cannot be checked")
+    seen = [_server_certificate(balancer.port, trust_bundle) for _ in replicas]
+    if sorted(seen) != sorted(direct):
+        names = [replica.process.name for replica in replicas]
+        reached = [names[direct.index(c)] if c in direct else "an unknown server" for c in seen]
+        raise StartupError(f"connections through the balancer reached {reached}, not each of {names}")
+
+
+def _server_certificate(port: int, trust_bundle: Path) -> bytes:
+    """The DER certificate the HTTPS server on `port` presents, verified against the trust bundle."""
+    context = ssl.create_default_context(cafile=str(trust_bundle))
+    with (
+        socket.create_connection((LOOPBACK, port), timeout=5) as raw,
+        context.wrap_socket(raw, server_hostname=LOOPBACK) as tls,
+    ):
+        certificate = tls.getpeercert(binary_form=True)
+    if certificate is None:
+        raise StartupError(f"the server on port {port} presented no certificate")
+    return certificate
