@@ -4,6 +4,8 @@ exactly what the scenario needs and each answer is checked on the wire: status, 
 from __future__ import annotations
 
 import secrets
+import time
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -17,6 +19,7 @@ from conformance.clients.acmelib import (
     Account,
     Reply,
     Wire,
+    csr_for,
     issue,
     new_key,
     poll,
@@ -240,6 +243,63 @@ def test_acme_issues_through_the_responder(
     name = names.new(challenge.replace("-", ""))
     issued = issue(wire.account(), [name], responder, challenge=challenge)
     check_pem_chain(target, issued.fullchain_pem.encode(), [name])
+
+
+def test_acme_issues_with_a_new_connection_per_request(
+    target: Target, challtestsrv: ChallTestSrv, names: Names
+) -> None:
+    """The whole order by hand, each request on a connection of its own and signed with the nonce the
+    previous answer carried. RFC 8555 §6.5 ties a nonce to the server, not to a connection; behind a
+    round-robin balancer (ACME_CONFORMANCE_REPLICAS=2) consecutive requests reach the two replicas in
+    turn, so every nonce, and the account, order, authorization and challenge each step names, was
+    made by the other replica."""
+    wire = Wire(target, keep_alive=False)
+    key = new_key()
+    state: dict[str, str] = {"nonce": wire.nonce()}  # and "kid" once the account exists
+
+    def post(url: str, payload: dict[str, Any] | None) -> Reply:
+        reply = wire.post(url, payload, key=key, kid=state.get("kid"), nonce=state["nonce"])
+        # RFC 8555 §6.5: "every successful response to a POST request" carries a Replay-Nonce.
+        assert reply.headers.get("replay-nonce"), reply.describe()
+        state["nonce"] = reply.headers["replay-nonce"]
+        return reply
+
+    def settled(url: str) -> dict[str, Any]:
+        body: dict[str, Any] = {}
+        for _ in range(150):
+            body = post(url, None).json
+            if body["status"] in ("valid", "invalid"):
+                break
+            time.sleep(0.2)
+        return body
+
+    try:
+        created = post(wire.directory["newAccount"], {"termsOfServiceAgreed": True})
+        assert created.status == 201 and created.location, created.describe()
+        state["kid"] = created.location
+        name = names.new("per-connection")
+        order = post(wire.directory["newOrder"], {"identifiers": [{"type": "dns", "value": name}]})
+        assert order.status == 201 and order.location, order.describe()
+        url = order.json["authorizations"][0]
+        dns01 = next(c for c in post(url, None).json["challenges"] if c["type"] == "dns-01")
+        key_authorization = Account(wire, key, created.location).key_authorization(dns01["token"])
+        cleanup = challtestsrv.publish("dns-01", name, key_authorization)
+        try:
+            assert post(dns01["url"], {}).status == 200  # §7.5.1
+            assert settled(url)["status"] == "valid"
+        finally:
+            cleanup()
+        csr_pem, _ = csr_for([name])
+        der = x509.load_pem_x509_csr(csr_pem).public_bytes(serialization.Encoding.DER)
+        finalized = post(order.json["finalize"], {"csr": b64encode(der).decode()})
+        assert finalized.status == 200, finalized.describe()  # §7.4
+        done = settled(order.location)
+        assert done["status"] == "valid", done
+        chain = post(done["certificate"], None)  # §7.4.2: a PEM chain by default
+        assert chain.status == 200, chain.describe()
+        check_pem_chain(target, chain.content, [name])
+    finally:
+        wire.close()
 
 
 @pytest.mark.reference_deviation(

@@ -77,9 +77,16 @@ class Reply:
 class Wire:
     """Hand-built JWS requests (RFC 8555 §6.2) to one target, over a client that trusts its bundle."""
 
-    def __init__(self, target: Target, *, timeout: float = 15) -> None:
+    def __init__(self, target: Target, *, timeout: float = 15, keep_alive: bool = True) -> None:
+        """keep_alive=False: every request on a connection of its own (`Connection: close`), so behind a
+        round-robin balancer consecutive requests reach different servers."""
         self.target = target
-        self.http = httpx.Client(verify=target.ssl_context(), timeout=timeout)
+        self.http = httpx.Client(
+            verify=target.ssl_context(),
+            timeout=timeout,
+            limits=httpx.Limits() if keep_alive else httpx.Limits(max_keepalive_connections=0),
+            headers={} if keep_alive else {"connection": "close"},
+        )
         self.directory: dict[str, Any] = self.http.get(target.directory_url).raise_for_status().json()
 
     def close(self) -> None:
