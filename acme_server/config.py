@@ -29,6 +29,7 @@ ENVIRONMENT = {
     "eab_required": "ACME_SERVER_EAB_REQUIRED",
     "terms_of_service": "ACME_SERVER_TERMS_OF_SERVICE",
     "website": "ACME_SERVER_WEBSITE",
+    "caa_identities": "ACME_SERVER_CAA_IDENTITIES",
     "validation_timeout": "ACME_SERVER_VALIDATION_TIMEOUT",
     "blocked_networks": "ACME_SERVER_BLOCKED_NETWORKS",
     "test_nonce_reject_rate": "ACME_SERVER_TEST_NONCE_REJECT_RATE",
@@ -203,6 +204,9 @@ def _convert(name: str, value: Any) -> Any:
         return _boolean(name, value)
     if name == "data_dir":
         return Path(str(value))
+    if name == "caa_identities":  # a TOML list or "a.example, b.example"
+        items = value if isinstance(value, list) else str(value).split(",")
+        return tuple(str(i).strip().lower() for i in items if str(i).strip())
     return str(value)
 
 

@@ -89,3 +89,13 @@ def test_validator_limits_reach_the_validator() -> None:
     assert va.blocked_networks == (ip_network("10.0.0.0/8"), ip_network("fd00::/8"))
     assert va.timeout == 3.0
     assert ip_network("169.254.0.0/16") in validation_settings(load_settings({}, {})).blocked_networks
+
+
+def test_caa_identities_from_flag_or_toml_list(tmp_path: Path) -> None:
+    assert load_settings({"caa_identities": "CA.example.internal, ca2.example"}, {}).caa_identities == (
+        "ca.example.internal",
+        "ca2.example",
+    )
+    config = tmp_path / "c.toml"
+    config.write_text('caa_identities = ["ca.example.internal"]\n')
+    assert load_settings({"config": str(config)}, {}).caa_identities == ("ca.example.internal",)

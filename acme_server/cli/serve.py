@@ -40,6 +40,11 @@ def register(commands: Any) -> None:
     )
     parser.add_argument("--terms-of-service", help="URL shown as the directory's termsOfService")
     parser.add_argument("--website", help="URL shown as the directory's website")
+    parser.add_argument(
+        "--caa-identities",
+        metavar="DOMAINS",
+        help="comma-separated CAA issuer domains of this CA: shown in the directory and checked (RFC 8659)",
+    )
     parser.add_argument("--validation-timeout", metavar="SECONDS", help="per network step (default 10)")
     parser.add_argument(
         "--blocked-networks",

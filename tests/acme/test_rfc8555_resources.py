@@ -267,3 +267,13 @@ async def test_s7_4_csr_key_the_profile_does_not_allow_is_bad_csr(acme: AcmeServ
         "detail": "the CSR key is RSA_2048; profile 'default' allows EC_prime256v1",
         "status": 400,
     }
+
+
+@pytest.mark.parametrize(
+    "acme_overrides",
+    [{"caa_identities": ("ca.example.internal",), "website": "https://ca.example.internal/"}],
+)
+async def test_s7_1_1_directory_meta_shows_caa_identities_and_website(acme: AcmeServer) -> None:
+    meta = (await acme.http.get(acme.directory_url)).json()["meta"]
+    assert meta["caaIdentities"] == ["ca.example.internal"]
+    assert meta["website"] == "https://ca.example.internal/"
