@@ -76,6 +76,17 @@ def read_input(path: str, *, what: str) -> bytes:
         raise Malformed(f"cannot read {what} {path}: {exc.strerror}") from None
 
 
+def read_json_object(path: str, *, what: str) -> dict[str, Any]:
+    """A JSON object from a file ('-': standard input); anything else is a one-line error."""
+    try:
+        loaded = json.loads(read_input(path, what=what))
+    except json.JSONDecodeError as exc:
+        raise Malformed(f"{path}: not JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(loaded, dict):
+        raise Malformed(f"{path}: a {what} is a JSON object")
+    return loaded
+
+
 def write_output(path: str, data: bytes, *, private: bool = False) -> None:
     target = Path(path)
     try:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
-from acme_server.cli.common import emit, emit_table, leaf, read_input
+from acme_server.cli.common import emit, emit_table, leaf, read_json_object
 from acme_server.errors import Malformed
 from acme_server.services import policies
 from acme_server.services.policies import PolicyInfo
@@ -17,13 +16,7 @@ _NAME_KINDS = {"cn": None, "dns": "dns", "ip": "ip", "email": "email", "uri": "u
 
 def _document(args: argparse.Namespace) -> dict[str, Any]:
     if args.file:
-        try:
-            loaded = json.loads(read_input(args.file, what="policy document"))
-        except json.JSONDecodeError as exc:
-            raise Malformed(f"{args.file}: not JSON ({exc.msg} at line {exc.lineno})") from None
-        if not isinstance(loaded, dict):
-            raise Malformed(f"{args.file}: a policy document is a JSON object")
-        return loaded
+        return read_json_object(args.file, what="policy document")
     document: dict[str, Any] = {"description": args.description or "", "altNames": {}}
     for kind, san in _NAME_KINDS.items():
         rule = {

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
-from acme_server.cli.common import emit, emit_table, leaf, read_input
-from acme_server.errors import Malformed
+from acme_server.cli.common import emit, emit_table, leaf, read_json_object
 from acme_server.services import profiles
 from acme_server.services.profiles import ProfileInfo
 from acme_server.services.runtime import Runtime
@@ -35,13 +33,7 @@ _SIMPLE = {
 
 def _document(args: argparse.Namespace, base: dict[str, Any] | None = None) -> dict[str, Any]:
     if args.file:
-        try:
-            loaded = json.loads(read_input(args.file, what="profile document"))
-        except json.JSONDecodeError as exc:
-            raise Malformed(f"{args.file}: not JSON ({exc.msg} at line {exc.lineno})") from None
-        if not isinstance(loaded, dict):
-            raise Malformed(f"{args.file}: a profile document is a JSON object")
-        return loaded
+        return read_json_object(args.file, what="profile document")
     document = dict(base or {})
     for dest, key in _SIMPLE.items():
         value = getattr(args, dest)

@@ -23,7 +23,7 @@ from ca_core.authority import (
 from ca_core.authority import create_intermediate as sign_intermediate
 from ca_core.errors import InvalidSetting
 from ca_core.export import certificates_pem, load_certificates_pem
-from ca_core.keys import KeyAlgorithm, check_key, generate_key
+from ca_core.keys import KeyAlgorithm, PrivateKey, check_key, generate_key
 from ca_core.request import Subject
 from ca_core.serials import random_serial
 from ca_core.signer import SoftwareSigner
@@ -111,6 +111,41 @@ async def _check_name_free(rt: Runtime, name: str) -> None:
             raise Conflict(f"a CA named {name!r} already exists")
 
 
+async def _store(
+    rt: Runtime,
+    name: str,
+    kind: str,
+    key: PrivateKey,
+    key_algorithm: KeyAlgorithm,
+    settings: CASettings,
+    *,
+    certificate: x509.Certificate | None = None,
+    chain_pem: str = "",
+    parent_id: str | None = None,
+    csr_pem: str | None = None,
+) -> CAInfo:
+    """One new CA row: its key sealed, its settings, and its certificate (or, pending, its CSR)."""
+    async with rt.storage.transaction() as tx:
+        record = await tx.cas.create(
+            name=name,
+            kind=kind,
+            parent_id=parent_id,
+            status="active" if certificate is not None else "pending",
+            certificate_pem=_pem(certificate) if certificate is not None else None,
+            chain_pem=chain_pem,
+            csr_pem=csr_pem,
+            sealed_key=rt.seal(key),
+            key_algorithm=key_algorithm.value,
+            crl_url=settings.crl_url,
+            ocsp_url=settings.ocsp_url,
+            issuer_url=settings.issuer_url,
+            max_path_length=settings.max_path_length,
+            not_before=certificate.not_valid_before_utc if certificate is not None else None,
+            not_after=certificate.not_valid_after_utc if certificate is not None else None,
+        )
+    return _info(rt, record)
+
+
 async def create_root_ca(
     rt: Runtime,
     *,
@@ -127,25 +162,7 @@ async def create_root_ca(
     certificate = create_root(
         subject, SoftwareSigner(key), now=now, validity=validity, serial=random_serial(), settings=settings
     )
-    async with rt.storage.transaction() as tx:
-        record = await tx.cas.create(
-            name=name,
-            kind="root",
-            parent_id=None,
-            status="active",
-            certificate_pem=_pem(certificate),
-            chain_pem="",
-            csr_pem=None,
-            sealed_key=rt.seal(key),
-            key_algorithm=key_algorithm.value,
-            crl_url=settings.crl_url,
-            ocsp_url=settings.ocsp_url,
-            issuer_url=settings.issuer_url,
-            max_path_length=settings.max_path_length,
-            not_before=certificate.not_valid_before_utc,
-            not_after=certificate.not_valid_after_utc,
-        )
-    return _info(rt, record)
+    return await _store(rt, name, "root", key, key_algorithm, settings, certificate=certificate)
 
 
 async def create_intermediate_ca(
@@ -173,25 +190,17 @@ async def create_intermediate_ca(
         serial=random_serial(),
         settings=settings,
     )
-    async with rt.storage.transaction() as tx:
-        record = await tx.cas.create(
-            name=name,
-            kind="intermediate",
-            parent_id=parent_record.id,
-            status="active",
-            certificate_pem=_pem(certificate),
-            chain_pem=authority.chain_pem(),
-            csr_pem=None,
-            sealed_key=rt.seal(key),
-            key_algorithm=key_algorithm.value,
-            crl_url=settings.crl_url,
-            ocsp_url=settings.ocsp_url,
-            issuer_url=settings.issuer_url,
-            max_path_length=settings.max_path_length,
-            not_before=certificate.not_valid_before_utc,
-            not_after=certificate.not_valid_after_utc,
-        )
-    return _info(rt, record)
+    return await _store(
+        rt,
+        name,
+        "intermediate",
+        key,
+        key_algorithm,
+        settings,
+        certificate=certificate,
+        chain_pem=authority.chain_pem(),
+        parent_id=parent_record.id,
+    )
 
 
 async def create_external_ca(
@@ -207,25 +216,9 @@ async def create_external_ca(
     settings = settings or CASettings()
     key = await asyncio.to_thread(generate_key, key_algorithm)
     csr = create_intermediate_csr(subject, SoftwareSigner(key))
-    async with rt.storage.transaction() as tx:
-        record = await tx.cas.create(
-            name=name,
-            kind="external",
-            parent_id=None,
-            status="pending",
-            certificate_pem=None,
-            chain_pem="",
-            csr_pem=csr.public_bytes(Encoding.PEM).decode(),
-            sealed_key=rt.seal(key),
-            key_algorithm=key_algorithm.value,
-            crl_url=settings.crl_url,
-            ocsp_url=settings.ocsp_url,
-            issuer_url=settings.issuer_url,
-            max_path_length=settings.max_path_length,
-            not_before=None,
-            not_after=None,
-        )
-    return _info(rt, record)
+    return await _store(
+        rt, name, "external", key, key_algorithm, settings, csr_pem=csr.public_bytes(Encoding.PEM).decode()
+    )
 
 
 async def import_external_certificate(

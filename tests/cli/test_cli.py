@@ -168,3 +168,17 @@ def test_cross_sign_gives_an_alternate_chain(cli: CLI) -> None:
     assert isinstance(shown, dict) and shown["alternateChains"] == 1
     err = cli("ca", "cross-sign", "issuing", "--issuer", "old-root", expect=1)
     assert err == "error: CA 'old-root' already issued 'issuing'\n"
+
+
+def test_policy_from_a_json_file_and_its_errors(cli: CLI, tmp_path: Path) -> None:
+    good = write(tmp_path / "p.json", '{"altNames": {"dns": {"allowed": ["*.ok.internal"]}}}')
+    shown = cli.json("policy", "create", "from-file", "--file", str(good))
+    assert isinstance(shown, dict) and shown["altNames"]["dns"]["allowed"] == ["*.ok.internal"]
+    broken = write(tmp_path / "broken.json", "{not json")
+    assert cli("policy", "create", "x", "--file", str(broken), expect=1).startswith(
+        f"error: {broken}: not JSON"
+    )
+    listed = write(tmp_path / "list.json", "[]")
+    assert cli("profile", "create", "y", "--file", str(listed), expect=1) == (
+        f"error: {listed}: a profile document is a JSON object\n"
+    )

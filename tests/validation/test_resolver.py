@@ -110,4 +110,9 @@ async def test_caa_failure_other_than_empty_stops_the_climb(
 
 
 def test_system_resolver_is_used_when_none_is_configured() -> None:
-    Resolver(ValidationSettings())  # reads the host's resolver configuration; no query is sent
+    import dns.resolver
+
+    system = dns.resolver.Resolver(configure=True).nameservers  # the host's /etc/resolv.conf
+    resolver = Resolver(ValidationSettings(timeout=3.0))  # no query is sent
+    assert resolver._resolver.nameservers == system
+    assert resolver._resolver.lifetime == 3.0
