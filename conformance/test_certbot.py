@@ -143,3 +143,18 @@ def test_certbot_preferred_profile_falls_back_or_applies(
     name = names.new("certbot-preferred")
     certbot.certonly_standalone(name, name, extra=("--preferred-profile", target.profile or "default"))
     check_pem_chain(target, certbot.live(name), [name])
+
+
+@pytest.mark.unsupported_by_reference(
+    "Pebble as started here has no alternate root (PEBBLE_ALTERNATE_ROOTS=0)"
+)
+def test_certbot_preferred_chain_picks_the_cross_signed_chain(
+    certbot: Certbot, target: Target, names: Names
+) -> None:
+    # RFC 8555 §7.4.2: the server links alternate chains; certbot picks by the top issuer's name.
+    name = names.new("certbot-chain")
+    certbot.certonly_standalone(name, name, extra=("--preferred-chain", "ACME Server Dev Cross Root CA"))
+    chain = x509.load_pem_x509_certificates(certbot.live(name).read_bytes())
+    top_issuer = chain[-1].issuer.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value
+    assert top_issuer == "ACME Server Dev Cross Root CA"
+    assert chain[0].subject != chain[-1].subject
