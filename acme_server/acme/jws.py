@@ -141,8 +141,9 @@ def check_url(protected: dict[str, Any], expected: str) -> str:
     return url
 
 
-async def resolve_key(request: Request, protected: dict[str, Any], auth: Auth) -> tuple[JWK, Account | None]:
-    """§6.2: exactly one of jwk (newAccount, revokeCert by certificate key) or kid (everything else)."""
+def key_source(request: Request, protected: dict[str, Any], auth: Auth) -> JWK | str:
+    """§6.2: exactly one of jwk (newAccount, revokeCert by certificate key) or kid (everything else).
+    The embedded key, or the account id the kid names (looked up with the nonce, in one transaction)."""
     has_jwk, has_kid = "jwk" in protected, "kid" in protected
     if has_jwk == has_kid:
         raise Malformed("the JWS protected header must have exactly one of jwk and kid")
@@ -150,7 +151,7 @@ async def resolve_key(request: Request, protected: dict[str, Any], auth: Auth) -
         if auth == "kid":
             raise Malformed("this request must be signed with an account key (kid), not an embedded jwk")
         try:
-            return parse_jwk(protected["jwk"]), None
+            return parse_jwk(protected["jwk"])
         except BadPublicKey as exc:
             raise BadPublicKey(exc.detail) from None
     if auth == "jwk":
@@ -159,10 +160,7 @@ async def resolve_key(request: Request, protected: dict[str, Any], auth: Auth) -
     account_id = links.account_id_from_kid(request, kid) if isinstance(kid, str) else None
     if account_id is None:
         raise AccountDoesNotExist(f"the kid {kid!r} is not an account URL of this server")
-    account = await accounts.get_account(links.runtime(request), account_id)
-    if not account.is_valid:
-        raise Unauthorized(f"the account is {account.status}")
-    return account.jwk, account
+    return account_id
 
 
 def check_signature(alg: str, jwk: JWK, jws: dict[str, str]) -> None:
@@ -178,17 +176,15 @@ def check_signature(alg: str, jwk: JWK, jws: dict[str, str]) -> None:
         raise Malformed("the JWS signature is not base64url") from None
 
 
-async def redeem_nonce(request: Request, protected: dict[str, Any]) -> None:
-    """§6.5: a fresh, unused nonce from us; one INSERT, shared by every replica."""
+def nonce_of(request: Request, protected: dict[str, Any]) -> str:
+    """§6.5: the nonce must be there; the testing aid may refuse a valid one on purpose."""
     nonce = protected.get("nonce")
     if not isinstance(nonce, str) or not nonce:
         raise BadNonce("the JWS protected header has no nonce")
-    rt = links.runtime(request)
     rate = request.app.state.settings.test_nonce_reject_rate
     if rate and random.random() < rate:  # the client testing aid: exercise badNonce retries
         raise BadNonce("the nonce was rejected on purpose (test_nonce_reject_rate)")
-    async with rt.storage.transaction() as tx:
-        await request.app.state.nonces.redeem(tx, nonce, rt.clock.now())
+    return nonce
 
 
 async def verify_post(request: Request, auth: Auth = "kid") -> VerifiedPost:
@@ -197,9 +193,20 @@ async def verify_post(request: Request, auth: Auth = "kid") -> VerifiedPost:
     protected = parse_protected(jws)
     alg = check_algorithm(protected)
     url = check_url(protected, links.request_url(request))
-    jwk, account = await resolve_key(request, protected, auth)
+    source = key_source(request, protected, auth)
+    # One transaction for both: the nonce is used once (one INSERT, shared by every replica) and the
+    # kid's account read, so a request costs a single database round trip before its own work.
+    account = await accounts.redeem_nonce_and_load(
+        links.runtime(request),
+        request.app.state.nonces,
+        nonce_of(request, protected),
+        source if isinstance(source, str) else None,
+    )
+    if account is not None and not account.is_valid:
+        raise Unauthorized(f"the account is {account.status}")
+    jwk = account.jwk if account is not None else source
+    assert isinstance(jwk, JWK)
     check_signature(alg, jwk, jws)
-    await redeem_nonce(request, protected)
     try:
         payload = b64decode(jws["payload"]) if jws["payload"] else b""
     except CAError:

@@ -21,6 +21,7 @@ from acme_server.errors import (
     UnsupportedContact,
 )
 from acme_server.services import profiles
+from acme_server.services.nonces import Nonces
 from acme_server.services.runtime import Runtime
 from acme_server.storage import AccountRecord, EABKeyRecord
 from ca_core.errors import BadPublicKey, CAError, InvalidIdentifier
@@ -80,6 +81,21 @@ async def find_by_key(rt: Runtime, jwk: JWK) -> Account | None:
     async with rt.storage.read() as tx:
         record = await tx.accounts.get_by_thumbprint(jwk.thumbprint)
     return _account(record) if record else None
+
+
+async def redeem_nonce_and_load(
+    rt: Runtime, nonces: Nonces, nonce: str, account_id: str | None
+) -> Account | None:
+    """Use the request's nonce and read the account its kid names, in one transaction (one round
+    trip per ACME request). An unknown account rolls back, so its nonce stays unused."""
+    async with rt.storage.transaction() as tx:
+        await nonces.redeem(tx, nonce, rt.clock.now())
+        if account_id is None:
+            return None
+        record = await tx.accounts.get(account_id)
+        if record is None:
+            raise AccountDoesNotExist(f"no account {account_id!r}")
+    return _account(record)
 
 
 async def get_account(rt: Runtime, account_id: str) -> Account:
