@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Final
 
+from ca_core.documents import read_object, read_string, read_strings
 from ca_core.durations import format_duration, parse_duration
 from ca_core.errors import InvalidIdentifier, InvalidSetting, PolicyViolation, Violation
 from ca_core.names import (
@@ -196,10 +197,10 @@ class Policy:
         subject = _object(root.get("subject", {}), "subject", ("allowed", "required"))
         return cls(
             name=name,
-            description=_string(root.get("description", ""), "description"),
+            description=read_string(root.get("description", ""), "description"),
             common_name=_rule_from(root.get("commonName", {}), "commonName"),
             subject_allowed=_subject_allowed(subject.get("allowed", {})),
-            subject_required=frozenset(_strings(subject.get("required", []), "subject.required")),
+            subject_required=frozenset(read_strings(subject.get("required", []), "subject.required")),
             dns=_rule_from(alt_names.get("dns", {}), "altNames.dns"),
             ip=_rule_from(alt_names.get("ip", {}), "altNames.ip"),
             email=_rule_from(alt_names.get("email", {}), "altNames.email"),
@@ -226,32 +227,14 @@ def _check_rule(kind: _Kind, rule: NameRule) -> None:
 
 
 def _object(value: object, path: str, keys: tuple[str, ...]) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise InvalidSetting(path or "policy", "must be an object")
-    for key in value:
-        if key not in keys:
-            where = f"{path}.{key}" if path else str(key)
-            raise InvalidSetting(where, f"unknown setting; use {', '.join(keys)}")
-    return value
-
-
-def _string(value: object, path: str) -> str:
-    if not isinstance(value, str):
-        raise InvalidSetting(path, "must be a string")
-    return value
-
-
-def _strings(value: object, path: str) -> tuple[str, ...]:
-    if not isinstance(value, list | tuple):
-        raise InvalidSetting(path, "must be a list of strings")
-    return tuple(_string(item, f"{path}[{index}]") for index, item in enumerate(value))
+    return read_object(value, path, keys, root="policy")
 
 
 def _rule_from(value: object, path: str) -> NameRule:
     rule = _object(value, path, ("allowed", "denied"))
     return NameRule(
-        allowed=_strings(rule.get("allowed", []), f"{path}.allowed"),
-        denied=_strings(rule.get("denied", []), f"{path}.denied"),
+        allowed=read_strings(rule.get("allowed", []), f"{path}.allowed"),
+        denied=read_strings(rule.get("denied", []), f"{path}.denied"),
     )
 
 
@@ -264,7 +247,7 @@ def _subject_allowed(value: object) -> SubjectPatterns:
         raise InvalidSetting("subject.allowed", "must be an object of attribute -> list of patterns")
     return SubjectPatterns(
         {
-            str(attribute): _strings(patterns, f"subject.allowed.{attribute}")
+            str(attribute): read_strings(patterns, f"subject.allowed.{attribute}")
             for attribute, patterns in value.items()
         }
     )

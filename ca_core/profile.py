@@ -10,6 +10,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any, Final, TypeVar
 
+from ca_core.documents import read_boolean, read_integer, read_object, read_optional_string, read_string
 from ca_core.durations import format_duration, parse_duration
 from ca_core.errors import InvalidIdentifier, InvalidSetting
 from ca_core.keys import KeyAlgorithm
@@ -227,35 +228,7 @@ def _in_order(enum: type[_E], members: Iterable[_E]) -> list[str]:
 
 
 def _object(value: object, path: str, keys: tuple[str, ...]) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise InvalidSetting(path or "profile", "must be an object")
-    for key in value:
-        if key not in keys:
-            where = f"{path}.{key}" if path else str(key)
-            raise InvalidSetting(where, f"unknown setting; use {', '.join(keys)}")
-    return value
-
-
-def _string(value: object, path: str) -> str:
-    if not isinstance(value, str):
-        raise InvalidSetting(path, "must be a string")
-    return value
-
-
-def _optional_string(value: object, path: str) -> str | None:
-    return None if value is None else _string(value, path)
-
-
-def _boolean(value: object, path: str) -> bool:
-    if not isinstance(value, bool):
-        raise InvalidSetting(path, "must be true or false")
-    return value
-
-
-def _integer(value: object, path: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):  # JSON true is no number of days
-        raise InvalidSetting(path, "must be a whole number")
-    return value
+    return read_object(value, path, keys, root="profile")
 
 
 def _duration(value: object, path: str) -> timedelta:
@@ -306,20 +279,20 @@ def _members(enum: type[_E], what: str) -> Callable[[object, str], frozenset[_E]
 
 # document key -> (Profile attribute, reader); basicConstraints holds two attributes and is read apart
 _READERS: Final[dict[str, tuple[str, Callable[[object, str], object]]]] = {
-    "description": ("description", _string),
+    "description": ("description", read_string),
     "issuerType": ("issuer_type", _member(IssuerType, "issuer type")),
-    "caId": ("ca_id", _optional_string),
-    "policyId": ("policy_id", _optional_string),
+    "caId": ("ca_id", read_optional_string),
+    "policyId": ("policy_id", read_optional_string),
     "defaultTtl": ("default_ttl", _duration),
     "maxTtl": ("max_ttl", _duration),
     "keyUsages": ("key_usages", _members(KeyUsage, "key usage")),
     "extendedKeyUsages": ("extended_key_usages", _members(ExtendedKeyUsage, "extended key usage")),
     "allowedKeyAlgorithms": ("allowed_key_algorithms", _members(KeyAlgorithm, "key algorithm")),
-    "renewBeforeDays": ("renew_before_days", _integer),
-    "autoRenewByDefault": ("auto_renew_by_default", _boolean),
+    "renewBeforeDays": ("renew_before_days", read_integer),
+    "autoRenewByDefault": ("auto_renew_by_default", read_boolean),
     "enrollmentMethods": ("enrollment_methods", _members(EnrollmentMethod, "enrollment method")),
-    "allowWildcards": ("allow_wildcards", _boolean),
-    "requireEab": ("require_eab", _boolean),
+    "allowWildcards": ("allow_wildcards", read_boolean),
+    "requireEab": ("require_eab", read_boolean),
     "preAuthorized": ("pre_authorized", _patterns),
     "authorizationReuse": ("authorization_reuse", _reuse_window),
 }
@@ -329,7 +302,7 @@ def _basic_constraints(value: object) -> dict[str, Any]:
     constraints = _object(value, "basicConstraints", ("ca", "pathLength"))
     settings: dict[str, Any] = {}
     if "ca" in constraints:
-        settings["basic_constraints_ca"] = _boolean(constraints["ca"], "basicConstraints.ca")
+        settings["basic_constraints_ca"] = read_boolean(constraints["ca"], "basicConstraints.ca")
     if constraints.get("pathLength") is not None:
-        settings["path_length"] = _integer(constraints["pathLength"], "basicConstraints.pathLength")
+        settings["path_length"] = read_integer(constraints["pathLength"], "basicConstraints.pathLength")
     return settings
