@@ -162,23 +162,14 @@ def _read_toml(path: Path) -> dict[str, Any]:
     return data
 
 
-def _integer(name: str, value: Any) -> int:
-    low, high = _INTEGERS[name]
+def _ranged(name: str, value: Any, kind: type[int] | type[float], bounds: tuple[float, float]) -> Any:
+    """An int or float setting within `bounds`, or a ConfigError naming it."""
     try:
-        number = int(value)
+        number = kind(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"{name}: {value!r} is not a whole number") from None
-    if not low <= number <= high:
-        raise ConfigError(f"{name}: must be between {low} and {high}")
-    return number
-
-
-def _number(name: str, value: Any) -> float:
-    low, high = _FRACTIONS[name]
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name}: {value!r} is not a number") from None
+        what = "a whole number" if kind is int else "a number"
+        raise ConfigError(f"{name}: {value!r} is not {what}") from None
+    low, high = bounds
     if not low <= number <= high:
         raise ConfigError(f"{name}: must be between {low:g} and {high:g}")
     return number
@@ -197,9 +188,9 @@ def _boolean(name: str, value: Any) -> bool:
 
 def _convert(name: str, value: Any) -> Any:
     if name in _INTEGERS:
-        return _integer(name, value)
+        return _ranged(name, value, int, _INTEGERS[name])
     if name in _FRACTIONS:
-        return _number(name, value)
+        return _ranged(name, value, float, _FRACTIONS[name])
     if name == "eab_required":
         return _boolean(name, value)
     if name == "data_dir":

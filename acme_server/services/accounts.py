@@ -17,6 +17,7 @@ from acme_server.errors import (
     InvalidContact,
     KeyInUse,
     Malformed,
+    NotFound,
     Unauthorized,
     UnsupportedContact,
 )
@@ -75,6 +76,14 @@ def check_contacts(contacts: Any) -> tuple[str, ...]:
         except InvalidIdentifier as exc:
             raise InvalidContact(f"contact {contact!r}: {exc.detail}") from None
     return tuple(contacts)
+
+
+def check_owner(owner_id: str | None, account: Account, kind: str, key: str) -> None:
+    """A resource of another account is unauthorized (docs/acme-divergences.md); a missing one 404."""
+    if owner_id is None:
+        raise NotFound(kind, key)
+    if owner_id != account.id:
+        raise Unauthorized(f"this {kind} belongs to another account")
 
 
 async def find_by_key(rt: Runtime, jwk: JWK) -> Account | None:

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from acme_server.errors import Malformed, NotFound, RejectedIdentifier, Subproblem, Unauthorized
-from acme_server.services.accounts import Account
+from acme_server.errors import Malformed, RejectedIdentifier, Subproblem
+from acme_server.services.accounts import Account, check_owner
 from acme_server.services.ports import ChallengeType, IdentifierType
 from acme_server.services.runtime import Runtime
 from acme_server.storage import AuthorizationRecord, NewAuthorization, Tx
@@ -192,10 +192,8 @@ async def get_authorization(rt: Runtime, account: Account, authorization_id: str
 
 
 def owned(record: AuthorizationRecord | None, account: Account, authorization_id: str) -> AuthorizationRecord:
-    if record is None:
-        raise NotFound("authorization", authorization_id)
-    if record.account_id != account.id:
-        raise Unauthorized("this authorization belongs to another account")
+    check_owner(record.account_id if record else None, account, "authorization", authorization_id)
+    assert record is not None
     return record
 
 

@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 from acme_server.errors import (
     AlreadyReplaced,
     Malformed,
-    NotFound,
     OrderNotReady,
     RejectedIdentifier,
     Subproblem,
@@ -20,7 +19,7 @@ from acme_server.errors import (
 )
 from acme_server.problems import problem_document
 from acme_server.services import cas, certificates, eab, profiles
-from acme_server.services.accounts import Account
+from acme_server.services.accounts import Account, check_owner
 from acme_server.services.authorizations import AuthorizationRules, Identifier, authorizations_for
 from acme_server.services.runtime import Runtime
 from acme_server.storage import OrderRecord
@@ -176,10 +175,8 @@ async def get_order(rt: Runtime, account: Account, order_id: str) -> OrderRecord
 
 
 def _owned(record: OrderRecord | None, account: Account, order_id: str) -> OrderRecord:
-    if record is None:
-        raise NotFound("order", order_id)
-    if record.account_id != account.id:
-        raise Unauthorized("this order belongs to another account")
+    check_owner(record.account_id if record else None, account, "order", order_id)
+    assert record is not None
     return record
 
 

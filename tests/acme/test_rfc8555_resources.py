@@ -277,3 +277,22 @@ async def test_s7_1_1_directory_meta_shows_caa_identities_and_website(acme: Acme
     meta = (await acme.http.get(acme.directory_url)).json()["meta"]
     assert meta["caaIdentities"] == ["ca.example.internal"]
     assert meta["website"] == "https://ca.example.internal/"
+
+
+async def test_another_accounts_order_and_authorization_are_unauthorized(acme: AcmeServer) -> None:
+    owner = await acme.client()
+    await owner.register()
+    created = await owner.new_order("mine.example.internal")
+    order_url, authz_url = created.headers["Location"], created.json()["authorizations"][0]
+    intruder = await acme.client()
+    await intruder.register()
+    for url, kind in ((order_url, "order"), (authz_url, "authorization")):
+        response = await intruder.post(url)
+        assert response.status_code == 403
+        assert response.json() == {
+            "type": ERR + "unauthorized",
+            "detail": f"this {kind} belongs to another account",
+            "status": 403,
+        }
+    missing = await intruder.post(f"{acme.url}/acme/order/nope")
+    assert missing.status_code == 404 and missing.json()["detail"] == "no order 'nope'"
