@@ -32,11 +32,10 @@ async def directory(request: Request) -> Response:
         meta["website"] = settings.website
     if settings.caa_identities:
         meta["caaIdentities"] = list(settings.caa_identities)
-    listed = await profiles.list_profiles(rt)
     meta["profiles"] = {
-        p.name: p.profile.description or p.name
-        for p in listed
-        if "acme" in p.profile.enrollment_methods and (forced is None or p.name == forced)
+        profile.name: profile.description or profile.name
+        for profile in await profiles.acme_profiles(rt)
+        if forced is None or profile.name == forced
     }
     body["meta"] = meta
     return json_response(body)

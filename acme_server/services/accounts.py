@@ -21,7 +21,7 @@ from acme_server.errors import (
     Unauthorized,
     UnsupportedContact,
 )
-from acme_server.services import profiles
+from acme_server.services import catalog
 from acme_server.services.nonces import Nonces
 from acme_server.services.runtime import Runtime
 from acme_server.storage import AccountRecord, EABKeyRecord
@@ -29,7 +29,6 @@ from ca_core.errors import BadPublicKey, CAError, InvalidIdentifier
 from ca_core.jose import JWK, BadSignature, b64decode, parse_jwk, verify_hs256
 from ca_core.keyprotect import unseal
 from ca_core.names import check_email
-from ca_core.profile import Profile
 
 
 @dataclass(frozen=True)
@@ -47,13 +46,31 @@ class Account:
         return self.status == "valid"
 
 
+# Parsed account keys by RFC 7638 thumbprint. A thumbprint names exactly one key, so an entry can never
+# be stale: keyChange stores a new thumbprint with the new key. The account row itself is still read on
+# every request (in the nonce's transaction, so it costs no round trip) because its status must be
+# current — a deactivated account is refused at once in every worker and replica.
+_KEYS: dict[str, JWK] = {}
+_KEYS_MAX = 10_000
+
+
+def _stored_key(record: AccountRecord) -> JWK:
+    key = _KEYS.get(record.jwk_thumbprint)
+    if key is None:
+        key = parse_jwk(record.jwk)
+        if len(_KEYS) >= _KEYS_MAX:
+            _KEYS.clear()
+        _KEYS[record.jwk_thumbprint] = key
+    return key
+
+
 def _account(record: AccountRecord) -> Account:
     return Account(
         id=record.id,
         status=record.status,
         contacts=tuple(record.contacts),
         terms_agreed=record.terms_agreed,
-        jwk=parse_jwk(record.jwk),
+        jwk=_stored_key(record),
         eab_kid=record.eab_kid,
         created_at=record.created_at,
     )
@@ -137,10 +154,8 @@ class DirectoryProfile:
 
 async def directory_profile(rt: Runtime, ref: str) -> DirectoryProfile:
     """The profile of a per-profile directory, by name (or id); NotFound (404) for an unknown one."""
-    async with rt.storage.read() as tx:
-        record = await profiles.find_record(tx, ref)
-    profile = Profile.from_document(record.name, record.document)
-    return DirectoryProfile(id=record.id, name=record.name, require_eab=profile.require_eab)
+    profile_id, profile = (await catalog.current(rt)).profile(ref)
+    return DirectoryProfile(id=profile_id, name=profile.name, require_eab=profile.require_eab)
 
 
 async def eab_required_for(rt: Runtime, profile: str | None, global_flag: bool) -> bool:

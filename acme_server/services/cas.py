@@ -11,6 +11,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from acme_server.errors import Conflict, NotFound
+from acme_server.services import catalog
 from acme_server.services.runtime import Runtime
 from acme_server.storage import CARecord, Tx
 from ca_core.authority import (
@@ -285,8 +286,14 @@ def authority_from_record(rt: Runtime, record: CARecord) -> CertificateAuthority
 
 
 async def load_authority(rt: Runtime, ref: str) -> CertificateAuthority:
-    async with rt.storage.read() as tx:
-        return authority_from_record(rt, await find_record(tx, ref))
+    """The CA (by id or name) ready to sign, from the configuration catalog (one query when fresh)."""
+    return authority_in(rt, await catalog.current(rt), ref)
+
+
+def authority_in(rt: Runtime, configuration: catalog.Catalog, ref: str) -> CertificateAuthority:
+    """The CA (by id or name) as of `configuration`, built once per configuration generation."""
+    record = configuration.ca_record(ref)
+    return configuration.authority(record.id, lambda: authority_from_record(rt, record))
 
 
 async def cross_sign_ca(
@@ -322,11 +329,10 @@ async def cross_sign_ca(
 async def alternate_chains(rt: Runtime, ca_id: str) -> list[str]:
     """PEM chains (the cross-signed CA certificate, then its issuer's chain to the root) that can
     replace the primary chain of a certificate `ca_id` issued (RFC 8555 §7.4.2 alternates)."""
-    async with rt.storage.read() as tx:
-        crosses = await tx.cross_certificates.list_for_ca(ca_id)
-        chains = []
-        for cross in crosses:
-            issuer = await tx.cas.get(cross.issuer_id)
-            if issuer is not None and issuer.certificate_pem:
-                chains.append(cross.certificate_pem + issuer.certificate_pem + issuer.chain_pem)
+    configuration = await catalog.current(rt)
+    chains = []
+    for cross in configuration.crosses.get(ca_id, []):
+        issuer = configuration.ca_records.get(cross.issuer_id)
+        if issuer is not None and issuer.certificate_pem:
+            chains.append(cross.certificate_pem + issuer.certificate_pem + issuer.chain_pem)
     return chains

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from cryptography import x509
 
 from acme_server.errors import AlreadyRevoked, NotFound
-from acme_server.services import cas, crls, profiles
+from acme_server.services import cas, catalog, crls
 from acme_server.services.runtime import Runtime
 from acme_server.storage import CertificateFilter, CertificateRecord, Tx
 from ca_core.csr import parse_csr
@@ -131,17 +131,11 @@ class _IssuanceContext:
 
 
 async def _load_context(rt: Runtime, profile_ref: str, method: EnrollmentMethod) -> _IssuanceContext:
-    async with rt.storage.read() as tx:
-        profile_record = await profiles.find_record(tx, profile_ref)
-        profile = Profile.from_document(profile_record.name, profile_record.document)
-        policy = None
-        if profile.policy_id:
-            policy_record = await tx.policies.get(profile.policy_id)
-            if policy_record is not None:
-                policy = Policy.from_document(policy_record.name, policy_record.document)
+    configuration = await catalog.current(rt)
+    profile_id, profile = configuration.profile(profile_ref)
     if method not in profile.enrollment_methods:
         raise InvalidSetting("profile", f"profile {profile.name!r} does not allow {method.value} enrollment")
-    return _IssuanceContext(profile_record.id, profile, policy)
+    return _IssuanceContext(profile_id, profile, configuration.policy(profile.policy_id))
 
 
 async def _sign(
@@ -208,19 +202,22 @@ async def issue_certificate(
         private_key = await asyncio.to_thread(generate_key, managed.key_algorithm)
         request = CertificateRequest(managed.subject, normalize_sans(managed.sans), private_key.public_key())
     issued = await _sign(rt, context, request, ttl, private_key)
-    return await store_issued(
-        rt,
-        issued,
-        profile_id=context.profile_id,
-        profile=context.profile,
-        enrollment=enrollment,
-        metadata=metadata,
-        friendly_name=friendly_name,
-    )
+    async with rt.storage.transaction() as tx:
+        return await record_issued(
+            rt,
+            tx,
+            issued,
+            profile_id=context.profile_id,
+            profile=context.profile,
+            enrollment=enrollment,
+            metadata=metadata,
+            friendly_name=friendly_name,
+        )
 
 
-async def store_issued(
+async def record_issued(
     rt: Runtime,
+    tx: Tx,
     issued: IssuedCertificate,
     *,
     profile_id: str,
@@ -231,32 +228,31 @@ async def store_issued(
     account_id: str | None = None,
     order_id: str | None = None,
 ) -> CertificateInfo:
-    """Put a freshly issued certificate into the inventory (the one place that does, for every
-    enrollment method), its key sealed."""
+    """Put a freshly issued certificate into the inventory within `tx` (the one place that does, for
+    every enrollment method), its key sealed."""
     details = inspect_certificate(issued.certificate)
     metadata = metadata or {}
-    async with rt.storage.transaction() as tx:
-        record = await tx.certificates.create(
-            ca_id=profile.ca_id,
-            profile_id=profile_id,
-            serial=format_serial(issued.serial),
-            common_name=details.common_name or (details.sans.all_strings() or [""])[0],
-            friendly_name=friendly_name or details.common_name or "",
-            status="active",
-            not_before=details.not_before,
-            not_after=details.not_after,
-            certificate_pem=issued.certificate_pem,
-            chain_pem=issued.chain_pem,
-            sealed_key=rt.seal(issued.private_key) if issued.private_key else None,
-            key_algorithm=details.key_algorithm,
-            san_text=" ".join(details.sans.all_strings()),
-            fingerprint_sha256=details.fingerprint_sha256,
-            enrollment=enrollment,
-            account_id=account_id,
-            order_id=order_id,
-            auto_renew=profile.auto_renew_by_default and issued.private_key is not None,
-            metadata=metadata,
-        )
+    record = await tx.certificates.create(
+        ca_id=profile.ca_id,
+        profile_id=profile_id,
+        serial=format_serial(issued.serial),
+        common_name=details.common_name or (details.sans.all_strings() or [""])[0],
+        friendly_name=friendly_name or details.common_name or "",
+        status="active",
+        not_before=details.not_before,
+        not_after=details.not_after,
+        certificate_pem=issued.certificate_pem,
+        chain_pem=issued.chain_pem,
+        sealed_key=rt.seal(issued.private_key) if issued.private_key else None,
+        key_algorithm=details.key_algorithm,
+        san_text=" ".join(details.sans.all_strings()),
+        fingerprint_sha256=details.fingerprint_sha256,
+        enrollment=enrollment,
+        account_id=account_id,
+        order_id=order_id,
+        auto_renew=profile.auto_renew_by_default and issued.private_key is not None,
+        metadata=metadata,
+    )
     return _info(record, dict(metadata))
 
 

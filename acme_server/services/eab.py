@@ -12,7 +12,7 @@ from acme_server.errors import Conflict, NotFound
 from acme_server.services import profiles
 from acme_server.services.accounts import Account, eab_context
 from acme_server.services.runtime import Runtime
-from acme_server.storage import EABKeyRecord
+from acme_server.storage import EABKeyRecord, Tx
 from ca_core.errors import UnknownProfile
 from ca_core.jose import b64encode
 from ca_core.keyprotect import seal
@@ -100,12 +100,11 @@ async def delete_eab_key(rt: Runtime, kid: str) -> None:
             raise Conflict(f"external account key {kid!r} was bound while being deleted")
 
 
-async def is_bound_for(rt: Runtime, account: Account, profile_id: str) -> bool:
+async def is_bound_for(tx: Tx, account: Account, profile_id: str) -> bool:
     """True when the account was registered with an EAB key that covers this profile: the key still
     exists, is bound to this account, and was made for no profile or for this one. Anything else
     (no binding, a key for another profile, a key gone with its profile) fails closed."""
     if account.eab_kid is None:
         return False
-    async with rt.storage.read() as tx:
-        key = await tx.eab.get(account.eab_kid)
+    key = await tx.eab.get(account.eab_kid)
     return key is not None and key.bound_account_id == account.id and key.profile_id in (None, profile_id)

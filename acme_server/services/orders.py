@@ -12,22 +12,24 @@ from datetime import datetime, timedelta
 from acme_server.errors import (
     AlreadyReplaced,
     Malformed,
+    NotFound,
     OrderNotReady,
     RejectedIdentifier,
     Subproblem,
     Unauthorized,
 )
 from acme_server.problems import problem_document
-from acme_server.services import cas, certificates, eab, profiles
+from acme_server.services import cas, catalog, certificates, eab
 from acme_server.services.accounts import Account, check_owner
 from acme_server.services.authorizations import AuthorizationRules, Identifier, authorizations_for
+from acme_server.services.catalog import Catalog
 from acme_server.services.runtime import Runtime
-from acme_server.storage import OrderRecord
+from acme_server.storage import OrderRecord, Tx
 
 __all__ = ["AcmeProfile", "NewOrder", "OrderRecord"]
 from ca_core.csr import parse_csr
 from ca_core.errors import BadCSR, BadPublicKey, CAError, UnknownProfile
-from ca_core.issuance import issue
+from ca_core.issuance import IssuedCertificate, issue
 from ca_core.jose import jwk_of
 from ca_core.keys import key_algorithm_of
 from ca_core.names import parse_ip
@@ -47,20 +49,23 @@ class AcmeProfile:
     policy: Policy | None
 
 
-async def load_profile(rt: Runtime, name: str) -> AcmeProfile:
-    """A profile that allows ACME enrollment, with its policy (the profiles draft: invalidProfile)."""
-    async with rt.storage.read() as tx:
-        record = await tx.profiles.get_by_name(name)
-        policy_record = await tx.policies.get(record.policy_id) if record and record.policy_id else None
-    if record is None:
-        raise UnknownProfile(f"no profile {name!r}")
-    profile = Profile.from_document(record.name, record.document)
+async def load_profile(rt: Runtime, ref: str) -> AcmeProfile:
+    return acme_profile(await catalog.current(rt), ref)
+
+
+def acme_profile(configuration: Catalog, ref: str) -> AcmeProfile:
+    """A profile (by name, or id) that allows ACME enrollment, with its policy (the profiles draft:
+    invalidProfile), from the configuration catalog."""
+    try:
+        profile_id, profile = configuration.profile(ref)
+    except NotFound:
+        raise UnknownProfile(f"no profile {ref!r}") from None
+    name = profile.name
     if EnrollmentMethod.ACME not in profile.enrollment_methods:
         raise UnknownProfile(f"profile {name!r} does not allow ACME enrollment")
     if profile.issuer_type is not IssuerType.CA:
         raise UnknownProfile(f"profile {name!r} issues self-signed certificates, which ACME cannot")
-    policy = Policy.from_document(policy_record.name, policy_record.document) if policy_record else None
-    return AcmeProfile(record.id, profile, policy)
+    return AcmeProfile(profile_id, profile, configuration.policy(profile.policy_id))
 
 
 def _identifier_problems(profile: AcmeProfile, identifiers: Sequence[Identifier]) -> list[Subproblem]:
@@ -98,14 +103,14 @@ def _check_identifiers(profile: AcmeProfile, identifiers: Sequence[Identifier]) 
         raise RejectedIdentifier(detail, tuple(problems))
 
 
-async def _authorization_rules(rt: Runtime, account: Account, profile: AcmeProfile) -> AuthorizationRules:
+async def _authorization_rules(tx: Tx, account: Account, profile: AcmeProfile) -> AuthorizationRules:
     """The profile's authorization rules for this account. requireEab: only an account whose external
     account binding covers the profile may order (unauthorized, as Boulder answers an account that
     may not use a profile); preAuthorized names are granted to such accounts only."""
     rules = profile.profile
     bound = False
     if rules.require_eab or rules.pre_authorized:
-        bound = await eab.is_bound_for(rt, account, profile.id)
+        bound = await eab.is_bound_for(tx, account, profile.id)
     if rules.require_eab and not bound:
         raise Unauthorized(
             f"profile {rules.name!r} requires an account registered with an external account key for it"
@@ -144,12 +149,14 @@ async def new_order(
     name = forced_profile or order.profile or DEFAULT_PROFILE
     if forced_profile and order.profile and order.profile != forced_profile:
         raise UnknownProfile(f"this directory issues profile {forced_profile!r} only")
-    profile = await load_profile(rt, name)
-    rules = await _authorization_rules(rt, account, profile)
-    _check_identifiers(profile, order.identifiers)
     now = rt.clock.now()
-    _check_validity(profile.profile, order, now)
+    # One transaction: the configuration generation, the checks, then the order (a refused order
+    # rolls back having written nothing).
     async with rt.storage.transaction() as tx:
+        profile = acme_profile(await catalog.catalog_in(rt, tx), name)
+        rules = await _authorization_rules(tx, account, profile)
+        _check_identifiers(profile, order.identifiers)
+        _check_validity(profile.profile, order, now)
         if order.replaces and await tx.orders.find_replacing(order.replaces):
             raise AlreadyReplaced(f"certificate {order.replaces!r} is already being replaced")
         authorization_ids = await authorizations_for(tx, account, order.identifiers, now, rules)
@@ -240,11 +247,12 @@ async def finalize(rt: Runtime, account: Account, order_id: str, csr_der: bytes)
     the order when signing fails (never stuck in processing)."""
     async with rt.storage.read() as tx:
         order = _owned(await tx.orders.get(order_id), account, order_id)
+        configuration = await catalog.catalog_in(rt, tx)
     if order.status in ("processing", "valid"):
         return order  # a repeated or concurrent finalize reports the state (idempotent)
     if effective_status(order, rt.clock.now()) != "ready":
         raise OrderNotReady(f"the order is {effective_status(order, rt.clock.now())}, not ready")
-    profile = await _profile_by_id(rt, order.profile_id)
+    profile = acme_profile(configuration, order.profile_id or DEFAULT_PROFILE)
     request = _parse_csr(csr_der, profile.profile)
     _check_csr(request, order, account)
     start, ttl = _lifetime(order, rt.clock.now())
@@ -258,31 +266,39 @@ async def finalize(rt: Runtime, account: Account, order_id: str, csr_der: bytes)
                 return current
             raise OrderNotReady(f"the order is {current.status}, not ready")
     try:
-        certificate_id = await _issue(
-            rt, account, order, profile, request, start if order.not_before else None, ttl
-        )
+        issued = await _sign(rt, configuration, profile, request, start if order.not_before else None, ttl)
     except CAError as exc:
         await _fail(rt, order_id, exc)
         raise
+    # Rule 4d: the certificate is stored and the order becomes valid in one transaction.
     async with rt.storage.transaction() as tx:
-        await tx.orders.finish(order_id, certificate_id=certificate_id)
+        stored = await certificates.record_issued(
+            rt,
+            tx,
+            issued,
+            profile_id=profile.id,
+            profile=profile.profile,
+            enrollment="acme",
+            account_id=account.id,
+            order_id=order.id,
+        )
+        await tx.orders.finish(order_id, certificate_id=stored.id)
         record = await tx.orders.get(order_id)
     assert record is not None
     return record
 
 
-async def _issue(
+async def _sign(
     rt: Runtime,
-    account: Account,
-    order: OrderRecord,
+    configuration: Catalog,
     profile: AcmeProfile,
     request: CertificateRequest,
     not_before: datetime | None,
     ttl: timedelta | None,
-) -> str:
+) -> IssuedCertificate:
     assert profile.profile.ca_id is not None
-    authority = await cas.load_authority(rt, profile.profile.ca_id)
-    issued = await asyncio.to_thread(
+    authority = cas.authority_in(rt, configuration, profile.profile.ca_id)
+    return await asyncio.to_thread(
         issue,
         authority,
         profile.profile,
@@ -292,23 +308,6 @@ async def _issue(
         ttl=ttl,
         not_before=not_before,
     )
-    stored = await certificates.store_issued(
-        rt,
-        issued,
-        profile_id=profile.id,
-        profile=profile.profile,
-        enrollment="acme",
-        account_id=account.id,
-        order_id=order.id,
-    )
-    return stored.id
-
-
-async def _profile_by_id(rt: Runtime, profile_id: str | None) -> AcmeProfile:
-    if profile_id is None:
-        return await load_profile(rt, DEFAULT_PROFILE)
-    info = await profiles.get_profile(rt, profile_id)
-    return await load_profile(rt, info.name)
 
 
 async def _fail(rt: Runtime, order_id: str, exc: CAError) -> None:

@@ -9,10 +9,10 @@ from datetime import datetime
 from typing import Any
 
 from acme_server.errors import Conflict, NotFound
-from acme_server.services import cas, policies
+from acme_server.services import cas, catalog, policies
 from acme_server.services.runtime import Runtime
 from acme_server.storage import ProfileRecord, Tx
-from ca_core.profile import Profile
+from ca_core.profile import EnrollmentMethod, Profile
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,15 @@ async def delete_profile(rt: Runtime, ref: str) -> None:
         if any(key.bound_account_id for key in await tx.eab.list(record.id)):
             raise Conflict(f"profile {record.name!r} has external account keys bound to accounts")
         await tx.profiles.delete(record.id)
+
+
+async def acme_profiles(rt: Runtime) -> list[Profile]:
+    """The profiles ACME clients may ask for (the directory's meta.profiles), from the catalog."""
+    return [
+        profile
+        for _, profile in (await catalog.current(rt)).profiles()
+        if EnrollmentMethod.ACME in profile.enrollment_methods
+    ]
 
 
 async def profile_name(rt: Runtime, profile_id: str | None) -> str | None:

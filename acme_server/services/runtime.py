@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import hashlib
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import serialization
 
@@ -17,6 +18,9 @@ from acme_server.storage import Storage
 from ca_core.keyprotect import KeyEncryptionKey, seal_private_key, unseal_private_key
 from ca_core.keys import PrivateKey, PublicKey
 from ca_core.signer import Signer, SoftwareSigner
+
+if TYPE_CHECKING:
+    from acme_server.services.catalog import Catalog
 
 
 def key_context(public_key: PublicKey) -> bytes:
@@ -37,6 +41,7 @@ class Runtime:
     _signers: dict[bytes, Signer] = field(default_factory=dict, repr=False)
     _validation_wakeup: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     profile_names: dict[str, str] = field(default_factory=dict, repr=False)  # id -> name; names never change
+    catalog: Catalog | None = field(default=None, repr=False)  # services/catalog.py owns it
 
     def wake_validators(self) -> None:
         """A challenge was queued in this process: let its validation worker look now."""

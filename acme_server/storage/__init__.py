@@ -21,6 +21,7 @@ from acme_server.storage.authorizations import (
 )
 from acme_server.storage.cas import CARecord, CARepository
 from acme_server.storage.certificates import CertificateFilter, CertificateRecord, CertificateRepository
+from acme_server.storage.config import ConfigGenerationRepository
 from acme_server.storage.crls import CRLRecord, CRLRepository
 from acme_server.storage.cross import CrossCertificateRecord, CrossCertificateRepository
 from acme_server.storage.eab import EABKeyRecord, EABRepository
@@ -67,6 +68,7 @@ class Tx:
     """The repositories of one transaction, all over the same connection."""
 
     def __init__(self, connection: AsyncConnection) -> None:
+        self.config = ConfigGenerationRepository(connection)
         self.cas = CARepository(connection)
         self.policies = PolicyRepository(connection)
         self.profiles = ProfileRepository(connection)

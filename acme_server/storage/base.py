@@ -8,13 +8,14 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Executable, Row, Table, insert, select
+from sqlalchemy import ColumnElement, Executable, Row, Table, insert, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ClauseElement
 
 from acme_server.storage.integrity import as_conflict
+from acme_server.storage.tables import config_generation
 
 R = TypeVar("R")
 
@@ -70,6 +71,15 @@ class Repository:
         if pairs:
             rows = [{owner_column: owner, "key": key, "value": value} for key, value in pairs.items()]
             await self._execute(insert(table), rows)
+
+
+class ConfigRepository(Repository):
+    """A repository of configuration (CAs, policies, profiles, cross certificates): each change also
+    bumps config_generation in the same transaction, so no writer can forget to invalidate the
+    caches that services/catalog.py keeps in every worker and replica."""
+
+    async def _changed(self) -> None:
+        await self._execute(update(config_generation).values(value=config_generation.c.value + 1))
 
 
 def _named_parameters(

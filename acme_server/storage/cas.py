@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import insert, select, update
 
 from acme_server.errors import NotFound
-from acme_server.storage.base import Repository, make_id, utcnow
+from acme_server.storage.base import ConfigRepository, make_id, utcnow
 from acme_server.storage.tables import cas
 
 
@@ -35,7 +35,7 @@ class CARecord:
     created_at: datetime
 
 
-class CARepository(Repository):
+class CARepository(ConfigRepository):
     async def create(
         self,
         *,
@@ -81,6 +81,7 @@ class CARepository(Repository):
         )
         record = await self._one_or_none(CARecord, statement)
         assert record is not None
+        await self._changed()
         return record
 
     async def get(self, ca_id: str) -> CARecord | None:
@@ -94,6 +95,7 @@ class CARepository(Repository):
 
     async def set_status(self, ca_id: str, status: str) -> bool:
         result = await self._execute(update(cas).where(cas.c.id == ca_id).values(status=status))
+        await self._changed()
         return result.rowcount == 1
 
     async def complete_external(
@@ -118,7 +120,9 @@ class CARepository(Repository):
                 not_after=not_after,
             )
         )
-        return (await self._execute(statement)).rowcount == 1
+        completed = (await self._execute(statement)).rowcount == 1
+        await self._changed()
+        return completed
 
     async def next_crl_number(self, ca_id: str) -> int:
         """Hand out the next CRL number. One UPDATE ... RETURNING: the row lock (PostgreSQL) or the

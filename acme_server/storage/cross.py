@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import insert, select
 
-from acme_server.storage.base import Repository, make_id, utcnow
+from acme_server.storage.base import ConfigRepository, make_id, utcnow
 from acme_server.storage.tables import ca_cross_certificates as cross
 
 
@@ -21,7 +21,7 @@ class CrossCertificateRecord:
     created_at: datetime
 
 
-class CrossCertificateRepository(Repository):
+class CrossCertificateRepository(ConfigRepository):
     async def create(self, *, ca_id: str, issuer_id: str, certificate_pem: str) -> CrossCertificateRecord:
         """A second certificate for `ca_id` signed by `issuer_id`; the same pair twice is a Conflict."""
         statement = (
@@ -37,7 +37,12 @@ class CrossCertificateRepository(Repository):
         )
         record = await self._one_or_none(CrossCertificateRecord, statement)
         assert record is not None
+        await self._changed()
         return record
+
+    async def list(self) -> builtins.list[CrossCertificateRecord]:
+        """Every cross certificate, oldest first."""
+        return await self._all(CrossCertificateRecord, select(cross).order_by(cross.c.created_at, cross.c.id))
 
     async def list_for_ca(self, ca_id: str) -> builtins.list[CrossCertificateRecord]:
         """The CA's cross-signed certificates, oldest first (their order is the alternate chains' order)."""

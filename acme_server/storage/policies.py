@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 
 from acme_server.errors import NotFound
-from acme_server.storage.base import Repository, make_id, utcnow
+from acme_server.storage.base import ConfigRepository, make_id, utcnow
 from acme_server.storage.tables import policies
 
 
@@ -24,7 +24,7 @@ class PolicyRecord:
     updated_at: datetime
 
 
-class PolicyRepository(Repository):
+class PolicyRepository(ConfigRepository):
     async def create(self, *, name: str, document: Mapping[str, Any]) -> PolicyRecord:
         now = utcnow()
         statement = (
@@ -34,6 +34,7 @@ class PolicyRepository(Repository):
         )
         record = await self._one_or_none(PolicyRecord, statement)
         assert record is not None
+        await self._changed()
         return record
 
     async def get(self, policy_id: str) -> PolicyRecord | None:
@@ -56,7 +57,10 @@ class PolicyRepository(Repository):
         record = await self._one_or_none(PolicyRecord, statement)
         if record is None:
             raise NotFound("policy", policy_id)
+        await self._changed()
         return record
 
     async def delete(self, policy_id: str) -> bool:
-        return (await self._execute(delete(policies).where(policies.c.id == policy_id))).rowcount == 1
+        deleted = (await self._execute(delete(policies).where(policies.c.id == policy_id))).rowcount == 1
+        await self._changed()
+        return deleted

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 
 from acme_server.errors import NotFound
-from acme_server.storage.base import Repository, make_id, utcnow
+from acme_server.storage.base import ConfigRepository, make_id, utcnow
 from acme_server.storage.tables import certificates, profiles
 
 
@@ -26,7 +26,7 @@ class ProfileRecord:
     updated_at: datetime
 
 
-class ProfileRepository(Repository):
+class ProfileRepository(ConfigRepository):
     async def create(
         self,
         *,
@@ -51,6 +51,7 @@ class ProfileRepository(Repository):
         )
         record = await self._one_or_none(ProfileRecord, statement)
         assert record is not None
+        await self._changed()
         return record
 
     async def get(self, profile_id: str) -> ProfileRecord | None:
@@ -76,10 +77,13 @@ class ProfileRepository(Repository):
         record = await self._one_or_none(ProfileRecord, statement)
         if record is None:
             raise NotFound("profile", profile_id)
+        await self._changed()
         return record
 
     async def delete(self, profile_id: str) -> bool:
-        return (await self._execute(delete(profiles).where(profiles.c.id == profile_id))).rowcount == 1
+        deleted = (await self._execute(delete(profiles).where(profiles.c.id == profile_id))).rowcount == 1
+        await self._changed()
+        return deleted
 
     async def count_certificates(self, profile_id: str) -> int:
         """How many certificates were issued under the profile (a profile in use is not deleted)."""

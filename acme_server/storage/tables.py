@@ -274,6 +274,15 @@ api_tokens = Table(
     _one_of("role", "admin", "operator", "viewer"),
 )
 
+# One row, bumped in the same transaction as every change to a CA, policy, profile or cross
+# certificate: a process caches that configuration and reloads it when the number moved.
+config_generation = Table(
+    "config_generation",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
 leases = Table(
     "leases",
     metadata,
