@@ -14,6 +14,11 @@ class Unauthorized(CAError):
     """The caller may not do this (wrong account, wrong token role, bad credentials)."""
 
 
+class Forbidden(Unauthorized):
+    """The caller is known (a valid API token) but its role may not do this: HTTP 403 where an unknown
+    caller gets 401."""
+
+
 class NotFound(CAError):
     """No such resource."""
 

@@ -1,0 +1,131 @@
+"""REST API tokens: create (the secret is shown once; only its SHA-256 is stored), authenticate a bearer
+secret, list and revoke; roles and what each may do."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from acme_server.errors import Forbidden, Malformed, NotFound, Unauthorized
+from acme_server.services.runtime import Runtime
+from acme_server.storage import TokenRecord
+
+TOKEN_PREFIX = "acmes_"  # makes a leaked token easy to recognise in logs and secret scanners
+TOKEN_BYTES = 32
+
+
+class Role(StrEnum):
+    """admin manages CAs, profiles, policies, EAB keys and tokens; operator issues, renews, revokes,
+    exports and edits metadata; viewer reads. Each role may do everything the roles below it may."""
+
+    VIEWER = "viewer"
+    OPERATOR = "operator"
+    ADMIN = "admin"
+
+    @classmethod
+    def parse(cls, value: str) -> Role:
+        try:
+            return cls(value.strip().lower())
+        except ValueError:
+            allowed = ", ".join(role.value for role in cls)
+            raise Malformed(f"role {value!r}: use one of {allowed}") from None
+
+    @property
+    def rank(self) -> int:
+        return _RANKS[self]
+
+    def allows(self, required: Role) -> bool:
+        """True when this role may do what `required` may."""
+        return self.rank >= required.rank
+
+
+_RANKS = {Role.VIEWER: 0, Role.OPERATOR: 1, Role.ADMIN: 2}
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """A token as listed or authenticated: never the secret."""
+
+    id: str
+    name: str
+    role: Role
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+
+
+def check_role(token: TokenInfo, required: Role) -> None:
+    """Raise Forbidden unless the token's role covers `required`."""
+    if not token.role.allows(required):
+        raise Forbidden(f"token {token.name!r} has role {token.role.value}; this needs {required.value}")
+
+
+def hash_token(plaintext: str) -> str:
+    """What is stored: a bearer secret has 256 random bits, so a plain SHA-256 suffices (no salt or
+    stretching needed, unlike a password) and lets authenticate() look it up by equality."""
+    return hashlib.sha256(plaintext.encode()).hexdigest()
+
+
+async def create_token(
+    rt: Runtime, name: str, role: Role | str, expires_in: timedelta | None = None
+) -> tuple[str, TokenInfo]:
+    """A new token; returns its secret (shown only now) and what is stored about it."""
+    role = role if isinstance(role, Role) else Role.parse(role)
+    name = name.strip()
+    if not name:
+        raise Malformed("name: must not be empty")
+    if expires_in is not None and expires_in <= timedelta(0):
+        raise Malformed("expiresIn: must be longer than zero")
+    plaintext = TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
+    expires_at = rt.clock.now() + expires_in if expires_in is not None else None
+    async with rt.storage.transaction() as tx:
+        record = await tx.tokens.create(
+            name=name, role=role.value, token_hash=hash_token(plaintext), expires_at=expires_at
+        )
+    return plaintext, _info(record)
+
+
+async def authenticate(rt: Runtime, plaintext: str) -> TokenInfo:
+    """The token behind a bearer secret; Unauthorized when unknown or expired (one detail for both, so
+    a caller cannot tell a revoked token from a mistyped one). Records the use."""
+    now = rt.clock.now()
+    async with rt.storage.transaction() as tx:
+        record = await tx.tokens.find_by_hash(hash_token(plaintext.strip()))
+        if record is None or (record.expires_at is not None and record.expires_at <= now):
+            raise Unauthorized("the API token is unknown, revoked or expired")
+        await tx.tokens.touch(record.id, now)
+    return _info(record)
+
+
+async def list_tokens(rt: Runtime) -> list[TokenInfo]:
+    """Every token, oldest first, expired ones included (so they can be revoked)."""
+    async with rt.storage.read() as tx:
+        return [_info(record) for record in await tx.tokens.list()]
+
+
+async def revoke_token(rt: Runtime, token: str) -> TokenInfo:
+    """Delete a token by id or name; a name shared by several tokens must be revoked by id."""
+    async with rt.storage.transaction() as tx:
+        records = await tx.tokens.list()
+        matches = [r for r in records if r.id == token] or [r for r in records if r.name == token]
+        if not matches:
+            raise NotFound("API token", token)
+        if len(matches) > 1:
+            raise Malformed(f"several API tokens are named {token!r}: revoke one by its id")
+        if not await tx.tokens.delete(matches[0].id):
+            raise NotFound("API token", token)
+    return _info(matches[0])
+
+
+def _info(record: TokenRecord) -> TokenInfo:
+    return TokenInfo(
+        id=record.id,
+        name=record.name,
+        role=Role(record.role),
+        created_at=record.created_at,
+        expires_at=record.expires_at,
+        last_used_at=record.last_used_at,
+    )
