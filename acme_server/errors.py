@@ -44,6 +44,10 @@ class AlreadyRevoked(CAError):
     """The certificate was revoked before."""
 
 
+class AlreadyRenewed(Conflict):
+    """The certificate has a successor already (another renewal won)."""
+
+
 class RateLimited(CAError):
     """Too many requests; retry after `retry_after` seconds."""
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from cryptography import x509
 
-from acme_server.errors import AlreadyRevoked, NotFound
+from acme_server.errors import AlreadyRenewed, AlreadyRevoked, NotFound
 from acme_server.services import cas, catalog, crls
 from acme_server.services.runtime import Runtime
 from acme_server.storage import CertificateFilter, CertificateRecord, Tx
@@ -124,27 +124,30 @@ def _csr_request(csr_pem: bytes) -> CertificateRequest:
 
 
 @dataclass(frozen=True)
-class _IssuanceContext:
+class IssuanceContext:
+    """The profile (and its policy) a certificate is issued under."""
+
     profile_id: str
     profile: Profile
     policy: Policy | None
 
 
-async def _load_context(rt: Runtime, profile_ref: str, method: EnrollmentMethod) -> _IssuanceContext:
+async def load_context(rt: Runtime, profile_ref: str, method: EnrollmentMethod) -> IssuanceContext:
     configuration = await catalog.current(rt)
     profile_id, profile = configuration.profile(profile_ref)
     if method not in profile.enrollment_methods:
         raise InvalidSetting("profile", f"profile {profile.name!r} does not allow {method.value} enrollment")
-    return _IssuanceContext(profile_id, profile, configuration.policy(profile.policy_id))
+    return IssuanceContext(profile_id, profile, configuration.policy(profile.policy_id))
 
 
-async def _sign(
+async def sign(
     rt: Runtime,
-    context: _IssuanceContext,
+    context: IssuanceContext,
     request: CertificateRequest,
     ttl: timedelta | None,
     private_key: PrivateKey | None,
 ) -> IssuedCertificate:
+    """Check `request` against the context's policy and sign it as its profile says (off the loop)."""
     profile = context.profile
     lifetime = profile.resolve_ttl(ttl)
     if context.policy is not None:
@@ -193,7 +196,7 @@ async def issue_certificate(
     """Issue from exactly one of a CSR or a managed request, check profile and policy, store it."""
     if (csr_pem is None) == (managed is None):
         raise InvalidSetting("method", "give either a CSR or a managed request")
-    context = await _load_context(rt, profile, EnrollmentMethod.API)
+    context = await load_context(rt, profile, EnrollmentMethod.API)
     private_key: PrivateKey | None = None
     if csr_pem is not None:
         request = _csr_request(csr_pem)
@@ -201,7 +204,7 @@ async def issue_certificate(
         assert managed is not None
         private_key = await asyncio.to_thread(generate_key, managed.key_algorithm)
         request = CertificateRequest(managed.subject, normalize_sans(managed.sans), private_key.public_key())
-    issued = await _sign(rt, context, request, ttl, private_key)
+    issued = await sign(rt, context, request, ttl, private_key)
     async with rt.storage.transaction() as tx:
         return await record_issued(
             rt,
@@ -227,11 +230,15 @@ async def record_issued(
     friendly_name: str = "",
     account_id: str | None = None,
     order_id: str | None = None,
+    renewed_from: CertificateRecord | None = None,
 ) -> CertificateInfo:
     """Put a freshly issued certificate into the inventory within `tx` (the one place that does, for
-    every enrollment method), its key sealed."""
+    every enrollment method), its key sealed. With `renewed_from`, it is linked as that certificate's
+    successor, which becomes superseded; if another renewal won the race, AlreadyRenewed (the caller's
+    transaction rolls back, so nothing is stored)."""
     details = inspect_certificate(issued.certificate)
     metadata = metadata or {}
+    auto_renew = profile.auto_renew_by_default if renewed_from is None else renewed_from.auto_renew
     record = await tx.certificates.create(
         ca_id=profile.ca_id,
         profile_id=profile_id,
@@ -250,9 +257,12 @@ async def record_issued(
         enrollment=enrollment,
         account_id=account_id,
         order_id=order_id,
-        auto_renew=profile.auto_renew_by_default and issued.private_key is not None,
+        renewed_from_id=None if renewed_from is None else renewed_from.id,
+        auto_renew=auto_renew and issued.private_key is not None,
         metadata=metadata,
     )
+    if renewed_from is not None and not await tx.certificates.mark_renewed(renewed_from.id, record.id):
+        raise AlreadyRenewed(f"certificate {renewed_from.serial} was already renewed")
     return _info(record, dict(metadata))
 
 

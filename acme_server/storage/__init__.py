@@ -32,12 +32,19 @@ from acme_server.storage.nonces import NonceRepository
 from acme_server.storage.orders import OrderRecord, OrderRepository
 from acme_server.storage.policies import PolicyRecord, PolicyRepository
 from acme_server.storage.profiles import ProfileRecord, ProfileRepository
+from acme_server.storage.renewals import (
+    DueCertificate,
+    RenewalAttemptRecord,
+    RenewalRepository,
+    RenewalStateRecord,
+)
 from acme_server.storage.requests import (
     CertificateRequestFilter,
     CertificateRequestRecord,
     CertificateRequestRepository,
 )
 from acme_server.storage.revocations import RevocationRecord, RevocationRepository
+from acme_server.storage.syncs import SyncRecord, SyncRepository
 from acme_server.storage.tokens import TokenRecord, TokenRepository
 
 __all__ = [
@@ -51,13 +58,17 @@ __all__ = [
     "CertificateRequestRecord",
     "ChallengeRecord",
     "CrossCertificateRecord",
+    "DueCertificate",
     "EABKeyRecord",
     "NewAuthorization",
     "OrderRecord",
     "PolicyRecord",
     "ProfileRecord",
+    "RenewalAttemptRecord",
+    "RenewalStateRecord",
     "RevocationRecord",
     "Storage",
+    "SyncRecord",
     "TokenRecord",
     "Tx",
     "normalize_url",
@@ -79,6 +90,8 @@ class Tx:
         self.cross_certificates = CrossCertificateRepository(connection)
         self.tokens = TokenRepository(connection)
         self.leases = LeaseRepository(connection)
+        self.renewals = RenewalRepository(connection)
+        self.syncs = SyncRepository(connection)
         self.accounts = AccountRepository(connection)
         self.eab = EABRepository(connection)
         self.nonces = NonceRepository(connection)

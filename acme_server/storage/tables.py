@@ -291,6 +291,68 @@ leases = Table(
     Column("expires_at", UTCDateTime(), nullable=False),
 )
 
+# --- server-driven renewal and syncs -----------------------------------------------------------
+
+# One row per certificate the renewal scheduler has looked at: the claim that lets exactly one worker
+# or replica renew it (holder until claimed_until), and the back-off after failures.
+renewal_states = Table(
+    "renewal_states",
+    metadata,
+    Column(
+        "certificate_id",
+        String(36),
+        ForeignKey("certificates.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("holder", Text, nullable=True),
+    Column("claimed_until", UTCDateTime(), nullable=True),
+    Column("failures", Integer, nullable=False, server_default=text("0")),  # in a row, since the last success
+    Column("next_attempt_at", UTCDateTime(), nullable=True),  # back-off: not before this
+    Column("last_error", Text, nullable=True),
+)
+
+# Every renewal attempt of the scheduler, successful or not.
+renewal_attempts = Table(
+    "renewal_attempts",
+    metadata,
+    _id(),
+    Column("certificate_id", String(36), ForeignKey("certificates.id", ondelete="CASCADE"), nullable=False),
+    Column("attempted_at", UTCDateTime(), nullable=False),
+    Column("outcome", Text, nullable=False),
+    Column("error", Text, nullable=True),
+    Column("successor_id", String(36), ForeignKey("certificates.id", ondelete="SET NULL"), nullable=True),
+    Column("next_attempt_at", UTCDateTime(), nullable=True),  # after a failure: when it is retried
+    Column("holder", Text, nullable=False),  # the worker that made the attempt
+    _one_of("outcome", "renewed", "failed"),
+    Index(None, "certificate_id", "attempted_at"),
+)
+
+# A sync pushes one certificate (following its renewals) or a profile's newest certificate to a
+# destination; secrets (credentials) are sealed with the KEK like private keys.
+syncs = Table(
+    "syncs",
+    metadata,
+    _id(),
+    Column("name", Text, nullable=False, unique=True),
+    Column("certificate_id", String(36), ForeignKey("certificates.id", ondelete="CASCADE"), nullable=True),
+    Column("profile_id", String(36), ForeignKey("profiles.id", ondelete="CASCADE"), nullable=True),
+    Column("destination_type", Text, nullable=False),
+    Column("destination_config", JSON, nullable=False),
+    Column("sealed_secrets", LargeBinary, nullable=True),
+    # What the destination remembers between pushes (e.g. the ACM certificate ARN to re-import into).
+    Column("destination_state", JSON, nullable=False),
+    Column("last_status", Text, nullable=False, server_default="never"),
+    Column("last_error", Text, nullable=True),
+    Column("last_run_at", UTCDateTime(), nullable=True),
+    Column("last_certificate_id", String(36), nullable=True),  # no FK: history, may outlive the row
+    _created_at(),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    CheckConstraint("(certificate_id IS NULL) <> (profile_id IS NULL)", name="target"),
+    _one_of("last_status", "never", "ok", "failed"),
+    Index(None, "certificate_id"),
+    Index(None, "profile_id"),
+)
+
 # --- ACME (RFC 8555) ---------------------------------------------------------------------------
 
 acme_accounts = Table(

@@ -1,0 +1,82 @@
+"""Renew now: a successor with the same subject, SANs, profile, lifetime and metadata, linked both ways
+to the certificate it renews, which becomes superseded. The REST API's "renew" and the renewal
+scheduler (services/renewals.py) both call renew_certificate."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from acme_server.errors import AlreadyRenewed, Conflict
+from acme_server.services import certificates
+from acme_server.services.certificates import CertificateInfo
+from acme_server.services.runtime import Runtime
+from acme_server.storage import CertificateRecord
+from ca_core.errors import InvalidSetting
+from ca_core.export import load_certificates_pem
+from ca_core.inspect import inspect_certificate
+from ca_core.keys import KeyAlgorithm, PrivateKey, PublicKey, checked_public_key, generate_key
+from ca_core.profile import EnrollmentMethod
+from ca_core.request import CertificateRequest
+
+log = logging.getLogger("acme_server.renewals")
+
+
+def check_renewable(record: CertificateRecord) -> str:
+    """Raise why `record` cannot be renewed by the server; return its profile id."""
+    if record.enrollment == "acme":
+        raise Conflict(f"certificate {record.serial} was issued over ACME; its ACME client renews it")
+    if record.renewed_by_id is not None:
+        raise AlreadyRenewed(f"certificate {record.serial} was already renewed by {record.renewed_by_id}")
+    if record.status == "revoked":
+        raise Conflict(f"certificate {record.serial} is revoked; issue a new certificate instead")
+    if record.profile_id is None:
+        raise Conflict(f"certificate {record.serial} has no profile any more (it was deleted)")
+    return record.profile_id
+
+
+def _new_key(record: CertificateRecord) -> PrivateKey:
+    try:
+        algorithm = KeyAlgorithm(record.key_algorithm)
+    except ValueError:
+        raise InvalidSetting(
+            "keyAlgorithm", f"{record.key_algorithm} keys are not generated any more"
+        ) from None
+    return generate_key(algorithm)
+
+
+async def renew_certificate(rt: Runtime, certificate_id: str, *, actor: str) -> CertificateInfo:
+    """Issue the successor of `certificate_id`. A server-held key is replaced by a fresh key of the
+    same algorithm; a certificate from a CSR keeps its public key (the key's owner holds the private
+    half). Two renewals racing for one certificate store one successor; the other gets AlreadyRenewed."""
+    async with rt.storage.read() as tx:
+        old = await certificates.find_record(tx, certificate_id)
+        metadata = await tx.certificates.get_metadata(old.id)
+    profile_id = check_renewable(old)
+    context = await certificates.load_context(rt, profile_id, EnrollmentMethod.API)
+    certificate = load_certificates_pem(old.certificate_pem.encode())[0]
+    details = inspect_certificate(certificate)
+    private_key: PrivateKey | None = None
+    public_key: PublicKey
+    if old.sealed_key is not None:
+        private_key = await asyncio.to_thread(_new_key, old)
+        public_key = private_key.public_key()
+    else:
+        public_key = checked_public_key(certificate.public_key())
+    request = CertificateRequest(details.subject, details.sans, public_key)
+    lifetime = min(old.not_after - old.not_before, context.profile.max_ttl)
+    issued = await certificates.sign(rt, context, request, lifetime, private_key)
+    async with rt.storage.transaction() as tx:
+        successor = await certificates.record_issued(
+            rt,
+            tx,
+            issued,
+            profile_id=context.profile_id,
+            profile=context.profile,
+            enrollment=old.enrollment,
+            metadata=metadata,
+            friendly_name=old.friendly_name,
+            renewed_from=old,
+        )
+    log.info("certificate %s renewed by %s as %s (%s)", old.id, actor, successor.id, successor.serial)
+    return successor
