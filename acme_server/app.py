@@ -32,6 +32,7 @@ from acme_server.services.ports import Validator
 from acme_server.services.runtime import Runtime, open_runtime
 from acme_server.status import trust
 from acme_server.status.crls import get_crl
+from acme_server.ui.routes import ROUTES as UI_ROUTES
 from acme_server.validation import NetworkValidator
 from acme_server.validation.settings import ValidationSettings
 from ca_core.errors import CAError
@@ -95,6 +96,7 @@ ROUTES: list[BaseRoute] = [
     Route("/roots/{index:int}", trust.root, name="root"),
     Route("/ca/{ca}.pem", trust.ca_bundle, name="ca_bundle"),
     *ACME_ROUTES,
+    *UI_ROUTES,
 ]
 
 

@@ -1,0 +1,209 @@
+"""Certificate pages: the inventory table with its filters, the details page, and the actions of its
+Options menu (export, revoke, delete, metadata, renewal). Every rule lives in the services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from starlette.responses import Response
+
+from acme_server.services import cas, certificates, profiles
+from acme_server.services.certificates import CertificateFilter, CertificateInfo
+from acme_server.services.tokens import Role
+from acme_server.ui.pages import Page, page
+from ca_core.errors import InvalidSetting
+from ca_core.revocation import RevocationReason
+
+STATUSES = ("active", "revoked", "superseded")
+PAGE_SIZE = 25
+DIALOGS = ("export", "revoke", "delete")  # ?dialog=… opens one without JavaScript
+
+
+@dataclass
+class Listing:
+    """The table's query as the user typed it, the filter built from it, and what was wrong with it."""
+
+    values: dict[str, str | list[str]]
+    query: CertificateFilter = field(default_factory=CertificateFilter)
+    errors: dict[str, str] = field(default_factory=dict)
+    number: int = 1  # 1-based page
+
+
+def parse_pairs(items: list[str], *, field_name: str) -> dict[str, str]:
+    """["team=payments"] -> {"team": "payments"}; a bad item names the field."""
+    pairs: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InvalidSetting(field_name, f"{item!r}: use key=value")
+        pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def _positive(text: str, name: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise InvalidSetting(name, f"{text!r} is not a whole number of at least 1")
+    return int(text)
+
+
+@dataclass(frozen=True)
+class _Known:
+    """What the filter parsers look names up in."""
+
+    profile_ids: dict[str, str]  # name -> id
+    ca_ids: dict[str, str]  # name -> id
+    now: datetime
+
+
+def _by_status(value: str, known: _Known) -> dict[str, object]:
+    if value not in STATUSES:
+        raise InvalidSetting("status", f"no such status {value!r}")
+    return {"status": value}
+
+
+def _by_profile(value: str, known: _Known) -> dict[str, object]:
+    if value not in known.profile_ids:
+        raise InvalidSetting("profile", f"no such profile {value!r}")
+    return {"profile_id": known.profile_ids[value]}
+
+
+def _by_ca(value: str, known: _Known) -> dict[str, object]:
+    if value not in known.ca_ids:
+        raise InvalidSetting("ca", f"no such CA {value!r}")
+    return {"ca_id": known.ca_ids[value]}
+
+
+def _by_expiry(value: str, known: _Known) -> dict[str, object]:
+    return {"expiring_before": known.now + timedelta(days=_positive(value, "expiring"))}
+
+
+_FILTERS = {"status": _by_status, "profile": _by_profile, "ca": _by_ca, "expiring": _by_expiry}
+
+
+def _listing(current: Page, profile_names: dict[str, str], ca_names: dict[str, str]) -> Listing:
+    metadata = [m.strip() for m in current.request.query_params.getlist("metadata") if m.strip()]
+    values: dict[str, str | list[str]] = {k: current.field(k) for k in ("q", "page", *_FILTERS)}
+    values["metadata"] = metadata
+    listing = Listing(values)
+    known = _Known(_inverse(profile_names), _inverse(ca_names), current.rt.clock.now())
+    criteria: dict[str, object] = {"search": current.field("q") or None}
+    for name, parse in _FILTERS.items():
+        if value := current.field(name):
+            try:
+                criteria.update(parse(value, known))
+            except InvalidSetting as exc:
+                listing.errors[name] = exc.detail
+    try:
+        criteria["metadata"] = parse_pairs(metadata, field_name="metadata")
+        listing.number = _positive(current.field("page") or "1", "page")
+    except InvalidSetting as exc:
+        listing.errors[exc.field] = exc.detail
+    listing.query = CertificateFilter(**criteria)  # type: ignore[arg-type]
+    return listing
+
+
+def _inverse(names: dict[str, str]) -> dict[str, str]:
+    return {name: id_ for id_, name in names.items()}
+
+
+async def _names(current: Page) -> tuple[dict[str, str], dict[str, str]]:
+    """Profile and CA id -> name, for the table and the details page (few of each)."""
+    profile_names = {p.id: p.name for p in await profiles.list_profiles(current.rt)}
+    ca_names = {c.id: c.name for c in await cas.list_cas(current.rt)}
+    return profile_names, ca_names
+
+
+@page()
+async def list_certificates(current: Page) -> Response:
+    profile_names, ca_names = await _names(current)
+    listing = _listing(current, profile_names, ca_names)
+    found: list[CertificateInfo] = []
+    total = 0
+    if not listing.errors:
+        found, total = await certificates.list_certificates(
+            current.rt, listing.query, limit=PAGE_SIZE, offset=(listing.number - 1) * PAGE_SIZE
+        )
+    pages = max(1, -(-total // PAGE_SIZE))
+    return current.render(
+        "certificates.html",
+        certificates=found,
+        total=total,
+        listing=listing,
+        pages=pages,
+        statuses=STATUSES,
+        profile_names=profile_names,
+        ca_names=ca_names,
+    )
+
+
+async def _details(current: Page, status: int = 200, **extra: object) -> Response:
+    certificate = await certificates.get_certificate(current.rt, current.request.path_params["id"])
+    profile_names, ca_names = await _names(current)
+    dialog = current.field("dialog")
+    return current.render(
+        "certificate.html",
+        status=status,
+        certificate=certificate,
+        details=certificate.details,
+        profile_names=profile_names,
+        ca_names=ca_names,
+        reasons=list(RevocationReason),
+        dialog=extra.pop("dialog", dialog if dialog in DIALOGS else ""),
+        Role=Role,
+        **extra,
+    )
+
+
+@page()
+async def show_certificate(current: Page) -> Response:
+    return await _details(current)
+
+
+@page(Role.OPERATOR)
+async def edit_metadata(current: Page) -> Response:
+    assert current.form is not None
+    keys = [str(k).strip() for k in current.form.getlist("key")]
+    values = [str(v).strip() for v in current.form.getlist("value")]
+    metadata = {k: v for k, v in zip(keys, values, strict=False) if k}
+    await certificates.set_metadata(current.rt, current.request.path_params["id"], metadata)
+    return current.redirect("certificate", id=current.request.path_params["id"])
+
+
+@page(Role.OPERATOR)
+async def export_pem(current: Page) -> Response:
+    bundle = await certificates.export_pem(current.rt, current.request.path_params["id"])
+    return await _details(current, dialog="pem", bundle=bundle)
+
+
+@page(Role.OPERATOR)
+async def export_pkcs12(current: Page) -> Response:
+    certificate_id = current.request.path_params["id"]
+    password, alias = current.field("password"), current.field("alias") or certificate_id
+    if not password:
+        return await _details(current, 400, dialog="export", errors={"password": "a password is required"})
+    data = await certificates.export_pkcs12(current.rt, certificate_id, password=password, alias=alias)
+    filename = "".join(c for c in alias if c.isalnum() or c in "-_.") or "certificate"
+    return Response(
+        data,
+        media_type="application/x-pkcs12",
+        headers={"Content-Disposition": f'attachment; filename="{filename}.p12"'},
+    )
+
+
+@page(Role.OPERATOR)
+async def revoke(current: Page) -> Response:
+    if current.field("confirm") != "yes":
+        return await _details(current, 400, dialog="revoke", errors={"confirm": "tick the box to confirm"})
+    reason = RevocationReason.parse(current.field("reason") or "UNSPECIFIED")
+    # source "api": the UI acts with an API token (the stored sources are api, acme and cli)
+    await certificates.revoke_certificate(current.rt, current.request.path_params["id"], reason, source="api")
+    return current.redirect("certificate", id=current.request.path_params["id"])
+
+
+@page(Role.OPERATOR)
+async def delete(current: Page) -> Response:
+    if current.field("confirm") != "yes":
+        return await _details(current, 400, dialog="delete", errors={"confirm": "tick the box to confirm"})
+    await certificates.delete_certificate(current.rt, current.request.path_params["id"])
+    return current.redirect("certificates")

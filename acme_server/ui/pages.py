@@ -1,0 +1,177 @@
+"""What every UI page shares: the session and signed-in user, CSRF on every POST, role checks, template
+rendering with safe headers, and service errors turned into pages. Handlers get a `Page` and call
+services; they never see cookies or tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import jinja2
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from acme_server.errors import Unauthorized
+from acme_server.problems import problem_for
+from acme_server.services import tokens
+from acme_server.services.runtime import Runtime
+from acme_server.services.tokens import Role, TokenInfo
+from acme_server.ui.session import COOKIE, LIFETIME, Session, SessionCodec
+from ca_core.errors import CAError
+
+SIGN_IN = "ui:sign_in"
+# script-src 'self': no inline script anywhere, so injected markup cannot run code.
+SECURITY_HEADERS: Mapping[str, str] = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+templates = jinja2.Environment(
+    loader=jinja2.PackageLoader("acme_server.ui", "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def utc(value: datetime | None) -> str:
+    return "" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+templates.filters["utc"] = utc
+templates.globals["has_requests"] = False
+
+
+@dataclass
+class Page:
+    """One request as a handler sees it."""
+
+    request: Request
+    rt: Runtime
+    session: Session
+    user: TokenInfo | None
+    form: FormData | None = None
+    _new_session: Session | None = field(default=None, repr=False)
+
+    def may(self, required: Role) -> bool:
+        """Whether the signed-in token's role covers `required` (the services' one role rule)."""
+        return self.user is not None and self.user.role.allows(required)
+
+    def url(self, name: str, /, query: Mapping[str, Any] | None = None, **params: Any) -> str:
+        path = str(self.request.app.url_path_for(f"ui:{name}", **params))
+        given = {k: v for k, v in (query or {}).items() if v not in ("", None, [])}
+        return f"{path}?{urlencode(given, doseq=True)}" if given else path
+
+    def render(self, template: str, status: int = 200, **context: Any) -> Response:
+        context.setdefault("section", template.split(".")[0].rstrip("s") + "s")
+        html = templates.get_template(template).render(
+            page=self, user=self.user, csrf=self.session.csrf, url=self.url, **context
+        )
+        return HTMLResponse(html, status_code=status)
+
+    def redirect(self, name: str, /, query: Mapping[str, Any] | None = None, **params: Any) -> Response:
+        return RedirectResponse(self.url(name, query, **params), status_code=303)
+
+    def field(self, name: str, default: str = "") -> str:
+        """A submitted form field (or query parameter on GET), stripped."""
+        source = self.form if self.form is not None else self.request.query_params
+        value = source.get(name)
+        return value.strip() if isinstance(value, str) else default
+
+    def start_session(self, session: Session) -> None:
+        """Replace the session (sign-in, sign-out): the response carries the new cookie."""
+        self.session = session
+        self._new_session = session
+
+
+Handler = Callable[[Page], Awaitable[Response]]
+
+
+def _codec(request: Request) -> SessionCodec:
+    state = request.app.state
+    codec: SessionCodec | None = getattr(state, "ui_session_codec", None)
+    if codec is None:
+        codec = SessionCodec(state.runtime.kek)
+        state.ui_session_codec = codec
+    return codec
+
+
+def _set_cookie(request: Request, response: Response, session: Session) -> None:
+    response.set_cookie(
+        COOKIE,
+        _codec(request).encode(session),
+        max_age=int(LIFETIME.total_seconds()),
+        path="/ui",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+
+
+async def _user(rt: Runtime, session: Session) -> TokenInfo | None:
+    if session.token is None:
+        return None
+    try:
+        return await tokens.authenticate(rt, session.token)
+    except Unauthorized:
+        return None  # deleted or expired since sign-in: sign in again
+
+
+def _error(page: Page, status: int, title: str, detail: str) -> Response:
+    return page.render("error.html", status=status, title=title, detail=detail)
+
+
+async def _run(page: Page, handler: Handler, required: Role | None) -> Response:
+    if page.request.method == "POST":
+        page.form = await page.request.form()
+        if not page.session.accepts(page.form.get("csrf") if page.form else None):  # type: ignore[arg-type]
+            return _error(page, 403, "Form expired", "The form's security token is missing or stale; reload.")
+    if required is not None:
+        if page.user is None:
+            return page.redirect("sign_in", {"next": page.request.url.path})
+        if not page.may(required):
+            return _error(page, 403, "Not allowed", f"Your token's role ({page.user.role}) may not do this.")
+    try:
+        return await handler(page)
+    except CAError as exc:
+        status = problem_for(exc)[1]
+        detail = exc.detail if status < 500 else "The server could not complete the request."
+        return _error(page, status, "Not found" if status == 404 else "Could not do that", detail)
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def page(required: Role | None = Role.VIEWER) -> Callable[[Handler], Endpoint]:
+    """Wrap a handler: session in, CSRF checked on POST, sign-in with a role covering `required`
+    (None: a public page), service errors rendered as a page with the status of the one error table."""
+
+    def wrap(handler: Handler) -> Endpoint:
+        async def endpoint(request: Request) -> Response:
+            rt: Runtime = request.app.state.runtime
+            now = rt.clock.now()
+            session = _codec(request).decode(request.cookies.get(COOKIE), now)
+            current = Page(request, rt, session or Session.new(now), None)
+            if session is None:
+                current.start_session(current.session)
+            current.user = await _user(rt, current.session)
+            response = await _run(current, handler, required)
+            if current._new_session is not None:
+                _set_cookie(request, response, current._new_session)
+            response.headers.update(SECURITY_HEADERS)
+            return response
+
+        endpoint.__name__ = handler.__name__
+        return endpoint
+
+    return wrap

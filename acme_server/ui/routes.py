@@ -1,0 +1,44 @@
+"""The UI's route table: one named route per page or action, mounted at /ui as `ui:<name>`."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from acme_server.ui import auth, cas, certificates
+
+
+async def home(request: Request) -> Response:
+    return RedirectResponse(request.app.url_path_for("ui:certificates"), status_code=303)
+
+
+_CERTIFICATE = "/certificates/{id}"
+
+ROUTES: list[BaseRoute] = [
+    Mount(
+        "/ui",
+        name="ui",
+        routes=[
+            Route("/", home, name="home"),
+            Route("/sign-in", auth.sign_in, methods=["GET", "POST"], name="sign_in"),
+            Route("/sign-out", auth.sign_out, methods=["POST"], name="sign_out"),
+            Route("/certificates", certificates.list_certificates, name="certificates"),
+            Route(_CERTIFICATE, certificates.show_certificate, name="certificate"),
+            Route(_CERTIFICATE + "/metadata", certificates.edit_metadata, methods=["POST"], name="metadata"),
+            Route(_CERTIFICATE + "/export/pem", certificates.export_pem, methods=["POST"], name="export_pem"),
+            Route(
+                _CERTIFICATE + "/export/pkcs12",
+                certificates.export_pkcs12,
+                methods=["POST"],
+                name="export_pkcs12",
+            ),
+            Route(_CERTIFICATE + "/revoke", certificates.revoke, methods=["POST"], name="revoke"),
+            Route(_CERTIFICATE + "/delete", certificates.delete, methods=["POST"], name="delete"),
+            Route("/cas", cas.list_cas, name="cas"),
+            Route("/cas/{id}", cas.show_ca, name="ca"),
+            Mount("/static", StaticFiles(packages=[("acme_server.ui", "static")]), name="static"),
+        ],
+    )
+]
