@@ -19,7 +19,7 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -412,9 +412,16 @@ _REASONS = {
 }
 
 
-def start_pebble(workdir: Path, challtestsrv: ChallTestSrv, *, eab_keys: int = 16) -> PebbleTarget:
+def start_pebble(
+    workdir: Path,
+    challtestsrv: ChallTestSrv,
+    *,
+    eab_keys: int = 16,
+    environment: Mapping[str, str] | None = None,
+) -> PebbleTarget:
     """Pebble with a generated config: validation on free loopback ports, DNS from challtestsrv, EAB keys
-    accepted but not required (so one instance serves the EAB scenarios and all the others)."""
+    accepted but not required (so one instance serves the EAB scenarios and all the others).
+    `environment` overrides Pebble's PEBBLE_* settings below (the benchmark turns authorization reuse on)."""
     binary = shutil.which("pebble")
     if binary is None:
         raise StartupError("pebble is not installed")
@@ -444,6 +451,7 @@ def start_pebble(workdir: Path, challtestsrv: ChallTestSrv, *, eab_keys: int = 1
         PEBBLE_WFE_NONCEREJECT="0",  # no random badNonce: the nonce scenarios must be deterministic
         PEBBLE_AUTHZREUSE="0",  # every order gets fresh authorizations
     )
+    env.update(environment or {})
     process = Process(
         "pebble",
         [binary, "-config", str(config_path), "-dnsserver", challtestsrv.dns_address],
