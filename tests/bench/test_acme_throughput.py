@@ -4,9 +4,15 @@ checks that the benchmark works and reports what it measured; it asserts no timi
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
 
-from bench.acme_throughput import parse_args, render, run
+import httpx
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from bench.acme_throughput import parse_args, render, run, run_orders
+from bench.client import Account
 from bench.responder import answer
 from tests.tools import require_tool
 
@@ -55,3 +61,31 @@ def test_responder_answers_only_challenge_paths_with_the_key_authorization() -> 
     assert answer("POST /.well-known/acme-challenge/abc HTTP/1.1", thumbprint)[0] == 404
     assert answer("GET /other HTTP/1.1", thumbprint)[0] == 404
     assert answer("garbage", thumbprint)[0] == 404
+
+
+async def test_a_server_that_never_answers_is_reported_as_a_stall_not_waited_for() -> None:
+    """A loopback server that accepts connections and never answers: the batch stops after the stall
+    timeout with every order unfinished, instead of waiting for the HTTP timeout or forever."""
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def silent(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)  # kept open, never written to
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    url = f"http://127.0.0.1:{port}/acme"
+    try:
+        async with httpx.AsyncClient(timeout=60) as http:
+            key = ec.generate_private_key(ec.SECP256R1())
+            account = Account(http, {"newNonce": url, "newOrder": url}, key, kid=url)
+            jobs = [(f"s{i}.bench.example.com", b"csr") for i in range(4)]
+            started = time.monotonic()
+            batch = await run_orders(account, jobs, concurrency=2, stall_timeout=1.0)
+        assert batch.stalled and batch.outcomes == [None] * 4
+        assert time.monotonic() - started < 15  # the stall timeout plus cancellation, not the 60 s
+        assert len(accepted) == 2  # both workers were waiting on the server
+    finally:
+        for writer in accepted:
+            writer.close()
+        server.close()
+        await server.wait_closed()
