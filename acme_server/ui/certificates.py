@@ -8,11 +8,12 @@ from datetime import datetime, timedelta
 
 from starlette.responses import Response
 
-from acme_server.services import cas, certificates, profiles
+from acme_server.problems import problem_for
+from acme_server.services import cas, certificates, profiles, renew
 from acme_server.services.certificates import CertificateFilter, CertificateInfo
 from acme_server.services.tokens import Role
 from acme_server.ui.pages import Page, page
-from ca_core.errors import InvalidSetting
+from ca_core.errors import CAError, InvalidSetting
 from ca_core.revocation import RevocationReason
 
 STATUSES = ("active", "revoked", "superseded")
@@ -199,6 +200,19 @@ async def revoke(current: Page) -> Response:
     # source "api": the UI acts with an API token (the stored sources are api, acme and cli)
     await certificates.revoke_certificate(current.rt, current.request.path_params["id"], reason, source="api")
     return current.redirect("certificate", id=current.request.path_params["id"])
+
+
+@page(Role.OPERATOR)
+async def renew_now(current: Page) -> Response:
+    """Issue the successor now, then show it (its Issuance links back to this one)."""
+    assert current.user is not None
+    try:
+        successor = await renew.renew_certificate(
+            current.rt, current.request.path_params["id"], actor=f"ui token {current.user.name!r}"
+        )
+    except CAError as exc:  # e.g. an ACME certificate (its client renews it) or one renewed before
+        return await _details(current, problem_for(exc)[1], errors={"renew": exc.detail})
+    return current.redirect("certificate", id=successor.id)
 
 
 @page(Role.OPERATOR)

@@ -40,6 +40,7 @@ CERTIFICATES = [
     ("search.example.com", {"team": "search", "env": "prod"}),
     ("revoke-me.example.com", {"team": "ops"}),
     ("delete-me.example.com", {"team": "ops"}),
+    ("renew-me.example.com", {"team": "ops", "tier": "gold"}),
 ]
 
 

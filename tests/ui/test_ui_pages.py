@@ -184,6 +184,22 @@ def test_revoke_with_a_reason_changes_the_status(page: Page, ui: UI) -> None:
     expect(page.locator("#certificates")).to_contain_text("revoke-me.example.com")
 
 
+def test_renew_now_links_the_renewal_chain_both_ways(page: Page, ui: UI) -> None:
+    sign_in(page, ui)
+    old_id = ui.seeded.certificates["renew-me.example.com"]
+    open_certificate(page, ui, "renew-me.example.com")
+    choose(page, "Renew now")
+    page.wait_for_url(re.compile(r".*/ui/certificates/(?!" + old_id + ").+"))
+    expect(page.locator("h1")).to_have_text("renew-me.example.com")
+    expect(page.locator("#renewed-from")).to_have_text(old_id)
+    expect(page.locator("#metadata input[name=value]").nth(1)).to_have_value("gold")  # carried over
+    new_url = page.url
+    page.click("#renewed-from")
+    expect(page.locator(".page-head .badge")).to_have_text("superseded")
+    page.click("#renewed-by")
+    assert page.url == new_url
+
+
 def test_delete_after_confirmation(page: Page, ui: UI) -> None:
     sign_in(page, ui)
     open_certificate(page, ui, "delete-me.example.com")
