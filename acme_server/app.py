@@ -26,7 +26,7 @@ from acme_server.acme.routes import ROUTES as ACME_ROUTES
 from acme_server.acme.routes import AcmeHeaders
 from acme_server.config import Settings
 from acme_server.problems import ACME_ERROR
-from acme_server.services import challenges
+from acme_server.services import challenges, renewals
 from acme_server.services.nonces import Nonces
 from acme_server.services.ports import Validator
 from acme_server.services.runtime import Runtime, open_runtime
@@ -129,13 +129,19 @@ def create_app(
         worker = asyncio.create_task(
             challenges.run_worker(rt, validator or network, stop, delay=settings.test_validation_delay)  # type: ignore[arg-type]
         )
+        tasks = [worker]
+        if settings.renewal_interval > 0:
+            tasks.append(
+                asyncio.create_task(renewals.run_scheduler(rt, stop, interval=settings.renewal_interval))
+            )
         try:
             yield
         finally:
             stop.set()
             rt.wake_validators()
-            with suppress(asyncio.CancelledError):
-                await asyncio.wait_for(worker, 5)
+            for task in tasks:
+                with suppress(asyncio.CancelledError, TimeoutError):  # wait_for cancelled a slow one
+                    await asyncio.wait_for(task, 5)
             if network is not None:
                 await network.aclose()
             if runtime is None:

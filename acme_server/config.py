@@ -32,6 +32,7 @@ ENVIRONMENT = {
     "caa_identities": "ACME_SERVER_CAA_IDENTITIES",
     "validation_timeout": "ACME_SERVER_VALIDATION_TIMEOUT",
     "blocked_networks": "ACME_SERVER_BLOCKED_NETWORKS",
+    "renewal_interval": "ACME_SERVER_RENEWAL_INTERVAL",
     "test_nonce_reject_rate": "ACME_SERVER_TEST_NONCE_REJECT_RATE",
     "test_validation_delay": "ACME_SERVER_TEST_VALIDATION_DELAY",
 }
@@ -39,6 +40,7 @@ _FRACTIONS = {
     "test_nonce_reject_rate": (0.0, 1.0),
     "test_validation_delay": (0.0, 600.0),
     "validation_timeout": (0.1, 120.0),
+    "renewal_interval": (0.0, 86400.0),
 }
 _INTEGERS = {"workers": (1, 64), "http01_port": (1, 65535), "tlsalpn01_port": (1, 65535)}
 CONFIG_ENV = "ACME_SERVER_CONFIG"
@@ -61,6 +63,7 @@ class Settings:
     caa_identities: tuple[str, ...] = ()  # directory meta.caaIdentities; CAA is checked when set
     validation_timeout: float = 10.0  # seconds per network step of a validation
     blocked_networks: str | None = None  # comma-separated CIDRs the VA never connects to; None: link-local
+    renewal_interval: float = 300.0  # seconds between auto-renewal passes of each worker; 0: no scheduler
     # Client testing aids, off by default (Pebble's PEBBLE_WFE_NONCEREJECT and PEBBLE_VA_SLEEPTIME):
     test_nonce_reject_rate: float = 0.0  # share of valid nonces refused with badNonce, 0..1
     test_validation_delay: float = 0.0  # seconds the VA waits before each validation

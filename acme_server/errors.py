@@ -48,6 +48,10 @@ class AlreadyRenewed(Conflict):
     """The certificate has a successor already (another renewal won)."""
 
 
+class NotRenewable(Conflict):
+    """The server cannot renew this certificate (issued over ACME, key not held, revoked ...)."""
+
+
 class RateLimited(CAError):
     """Too many requests; retry after `retry_after` seconds."""
 

@@ -52,6 +52,11 @@ def register(commands: Any) -> None:
         help="comma-separated networks validation never connects to (default 169.254.0.0/16,fe80::/10)",
     )
     parser.add_argument(
+        "--renewal-interval",
+        metavar="SECONDS",
+        help="seconds between auto-renewal passes (env ACME_SERVER_RENEWAL_INTERVAL, default 300; 0: off)",
+    )
+    parser.add_argument(
         "--test-nonce-reject-rate",
         metavar="RATE",
         help="client testing aid: refuse this share (0..1) of valid nonces with badNonce (default 0)",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from acme_server.errors import AlreadyRenewed, Conflict
+from acme_server.errors import AlreadyRenewed, NotRenewable
 from acme_server.services import certificates
 from acme_server.services.certificates import CertificateInfo
 from acme_server.services.runtime import Runtime
@@ -25,13 +25,13 @@ log = logging.getLogger("acme_server.renewals")
 def check_renewable(record: CertificateRecord) -> str:
     """Raise why `record` cannot be renewed by the server; return its profile id."""
     if record.enrollment == "acme":
-        raise Conflict(f"certificate {record.serial} was issued over ACME; its ACME client renews it")
+        raise NotRenewable(f"certificate {record.serial} was issued over ACME; its ACME client renews it")
     if record.renewed_by_id is not None:
         raise AlreadyRenewed(f"certificate {record.serial} was already renewed by {record.renewed_by_id}")
     if record.status == "revoked":
-        raise Conflict(f"certificate {record.serial} is revoked; issue a new certificate instead")
+        raise NotRenewable(f"certificate {record.serial} is revoked; issue a new certificate instead")
     if record.profile_id is None:
-        raise Conflict(f"certificate {record.serial} has no profile any more (it was deleted)")
+        raise NotRenewable(f"certificate {record.serial} has no profile any more (it was deleted)")
     return record.profile_id
 
 

@@ -21,6 +21,7 @@ class DueCertificate:
 
     id: str
     profile_id: str | None
+    not_before: datetime
     not_after: datetime
 
 
@@ -54,7 +55,7 @@ class RenewalRepository(Repository):
         in back-off or claimed by a live holder. The caller applies each profile's own window."""
         c, s = certificates.c, renewal_states.c
         statement = (
-            select(c.id, c.profile_id, c.not_after)
+            select(c.id, c.profile_id, c.not_before, c.not_after)
             .select_from(certificates.outerjoin(renewal_states, s.certificate_id == c.id))
             .where(
                 c.auto_renew.is_(True),
