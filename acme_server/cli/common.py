@@ -12,6 +12,7 @@ from typing import Any
 
 from acme_server.errors import Malformed
 from acme_server.services.runtime import Runtime
+from ca_core import metadata
 
 Command = Callable[[Runtime, argparse.Namespace], Awaitable[int]]
 
@@ -57,13 +58,7 @@ def emit_table(args: argparse.Namespace, rows: Sequence[Mapping[str, Any]], colu
 
 def parse_pairs(items: Sequence[str] | None, *, option: str) -> dict[str, str]:
     """["team=payments", "env=prod"] -> {"team": "payments", "env": "prod"}."""
-    pairs: dict[str, str] = {}
-    for item in items or ():
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise Malformed(f"{option} {item!r}: use KEY=VALUE")
-        pairs[key.strip()] = value.strip()
-    return pairs
+    return metadata.parse_pairs(items or (), field=option)
 
 
 def read_input(path: str, *, what: str) -> bytes:

@@ -14,6 +14,7 @@ from acme_server.services.certificates import CertificateFilter, CertificateInfo
 from acme_server.services.tokens import Role
 from acme_server.ui.pages import Page, page
 from ca_core.errors import CAError, InvalidSetting
+from ca_core.metadata import parse_pairs
 from ca_core.revocation import RevocationReason
 
 STATUSES = ("active", "revoked", "superseded")
@@ -29,17 +30,6 @@ class Listing:
     query: CertificateFilter = field(default_factory=CertificateFilter)
     errors: dict[str, str] = field(default_factory=dict)
     number: int = 1  # 1-based page
-
-
-def parse_pairs(items: list[str], *, field_name: str) -> dict[str, str]:
-    """["team=payments"] -> {"team": "payments"}; a bad item names the field."""
-    pairs: dict[str, str] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise InvalidSetting(field_name, f"{item!r}: use key=value")
-        pairs[key.strip()] = value.strip()
-    return pairs
 
 
 def _positive(text: str, name: str) -> int:
@@ -96,7 +86,7 @@ def _listing(current: Page, profile_names: dict[str, str], ca_names: dict[str, s
             except InvalidSetting as exc:
                 listing.errors[name] = exc.detail
     try:
-        criteria["metadata"] = parse_pairs(metadata, field_name="metadata")
+        criteria["metadata"] = parse_pairs(metadata, field="metadata")
         listing.number = _positive(current.field("page") or "1", "page")
     except InvalidSetting as exc:
         listing.errors[exc.field] = exc.detail
