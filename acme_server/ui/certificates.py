@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from starlette.responses import Response
 
 from acme_server.problems import problem_for
-from acme_server.services import cas, certificates, profiles, renew
+from acme_server.services import cas, certificates, profiles, renew, renewals
 from acme_server.services.certificates import CertificateFilter, CertificateInfo
 from acme_server.services.tokens import Role
 from acme_server.ui.pages import Page, page
@@ -130,6 +130,7 @@ async def list_certificates(current: Page) -> Response:
 
 async def _details(current: Page, status: int = 200, **extra: object) -> Response:
     certificate = await certificates.get_certificate(current.rt, current.request.path_params["id"])
+    renewal = await renewals.get_renewal_status(current.rt, certificate.id)
     profile_names, ca_names = await _names(current)
     dialog = current.field("dialog")
     return current.render(
@@ -137,6 +138,7 @@ async def _details(current: Page, status: int = 200, **extra: object) -> Respons
         status=status,
         certificate=certificate,
         details=certificate.details,
+        renewal=renewal,
         profile_names=profile_names,
         ca_names=ca_names,
         reasons=list(RevocationReason),
@@ -203,6 +205,14 @@ async def renew_now(current: Page) -> Response:
     except CAError as exc:  # e.g. an ACME certificate (its client renews it) or one renewed before
         return await _details(current, problem_for(exc)[1], errors={"renew": exc.detail})
     return current.redirect("certificate", id=successor.id)
+
+
+@page(Role.OPERATOR)
+async def auto_renew(current: Page) -> Response:
+    """Switch server-driven renewal on or off; the service refuses it where the server cannot renew."""
+    certificate_id = current.request.path_params["id"]
+    await renewals.set_auto_renew(current.rt, certificate_id, current.field("enabled") == "yes")
+    return current.redirect("certificate", id=certificate_id)
 
 
 @page(Role.OPERATOR)

@@ -35,6 +35,7 @@ ROUTES: list[BaseRoute] = [
                 name="export_pkcs12",
             ),
             Route(_CERTIFICATE + "/revoke", certificates.revoke, methods=["POST"], name="revoke"),
+            Route(_CERTIFICATE + "/auto-renew", certificates.auto_renew, methods=["POST"], name="auto_renew"),
             Route(_CERTIFICATE + "/renew", certificates.renew_now, methods=["POST"], name="renew"),
             Route(_CERTIFICATE + "/delete", certificates.delete, methods=["POST"], name="delete"),
             Route("/cas", cas.list_cas, name="cas"),

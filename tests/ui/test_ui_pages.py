@@ -200,6 +200,16 @@ def test_renew_now_links_the_renewal_chain_both_ways(page: Page, ui: UI) -> None
     assert page.url == new_url
 
 
+def test_auto_renewal_is_switched_on_and_off_from_the_menu(page: Page, ui: UI) -> None:
+    sign_in(page, ui)
+    open_certificate(page, ui, "payments.example.com")
+    expect(page.locator("#auto-renewal")).to_have_text(re.compile(r"^\s*disabled"))
+    choose(page, "Enable auto-renewal")
+    expect(page.locator("#auto-renewal")).to_contain_text("enabled, due")
+    choose(page, "Disable auto-renewal")
+    expect(page.locator("#auto-renewal")).to_have_text(re.compile(r"^\s*disabled"))
+
+
 def test_delete_after_confirmation(page: Page, ui: UI) -> None:
     sign_in(page, ui)
     open_certificate(page, ui, "delete-me.example.com")
