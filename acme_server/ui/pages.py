@@ -35,6 +35,15 @@ SECURITY_HEADERS: Mapping[str, str] = {
     "Cache-Control": "no-store",
 }
 
+# which navigation entry a page belongs to
+SECTIONS: Mapping[str, str] = {
+    "certificates.html": "certificates",
+    "certificate.html": "certificates",
+    "requests.html": "requests",
+    "cas.html": "cas",
+    "ca.html": "cas",
+}
+
 templates = jinja2.Environment(
     loader=jinja2.PackageLoader("acme_server.ui", "templates"),
     autoescape=True,
@@ -73,7 +82,7 @@ class Page:
         return f"{path}?{urlencode(given, doseq=True)}" if given else path
 
     def render(self, template: str, status: int = 200, **context: Any) -> Response:
-        context.setdefault("section", template.split(".")[0].rstrip("s") + "s")
+        context.setdefault("section", SECTIONS.get(template, ""))
         html = templates.get_template(template).render(
             page=self, user=self.user, csrf=self.session.csrf, url=self.url, **context
         )

@@ -8,10 +8,17 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from acme_server.ui import auth, cas, certificates
+from acme_server.ui.pages import Page, page
 
 
 async def home(request: Request) -> Response:
     return RedirectResponse(request.app.url_path_for("ui:certificates"), status_code=303)
+
+
+@page(None)
+async def not_found(current: Page) -> Response:
+    """Any other path under /ui: a page, not the ACME problem document the rest of the server sends."""
+    return current.render("error.html", status=404, title="Not found", detail="There is no such page.")
 
 
 _CERTIFICATE = "/certificates/{id}"
@@ -41,6 +48,7 @@ ROUTES: list[BaseRoute] = [
             Route("/cas", cas.list_cas, name="cas"),
             Route("/cas/{id}", cas.show_ca, name="ca"),
             Mount("/static", StaticFiles(packages=[("acme_server.ui", "static")]), name="static"),
+            Route("/{path:path}", not_found, name="not_found"),
         ],
     )
 ]

@@ -264,3 +264,11 @@ def test_cas_list_and_details_with_chain_and_crl(page: Page, ui: UI) -> None:
     assert href is not None
     crl = httpx.get(ui.server.url + href, verify=trust(ui.data_dir))
     assert crl.status_code == 200 and crl.headers["content-type"] == "application/pkix-crl"
+
+
+def test_an_unknown_page_is_a_page_too(page: Page, ui: UI) -> None:
+    sign_in(page, ui, Role.VIEWER)
+    response = page.goto(ui.url + "/no/such/page")
+    assert response is not None and response.status == 404
+    expect(page.locator("h1")).to_have_text("Not found")
+    assert response.headers["content-security-policy"].startswith("default-src 'self'")
