@@ -18,12 +18,13 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from acme_server.acme.problems import handle_ca_error, handle_unexpected, problem_response
 from acme_server.acme.routes import ROUTES as ACME_ROUTES
 from acme_server.acme.routes import AcmeHeaders
+from acme_server.api.routes import api_app
 from acme_server.config import Settings
 from acme_server.problems import ACME_ERROR
 from acme_server.services import challenges, renewals
@@ -97,6 +98,7 @@ ROUTES: list[BaseRoute] = [
     Route("/ca/{ca}.pem", trust.ca_bundle, name="ca_bundle"),
     *ACME_ROUTES,
     *UI_ROUTES,
+    Mount("/api/v1", app=api_app(), name="api"),
 ]
 
 

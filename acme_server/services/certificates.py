@@ -4,7 +4,9 @@ metadata, revocation and export. Every rule comes from ca_core; this module orch
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from cryptography import x509
@@ -25,6 +27,8 @@ from ca_core.profile import EnrollmentMethod, IssuerType, Profile
 from ca_core.request import CertificateRequest, Subject, SubjectAltNames
 from ca_core.revocation import RevocationReason
 from ca_core.serials import format_serial, random_serial
+
+audit_log = logging.getLogger("acme_server.audit")
 
 
 @dataclass(frozen=True)
@@ -192,8 +196,10 @@ async def issue_certificate(
     metadata: dict[str, str] | None = None,
     friendly_name: str = "",
     enrollment: str = "api",
+    request_id: str | None = None,
 ) -> CertificateInfo:
-    """Issue from exactly one of a CSR or a managed request, check profile and policy, store it."""
+    """Issue from exactly one of a CSR or a managed request, check profile and policy, store it
+    (linked to the certificate request `request_id` when given)."""
     if (csr_pem is None) == (managed is None):
         raise InvalidSetting("method", "give either a CSR or a managed request")
     context = await load_context(rt, profile, EnrollmentMethod.API)
@@ -215,6 +221,7 @@ async def issue_certificate(
             enrollment=enrollment,
             metadata=metadata,
             friendly_name=friendly_name,
+            request_id=request_id,
         )
 
 
@@ -231,6 +238,7 @@ async def record_issued(
     account_id: str | None = None,
     order_id: str | None = None,
     renewed_from: CertificateRecord | None = None,
+    request_id: str | None = None,
 ) -> CertificateInfo:
     """Put a freshly issued certificate into the inventory within `tx` (the one place that does, for
     every enrollment method), its key sealed. With `renewed_from`, it is linked as that certificate's
@@ -257,6 +265,7 @@ async def record_issued(
         enrollment=enrollment,
         account_id=account_id,
         order_id=order_id,
+        request_id=request_id,
         renewed_from_id=None if renewed_from is None else renewed_from.id,
         auto_renew=auto_renew and issued.private_key is not None,
         metadata=metadata,
@@ -294,11 +303,78 @@ async def list_certificates(
         return [_info(r, await tx.certificates.get_metadata(r.id)) for r in records], total
 
 
+async def resolve_filter(
+    rt: Runtime, query: CertificateFilter, *, profile: str | None = None, ca: str | None = None
+) -> CertificateFilter:
+    """`query` with the profile and CA given by id or name resolved to ids; an unknown one is an
+    InvalidSetting naming the filter (a typo must not look like an empty inventory)."""
+    configuration = await catalog.current(rt)
+    profile_id = ca_id = None
+    if profile is not None:
+        try:
+            profile_id = configuration.profile_record(profile).id
+        except NotFound:
+            raise InvalidSetting("profile", f"no profile {profile!r}") from None
+    if ca is not None:
+        try:
+            ca_id = configuration.ca_record(ca).id
+        except NotFound:
+            raise InvalidSetting("ca", f"no CA {ca!r}") from None
+    return replace(query, profile_id=profile_id or query.profile_id, ca_id=ca_id or query.ca_id)
+
+
+RENEWAL_CHAIN_LIMIT = 1000  # guards the walk against a cycle that a bad manual edit could create
+
+
+async def renewal_chain(rt: Runtime, certificate_id: str) -> list[str]:
+    """Ids of the certificates this one was renewed from and renewed by, oldest first, itself included."""
+    async with rt.storage.read() as tx:
+        start = await find_record(tx, certificate_id)
+        before: list[str] = []
+        record: CertificateRecord | None = start
+        while record is not None and record.renewed_from_id and len(before) < RENEWAL_CHAIN_LIMIT:
+            before.append(record.renewed_from_id)
+            record = await tx.certificates.get(record.renewed_from_id)
+        after: list[str] = []
+        record = start
+        while record is not None and record.renewed_by_id and len(after) < RENEWAL_CHAIN_LIMIT:
+            after.append(record.renewed_by_id)
+            record = await tx.certificates.get(record.renewed_by_id)
+    return [*reversed(before), start.id, *after]
+
+
+async def latest_active(rt: Runtime, profile: str) -> CertificateInfo:
+    """The newest active certificate of a profile (id or name): after a renewal, the successor."""
+    record = (await catalog.current(rt)).profile_record(profile)
+    async with rt.storage.read() as tx:
+        query = CertificateFilter(status="active", profile_id=record.id)
+        found, _ = await tx.certificates.list(query, limit=1)
+        if not found:
+            raise NotFound("active certificate of profile", record.name)
+        return _info(found[0], await tx.certificates.get_metadata(found[0].id))
+
+
 async def set_metadata(rt: Runtime, certificate_id: str, metadata: dict[str, str]) -> CertificateInfo:
     async with rt.storage.transaction() as tx:
         record = await find_record(tx, certificate_id)
         await tx.certificates.set_metadata(record.id, metadata)
     return _info(record, dict(metadata))
+
+
+async def update_metadata(
+    rt: Runtime, certificate_id: str, changes: Mapping[str, str | None]
+) -> CertificateInfo:
+    """Set the keys given, remove those given as None, keep the rest (one transaction)."""
+    async with rt.storage.transaction() as tx:
+        record = await find_record(tx, certificate_id)
+        metadata = await tx.certificates.get_metadata(record.id)
+        for key, value in changes.items():
+            if value is None:
+                metadata.pop(key, None)
+            else:
+                metadata[key] = value
+        await tx.certificates.set_metadata(record.id, metadata)
+    return _info(record, metadata)
 
 
 async def delete_certificate(rt: Runtime, certificate_id: str) -> None:
@@ -323,20 +399,39 @@ async def revoke_certificate(
     return _info(revoked, metadata)
 
 
-async def export_pem(rt: Runtime, certificate_id: str) -> PemBundle:
-    async with rt.storage.read() as tx:
-        record = await find_record(tx, certificate_id)
-    return pem_bundle(*_materials(rt, record))
-
-
-async def export_pkcs12(rt: Runtime, certificate_id: str, *, password: str, alias: str) -> bytes:
+async def export_pem(rt: Runtime, certificate_id: str, *, actor: str | None = None) -> PemBundle:
+    """Certificate, chain and (managed) key; a key handed out is logged with `actor` (who asked)."""
     async with rt.storage.read() as tx:
         record = await find_record(tx, certificate_id)
     certificate, chain, key = _materials(rt, record)
+    _log_key_export(record, key, actor, "PEM")
+    return pem_bundle(certificate, chain, key)
+
+
+async def export_pkcs12(
+    rt: Runtime, certificate_id: str, *, password: str, alias: str, actor: str | None = None
+) -> bytes:
+    async with rt.storage.read() as tx:
+        record = await find_record(tx, certificate_id)
+    certificate, chain, key = _materials(rt, record)
+    _log_key_export(record, key, actor, "PKCS#12")
     return await asyncio.to_thread(to_pkcs12, certificate, chain, key, password=password, alias=alias)
 
 
-def _materials(rt: Runtime, record: CertificateRecord) -> tuple:  # type: ignore[type-arg]
+def _log_key_export(record: CertificateRecord, key: PrivateKey | None, actor: str | None, form: str) -> None:
+    if key is not None:
+        audit_log.info(
+            "private key of certificate %s (serial %s) exported as %s by %s",
+            record.id,
+            record.serial,
+            form,
+            actor or "the local shell",
+        )
+
+
+def _materials(
+    rt: Runtime, record: CertificateRecord
+) -> tuple[x509.Certificate, list[x509.Certificate], PrivateKey | None]:
     certificate = load_certificates_pem(record.certificate_pem.encode())[0]
     chain = load_certificates_pem(record.chain_pem.encode()) if record.chain_pem.strip() else []
     key = None

@@ -11,7 +11,7 @@ from typing import Any
 from acme_server.errors import Conflict, NotFound
 from acme_server.services import cas, catalog, policies
 from acme_server.services.runtime import Runtime
-from acme_server.storage import ProfileRecord, Tx
+from acme_server.storage import CertificateRequestFilter, ProfileRecord, Tx
 from ca_core.profile import EnrollmentMethod, Profile
 
 
@@ -91,6 +91,9 @@ async def delete_profile(rt: Runtime, ref: str) -> None:
         in_use = await tx.profiles.count_certificates(record.id)
         if in_use:
             raise Conflict(f"profile {record.name!r} is in use by {in_use} certificate(s)")
+        _, requested = await tx.requests.list(CertificateRequestFilter(profile_id=record.id), limit=1)
+        if requested:
+            raise Conflict(f"profile {record.name!r} has {requested} certificate request(s) on record")
         if any(key.bound_account_id for key in await tx.eab.list(record.id)):
             raise Conflict(f"profile {record.name!r} has external account keys bound to accounts")
         await tx.profiles.delete(record.id)

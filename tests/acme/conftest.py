@@ -13,7 +13,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from cryptography import x509
 
 from acme_server.app import create_app
@@ -23,6 +22,7 @@ from acme_server.services.runtime import Runtime
 from acme_server.storage import Storage
 from ca_core.keyprotect import KeyEncryptionKey
 from tests.acme.client import Client
+from tests.servers import serving
 from tests.validation.responders import (
     HTTPResponder,
     Reply,
@@ -121,25 +121,12 @@ async def acme(
     await bootstrap.ensure_dev_setup(rt)
     tls = await bootstrap.ensure_server_tls(rt, tmp_path / "tls", "127.0.0.1")
     roots = await bootstrap.write_trust_bundle(rt, tmp_path / "root.pem")
-    config = uvicorn.Config(
-        create_app(settings, runtime=rt),
-        host="127.0.0.1",
-        port=port,
-        ssl_certfile=str(tls.certificate),
-        ssl_keyfile=str(tls.key),
-        log_level="warning",
-        lifespan="on",
+    served = serving(
+        create_app(settings, runtime=rt), port, ssl_certfile=str(tls.certificate), ssl_keyfile=str(tls.key)
     )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    async with httpx.AsyncClient(verify=ssl.create_default_context(cafile=str(roots)), timeout=30) as http:
+    context = ssl.create_default_context(cafile=str(roots))
+    async with served, httpx.AsyncClient(verify=context, timeout=30) as http:
         yield AcmeServer(settings.public_url, rt, http, dns, http01, tlsalpn01)
-    server.should_exit = True
-    await task
     responder.close()
     alpn_server.close()
     transport.close()

@@ -1,0 +1,42 @@
+"""Admin resources: /cert-manager/eab-keys (external account binding keys for ACME clients; the HMAC
+key is returned once) and /tokens (API tokens; the secret is returned once)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from acme_server.api import inputs, views
+from acme_server.api.http import Call
+from acme_server.services import eab, tokens
+
+
+async def create_eab_key(call: Call) -> dict[str, Any]:
+    profile = call.body.get("profile")
+    key = await eab.create_eab_key(call.rt, profile)
+    return {"kid": key.kid, "hmacKey": key.hmac, "profile": profile}
+
+
+async def list_eab_keys(call: Call) -> dict[str, Any]:
+    return {
+        "eabKeys": [views.eab_key(key) for key in await eab.list_eab_keys(call.rt, call.query.get("profile"))]
+    }
+
+
+async def delete_eab_key(call: Call) -> None:
+    await eab.delete_eab_key(call.rt, call.path["kid"])
+
+
+async def create_token(call: Call) -> dict[str, Any]:
+    body = call.body
+    secret, info = await tokens.create_token(
+        call.rt, body["name"], body["role"], inputs.duration(body, "expiresIn")
+    )
+    return {**views.token(info), "token": secret}
+
+
+async def list_tokens(call: Call) -> dict[str, Any]:
+    return {"tokens": [views.token(info) for info in await tokens.list_tokens(call.rt)]}
+
+
+async def delete_token(call: Call) -> None:
+    await tokens.revoke_token(call.rt, call.path["token"])

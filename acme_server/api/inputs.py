@@ -1,0 +1,89 @@
+"""Service values from checked request bodies and query parameters (the schemas already checked types
+and enums; what is left is turning JSON into ca_core values, naming the field when that fails)."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from acme_server.services.certificates import ManagedRequest
+from ca_core.authority import CASettings
+from ca_core.durations import parse_duration
+from ca_core.errors import InvalidSetting
+from ca_core.keys import KeyAlgorithm
+from ca_core.request import Subject, SubjectAltNames
+
+_SUBJECT_KEYS = {
+    "commonName": "common_name",
+    "organization": "organization",
+    "organizationalUnit": "organizational_unit",
+    "country": "country",
+    "state": "state",
+    "locality": "locality",
+}
+
+
+def subject(body: Mapping[str, Any], *, default_cn: str | None = None) -> Subject:
+    values = {attr: body.get(key) or None for key, attr in _SUBJECT_KEYS.items()}
+    values["common_name"] = values["common_name"] or default_cn
+    return Subject(**values)
+
+
+def duration(body: Mapping[str, Any], key: str, *, path: str = "") -> timedelta | None:
+    value = body.get(key)
+    return parse_duration(value, field=path + key) if value is not None else None
+
+
+def key_algorithm(body: Mapping[str, Any]) -> KeyAlgorithm:
+    return KeyAlgorithm(body.get("keyAlgorithm", KeyAlgorithm.EC_prime256v1.value))
+
+
+def ca_settings(body: Mapping[str, Any]) -> CASettings:
+    return CASettings(
+        crl_url=body.get("crlUrl"),
+        ocsp_url=body.get("ocspUrl"),
+        issuer_url=body.get("issuerUrl"),
+        max_path_length=body.get("maxPathLength"),
+    )
+
+
+def alt_names(values: Sequence[str]) -> SubjectAltNames:
+    """Each SAN typed by its syntax: an IP address, an e-mail (has @), a URI (has ://), else DNS."""
+    dns: list[str] = []
+    ips: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = []
+    emails: list[str] = []
+    uris: list[str] = []
+    for value in values:
+        text = value.strip()
+        try:
+            ips.append(ipaddress.ip_address(text))
+            continue
+        except ValueError:
+            pass
+        if "://" in text:
+            uris.append(text)
+        elif "@" in text:
+            emails.append(text)
+        else:
+            dns.append(text)
+    return SubjectAltNames(dns=tuple(dns), ip=tuple(ips), email=tuple(emails), uri=tuple(uris))
+
+
+def managed(body: Mapping[str, Any]) -> ManagedRequest:
+    return ManagedRequest(
+        subject=subject(body), sans=alt_names(body.get("altNames", [])), key_algorithm=key_algorithm(body)
+    )
+
+
+def instant(text: str) -> datetime:
+    """An ISO date or date-time (already checked by the schema); a date means its midnight, UTC."""
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def required(values: Mapping[str, Any], key: str) -> Any:
+    if values.get(key) in (None, ""):
+        raise InvalidSetting(key, "is required here")
+    return values[key]

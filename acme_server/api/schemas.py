@@ -1,0 +1,351 @@
+"""The JSON Schemas of the REST API: request bodies are checked against them (api/schema.py) and the
+OpenAPI document lists them under components/schemas. Enums come from the code's own StrEnums."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from acme_server.services.tokens import Role
+from ca_core.keys import KeyAlgorithm
+from ca_core.profile import EnrollmentMethod, ExtendedKeyUsage, IssuerType, KeyUsage
+from ca_core.revocation import RevocationReason
+
+Schema = dict[str, Any]
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def enum(values: type[StrEnum], description: str = "") -> Schema:
+    schema: Schema = {"type": "string", "enum": [v.value for v in values]}
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def string(description: str = "", **extra: Any) -> Schema:
+    return {"type": "string", **({"description": description} if description else {}), **extra}
+
+
+def nullable(schema: Schema) -> Schema:
+    return {**schema, "type": [schema["type"], "null"]}
+
+
+def obj(properties: dict[str, Schema], *, required: tuple[str, ...] = (), closed: bool = True) -> Schema:
+    schema: Schema = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = list(required)
+    if closed:
+        schema["additionalProperties"] = False
+    return schema
+
+
+def array(items: Schema) -> Schema:
+    return {"type": "array", "items": items}
+
+
+TIMESTAMP = string("RFC 3339 UTC time", format="date-time")
+DURATION = string("a duration like '30d', '12h' or '1y'", format="duration")
+PEM = string("PEM text")
+NAME = string("a unique name (also usable in URLs in place of the id)", minLength=1, maxLength=200)
+METADATA = {
+    "type": "object",
+    "description": "key-value metadata",
+    "additionalProperties": {"type": "string"},
+}
+SUBJECT_FIELDS: dict[str, Schema] = {
+    "commonName": string("CN"),
+    "organization": string("O"),
+    "organizationalUnit": string("OU"),
+    "country": string("C (two letters)", minLength=2, maxLength=2),
+    "state": string("ST"),
+    "locality": string("L"),
+}
+CA_SETTINGS: dict[str, Schema] = {
+    "crlUrl": string("CRL distribution point written into what this CA issues (default: this server's)"),
+    "ocspUrl": string("OCSP responder URL written into what this CA issues"),
+    "issuerUrl": string("AIA caIssuers URL written into what this CA issues"),
+    "maxPathLength": {"type": "integer", "minimum": 0, "description": "basicConstraints pathLen"},
+}
+PAGE = {
+    "totalCount": {"type": "integer", "description": "how many match the filters"},
+    "limit": {"type": "integer"},
+    "offset": {"type": "integer"},
+}
+
+
+def _page(items: str, key: str) -> Schema:
+    return obj({key: array(ref(items)), **PAGE}, required=(key, "totalCount", "limit", "offset"))
+
+
+_NAME_RULE = obj({"allowed": array(string()), "denied": array(string())})
+POLICY_DOCUMENT: dict[str, Schema] = {
+    "description": string(),
+    "commonName": _NAME_RULE,
+    "altNames": obj({kind: _NAME_RULE for kind in ("dns", "ip", "email", "uri")}),
+    "subject": obj(
+        {
+            "allowed": {"type": "object", "additionalProperties": array(string())},
+            "required": array(string()),
+        }
+    ),
+    "maxTtl": nullable(DURATION),
+}
+PROFILE_DOCUMENT: dict[str, Schema] = {
+    "description": string(),
+    "issuerType": enum(IssuerType),
+    "caId": nullable(string("issuing CA (id or name); required for issuerType ca")),
+    "policyId": nullable(string("policy (id or name) requests are checked against")),
+    "defaultTtl": DURATION,
+    "maxTtl": DURATION,
+    "keyUsages": array(enum(KeyUsage)),
+    "extendedKeyUsages": array(enum(ExtendedKeyUsage)),
+    "basicConstraints": obj({"ca": {"type": "boolean"}, "pathLength": nullable({"type": "integer"})}),
+    "allowedKeyAlgorithms": array(enum(KeyAlgorithm)),
+    "renewBeforeDays": {"type": "integer", "minimum": 0},
+    "autoRenewByDefault": {"type": "boolean"},
+    "enrollmentMethods": array(enum(EnrollmentMethod)),
+    "allowWildcards": {"type": "boolean"},
+    "requireEab": {"type": "boolean"},
+    "preAuthorized": array(string()),
+    "authorizationReuse": string("a duration, or '0' for no reuse"),
+}
+_STORED = {"id": string(), "name": string(), "createdAt": TIMESTAMP, "updatedAt": TIMESTAMP}
+
+CERTIFICATE_FIELDS: dict[str, Schema] = {
+    "id": string(),
+    "serialNumber": string("lowercase hex"),
+    "commonName": string(),
+    "friendlyName": string(),
+    "status": string(enum=["active", "revoked", "superseded"]),
+    "caId": nullable(string()),
+    "profileId": nullable(string()),
+    "notBefore": TIMESTAMP,
+    "notAfter": TIMESTAMP,
+    "altNames": array(string()),
+    "keyAlgorithm": string(),
+    "enrollment": string(enum=["api", "acme", "cli"]),
+    "privateKey": string(
+        "managed: the server holds the key; external: the requester does", enum=["managed", "external"]
+    ),
+    "autoRenew": {"type": "boolean"},
+    "renewedFromId": nullable(string()),
+    "renewedById": nullable(string()),
+    "revokedAt": nullable(TIMESTAMP),
+    "revocationReason": nullable(string()),
+    "createdAt": TIMESTAMP,
+    "metadata": METADATA,
+}
+
+SCHEMAS: dict[str, Schema] = {
+    "Problem": obj(
+        {
+            "type": string("urn:acme-server:problem:<kind>"),
+            "title": string(),
+            "status": {"type": "integer"},
+            "detail": string(),
+            "field": string("the request field at fault, e.g. managed.altNames[0]"),
+            "violations": array(obj({"field": string(), "value": string(), "reason": string()})),
+        },
+        required=("type", "title", "status", "detail"),
+    ),
+    "CA": obj(
+        {
+            "id": string(),
+            "name": string(),
+            "type": string(enum=["root", "intermediate", "external"]),
+            "status": string(enum=["active", "disabled", "pending"]),
+            "parentId": nullable(string()),
+            "subject": string("RFC 4514"),
+            "keyAlgorithm": string(),
+            "notBefore": nullable(TIMESTAMP),
+            "notAfter": nullable(TIMESTAMP),
+            "certificate": nullable(PEM),
+            "certificateChain": PEM,
+            "csr": nullable(string("PEM CSR of an external CA waiting for its signed certificate")),
+            **{key: nullable(value) for key, value in CA_SETTINGS.items()},
+            "createdAt": TIMESTAMP,
+        }
+    ),
+    "CAList": obj({"cas": array(ref("CA"))}, required=("cas",)),
+    "NewCA": obj(
+        {
+            "type": string(
+                "root; intermediate (signed by parent); external (an intermediate for an offline root:"
+                " returns its CSR, import the signed certificate later)",
+                enum=["root", "intermediate", "external"],
+            ),
+            "name": NAME,
+            "parent": string("the signing CA (id or name), for type intermediate"),
+            **SUBJECT_FIELDS,
+            "keyAlgorithm": enum(KeyAlgorithm),
+            "ttl": DURATION,
+            **CA_SETTINGS,
+        },
+        required=("type", "name"),
+    ),
+    "CAImport": obj(
+        {"certificate": PEM, "certificateChain": PEM},
+        required=("certificate",),
+    ),
+    "CRL": obj(
+        {
+            "id": string(),
+            "caId": string(),
+            "crlNumber": {"type": "integer"},
+            "thisUpdate": TIMESTAMP,
+            "nextUpdate": TIMESTAMP,
+            "crl": PEM,
+        }
+    ),
+    "CRLList": array(ref("CRL")),
+    "Policy": obj({**_STORED, **POLICY_DOCUMENT}),
+    "PolicyList": obj({"certificatePolicies": array(ref("Policy"))}, required=("certificatePolicies",)),
+    "PolicyInput": obj({"name": NAME, **POLICY_DOCUMENT}),
+    "Profile": obj({**_STORED, "slug": string("the name, as used in URLs"), **PROFILE_DOCUMENT}),
+    "ProfileList": obj({"certificateProfiles": array(ref("Profile"))}, required=("certificateProfiles",)),
+    "ProfileInput": obj({"name": NAME, **PROFILE_DOCUMENT}),
+    "ManagedRequest": obj(
+        {
+            **SUBJECT_FIELDS,
+            "altNames": array(string("DNS name, IP address, e-mail or URI (typed by its syntax)")),
+            "keyAlgorithm": enum(KeyAlgorithm),
+            "ttl": DURATION,
+        }
+    ),
+    "CsrRequest": obj({"pem": string("PEM PKCS#10", minLength=1), "ttl": DURATION}, required=("pem",)),
+    "NewCertificateRequest": obj(
+        {
+            "profile": string("certificate profile (id or name)", minLength=1),
+            "managed": ref("ManagedRequest"),
+            "csr": ref("CsrRequest"),
+            "friendlyName": string(),
+            "metadata": METADATA,
+        },
+        required=("profile",),
+    ),
+    "CertificateRequest": obj(
+        {
+            "id": string(),
+            "profileId": string(),
+            "method": string(enum=["managed", "csr"]),
+            "status": string(enum=["pending", "issued", "failed"]),
+            "parameters": {"type": "object"},
+            "csr": nullable(PEM),
+            "certificateId": nullable(string()),
+            "certificate": {"anyOf": [ref("Certificate"), {"type": "null"}]},
+            "error": nullable(string()),
+            "createdAt": TIMESTAMP,
+            "metadata": METADATA,
+        }
+    ),
+    "CertificateRequestList": _page("CertificateRequest", "certificateRequests"),
+    "Certificate": obj(CERTIFICATE_FIELDS),
+    "CertificateList": _page("Certificate", "certificates"),
+    "CertificateDetails": obj(
+        {
+            **CERTIFICATE_FIELDS,
+            "overview": obj(
+                {
+                    "commonName": nullable(string()),
+                    "friendlyName": string(),
+                    "status": string(),
+                    "serialNumber": string(),
+                    "notBefore": TIMESTAMP,
+                    "notAfter": TIMESTAMP,
+                }
+            ),
+            "issuance": obj(
+                {
+                    "caId": nullable(string()),
+                    "issuer": string("issuer DN (RFC 4514)"),
+                    "profileId": nullable(string()),
+                    "profileName": nullable(string()),
+                    "enrollment": string(),
+                    "renewedFromId": nullable(string()),
+                    "renewedById": nullable(string()),
+                    "renewalChain": array(string("certificate ids, oldest first, this one included")),
+                }
+            ),
+            "subjectAttributes": obj(
+                {
+                    **{k: nullable(v) for k, v in SUBJECT_FIELDS.items()},
+                    "distinguishedName": string(),
+                    "altNames": array(string()),
+                }
+            ),
+            "extensions": obj(
+                {
+                    "basicConstraints": obj(
+                        {"ca": {"type": "boolean"}, "pathLength": nullable({"type": "integer"})}
+                    ),
+                    "keyUsages": array(string()),
+                    "extendedKeyUsages": array(string()),
+                    "crlDistributionPoints": array(string()),
+                    "ocspUrls": array(string()),
+                }
+            ),
+            "cryptographicInfo": obj(
+                {
+                    "keyAlgorithm": string(),
+                    "signatureAlgorithm": string(),
+                    "fingerprintSha256": string(),
+                    "fingerprintSha1": string(),
+                }
+            ),
+            "certificate": PEM,
+            "certificateChain": PEM,
+        }
+    ),
+    "MetadataInput": obj({"metadata": METADATA}, required=("metadata",)),
+    "MetadataPatch": obj(
+        {
+            "metadata": {
+                "type": "object",
+                "description": "keys to set; a null value removes the key",
+                "additionalProperties": {"type": ["string", "null"]},
+            }
+        },
+        required=("metadata",),
+    ),
+    "PemExport": obj(
+        {
+            "serialNumber": string(),
+            "certificate": PEM,
+            "certificateChain": PEM,
+            "privateKey": nullable(string("PKCS#8 PEM; null when the requester holds the key")),
+        }
+    ),
+    "Revocation": obj({"revocationReason": enum(RevocationReason)}),
+    "RevocationResult": obj({"message": string(), "serialNumber": string(), "revokedAt": TIMESTAMP}),
+    "EABKey": obj(
+        {
+            "kid": string(),
+            "hmacKey": string("base64url HMAC key, only in the creation response"),
+            "profile": nullable(string()),
+            "createdAt": TIMESTAMP,
+            "boundAccountId": nullable(string()),
+            "boundAt": nullable(TIMESTAMP),
+        }
+    ),
+    "EABKeyList": obj({"eabKeys": array(ref("EABKey"))}, required=("eabKeys",)),
+    "NewEABKey": obj({"profile": nullable(string("profile (id or name) the key is for; null: any"))}),
+    "Token": obj(
+        {
+            "id": string(),
+            "name": string(),
+            "role": enum(Role),
+            "token": string("the bearer secret, only in the creation response"),
+            "createdAt": TIMESTAMP,
+            "expiresAt": nullable(TIMESTAMP),
+            "lastUsedAt": nullable(TIMESTAMP),
+        }
+    ),
+    "TokenList": obj({"tokens": array(ref("Token"))}, required=("tokens",)),
+    "NewToken": obj(
+        {"name": NAME, "role": enum(Role), "expiresIn": DURATION},
+        required=("name", "role"),
+    ),
+}
