@@ -27,9 +27,11 @@ class Work:
 
 
 def _from_a_request() -> bool:
-    """True unless the statement runs in the validation worker's task."""
+    """True unless the statement runs in a background task: the validation worker or the renewal
+    scheduler (whose first pass at startup may overlap the first requests)."""
     task = asyncio.current_task()
-    return task is None or "run_worker" not in task.get_coro().__qualname__  # type: ignore[union-attr]
+    name = "" if task is None else task.get_coro().__qualname__  # type: ignore[union-attr]
+    return name not in ("run_worker", "run_scheduler")
 
 
 @contextmanager
