@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from acme_server.api import inputs, views
 from acme_server.api.http import Call
-from acme_server.services import certificates, profiles, renew, requests
+from acme_server.services import certificates, profiles, renew, renewals, requests
 from acme_server.services.certificates import CertificateFilter
 from ca_core.metadata import parse_pairs
 from ca_core.revocation import RevocationReason
@@ -134,3 +134,13 @@ async def latest_bundle(call: Call) -> dict[str, Any]:
     info = await certificates.latest_active(call.rt, call.path["profile"])
     bundle = await certificates.export_pem(call.rt, info.id, actor=call.actor)
     return {**views.pem_export(info.serial, bundle), "certificateId": info.id}
+
+
+async def get_auto_renewal(call: Call) -> dict[str, Any]:
+    return views.renewal_status(await renewals.get_renewal_status(call.rt, call.path["certificate"]))
+
+
+async def set_auto_renewal(call: Call) -> dict[str, Any]:
+    """Server-driven renewal on or off; on only for API-enrolled certificates with a server-held key."""
+    info = await renewals.set_auto_renew(call.rt, call.path["certificate"], call.body["enabled"])
+    return views.renewal_status(await renewals.get_renewal_status(call.rt, info.id))

@@ -149,6 +149,12 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("POST", f"{CM}/certificates/{{certificate}}/renew", certificates.renew_certificate, OPERATOR,
              "renewCertificate", "Renew now: a successor with the same subject, SANs, profile and metadata",
              "certificates", response="Certificate", status=201, errors=(409,)),
+    Endpoint("GET", f"{CM}/certificates/{{certificate}}/auto-renewal", certificates.get_auto_renewal,
+             VIEWER, "getAutoRenewal", "Server-driven renewal: on/off, eligibility, when due, attempts",
+             "certificates", response="AutoRenewal"),
+    Endpoint("PUT", f"{CM}/certificates/{{certificate}}/auto-renewal", certificates.set_auto_renewal,
+             OPERATOR, "setAutoRenewal", "Switch server-driven renewal on (API, server-held key) or off",
+             "certificates", body="AutoRenewalInput", response="AutoRenewal", errors=(409,)),
     # EAB keys and tokens
     Endpoint("GET", f"{CM}/eab-keys", admin.list_eab_keys, ADMIN, "listEabKeys",
              "List external account binding keys", "admin", response="EABKeyList",

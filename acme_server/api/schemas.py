@@ -310,6 +310,31 @@ SCHEMAS: dict[str, Schema] = {
         },
         required=("metadata",),
     ),
+    "AutoRenewal": obj(
+        {
+            "certificateId": string(),
+            "enabled": {"type": "boolean"},
+            "eligible": {
+                "type": "boolean",
+                "description": "the server can renew it: API, server-held key, active",
+            },
+            "renewAfter": nullable(TIMESTAMP),
+            "failures": {"type": "integer"},
+            "nextAttemptAt": nullable(TIMESTAMP),
+            "lastError": nullable(string()),
+            "attempts": array(
+                obj(
+                    {
+                        "attemptedAt": TIMESTAMP,
+                        "outcome": string(enum=["renewed", "failed"]),
+                        "error": nullable(string()),
+                        "successorId": nullable(string()),
+                    }
+                )
+            ),
+        }
+    ),
+    "AutoRenewalInput": obj({"enabled": {"type": "boolean"}}, required=("enabled",)),
     "PemExport": obj(
         {
             "serialNumber": string(),

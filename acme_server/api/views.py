@@ -10,6 +10,7 @@ from acme_server.services.crls import CRLInfo
 from acme_server.services.eab import EABKey
 from acme_server.services.policies import PolicyInfo
 from acme_server.services.profiles import ProfileInfo
+from acme_server.services.renewals import RenewalStatus
 from acme_server.services.requests import RequestInfo
 from acme_server.services.tokens import TokenInfo
 from ca_core.export import PemBundle
@@ -196,4 +197,25 @@ def pem_export(serial: str, bundle: PemBundle) -> dict[str, Any]:
         "certificate": bundle.certificate,
         "certificateChain": bundle.chain,
         "privateKey": bundle.private_key,
+    }
+
+
+def renewal_status(status: RenewalStatus) -> dict[str, Any]:
+    return {
+        "certificateId": status.certificate_id,
+        "enabled": status.auto_renew,
+        "eligible": status.eligible,
+        "renewAfter": status.renew_after,
+        "failures": status.failures,
+        "nextAttemptAt": status.next_attempt_at,
+        "lastError": status.last_error,
+        "attempts": [
+            {
+                "attemptedAt": a.attempted_at,
+                "outcome": a.outcome,
+                "error": a.error,
+                "successorId": a.successor_id,
+            }
+            for a in status.attempts
+        ],
     }

@@ -442,3 +442,51 @@ async def test_renewing_a_csr_certificate_keeps_its_public_key(api: ApiServer, t
         for i, e in enumerate(exported)
     ]
     assert keys[0] == keys[1] and new["privateKey"] == "external"
+
+
+async def test_auto_renewal_on_off_and_refused_for_a_csr_certificate(api: ApiServer, tmp_path: Path) -> None:
+    await make_pki(api, profile={"renewBeforeDays": 10})
+    cert = (await issue_managed(api))["certificate"]
+    assert cert["autoRenew"] is False
+    status = await api.ok("GET", f"{CERTS}/{cert['id']}/auto-renewal", role="viewer")
+    assert (status["enabled"], status["eligible"], status["failures"], status["attempts"]) == (
+        False,
+        True,
+        0,
+        [],
+    )
+    renew_after = datetime.fromisoformat(status["renewAfter"])
+    assert renew_after == datetime.fromisoformat(cert["notAfter"]) - timedelta(days=10)
+    on = await api.ok("PUT", f"{CERTS}/{cert['id']}/auto-renewal", role="operator", json={"enabled": True})
+    assert on["enabled"] is True
+    assert (await api.ok("GET", f"{CERTS}/{cert['id']}", role="viewer"))["autoRenew"] is True
+    off = await api.ok("PUT", f"{CERTS}/{cert['id']}/auto-renewal", role="operator", json={"enabled": False})
+    assert off["enabled"] is False
+    pem = _csr(tmp_path, "csr.svc.example.internal", "DNS:csr.svc.example.internal")
+    csr_cert = (
+        await api.ok(
+            "POST", REQUESTS, status=201, role="operator", json={"profile": "web", "csr": {"pem": pem}}
+        )
+    )["certificate"]
+    problem = await api.problem(
+        "PUT",
+        f"{CERTS}/{csr_cert['id']}/auto-renewal",
+        409,
+        "conflict",
+        role="operator",
+        json={"enabled": True},
+    )
+    assert "auto-renewal needs a server-generated key" in problem["detail"]
+    problem = await api.problem(
+        "PUT",
+        f"{CERTS}/{cert['id']}/auto-renewal",
+        400,
+        "invalid-field",
+        role="operator",
+        json={"enabled": "yes"},
+    )
+    assert problem["field"] == "enabled"
+    await api.problem(
+        "PUT", f"{CERTS}/{cert['id']}/auto-renewal", 403, "forbidden", role="viewer", json={"enabled": True}
+    )
+    await api.problem("GET", f"{CERTS}/nope/auto-renewal", 404, "not-found", role="viewer")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from openapi_spec_validator import validate
 from starlette.routing import Mount, Route
 
 from acme_server.api.routes import ENDPOINTS
@@ -28,6 +29,7 @@ async def test_every_route_is_documented_and_the_document_is_well_formed(api: Ap
     response = await api.request("GET", "/api/v1/openapi.json", role=None)
     assert response.status_code == 200 and response.headers["content-type"] == "application/json"
     document = response.json()
+    validate(document)  # the OpenAPI 3.1 meta-schema, JSON Schema 2020-12 for the schemas
     assert document["openapi"] == "3.1.0"
     assert {"title", "version"} <= set(document["info"])
     assert document["components"]["securitySchemes"]["bearer"] == {"type": "http", "scheme": "bearer"}
