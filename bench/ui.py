@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import json
 import logging
+import math
 import secrets
 import statistics
 import tempfile
@@ -97,7 +98,7 @@ async def measure(client: httpx.AsyncClient, timings: Timings, path: str, rounds
     ordered = sorted(timings.ms)
     return {
         "median_ms": round(statistics.median(ordered), 1),
-        "p95_ms": round(ordered[max(0, int(len(ordered) * 0.95) - 1)], 1),
+        "p95_ms": round(ordered[math.ceil(len(ordered) * 0.95) - 1], 1),
         "max_ms": round(ordered[-1], 1),
     }
 

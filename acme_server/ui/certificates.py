@@ -38,64 +38,46 @@ def _positive(text: str, name: str) -> int:
     return int(text)
 
 
-@dataclass(frozen=True)
-class _Known:
-    """What the filter parsers look names up in."""
-
-    profile_ids: dict[str, str]  # name -> id
-    ca_ids: dict[str, str]  # name -> id
-    now: datetime
-
-
-def _by_status(value: str, known: _Known) -> dict[str, object]:
+def _by_status(value: str, now: datetime) -> dict[str, object]:
     if value not in STATUSES:
         raise InvalidSetting("status", f"no such status {value!r}")
     return {"status": value}
 
 
-def _by_profile(value: str, known: _Known) -> dict[str, object]:
-    if value not in known.profile_ids:
-        raise InvalidSetting("profile", f"no such profile {value!r}")
-    return {"profile_id": known.profile_ids[value]}
+def _by_expiry(value: str, now: datetime) -> dict[str, object]:
+    return {"expiring_before": now + timedelta(days=_positive(value, "expiring"))}
 
 
-def _by_ca(value: str, known: _Known) -> dict[str, object]:
-    if value not in known.ca_ids:
-        raise InvalidSetting("ca", f"no such CA {value!r}")
-    return {"ca_id": known.ca_ids[value]}
+_FILTERS = {"status": _by_status, "expiring": _by_expiry}
 
 
-def _by_expiry(value: str, known: _Known) -> dict[str, object]:
-    return {"expiring_before": known.now + timedelta(days=_positive(value, "expiring"))}
-
-
-_FILTERS = {"status": _by_status, "profile": _by_profile, "ca": _by_ca, "expiring": _by_expiry}
-
-
-def _listing(current: Page, profile_names: dict[str, str], ca_names: dict[str, str]) -> Listing:
+async def _listing(current: Page) -> Listing:
     metadata = [m.strip() for m in current.request.query_params.getlist("metadata") if m.strip()]
-    values: dict[str, str | list[str]] = {k: current.field(k) for k in ("q", "page", *_FILTERS)}
+    values: dict[str, str | list[str]] = {
+        k: current.field(k) for k in ("q", "page", "profile", "ca", *_FILTERS)
+    }
     values["metadata"] = metadata
     listing = Listing(values)
-    known = _Known(_inverse(profile_names), _inverse(ca_names), current.rt.clock.now())
+    now = current.rt.clock.now()
     criteria: dict[str, object] = {"search": current.field("q") or None}
     for name, parse in _FILTERS.items():
         if value := current.field(name):
             try:
-                criteria.update(parse(value, known))
+                criteria.update(parse(value, now))
             except InvalidSetting as exc:
                 listing.errors[name] = exc.detail
     try:
         criteria["metadata"] = parse_pairs(metadata, field="metadata")
         listing.number = _positive(current.field("page") or "1", "page")
+        listing.query = await certificates.resolve_filter(  # profile and CA by name, as the selects send
+            current.rt,
+            CertificateFilter(**criteria),  # type: ignore[arg-type]
+            profile=current.field("profile") or None,
+            ca=current.field("ca") or None,
+        )
     except InvalidSetting as exc:
         listing.errors[exc.field] = exc.detail
-    listing.query = CertificateFilter(**criteria)  # type: ignore[arg-type]
     return listing
-
-
-def _inverse(names: dict[str, str]) -> dict[str, str]:
-    return {name: id_ for id_, name in names.items()}
 
 
 async def _names(current: Page) -> tuple[dict[str, str], dict[str, str]]:
@@ -108,7 +90,7 @@ async def _names(current: Page) -> tuple[dict[str, str], dict[str, str]]:
 @page()
 async def list_certificates(current: Page) -> Response:
     profile_names, ca_names = await _names(current)
-    listing = _listing(current, profile_names, ca_names)
+    listing = await _listing(current)
     found: list[CertificateInfo] = []
     total = 0
     if not listing.errors:
@@ -153,6 +135,12 @@ async def show_certificate(current: Page) -> Response:
     return await _details(current)
 
 
+def _actor(current: Page) -> str:
+    """Who acts, for the services' audit log lines."""
+    assert current.user is not None  # every action needs a signed-in role
+    return f"UI token {current.user.name!r}"
+
+
 @page(Role.OPERATOR)
 async def edit_metadata(current: Page) -> Response:
     assert current.form is not None
@@ -165,7 +153,9 @@ async def edit_metadata(current: Page) -> Response:
 
 @page(Role.OPERATOR)
 async def export_pem(current: Page) -> Response:
-    bundle = await certificates.export_pem(current.rt, current.request.path_params["id"])
+    bundle = await certificates.export_pem(
+        current.rt, current.request.path_params["id"], actor=_actor(current)
+    )
     return await _details(current, dialog="pem", bundle=bundle)
 
 
@@ -175,7 +165,9 @@ async def export_pkcs12(current: Page) -> Response:
     password, alias = current.field("password"), current.field("alias") or certificate_id
     if not password:
         return await _details(current, 400, dialog="export", errors={"password": "a password is required"})
-    data = await certificates.export_pkcs12(current.rt, certificate_id, password=password, alias=alias)
+    data = await certificates.export_pkcs12(
+        current.rt, certificate_id, password=password, alias=alias, actor=_actor(current)
+    )
     filename = "".join(c for c in alias if c.isalnum() or c in "-_.") or "certificate"
     return Response(
         data,
@@ -197,10 +189,9 @@ async def revoke(current: Page) -> Response:
 @page(Role.OPERATOR)
 async def renew_now(current: Page) -> Response:
     """Issue the successor now, then show it (its Issuance links back to this one)."""
-    assert current.user is not None
     try:
         successor = await renew.renew_certificate(
-            current.rt, current.request.path_params["id"], actor=f"ui token {current.user.name!r}"
+            current.rt, current.request.path_params["id"], actor=_actor(current)
         )
     except CAError as exc:  # e.g. an ACME certificate (its client renews it) or one renewed before
         return await _details(current, problem_for(exc)[1], errors={"renew": exc.detail})

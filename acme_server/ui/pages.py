@@ -58,7 +58,6 @@ def utc(value: datetime | None) -> str:
 
 
 templates.filters["utc"] = utc
-templates.globals["has_requests"] = False
 
 
 @dataclass

@@ -7,7 +7,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from acme_server.ui import auth, cas, certificates
+from acme_server.ui import auth, cas, certificates, requests
 from acme_server.ui.pages import Page, page
 
 
@@ -45,6 +45,8 @@ ROUTES: list[BaseRoute] = [
             Route(_CERTIFICATE + "/auto-renew", certificates.auto_renew, methods=["POST"], name="auto_renew"),
             Route(_CERTIFICATE + "/renew", certificates.renew_now, methods=["POST"], name="renew"),
             Route(_CERTIFICATE + "/delete", certificates.delete, methods=["POST"], name="delete"),
+            Route("/requests", requests.list_requests, name="requests"),
+            Route("/requests", requests.create_request, methods=["POST"], name="create_request"),
             Route("/cas", cas.list_cas, name="cas"),
             Route("/cas/{id}", cas.show_ca, name="ca"),
             Mount("/static", StaticFiles(packages=[("acme_server.ui", "static")]), name="static"),

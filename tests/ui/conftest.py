@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from acme_server.config import load_settings
-from acme_server.services import certificates, tokens
+from acme_server.services import certificates, policies, profiles, tokens
 from acme_server.services.certificates import ManagedRequest
 from acme_server.services.runtime import open_runtime
 from acme_server.services.tokens import Role
@@ -48,6 +48,13 @@ async def _seed(data_dir: Path) -> Seeded:
     rt = await open_runtime(load_settings({"data_dir": str(data_dir)}, {}))
     seeded = Seeded()
     try:
+        # a profile whose policy allows only *.svc.example.internal, for the policy-violation case
+        await policies.create_policy(
+            rt, "internal", {"altNames": {"dns": {"allowed": ["*.svc.example.internal"]}}}
+        )
+        await profiles.create_profile(
+            rt, "internal", {"issuerType": "ca", "caId": "dev-intermediate", "policyId": "internal"}
+        )
         for role in Role:
             seeded.tokens[role], _ = await tokens.create_token(rt, name=f"ui-{role}", role=role)
         for common_name, metadata in CERTIFICATES:
