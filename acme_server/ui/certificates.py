@@ -113,6 +113,7 @@ async def list_certificates(current: Page) -> Response:
 async def _details(current: Page, status: int = 200, **extra: object) -> Response:
     certificate = await certificates.get_certificate(current.rt, current.request.path_params["id"])
     renewal = await renewals.get_renewal_status(current.rt, certificate.id)
+    chain = await certificates.renewal_chain(current.rt, certificate.id)
     profile_names, ca_names = await _names(current)
     dialog = current.field("dialog")
     return current.render(
@@ -121,6 +122,7 @@ async def _details(current: Page, status: int = 200, **extra: object) -> Respons
         certificate=certificate,
         details=certificate.details,
         renewal=renewal,
+        renewal_chain=chain,
         profile_names=profile_names,
         ca_names=ca_names,
         reasons=list(RevocationReason),

@@ -198,6 +198,11 @@ def test_renew_now_links_the_renewal_chain_both_ways(page: Page, ui: UI) -> None
     expect(page.locator(".page-head .badge")).to_have_text("superseded")
     page.click("#renewed-by")
     assert page.url == new_url
+    chain = page.locator("#renewal-chain li")  # oldest first, this one marked
+    expect(chain).to_have_count(2)
+    expect(chain.nth(1)).to_have_text("this certificate")
+    chain.nth(0).locator("a").click()
+    expect(page.locator("#renewed-by")).to_be_visible()
 
 
 def test_auto_renewal_is_switched_on_and_off_from_the_menu(page: Page, ui: UI) -> None:
