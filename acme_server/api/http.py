@@ -136,6 +136,8 @@ async def _run(endpoint: Endpoint, request: Request) -> Response:
     if endpoint.role is not None:
         token = await _authenticate(request, rt)
         tokens.check_role(token, endpoint.role)
+    if any("\x00" in value for value in request.path_params.values()):
+        raise NotFound("API resource", request.url.path)  # no id or name holds NUL (see schema.py)
     call = Call(
         request=request,
         rt=rt,

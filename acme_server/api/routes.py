@@ -19,7 +19,7 @@ ADMIN, OPERATOR, VIEWER = Role.ADMIN, Role.OPERATOR, Role.VIEWER
 CM = "/cert-manager"
 
 LIMIT = Query("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "page size (default 50)")
-OFFSET = Query("offset", {"type": "integer", "minimum": 0}, "items to skip (default 0)")
+OFFSET = Query("offset", {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}, "items to skip (default 0)")
 METADATA = Query("metadata", string(pattern="^[^=]+=.*$"), "key=value; repeat: all must match", repeated=True)
 CERTIFICATE_FILTERS = (
     Query("status", string(enum=["active", "revoked", "superseded"]), "certificate status"),

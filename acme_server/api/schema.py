@@ -77,6 +77,8 @@ class Checker:
             raise InvalidSetting(path, f"must be {words}")
 
     def _check_string(self, value: str, schema: Schema, path: str) -> None:
+        if "\x00" in value:  # PostgreSQL text cannot hold NUL; refuse it here rather than fail there
+            raise InvalidSetting(path, "must not contain NUL characters")
         if len(value) < schema.get("minLength", 0):
             raise InvalidSetting(path, "must not be empty")
         if len(value) > schema.get("maxLength", len(value)):
@@ -102,6 +104,8 @@ class Checker:
                 raise InvalidSetting(prefix + name, "is required")
         extra = schema.get("additionalProperties", True)
         for name, item in value.items():
+            if "\x00" in name:
+                raise InvalidSetting(path or "body", "a key must not contain NUL characters")
             if name in properties:
                 self.check(item, properties[name], prefix + name)
             elif extra is False:

@@ -91,3 +91,25 @@ async def test_bodies_that_are_not_json_or_break_the_schema_name_the_field(api: 
         "POST", f"{CM}/cas", 400, "invalid-field", json={"type": "root", "name": "x", "maxPathLength": "1"}
     )
     assert (problem["field"], problem["detail"]) == ("maxPathLength", "maxPathLength: must be an integer")
+
+
+async def test_nul_characters_and_huge_numbers_are_refused_not_500(api: ApiServer) -> None:
+    problem = await api.problem("GET", f"{CM}/certificates?search=a%00b", 400, "invalid-field", role="viewer")
+    assert (problem["field"], problem["detail"]) == ("search", "search: must not contain NUL characters")
+    problem = await api.problem(
+        "POST", f"{CM}/cas", 400, "invalid-field", json={"type": "root", "name": "a\x00"}
+    )
+    assert problem["field"] == "name"
+    problem = await api.problem(
+        "POST",
+        f"{CM}/cas",
+        400,
+        "invalid-field",
+        json={"type": "root", "name": "r", "crlUrl": "http://x/\x00"},
+    )
+    assert problem["field"] == "crlUrl"
+    await api.problem("GET", f"{CM}/cas/a%00b", 404, "not-found", role="viewer")
+    problem = await api.problem(
+        "GET", f"{CM}/certificates?offset=99999999999999999999999", 400, "invalid-field", role="viewer"
+    )
+    assert problem["field"] == "offset"
