@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from acme_server.cli import cas, certificates, eab, policies, profiles, renewals, serve, tokens
+from acme_server.cli import cas, certificates, eab, policies, profiles, renewals, serve, syncs, tokens
 from acme_server.cli.common import Command, settings_options
 from acme_server.config import load_settings
 from acme_server.services.runtime import open_runtime
@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="acme-server", description="Private CA with an ACME server.", parents=[settings_options()]
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (serve, cas, policies, profiles, certificates, renewals, eab, tokens):
+    for module in (serve, cas, policies, profiles, certificates, renewals, syncs, eab, tokens):
         module.register(commands)
     return parser
 

@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 from cryptography import x509
 
 from acme_server.errors import AlreadyRenewed, AlreadyRevoked, NotFound
-from acme_server.services import cas, catalog, crls
+from acme_server.services import cas, catalog, crls, syncs
+from acme_server.services.bundles import materials
 from acme_server.services.runtime import Runtime
 from acme_server.storage import CertificateFilter, CertificateRecord, Tx
 from ca_core.csr import parse_csr
@@ -20,7 +21,7 @@ from ca_core.errors import BadCSR, InvalidIdentifier, InvalidSetting
 from ca_core.export import PemBundle, load_certificates_pem, pem_bundle, to_pkcs12
 from ca_core.inspect import CertificateDetails, inspect_certificate
 from ca_core.issuance import IssuedCertificate, issue, issue_self_signed
-from ca_core.keys import KeyAlgorithm, PrivateKey, check_key, generate_key
+from ca_core.keys import KeyAlgorithm, PrivateKey, generate_key
 from ca_core.names import check_email, check_uri, normalize_dns_name
 from ca_core.policy import Policy, check_request
 from ca_core.profile import EnrollmentMethod, IssuerType, Profile
@@ -212,7 +213,7 @@ async def issue_certificate(
         request = CertificateRequest(managed.subject, normalize_sans(managed.sans), private_key.public_key())
     issued = await sign(rt, context, request, ttl, private_key)
     async with rt.storage.transaction() as tx:
-        return await record_issued(
+        stored = await record_issued(
             rt,
             tx,
             issued,
@@ -223,6 +224,9 @@ async def issue_certificate(
             friendly_name=friendly_name,
             request_id=request_id,
         )
+        pushes = await syncs.pending_pushes(tx, stored.id, stored.profile_id)
+    await syncs.push_pending(rt, pushes)
+    return stored
 
 
 async def record_issued(
@@ -270,8 +274,10 @@ async def record_issued(
         auto_renew=auto_renew and issued.private_key is not None,
         metadata=metadata,
     )
-    if renewed_from is not None and not await tx.certificates.mark_renewed(renewed_from.id, record.id):
-        raise AlreadyRenewed(f"certificate {renewed_from.serial} was already renewed")
+    if renewed_from is not None:
+        if not await tx.certificates.mark_renewed(renewed_from.id, record.id):
+            raise AlreadyRenewed(f"certificate {renewed_from.serial} was already renewed")
+        await tx.syncs.retarget(renewed_from.id, record.id)  # its syncs push the successor from now on
     return _info(record, dict(metadata))
 
 
@@ -403,7 +409,7 @@ async def export_pem(rt: Runtime, certificate_id: str, *, actor: str | None = No
     """Certificate, chain and (managed) key; a key handed out is logged with `actor` (who asked)."""
     async with rt.storage.read() as tx:
         record = await find_record(tx, certificate_id)
-    certificate, chain, key = _materials(rt, record)
+    certificate, chain, key = materials(rt, record)
     _log_key_export(record, key, actor, "PEM")
     return pem_bundle(certificate, chain, key)
 
@@ -413,7 +419,7 @@ async def export_pkcs12(
 ) -> bytes:
     async with rt.storage.read() as tx:
         record = await find_record(tx, certificate_id)
-    certificate, chain, key = _materials(rt, record)
+    certificate, chain, key = materials(rt, record)
     _log_key_export(record, key, actor, "PKCS#12")
     return await asyncio.to_thread(to_pkcs12, certificate, chain, key, password=password, alias=alias)
 
@@ -427,19 +433,6 @@ def _log_key_export(record: CertificateRecord, key: PrivateKey | None, actor: st
             form,
             actor or "the local shell",
         )
-
-
-def _materials(
-    rt: Runtime, record: CertificateRecord
-) -> tuple[x509.Certificate, list[x509.Certificate], PrivateKey | None]:
-    certificate = load_certificates_pem(record.certificate_pem.encode())[0]
-    chain = load_certificates_pem(record.chain_pem.encode()) if record.chain_pem.strip() else []
-    key = None
-    if record.sealed_key is not None:
-        public_key = certificate.public_key()
-        check_key(public_key)  # type: ignore[arg-type]
-        key = rt.unseal(record.sealed_key, public_key)  # type: ignore[arg-type]
-    return certificate, chain, key
 
 
 __all__ = ["CertificateFilter", "CertificateInfo", "ManagedRequest"]  # CertificateFilter: the query value

@@ -19,7 +19,7 @@ from acme_server.errors import (
     Unauthorized,
 )
 from acme_server.problems import problem_document
-from acme_server.services import cas, catalog, certificates, eab
+from acme_server.services import cas, catalog, certificates, eab, syncs
 from acme_server.services.accounts import Account, check_owner
 from acme_server.services.authorizations import AuthorizationRules, Identifier, authorizations_for
 from acme_server.services.catalog import Catalog
@@ -283,8 +283,10 @@ async def finalize(rt: Runtime, account: Account, order_id: str, csr_der: bytes)
             order_id=order.id,
         )
         await tx.orders.finish(order_id, certificate_id=stored.id)
+        pushes = await syncs.pending_pushes(tx, stored.id, stored.profile_id)  # the profile's syncs
         record = await tx.orders.get(order_id)
     assert record is not None
+    await syncs.push_pending(rt, pushes)
     return record
 
 

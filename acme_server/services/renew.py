@@ -8,7 +8,7 @@ import asyncio
 import logging
 
 from acme_server.errors import AlreadyRenewed, NotRenewable
-from acme_server.services import certificates
+from acme_server.services import certificates, syncs
 from acme_server.services.certificates import CertificateInfo
 from acme_server.services.runtime import Runtime
 from acme_server.storage import CertificateRecord
@@ -78,5 +78,7 @@ async def renew_certificate(rt: Runtime, certificate_id: str, *, actor: str) -> 
             friendly_name=old.friendly_name,
             renewed_from=old,
         )
+        pushes = await syncs.pending_pushes(tx, successor.id, successor.profile_id)
+    await syncs.push_pending(rt, pushes)
     log.info("certificate %s renewed by %s as %s (%s)", old.id, actor, successor.id, successor.serial)
     return successor

@@ -15,7 +15,7 @@ from acme_server.config import Settings
 from acme_server.services.keyring import load_kek
 from acme_server.services.ports import Clock, SystemClock
 from acme_server.storage import Storage
-from ca_core.keyprotect import KeyEncryptionKey, seal_private_key, unseal_private_key
+from ca_core.keyprotect import KeyEncryptionKey, seal, seal_private_key, unseal, unseal_private_key
 from ca_core.keys import PrivateKey, PublicKey
 from ca_core.signer import Signer, SoftwareSigner
 
@@ -57,6 +57,14 @@ class Runtime:
 
     def unseal(self, sealed: bytes, public_key: PublicKey) -> PrivateKey:
         return unseal_private_key(self.kek, sealed, context=key_context(public_key))
+
+    def seal_secret(self, secret: bytes, *, context: bytes) -> bytes:
+        """Other secrets (e.g. a sync destination's credentials) sealed like private keys; `context`
+        names their owner, so a blob copied onto another row fails to open."""
+        return seal(self.kek, secret, context=b"secret:" + context)
+
+    def unseal_secret(self, sealed: bytes, *, context: bytes) -> bytes:
+        return unseal(self.kek, sealed, context=b"secret:" + context)
 
     def signer(self, sealed: bytes, public_key: PublicKey) -> Signer:
         """The CA's signer, unsealed once per process and sealed blob."""

@@ -107,7 +107,7 @@ class SyncRepository(Repository):
         sync_id: str,
         *,
         at: datetime,
-        certificate_id: str,
+        certificate_id: str | None,
         error: str | None,
         state: Mapping[str, Any] | None = None,
     ) -> bool:

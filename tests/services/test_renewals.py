@@ -238,3 +238,19 @@ async def test_two_run_due_processes_renew_each_due_certificate_exactly_once(
     for cert in due:
         [successor] = await successors(auto, cert.id)
         assert successor.status == "active"
+
+
+async def test_the_scheduler_loop_renews_due_certificates_until_stopped(auto: Runtime) -> None:
+    cert = await issue(auto, "loop.example.internal", days=10)
+    advance(auto, timedelta(days=6))
+    stop = asyncio.Event()
+    loop = asyncio.create_task(renewals.run_scheduler(auto, stop, interval=0.05))
+    try:
+        for _ in range(200):
+            if await successors(auto, cert.id):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await asyncio.wait_for(loop, 5)
+    assert len(await successors(auto, cert.id)) == 1

@@ -1,0 +1,56 @@
+"""The one small interface every sync destination implements: validate a configuration (and its
+secrets) into a Target once, then push bundles to it. Failures are DestinationError, whose detail
+becomes the sync's last error."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ca_core.errors import CAError
+
+
+class DestinationError(CAError):
+    """A push did not complete (unreachable, refused, reload failed ...); the detail says why."""
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """What a destination receives: one certificate, its chain and, when the server holds it, its key."""
+
+    certificate_id: str
+    serial: str
+    common_name: str
+    certificate_pem: str
+    chain_pem: str  # the issuing CA first, up to the root; empty for a self-signed certificate
+    private_key_pem: str | None  # unencrypted PKCS#8; None for a certificate issued from a CSR
+
+    @property
+    def fullchain_pem(self) -> str:
+        return self.certificate_pem + self.chain_pem
+
+
+@dataclass(frozen=True)
+class PushResult:
+    detail: str  # one line for logs, e.g. "wrote 4 files to /etc/nginx/tls"
+    state: dict[str, Any] = field(default_factory=dict)  # remembered for the next push (e.g. an ARN)
+
+
+class Target(Protocol):
+    """A configured destination."""
+
+    async def push(self, bundle: Bundle, state: Mapping[str, Any]) -> PushResult:
+        """Deliver `bundle`; `state` is what the previous push returned ({} the first time)."""
+        ...
+
+
+class Destination(Protocol):
+    """One kind of destination, registered by `type_name` in acme_server.destinations."""
+
+    type_name: str
+    secret_names: tuple[str, ...]  # the secrets it accepts; stored sealed, never shown
+
+    def configure(self, config: Mapping[str, Any], secrets: Mapping[str, str]) -> Target:
+        """A Target for `config`; InvalidSetting naming the field (e.g. "config.path") when invalid."""
+        ...

@@ -1,0 +1,238 @@
+"""Syncs: push a certificate (followed across renewals) or a profile's newest active certificate to a
+destination (acme_server.destinations) on issuance, on renewal and on demand, recording each push's
+outcome on the sync. Destination secrets are sealed with the KEK and never leave this module."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from acme_server.destinations import Bundle, Target, get_destination
+from acme_server.errors import NotFound
+from acme_server.services import profiles
+from acme_server.services.bundles import pem_bundle_of
+from acme_server.services.runtime import Runtime
+from acme_server.storage import CertificateFilter, CertificateRecord, SyncRecord, Tx
+from ca_core.errors import CAError, InvalidSetting
+
+log = logging.getLogger("acme_server.syncs")
+
+_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_MAX_RENEWALS_FOLLOWED: Final = 1000  # a renewal chain is never this long; stops a corrupt cycle
+
+
+@dataclass(frozen=True)
+class SyncInfo:
+    """A sync as every listing shows it: never its secrets, only whether it has some."""
+
+    id: str
+    name: str
+    certificate_id: str | None
+    profile_id: str | None
+    destination_type: str
+    destination_config: dict[str, Any]
+    has_secrets: bool
+    destination_state: dict[str, Any]
+    last_status: str  # 'never' | 'ok' | 'failed'
+    last_error: str | None
+    last_run_at: datetime | None
+    last_certificate_id: str | None
+    created_at: datetime
+
+
+def _info(record: SyncRecord) -> SyncInfo:
+    return SyncInfo(
+        id=record.id,
+        name=record.name,
+        certificate_id=record.certificate_id,
+        profile_id=record.profile_id,
+        destination_type=record.destination_type,
+        destination_config=dict(record.destination_config),
+        has_secrets=record.sealed_secrets is not None,
+        destination_state=dict(record.destination_state),
+        last_status=record.last_status,
+        last_error=record.last_error,
+        last_run_at=record.last_run_at,
+        last_certificate_id=record.last_certificate_id,
+        created_at=record.created_at,
+    )
+
+
+def _secrets_context(name: str) -> bytes:
+    return b"sync:" + name.encode()
+
+
+def _secrets(rt: Runtime, record: SyncRecord) -> dict[str, str]:
+    if record.sealed_secrets is None:
+        return {}
+    loaded: dict[str, str] = json.loads(
+        rt.unseal_secret(record.sealed_secrets, context=_secrets_context(record.name))
+    )
+    return loaded
+
+
+def _target(rt: Runtime, record: SyncRecord) -> Target:
+    destination = get_destination(record.destination_type)
+    return destination.configure(record.destination_config, _secrets(rt, record))
+
+
+async def find_record(tx: Tx, ref: str) -> SyncRecord:
+    """A sync by id or name."""
+    record = await tx.syncs.get(ref) or await tx.syncs.get_by_name(ref)
+    if record is None:
+        raise NotFound("sync", ref)
+    return record
+
+
+def _check_name(name: str) -> None:
+    if not _NAME.fullmatch(name):
+        raise InvalidSetting(
+            "name", "use 1-64 letters, digits, '.', '-' and '_', starting with a letter or digit"
+        )
+
+
+async def create_sync(
+    rt: Runtime,
+    *,
+    name: str,
+    destination_type: str,
+    config: Mapping[str, Any],
+    secrets: Mapping[str, str] | None = None,
+    certificate: str | None = None,
+    profile: str | None = None,
+    push: bool = True,
+) -> SyncInfo:
+    """Bind `certificate` (an id) or `profile`'s newest certificate (id or name) to a destination;
+    the configuration is validated now (InvalidSetting naming the field). With `push`, the first
+    push happens at once and its outcome is in the returned sync."""
+    _check_name(name)
+    if (certificate is None) == (profile is None):
+        raise InvalidSetting("target", "give either a certificate or a profile")
+    secrets = dict(secrets or {})
+    get_destination(destination_type).configure(config, secrets)
+    sealed = rt.seal_secret(json.dumps(secrets).encode(), context=_secrets_context(name)) if secrets else None
+    async with rt.storage.transaction() as tx:
+        certificate_id = profile_id = None
+        if certificate is not None:
+            if await tx.certificates.get(certificate) is None:
+                raise NotFound("certificate", certificate)
+            certificate_id = certificate
+        if profile is not None:
+            profile_id = (await profiles.find_record(tx, profile)).id
+        record = await tx.syncs.create(
+            name=name,
+            destination_type=destination_type,
+            destination_config=config,
+            certificate_id=certificate_id,
+            profile_id=profile_id,
+            sealed_secrets=sealed,
+        )
+    return await run_sync(rt, record.id) if push else _info(record)
+
+
+async def list_syncs(
+    rt: Runtime, *, certificate: str | None = None, profile: str | None = None
+) -> list[SyncInfo]:
+    async with rt.storage.read() as tx:
+        profile_id = None if profile is None else (await profiles.find_record(tx, profile)).id
+        return [_info(r) for r in await tx.syncs.list(certificate_id=certificate, profile_id=profile_id)]
+
+
+async def get_sync(rt: Runtime, ref: str) -> SyncInfo:
+    async with rt.storage.read() as tx:
+        return _info(await find_record(tx, ref))
+
+
+async def delete_sync(rt: Runtime, ref: str) -> None:
+    """Forget the sync; what it pushed stays where it is."""
+    async with rt.storage.transaction() as tx:
+        await tx.syncs.delete((await find_record(tx, ref)).id)
+
+
+async def _current_certificate(tx: Tx, record: SyncRecord) -> CertificateRecord | None:
+    """The certificate to push now: the bound one or its newest renewal, or the profile's newest
+    active certificate."""
+    if record.profile_id is not None:
+        newest, _ = await tx.certificates.list(
+            CertificateFilter(status="active", profile_id=record.profile_id), limit=1
+        )
+        return newest[0] if newest else None
+    assert record.certificate_id is not None
+    certificate = await tx.certificates.get(record.certificate_id)
+    for _ in range(_MAX_RENEWALS_FOLLOWED):
+        if certificate is None or certificate.renewed_by_id is None:
+            break
+        certificate = await tx.certificates.get(certificate.renewed_by_id)
+    return certificate
+
+
+async def run_sync(rt: Runtime, ref: str) -> SyncInfo:
+    """Push now (on demand). A failed push does not raise: it is the sync's last status and error."""
+    async with rt.storage.read() as tx:
+        record = await find_record(tx, ref)
+        certificate = await _current_certificate(tx, record)
+    return await _push(rt, record, certificate)
+
+
+async def _push(rt: Runtime, record: SyncRecord, certificate: CertificateRecord | None) -> SyncInfo:
+    state: dict[str, Any] | None = None
+    error: str | None = None
+    if certificate is None:
+        error = "no certificate to push: the profile has no active certificate yet"
+    else:
+        try:
+            pem = pem_bundle_of(rt, certificate)
+            bundle = Bundle(
+                certificate.id,
+                certificate.serial,
+                certificate.common_name,
+                pem.certificate,
+                pem.chain,
+                pem.private_key,
+            )
+            result = await _target(rt, record).push(bundle, record.destination_state)
+        except CAError as exc:  # DestinationError, or a configuration that no longer holds
+            error = exc.detail
+            log.warning("sync %s: push of %s failed: %s", record.name, certificate.serial, error)
+        else:
+            state = result.state
+            log.info("sync %s: %s", record.name, result.detail)
+    async with rt.storage.transaction() as tx:
+        await tx.syncs.record_push(
+            record.id,
+            at=rt.clock.now(),
+            certificate_id=None if certificate is None else certificate.id,
+            error=error,
+            state=state,
+        )
+        updated = await find_record(tx, record.id)
+    return _info(updated)
+
+
+@dataclass(frozen=True)
+class PendingPushes:
+    """The syncs a newly stored certificate concerns, found inside the transaction that stored it."""
+
+    certificate_id: str
+    records: tuple[SyncRecord, ...]
+
+
+async def pending_pushes(tx: Tx, certificate_id: str, profile_id: str | None) -> PendingPushes:
+    """Inside the storing transaction (one statement, no extra round trip): the syncs bound to the new
+    certificate (a renewal moved its predecessor's syncs onto it) or to its profile's latest."""
+    return PendingPushes(certificate_id, tuple(await tx.syncs.list_for_issued(certificate_id, profile_id)))
+
+
+async def push_pending(rt: Runtime, pending: PendingPushes) -> list[SyncInfo]:
+    """After that transaction committed: push to each of those syncs (nothing to do, no database work,
+    when there are none). Failures are recorded on each sync, never raised into the issuance."""
+    if not pending.records:
+        return []
+    async with rt.storage.read() as tx:
+        certificate = await tx.certificates.get(pending.certificate_id)
+    return [await _push(rt, record, certificate) for record in pending.records]
