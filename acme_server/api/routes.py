@@ -78,6 +78,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              "cas", response="CA", errors=(409,)),
     Endpoint("GET", f"{CM}/cas/{{ca}}/crls", cas.list_crls, VIEWER, "listCaCrls",
              "List the CA's CRLs (PEM), newest first", "cas", response="CRLList", errors=(409,)),
+    Endpoint("GET", f"{CM}/ca/internal/{{ca}}/crls", cas.list_crls, VIEWER, "listCaCrlsSeedPath",
+             "List the CA's CRLs at the seed's path (same as cas/{ca}/crls)", "cas", response="CRLList",
+             errors=(409,)),
     # policies
     Endpoint("GET", f"{CM}/certificate-policies", POLICIES.listing, VIEWER, "listPolicies",
              "List certificate policies", "certificate-policies", response="PolicyList"),

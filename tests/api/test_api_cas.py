@@ -136,3 +136,4 @@ async def test_list_crls_returns_pem_crls_newest_first(api: ApiServer, tmp_path:
     text = openssl("crl", "-in", write(tmp_path / "crl.pem", crls[0]["crl"]), "-noout", "-text").stdout
     assert issued["certificate"]["serialNumber"].upper().lstrip("0")[:8] in text.replace(":", "").upper()
     assert "Key Compromise" in text
+    assert await api.ok("GET", f"{CM}/ca/internal/{pki['inter']['id']}/crls", role="viewer") == crls

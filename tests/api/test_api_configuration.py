@@ -64,6 +64,14 @@ async def test_profile_crud_and_in_use_conflicts(api: ApiServer) -> None:
         "PATCH", f"{PROFILES}/web", json={"autoRenewByDefault": True, "renewBeforeDays": 10}
     )
     assert (patched["autoRenewByDefault"], patched["renewBeforeDays"], patched["maxTtl"]) == (True, 10, "90d")
+    replaced = await api.ok("PUT", f"{PROFILES}/web", json={"caId": "corp-root", "description": "all new"})
+    assert (replaced["caId"], replaced["policyId"], replaced["description"]) == (
+        pki["root"]["id"],
+        None,
+        "all new",
+    )
+    assert replaced["autoRenewByDefault"] is False  # PUT: what is left out takes its default
+    await api.ok("PATCH", f"{PROFILES}/web", json={"caId": "corp-issuing", "policyId": "internal"})
     problem = await api.problem("DELETE", f"{POLICIES}/internal", 409, "conflict")
     assert problem["detail"] == "policy 'internal' is used by profile 'web'"
     issued = await issue_managed(api)
