@@ -3,9 +3,10 @@ transactions whose repositories return frozen records, never rows."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -25,7 +26,7 @@ from acme_server.storage.config import ConfigGenerationRepository
 from acme_server.storage.crls import CRLRecord, CRLRepository
 from acme_server.storage.cross import CrossCertificateRecord, CrossCertificateRepository
 from acme_server.storage.eab import EABKeyRecord, EABRepository
-from acme_server.storage.engine import READ_ONLY, create_engine, normalize_url
+from acme_server.storage.engine import create_engine, normalize_url
 from acme_server.storage.integrity import as_conflict
 from acme_server.storage.leases import LeaseRepository
 from acme_server.storage.nonces import NonceRepository
@@ -101,18 +102,18 @@ class Tx:
 
 
 class Storage:
-    """One engine (connection pool) per process; open once, close on shutdown."""
+    """Two engines (connection pools) per process, one for transaction() and one for read(); open
+    once, close on shutdown."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, read_engine: AsyncEngine) -> None:
         self._engine = engine
-        if engine.dialect.name == "postgresql":
-            # One snapshot for every read in the block, as SQLite's deferred transaction gives.
-            self._read_options: dict[str, Any] = {
-                "postgresql_readonly": True,
-                "isolation_level": "REPEATABLE READ",
-            }
-        else:
-            self._read_options = {READ_ONLY: True}
+        self._read_engine = read_engine
+        # SQLite has one writer at a time. Writers of this process queue on this lock instead of in
+        # SQLite's busy handler, which sleeps in growing steps (up to 100 ms) and wastes the lock's
+        # free time; writers of other processes (workers, CLI) still meet at BEGIN IMMEDIATE.
+        self._write_lock: asyncio.Lock | contextlib.AbstractAsyncContextManager[None] = (
+            asyncio.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+        )
 
     @classmethod
     async def open(cls, url: str) -> Storage:
@@ -126,24 +127,29 @@ class Storage:
         finally:
             if not migrated:
                 await engine.dispose()
-        return cls(engine)
+        return cls(engine, create_engine(url, read_only=True))
 
     @property
     def dialect(self) -> str:
         """'sqlite' or 'postgresql'."""
         return self._engine.dialect.name
 
+    @property
+    def engines(self) -> tuple[AsyncEngine, AsyncEngine]:
+        """The write and read engines (for instrumentation: tests count round trips on them)."""
+        return self._engine, self._read_engine
+
     async def close(self) -> None:
         await self._engine.dispose()
+        await self._read_engine.dispose()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
         """One read-write transaction: committed when the block ends, rolled back when it raises.
         On SQLite it starts with BEGIN IMMEDIATE, so writers queue instead of failing."""
-        async with self._engine.connect() as connection:
+        async with self._write_lock, _begun(self._engine) as connection:
             try:
-                async with connection.begin():
-                    yield Tx(connection)
+                yield Tx(connection)
             except IntegrityError as error:  # raised by COMMIT itself (deferred constraints)
                 conflict = as_conflict(error, {})
                 if conflict is None:
@@ -153,7 +159,12 @@ class Storage:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:
         """One read-only transaction over a consistent snapshot; a write inside it fails."""
-        async with self._engine.connect() as connection:
-            await connection.execution_options(**self._read_options)
-            async with connection.begin():
-                yield Tx(connection)
+        async with _begun(self._read_engine) as connection:
+            yield Tx(connection)
+
+
+@asynccontextmanager
+async def _begun(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection in a begun transaction, committed when the block ends, rolled back when it raises."""
+    async with engine.connect() as connection, connection.begin():
+        yield connection

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -18,9 +18,6 @@ from acme_server.errors import ConfigError
 
 SQLITE = "sqlite+aiosqlite"
 POSTGRESQL = "postgresql+asyncpg"
-
-# Execution option a connection carries when Storage.read() opened it.
-READ_ONLY = "acme_read_only"
 
 _SCHEMES = {
     "sqlite": SQLITE,
@@ -56,22 +53,42 @@ def normalize_url(url: str) -> str:
     return normalized
 
 
-def create_engine(url: str) -> AsyncEngine:
-    """An engine for a normalised URL, configured for its database."""
+def create_engine(url: str, *, read_only: bool = False) -> AsyncEngine:
+    """An engine for a normalised URL, configured for its database. A read-only engine's transactions
+    see one snapshot and refuse writes (PostgreSQL: BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
+    SQLite: a deferred BEGIN on a query_only connection, WAL's snapshot).
+
+    Every setting is made once per connection, never per transaction: a per-transaction isolation
+    level or pre-ping costs PostgreSQL round trips at checkout and check-in (measured: a one-SELECT
+    read went from 9 round trips to 3). A dead pooled connection is caught at checkout without I/O
+    instead (_discard_closed)."""
     url = normalize_url(url)
     if url.startswith(SQLITE):
-        return _sqlite_engine(url)
-    return create_async_engine(
+        return _sqlite_engine(url, read_only=read_only)
+    options: dict[str, Any] = {}
+    if read_only:
+        options = {"isolation_level": "REPEATABLE READ", "execution_options": {"postgresql_readonly": True}}
+    engine = create_async_engine(
         url,
         pool_size=10,
         max_overflow=10,
         pool_timeout=30,
         pool_recycle=1800,  # stay under typical proxy/firewall idle cuts
-        pool_pre_ping=True,  # a restarted server or failover does not poison the pool
+        **options,
     )
+    event.listen(engine.sync_engine, "checkout", _discard_closed)
+    return engine
 
 
-def _sqlite_engine(url: str) -> AsyncEngine:
+def _discard_closed(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Any) -> None:
+    """A pooled asyncpg connection whose server end went away (restart, failover, idle kill) is known
+    closed as soon as the event loop saw the socket end; the pool then replaces it (SQLAlchemy's
+    custom pessimistic-disconnect recipe) — what pool_pre_ping does, without a round trip."""
+    if dbapi_connection.driver_connection.is_closed():
+        raise DisconnectionError("the pooled connection was closed by the server")
+
+
+def _sqlite_engine(url: str, *, read_only: bool) -> AsyncEngine:
     database = make_url(url).database
     assert database is not None  # normalize_url rejects a missing path
     if not database.startswith("file:") and not Path(database).parent.is_dir():
@@ -79,8 +96,8 @@ def _sqlite_engine(url: str) -> AsyncEngine:
     engine = create_async_engine(url, connect_args={"timeout": _BUSY_TIMEOUT_MS / 1000})
     # SQLAlchemy's documented recipe (SQLite dialect docs, "Enabling Non-Legacy SQLite Transactional
     # Modes", aiosqlite variant): the driver stops emitting BEGIN itself and we emit our own.
-    event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
-    event.listen(engine.sync_engine, "begin", _sqlite_on_begin)
+    event.listen(engine.sync_engine, "connect", _sqlite_on_connect_read if read_only else _sqlite_on_connect)
+    event.listen(engine.sync_engine, "begin", _sqlite_begin_read if read_only else _sqlite_begin_write)
     return engine
 
 
@@ -89,7 +106,6 @@ _WAL_ATTEMPTS = 100
 
 def _sqlite_on_connect(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
     dbapi_connection.isolation_level = None
-    record.info["query_only"] = False
     cursor = dbapi_connection.cursor()
     try:
         # busy_timeout first, so switching to WAL waits for a concurrent opener instead of failing.
@@ -114,13 +130,19 @@ def _switch_to_wal(cursor: Any) -> None:
             time.sleep(0.05)
 
 
-def _sqlite_on_begin(connection: Connection) -> None:
+def _sqlite_on_connect_read(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    """A reader's connection: query_only, so a write inside read() fails loudly, as on PostgreSQL's
+    read-only transactions."""
+    _sqlite_on_connect(dbapi_connection, record)
+    dbapi_connection.execute("PRAGMA query_only = 1")
+
+
+def _sqlite_begin_write(connection: Connection) -> None:
     """Writers take the write lock at BEGIN: a deferred transaction that later upgrades its lock fails
-    with "database is locked" without waiting when another writer got there first (WAL snapshot rule).
-    Readers begin deferred and are made query_only so a write inside read() fails loudly, as on
-    PostgreSQL's read-only transactions."""
-    read_only = bool(connection.get_execution_options().get(READ_ONLY, False))
-    if connection.info.get("query_only") != read_only:
-        connection.exec_driver_sql(f"PRAGMA query_only = {int(read_only)}")
-        connection.info["query_only"] = read_only
-    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+    with "database is locked" without waiting when another writer got there first (WAL snapshot rule)."""
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _sqlite_begin_read(connection: Connection) -> None:
+    """Readers begin deferred: their snapshot starts at the first read (WAL)."""
+    connection.exec_driver_sql("BEGIN")

@@ -85,9 +85,11 @@ class StatementCounter:
 @contextmanager
 def counting(storage: Storage) -> Iterator[StatementCounter]:
     counter = StatementCounter()
-    engine = storage._engine.sync_engine
-    event.listen(engine, "before_cursor_execute", counter)
+    engines = [engine.sync_engine for engine in storage.engines]
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", counter)
     try:
         yield counter
     finally:
-        event.remove(engine, "before_cursor_execute", counter)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", counter)

@@ -4,7 +4,9 @@ transaction/read blocks of Storage."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import text
@@ -13,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from acme_server.errors import ConfigError
 from acme_server.storage import Storage
 from acme_server.storage.engine import create_engine, normalize_url
+from tests.conftest import _admin
 from tests.storage.factories import make_ca
 
 
@@ -116,3 +119,32 @@ async def test_read_block_refuses_writes(storage: Storage) -> None:
 
 async def test_storage_reports_its_dialect(storage: Storage, database_engine: str) -> None:
     assert storage.dialect == database_engine
+
+
+@pytest.mark.parametrize("database_engine", ["postgresql"])
+async def test_pooled_connections_killed_by_a_database_restart_cost_no_failed_request(
+    storage: Storage, database_url: str
+) -> None:
+    """No pre-ping per checkout (it costs round trips): a pooled connection the server closed is seen
+    closed at checkout, without I/O, and replaced."""
+    for _ in range(2):  # both pools hold a connection now
+        async with storage.read() as tx:
+            await tx.config.current()
+        async with storage.transaction() as tx:
+            await tx.config.current()
+    name = urlsplit(database_url).path.lstrip("/")
+    await _admin(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        f"WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+    )
+    await asyncio.sleep(0.2)  # the event loop sees the sockets close
+    async with storage.read() as tx:
+        assert await tx.config.current() >= 0
+    async with storage.transaction() as tx:
+        assert await tx.config.current() >= 0
+
+
+async def test_a_write_inside_a_read_block_fails(storage: Storage) -> None:
+    with pytest.raises(DBAPIError, match=r"readonly|read-only"):
+        async with storage.read() as tx:
+            await tx.leases.try_acquire("x", "me", now=datetime.now(UTC), ttl=timedelta(seconds=5))
