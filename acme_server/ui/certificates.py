@@ -8,8 +8,9 @@ from datetime import datetime, timedelta
 
 from starlette.responses import Response
 
+from acme_server.destinations import DESTINATIONS
 from acme_server.problems import problem_for
-from acme_server.services import cas, certificates, profiles, renew, renewals
+from acme_server.services import cas, certificates, profiles, renew, renewals, syncs
 from acme_server.services.certificates import CertificateFilter, CertificateInfo
 from acme_server.services.tokens import Role
 from acme_server.ui.pages import Page, page
@@ -110,10 +111,13 @@ async def list_certificates(current: Page) -> Response:
     )
 
 
-async def _details(current: Page, status: int = 200, **extra: object) -> Response:
+async def details_page(current: Page, status: int = 200, **extra: object) -> Response:
     certificate = await certificates.get_certificate(current.rt, current.request.path_params["id"])
     renewal = await renewals.get_renewal_status(current.rt, certificate.id)
     chain = await certificates.renewal_chain(current.rt, certificate.id)
+    bound = await syncs.list_syncs(current.rt, certificate=certificate.id)
+    if certificate.profile_id is not None:  # syncs of the profile's newest certificate, read-only here
+        bound += await syncs.list_syncs(current.rt, profile=certificate.profile_id)
     profile_names, ca_names = await _names(current)
     dialog = current.field("dialog")
     return current.render(
@@ -123,6 +127,8 @@ async def _details(current: Page, status: int = 200, **extra: object) -> Respons
         details=certificate.details,
         renewal=renewal,
         renewal_chain=chain,
+        syncs=bound,
+        destination_types=sorted(DESTINATIONS),
         profile_names=profile_names,
         ca_names=ca_names,
         reasons=list(RevocationReason),
@@ -134,7 +140,7 @@ async def _details(current: Page, status: int = 200, **extra: object) -> Respons
 
 @page()
 async def show_certificate(current: Page) -> Response:
-    return await _details(current)
+    return await details_page(current)
 
 
 def _actor(current: Page) -> str:
@@ -158,7 +164,7 @@ async def export_pem(current: Page) -> Response:
     bundle = await certificates.export_pem(
         current.rt, current.request.path_params["id"], actor=_actor(current)
     )
-    return await _details(current, dialog="pem", bundle=bundle)
+    return await details_page(current, dialog="pem", bundle=bundle)
 
 
 @page(Role.OPERATOR)
@@ -166,7 +172,9 @@ async def export_pkcs12(current: Page) -> Response:
     certificate_id = current.request.path_params["id"]
     password, alias = current.field("password"), current.field("alias") or certificate_id
     if not password:
-        return await _details(current, 400, dialog="export", errors={"password": "a password is required"})
+        return await details_page(
+            current, 400, dialog="export", errors={"password": "a password is required"}
+        )
     data = await certificates.export_pkcs12(
         current.rt, certificate_id, password=password, alias=alias, actor=_actor(current)
     )
@@ -178,10 +186,20 @@ async def export_pkcs12(current: Page) -> Response:
     )
 
 
+async def _unconfirmed(current: Page, dialog: str) -> Response | None:
+    """The dialog again when its confirmation box was not ticked (the browser requires it; a bare
+    POST may not)."""
+    if current.field("confirm") == "yes":
+        return None
+    return await details_page(current, 400, dialog=dialog, errors={"confirm": "tick the box to confirm"})
+
+
 @page(Role.OPERATOR)
 async def revoke(current: Page) -> Response:
     if current.field("confirm") != "yes":
-        return await _details(current, 400, dialog="revoke", errors={"confirm": "tick the box to confirm"})
+        return await details_page(
+            current, 400, dialog="revoke", errors={"confirm": "tick the box to confirm"}
+        )
     reason = RevocationReason.parse(current.field("reason") or "UNSPECIFIED")
     # source "api": the UI acts with an API token (the stored sources are api, acme and cli)
     await certificates.revoke_certificate(current.rt, current.request.path_params["id"], reason, source="api")
@@ -196,7 +214,7 @@ async def renew_now(current: Page) -> Response:
             current.rt, current.request.path_params["id"], actor=_actor(current)
         )
     except CAError as exc:  # e.g. an ACME certificate (its client renews it) or one renewed before
-        return await _details(current, problem_for(exc)[1], errors={"renew": exc.detail})
+        return await details_page(current, problem_for(exc)[1], errors={"renew": exc.detail})
     return current.redirect("certificate", id=successor.id)
 
 
@@ -211,6 +229,8 @@ async def auto_renew(current: Page) -> Response:
 @page(Role.OPERATOR)
 async def delete(current: Page) -> Response:
     if current.field("confirm") != "yes":
-        return await _details(current, 400, dialog="delete", errors={"confirm": "tick the box to confirm"})
+        return await details_page(
+            current, 400, dialog="delete", errors={"confirm": "tick the box to confirm"}
+        )
     await certificates.delete_certificate(current.rt, current.request.path_params["id"])
     return current.redirect("certificates")

@@ -7,7 +7,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from acme_server.ui import auth, cas, certificates, requests
+from acme_server.ui import auth, cas, certificates, requests, syncs
 from acme_server.ui.pages import Page, page
 
 
@@ -22,6 +22,7 @@ async def not_found(current: Page) -> Response:
 
 
 _CERTIFICATE = "/certificates/{id}"
+_SYNC = _CERTIFICATE + "/syncs/{sync}"
 
 ROUTES: list[BaseRoute] = [
     Mount(
@@ -44,6 +45,11 @@ ROUTES: list[BaseRoute] = [
             Route(_CERTIFICATE + "/revoke", certificates.revoke, methods=["POST"], name="revoke"),
             Route(_CERTIFICATE + "/auto-renew", certificates.auto_renew, methods=["POST"], name="auto_renew"),
             Route(_CERTIFICATE + "/renew", certificates.renew_now, methods=["POST"], name="renew"),
+            Route(_CERTIFICATE + "/syncs", syncs.add_sync, methods=["POST"], name="add_sync"),
+            Route(_CERTIFICATE + "/syncs/{sync}/push", syncs.push_sync, methods=["POST"], name="push_sync"),
+            Route(
+                _CERTIFICATE + "/syncs/{sync}/remove", syncs.remove_sync, methods=["POST"], name="remove_sync"
+            ),
             Route(_CERTIFICATE + "/delete", certificates.delete, methods=["POST"], name="delete"),
             Route("/requests", requests.list_requests, name="requests"),
             Route("/requests", requests.create_request, methods=["POST"], name="create_request"),

@@ -3,6 +3,7 @@ the details page and every action of its Options menu, the CA pages, roles and C
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -213,6 +214,38 @@ def test_auto_renewal_is_switched_on_and_off_from_the_menu(page: Page, ui: UI) -
     expect(page.locator("#auto-renewal")).to_contain_text("enabled, due")
     choose(page, "Disable auto-renewal")
     expect(page.locator("#auto-renewal")).to_have_text(re.compile(r"^\s*disabled"))
+
+
+def test_syncs_are_added_pushed_and_removed_from_the_details_page(page: Page, ui: UI, tmp_path: Path) -> None:
+    target = tmp_path / "nginx-tls"
+    sign_in(page, ui)
+    open_certificate(page, ui, "search.example.com")
+    choose(page, "Manage syncs")
+    page.fill("#sync_name", "web-files")
+    page.select_option("#destination_type", "directory")
+    page.fill("#config", '{"path": "relative/dir"}')
+    page.click("#add-sync")
+    expect(page.locator("#config-error")).to_contain_text("config.path")  # refused next to the field
+    expect(page.locator("#config")).to_have_value('{"path": "relative/dir"}')
+    page.fill("#config", json.dumps({"path": str(target)}))
+    page.click("#add-sync")
+    row = page.locator("#sync-list tbody tr", has_text="web-files")
+    expect(row).to_contain_text("ok")
+    assert sorted(p.name for p in target.iterdir()) == [
+        "cert.pem",
+        "chain.pem",
+        "fullchain.pem",
+        "privkey.pem",
+    ]
+    subject = openssl("x509", "-in", str(target / "cert.pem"), "-noout", "-subject").stdout
+    assert "search.example.com" in subject
+    screenshot(page, "syncs")
+    (target / "cert.pem").unlink()
+    row.get_by_role("button", name="Push now").click()
+    expect(row).to_contain_text("ok")
+    assert (target / "cert.pem").exists()
+    row.get_by_role("button", name="Remove").click()
+    expect(page.locator("#sync-list")).not_to_contain_text("web-files")
 
 
 def test_delete_after_confirmation(page: Page, ui: UI) -> None:
