@@ -264,6 +264,8 @@ def test_viewer_sees_no_action(page: Page, ui: UI) -> None:
     sign_in(page, ui, Role.VIEWER)
     open_certificate(page, ui, "payments.example.com")
     expect(page.locator("#options")).to_have_count(0)
+    expect(page.locator("main form")).to_have_count(0)  # no action of any kind, only Sign out
+    expect(page.locator("main button")).to_have_count(0)
     expect(page.locator("form[action$='/metadata']")).to_have_count(0)
     expect(page.locator("dialog")).to_have_count(0)
     expect(page.locator("#metadata")).to_contain_text("payments")
