@@ -102,6 +102,18 @@ ROUTES: list[BaseRoute] = [
 ]
 
 
+def ensure_audit_log() -> None:
+    """Audit lines (a private key handed out, and by whom) reach standard error even though nothing
+    else configures logging under uvicorn, whose root logger only shows warnings."""
+    audit = logging.getLogger("acme_server.audit")
+    if not audit.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s audit: %(message)s"))
+        audit.addHandler(handler)
+    if audit.level == logging.NOTSET or audit.level > logging.INFO:
+        audit.setLevel(logging.INFO)
+
+
 def validation_settings(settings: Settings) -> ValidationSettings:
     va = ValidationSettings(
         http01_port=settings.http01_port,
@@ -122,6 +134,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        ensure_audit_log()
         rt = runtime or await open_runtime(settings)
         app.state.runtime = rt
         app.state.settings = settings

@@ -4,6 +4,7 @@ that verifies against the printed trust bundle; a restart reuses everything."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 import ssl
 import subprocess
@@ -15,6 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 from cryptography import x509
+
+from acme_server.cli import main
 
 
 def trust(data_dir: Path) -> ssl.SSLContext:
@@ -170,3 +173,34 @@ def test_serve_on_postgresql_bootstraps_once_for_two_servers(database_url: str, 
             second.stop()
     finally:
         first.stop()
+
+
+def test_a_private_key_export_over_the_api_is_logged_with_the_token_name(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The audit line reaches the server's standard error from a worker process, though nothing else
+    configures logging there (uvicorn's root logger shows only warnings)."""
+    running = Server(data_dir, "--workers", "2")
+    try:
+        capsys.readouterr()
+        assert (
+            main(["token", "create", "--role", "operator", "--name", "deploy", "--data-dir", str(data_dir)])
+            == 0
+        )
+        secret = re.search(r"^token: (\S+)$", capsys.readouterr().out, re.MULTILINE)
+        assert secret is not None
+        api = httpx.Client(
+            base_url=running.url + "/api/v1/cert-manager",
+            verify=trust(data_dir),
+            headers={"Authorization": f"Bearer {secret[1]}"},
+        )
+        (own,) = api.get("/certificates", params={"metadata": "purpose=acme-server-https"}).json()[
+            "certificates"
+        ]
+        assert api.get(f"/certificates/{own['id']}/export").json()["privateKey"].startswith("-----BEGIN")
+    finally:
+        running.stop()
+    assert running.process.stdout is not None
+    output = running.process.stdout.read()
+    assert f"audit: private key of certificate {own['id']}" in output
+    assert "exported as PEM by API token 'deploy'" in output
