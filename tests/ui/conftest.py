@@ -44,8 +44,10 @@ CERTIFICATES = [
 ]
 
 
-async def _seed(data_dir: Path) -> Seeded:
-    rt = await open_runtime(load_settings({"data_dir": str(data_dir)}, {}))
+async def _seed(server: Server) -> Seeded:
+    """Through the services, with the server's own settings (so CRL URLs point at it)."""
+    flags = {"data_dir": str(server.data_dir), "listen": f"127.0.0.1:{server.port}"}
+    rt = await open_runtime(load_settings(flags, {}))
     seeded = Seeded()
     try:
         # a profile whose policy allows only *.svc.example.internal, for the policy-violation case
@@ -95,7 +97,7 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UI]:
     try:
         # its own thread: Playwright's sync API keeps an event loop running in this one
         with ThreadPoolExecutor(1) as thread:
-            seeded = thread.submit(asyncio.run, _seed(data_dir)).result()
+            seeded = thread.submit(asyncio.run, _seed(server)).result()
         yield UI(server, seeded)
     finally:
         server.stop()
