@@ -9,7 +9,7 @@ from typing import Any
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route, Router
 
-from acme_server.api import admin, cas, certificates, openapi
+from acme_server.api import admin, cas, certificates, openapi, syncs
 from acme_server.api.configuration import POLICIES, PROFILES
 from acme_server.api.http import Call, Dispatcher, Endpoint, Query, json_response, not_found
 from acme_server.api.schemas import string
@@ -37,6 +37,10 @@ REQUEST_FILTERS = (
     METADATA,
     LIMIT,
     OFFSET,
+)
+SYNC_FILTERS = (
+    Query("certificate", string(), "only the syncs of this certificate id"),
+    Query("profile", string(), "only the syncs of this profile (id or name)"),
 )
 EXPORT = (
     Query("format", string(enum=["pem", "pkcs12"]), "pem (JSON, default) or pkcs12 (binary keystore)"),
@@ -158,6 +162,19 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("PUT", f"{CM}/certificates/{{certificate}}/auto-renewal", certificates.set_auto_renewal,
              OPERATOR, "setAutoRenewal", "Switch server-driven renewal on (API, server-held key) or off",
              "certificates", body="AutoRenewalInput", response="AutoRenewal", errors=(409,)),
+    # syncs (api/syncs.py)
+    Endpoint("GET", f"{CM}/syncs", syncs.list_syncs, VIEWER, "listSyncs",
+             "List syncs with their last push (never their secrets)", "syncs", response="SyncList",
+             query=SYNC_FILTERS),
+    Endpoint("POST", f"{CM}/syncs", syncs.create_sync, OPERATOR, "createSync",
+             "Bind a certificate or a profile's latest to a destination; pushes at once", "syncs",
+             body="NewSync", response="Sync", status=201, errors=(409,)),
+    Endpoint("GET", f"{CM}/syncs/{{sync}}", syncs.get_sync, VIEWER, "getSync",
+             "A sync (id or name) and its last push", "syncs", response="Sync"),
+    Endpoint("POST", f"{CM}/syncs/{{sync}}/run", syncs.run_sync, OPERATOR, "runSync",
+             "Push now; the outcome is in lastStatus and lastError", "syncs", response="Sync"),
+    Endpoint("DELETE", f"{CM}/syncs/{{sync}}", syncs.delete_sync, OPERATOR, "deleteSync",
+             "Delete a sync (what it pushed stays)", "syncs", status=204),
     # EAB keys and tokens
     Endpoint("GET", f"{CM}/eab-keys", admin.list_eab_keys, ADMIN, "listEabKeys",
              "List external account binding keys", "admin", response="EABKeyList",

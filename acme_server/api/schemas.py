@@ -6,6 +6,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+from acme_server.services.syncs import destination_types
 from acme_server.services.tokens import Role
 from ca_core.keys import KeyAlgorithm
 from ca_core.profile import EnrollmentMethod, ExtendedKeyUsage, IssuerType, KeyUsage
@@ -369,6 +370,45 @@ SCHEMAS: dict[str, Schema] = {
         }
     ),
     "TokenList": obj({"tokens": array(ref("Token"))}, required=("tokens",)),
+    # syncs (api/syncs.py): secrets are write-only, every view shows only hasSecrets
+    "Sync": obj(
+        {
+            "id": string(),
+            "name": string(),
+            "certificateId": nullable(string("the bound certificate (moves to each renewal)")),
+            "profileId": nullable(string("or: the profile whose newest active certificate is pushed")),
+            "destinationType": string(enum=destination_types()),
+            "config": {"type": "object"},
+            "hasSecrets": {"type": "boolean"},
+            "state": {"type": "object", "description": "what the destination keeps, e.g. certificateArn"},
+            "lastStatus": string(enum=["never", "ok", "failed"]),
+            "lastError": nullable(string()),
+            "lastRunAt": nullable(TIMESTAMP),
+            "lastCertificateId": nullable(string()),
+            "createdAt": TIMESTAMP,
+        }
+    ),
+    "SyncList": obj({"syncs": array(ref("Sync"))}, required=("syncs",)),
+    "NewSync": obj(
+        {
+            "name": string("letters, digits, '.', '-', '_'", minLength=1, maxLength=64),
+            "destinationType": string(enum=destination_types()),
+            "certificateId": string("push this certificate and its renewals", minLength=1),
+            "profile": string("or: push this profile's newest active certificate (id or name)", minLength=1),
+            "config": {
+                "type": "object",
+                "description": "directory: path, reloadCommand, reloadTimeout;"
+                " aws-acm: region, endpointUrl, certificateArn, tags",
+            },
+            "secrets": {
+                "type": "object",
+                "additionalProperties": {"type": "string"},
+                "description": "aws-acm: accessKeyId, secretAccessKey, sessionToken; stored sealed",
+            },
+            "push": {"type": "boolean", "description": "push at once (default true)"},
+        },
+        required=("name", "destinationType", "config"),
+    ),
     "NewToken": obj(
         {"name": NAME, "role": enum(Role), "expiresIn": DURATION},
         required=("name", "role"),

@@ -25,22 +25,8 @@ _CONFIG_FLAGS = {
 
 
 def _view(sync: SyncInfo) -> dict[str, Any]:
-    return {
-        "id": sync.id,
-        "name": sync.name,
-        "target": f"certificate:{sync.certificate_id}"
-        if sync.certificate_id
-        else f"profile:{sync.profile_id}",
-        "destinationType": sync.destination_type,
-        "config": sync.destination_config,
-        "hasSecrets": sync.has_secrets,
-        "state": sync.destination_state,
-        "lastStatus": sync.last_status,
-        "lastError": sync.last_error,
-        "lastRunAt": sync.last_run_at,
-        "lastCertificate": sync.last_certificate_id,
-        "createdAt": sync.created_at,
-    }
+    target = f"certificate:{sync.certificate_id}" if sync.certificate_id else f"profile:{sync.profile_id}"
+    return {**sync.to_document(), "target": target}
 
 
 def _config(args: argparse.Namespace) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from acme_server.destinations import Bundle, Target, get_destination
+from acme_server.destinations import DESTINATIONS, Bundle, Target, get_destination
 from acme_server.errors import NotFound
 from acme_server.services import profiles
 from acme_server.services.bundles import pem_bundle_of
@@ -43,6 +43,24 @@ class SyncInfo:
     last_run_at: datetime | None
     last_certificate_id: str | None
     created_at: datetime
+
+    def to_document(self) -> dict[str, Any]:
+        """The camelCase shape the REST API and `sync ... --json` show (no secrets: hasSecrets only)."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "certificateId": self.certificate_id,
+            "profileId": self.profile_id,
+            "destinationType": self.destination_type,
+            "config": self.destination_config,
+            "hasSecrets": self.has_secrets,
+            "state": self.destination_state,
+            "lastStatus": self.last_status,
+            "lastError": self.last_error,
+            "lastRunAt": self.last_run_at,
+            "lastCertificateId": self.last_certificate_id,
+            "createdAt": self.created_at,
+        }
 
 
 def _info(record: SyncRecord) -> SyncInfo:
@@ -79,6 +97,10 @@ def _secrets(rt: Runtime, record: SyncRecord) -> dict[str, str]:
 def _target(rt: Runtime, record: SyncRecord) -> Target:
     destination = get_destination(record.destination_type)
     return destination.configure(record.destination_config, _secrets(rt, record))
+
+
+def destination_types() -> list[str]:
+    return sorted(DESTINATIONS)
 
 
 async def find_record(tx: Tx, ref: str) -> SyncRecord:
