@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from acme_server.destinations import DESTINATIONS
 from acme_server.problems import problem_for
-from acme_server.services import cas, certificates, profiles, renew, renewals, syncs
+from acme_server.services import catalog, certificates, renew, renewals, syncs
 from acme_server.services.certificates import CertificateFilter, CertificateInfo
 from acme_server.services.tokens import Role
 from acme_server.ui.pages import Page, page
@@ -81,16 +81,18 @@ async def _listing(current: Page) -> Listing:
     return listing
 
 
-async def _names(current: Page) -> tuple[dict[str, str], dict[str, str]]:
-    """Profile and CA id -> name, for the table and the details page (few of each)."""
-    profile_names = {p.id: p.name for p in await profiles.list_profiles(current.rt)}
-    ca_names = {c.id: c.name for c in await cas.list_cas(current.rt)}
+async def known_names(current: Page) -> tuple[dict[str, str], dict[str, str]]:
+    """Profile and CA id -> name, for the table and the details page, from the cached configuration
+    (one query while it is current)."""
+    configuration = await catalog.current(current.rt)
+    profile_names = {id_: record.name for id_, record in configuration.profile_records.items()}
+    ca_names = {id_: record.name for id_, record in configuration.ca_records.items()}
     return profile_names, ca_names
 
 
 @page()
 async def list_certificates(current: Page) -> Response:
-    profile_names, ca_names = await _names(current)
+    profile_names, ca_names = await known_names(current)
     listing = await _listing(current)
     found: list[CertificateInfo] = []
     total = 0
@@ -118,7 +120,7 @@ async def details_page(current: Page, status: int = 200, **extra: object) -> Res
     bound = await syncs.list_syncs(current.rt, certificate=certificate.id)
     if certificate.profile_id is not None:  # syncs of the profile's newest certificate, read-only here
         bound += await syncs.list_syncs(current.rt, profile=certificate.profile_id)
-    profile_names, ca_names = await _names(current)
+    profile_names, ca_names = await known_names(current)
     dialog = current.field("dialog")
     return current.render(
         "certificate.html",

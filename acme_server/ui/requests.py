@@ -9,9 +9,10 @@ from dataclasses import dataclass
 
 from starlette.responses import Response
 
-from acme_server.services import profiles, requests
+from acme_server.services import requests
 from acme_server.services.certificates import ManagedRequest
 from acme_server.services.tokens import Role
+from acme_server.ui.certificates import known_names
 from acme_server.ui.pages import Page, page
 from ca_core.durations import parse_duration
 from ca_core.errors import BadCSR, BadPublicKey, CAError, InvalidIdentifier, InvalidSetting, PolicyViolation
@@ -141,7 +142,7 @@ async def _render(current: Page, status: int = 200, refusal: _Refusal | None = N
         statuses=STATUSES,
         status_filter=params.get("status", ""),
         metadata_filter=metadata_filter,
-        profile_names={p.id: p.name for p in await profiles.list_profiles(current.rt)},
+        profile_names=(await known_names(current))[0],
         key_algorithms=list(KeyAlgorithm),
         errors=errors,
         dialog=refusal is not None or current.field("dialog") == "request",
