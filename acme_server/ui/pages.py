@@ -122,7 +122,8 @@ def _set_cookie(request: Request, response: Response, session: Session) -> None:
         path="/ui",
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        # Secure when this request came over HTTPS or the public URL is HTTPS (TLS ended at a proxy)
+        secure=request.url.scheme == "https" or request.app.state.runtime.public_url.startswith("https://"),
     )
 
 

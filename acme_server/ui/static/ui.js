@@ -106,7 +106,19 @@ function requestMethod(root) {
   update();
 }
 
+function menus(root) {
+  // An open Options menu closes on a click elsewhere or on Escape.
+  const closeAll = (except) => {
+    for (const menu of root.querySelectorAll("details.menu[open]")) {
+      if (menu !== except) menu.removeAttribute("open");
+    }
+  };
+  document.addEventListener("click", (event) => closeAll(event.target.closest("details.menu")));
+  document.addEventListener("keydown", (event) => { if (event.key === "Escape") closeAll(null); });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  menus(document);
   localTimes(document);
   rowLinks(document);
   dialogs(document);
