@@ -4,12 +4,15 @@ outcome on the sync. Destination secrets are sealed with the KEK and never leave
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
+import uuid
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from acme_server.destinations import DESTINATIONS, Bundle, Target, get_destination
@@ -24,6 +27,11 @@ log = logging.getLogger("acme_server.syncs")
 
 _NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _MAX_RENEWALS_FOLLOWED: Final = 1000  # a renewal chain is never this long; stops a corrupt cycle
+# A push holds its sync's lease at most this long (a reload command may take up to 600 s); another
+# push of the same sync waits for it up to a minute.
+PUSH_LEASE: Final = timedelta(minutes=15)
+PUSH_POLL_SECONDS: Final = 0.2
+PUSH_WAIT_POLLS: Final = 300
 
 
 @dataclass(frozen=True)
@@ -197,8 +205,31 @@ async def run_sync(rt: Runtime, ref: str) -> SyncInfo:
     """Push now (on demand). A failed push does not raise: it is the sync's last status and error."""
     async with rt.storage.read() as tx:
         record = await find_record(tx, ref)
-        certificate = await _current_certificate(tx, record)
-    return await _push(rt, record, certificate)
+    return await _push_sync(rt, record.id)
+
+
+async def _push_sync(rt: Runtime, sync_id: str) -> SyncInfo:
+    """One push of a sync at a time across workers and replicas (a database lease), each reading the
+    sync's state and its current certificate only once it holds the lease: two certificates issued at
+    once on one profile end with the newer one pushed, and a first ACM import is never made twice."""
+    lease, holder = f"sync:{sync_id}", uuid.uuid4().hex
+    for attempt in range(PUSH_WAIT_POLLS + 1):
+        async with rt.storage.transaction() as tx:
+            if await tx.leases.try_acquire(lease, holder, now=rt.clock.now(), ttl=PUSH_LEASE):
+                break
+        if attempt == PUSH_WAIT_POLLS:
+            async with rt.storage.read() as tx:
+                record = await find_record(tx, sync_id)
+            return await _record(rt, record, None, "another push of this sync is still running; try again")
+        await asyncio.sleep(PUSH_POLL_SECONDS)
+    try:
+        async with rt.storage.read() as tx:
+            record = await find_record(tx, sync_id)
+            certificate = await _current_certificate(tx, record)
+        return await _push(rt, record, certificate)
+    finally:
+        async with rt.storage.transaction() as tx:
+            await tx.leases.release(lease, holder)
 
 
 async def _push(rt: Runtime, record: SyncRecord, certificate: CertificateRecord | None) -> SyncInfo:
@@ -224,6 +255,16 @@ async def _push(rt: Runtime, record: SyncRecord, certificate: CertificateRecord 
         else:
             state = result.state
             log.info("sync %s: %s", record.name, result.detail)
+    return await _record(rt, record, certificate, error, state)
+
+
+async def _record(
+    rt: Runtime,
+    record: SyncRecord,
+    certificate: CertificateRecord | None,
+    error: str | None,
+    state: dict[str, Any] | None = None,
+) -> SyncInfo:
     async with rt.storage.transaction() as tx:
         await tx.syncs.record_push(
             record.id,
@@ -240,21 +281,20 @@ async def _push(rt: Runtime, record: SyncRecord, certificate: CertificateRecord 
 class PendingPushes:
     """The syncs a newly stored certificate concerns, found inside the transaction that stored it."""
 
-    certificate_id: str
-    records: tuple[SyncRecord, ...]
+    sync_ids: tuple[str, ...]
 
 
 async def pending_pushes(tx: Tx, certificate_id: str, profile_id: str | None) -> PendingPushes:
     """Inside the storing transaction (one statement, no extra round trip): the syncs bound to the new
     certificate (a renewal moved its predecessor's syncs onto it) or to its profile's latest."""
-    return PendingPushes(certificate_id, tuple(await tx.syncs.list_for_issued(certificate_id, profile_id)))
+    return PendingPushes(tuple(r.id for r in await tx.syncs.list_for_issued(certificate_id, profile_id)))
 
 
 async def push_pending(rt: Runtime, pending: PendingPushes) -> list[SyncInfo]:
     """After that transaction committed: push to each of those syncs (nothing to do, no database work,
     when there are none). Failures are recorded on each sync, never raised into the issuance."""
-    if not pending.records:
-        return []
-    async with rt.storage.read() as tx:
-        certificate = await tx.certificates.get(pending.certificate_id)
-    return [await _push(rt, record, certificate) for record in pending.records]
+    pushed = []
+    for sync_id in pending.sync_ids:
+        with suppress(NotFound):  # deleted since: nothing to push
+            pushed.append(await _push_sync(rt, sync_id))
+    return pushed

@@ -5,6 +5,8 @@ mode on loopback (import, then re-import into the same ARN)."""
 
 from __future__ import annotations
 
+import asyncio
+import secrets
 import socket
 import stat
 from collections.abc import Iterator
@@ -328,6 +330,35 @@ async def test_aws_acm_imports_then_reimports_into_the_same_arn(
         record = await tx.syncs.get(sync.id)
     assert record is not None and record.sealed_secrets is not None
     assert AWS_SECRETS["secretAccessKey"].encode() not in record.sealed_secrets
+
+
+async def test_two_workers_pushing_one_new_acm_sync_import_it_once(
+    dev: Runtime, moto_endpoint: str, database_url: str
+) -> None:
+    name = f"once-{secrets.token_hex(4)}.example.internal"  # the moto server outlives this test
+    cert = await issue(dev, name, algorithm=KeyAlgorithm.RSA_2048)
+    sync = await syncs.create_sync(
+        dev,
+        name="acm-once",
+        destination_type="aws-acm",
+        config={"region": "eu-west-1", "endpointUrl": moto_endpoint},
+        secrets=AWS_SECRETS,
+        certificate=cert.id,
+        push=False,
+    )
+    assert sync.last_status == "never" and sync.destination_state == {}
+    other = await Storage.open(database_url)
+    try:
+        replica = Runtime(storage=other, kek=dev.kek, public_url=dev.public_url)
+        results = await asyncio.gather(
+            *(syncs.run_sync(rt, "acm-once") for rt in (dev, replica, dev, replica))
+        )
+    finally:
+        await other.close()
+    arns = {r.destination_state["certificateArn"] for r in results}
+    assert len(arns) == 1 and {r.last_status for r in results} == {"ok"}
+    summaries = acm(moto_endpoint).list_certificates()["CertificateSummaryList"]
+    assert [c["DomainName"] for c in summaries].count(name) == 1
 
 
 async def test_aws_acm_failures_are_recorded_with_the_reason(dev: Runtime, moto_endpoint: str) -> None:
