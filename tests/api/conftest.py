@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -18,6 +19,7 @@ from acme_server.services import tokens
 from acme_server.services.runtime import Runtime
 from acme_server.storage import Storage
 from ca_core.keyprotect import KeyEncryptionKey
+from tests.api.exercised import EXERCISED
 from tests.fakes import ScriptedValidator
 from tests.servers import serving
 from tests.validation.responders import unused_port
@@ -40,7 +42,9 @@ class ApiServer:
         self, method: str, path: str, *, role: str | None = "admin", **kwargs: Any
     ) -> httpx.Response:
         headers = {**self.headers(role), **kwargs.pop("headers", {})}
-        return await self.http.request(method, self.url + path, headers=headers, **kwargs)
+        response = await self.http.request(method, self.url + path, headers=headers, **kwargs)
+        EXERCISED.add((method, response.status_code, urlsplit(path).path))
+        return response
 
     async def ok(self, method: str, path: str, *, status: int = 200, **kwargs: Any) -> Any:
         """The JSON of a request that must answer `status`."""

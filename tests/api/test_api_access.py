@@ -3,13 +3,15 @@ too low is 403, never a 500; unknown paths, wrong methods and bad bodies are pre
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from acme_server.api.routes import ENDPOINTS
 from acme_server.services import tokens
 from acme_server.services.tokens import Role
-from tests.api.conftest import CM, ApiServer
+from tests.api.conftest import CM, PROBLEM, ApiServer
 from tests.fakes import FixedClock
 
 
@@ -113,3 +115,16 @@ async def test_nul_characters_and_huge_numbers_are_refused_not_500(api: ApiServe
         "GET", f"{CM}/certificates?offset=99999999999999999999999", 400, "invalid-field", role="viewer"
     )
     assert problem["field"] == "offset"
+
+
+async def test_every_endpoint_refuses_a_missing_token_and_a_role_too_low(api: ApiServer) -> None:
+    for endpoint in ENDPOINTS:
+        path = "/api/v1" + re.sub(r"{[^}]+}", "x", endpoint.path)
+        response = await api.request(endpoint.method, path, role=None, json={})
+        if endpoint.role is None:
+            assert response.status_code == 200, path
+            continue
+        assert (response.status_code, response.json()["type"]) == (401, PROBLEM + "unauthorized"), path
+        if endpoint.role is not Role.VIEWER:
+            response = await api.request(endpoint.method, path, role="viewer", json={})
+            assert (response.status_code, response.json()["type"]) == (403, PROBLEM + "forbidden"), path

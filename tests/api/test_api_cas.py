@@ -80,6 +80,10 @@ async def test_external_ca_csr_then_import_of_the_offline_signed_certificate(
         status=201,
     )
     assert (pending["status"], pending["certificate"]) == ("pending", None)
+    problem = await api.problem("POST", f"{CM}/cas/offline-issued/disable", 409, "conflict")
+    assert problem["detail"] == "CA 'offline-issued' has no certificate yet; import it first"
+    await api.problem("POST", f"{CM}/cas/nope/enable", 404, "not-found")
+    await api.problem("GET", f"{CM}/ca/internal/nope/crls", 404, "not-found", role="viewer")
     csr = write(tmp_path / "ca.csr", pending["csr"])
     openssl("req", "-in", csr, "-noout", "-verify")
     root = offline_root(tmp_path)

@@ -259,6 +259,15 @@ async def test_details_show_every_section_and_metadata_can_be_edited(api: ApiSer
         "PATCH", f"{CERTS}/{cert['id']}/metadata", role="operator", json={"metadata": {"a": None, "b": "2"}}
     )
     assert patched["metadata"] == {"b": "2"}
+    problem = await api.problem(
+        "PATCH",
+        f"{CERTS}/{cert['id']}/metadata",
+        400,
+        "invalid-field",
+        role="operator",
+        json={"metadata": []},
+    )
+    assert (problem["field"], problem["detail"]) == ("metadata", "metadata: must be an object")
     assert (await api.ok("GET", f"{CERTS}/{cert['id']}", role="viewer"))["metadata"] == {"b": "2"}
     problem = await api.problem(
         "PUT",

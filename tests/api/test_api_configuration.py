@@ -106,3 +106,9 @@ async def test_profile_errors_name_the_field(api: ApiServer) -> None:
     )
     assert problem["field"] in {"defaultTtl", "maxTtl"}, problem
     await api.problem("POST", PROFILES, 409, "conflict", json={"name": "web", "caId": "corp-issuing"})
+    problem = await api.problem(
+        "PATCH", f"{PROFILES}/web", 400, "invalid-field", json={"renewBeforeDays": -1}
+    )
+    assert problem["field"] == "renewBeforeDays"
+    problem = await api.problem("PUT", f"{PROFILES}/web", 400, "invalid-field", json={"issuerType": "magic"})
+    assert problem["field"] == "issuerType"
