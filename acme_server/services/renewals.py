@@ -216,8 +216,10 @@ async def run_scheduler(rt: Runtime, stop: asyncio.Event, *, interval: float = D
     while not stop.is_set():
         try:
             attempts = await run_due(rt, holder=holder)
-        except (OSError, CAError) as exc:  # the database went away for a moment; keep the loop alive
-            log.warning("renewal scheduler %s: %s", holder, exc)
+        except Exception:  # this loop is an edge, like a request's: a pass that failed (the database
+            # went away, a bug) is logged with its traceback and the next tick tries again, instead of
+            # the task dying quietly and renewals stopping for good
+            log.exception("renewal scheduler %s: the pass failed; retrying in %gs", holder, interval)
         else:
             if attempts:
                 log.info("renewal scheduler %s: %d attempt(s)", holder, len(attempts))

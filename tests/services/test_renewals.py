@@ -254,3 +254,35 @@ async def test_the_scheduler_loop_renews_due_certificates_until_stopped(auto: Ru
         stop.set()
         await asyncio.wait_for(loop, 5)
     assert len(await successors(auto, cert.id)) == 1
+
+
+class _FailingOnceClock(FixedClock):
+    """Breaks the first pass (as a database outage would), then tells the time."""
+
+    failed = False
+
+    def now(self) -> datetime:
+        if not self.failed:
+            self.failed = True
+            raise RuntimeError("database went away")
+        return self.current
+
+
+async def test_a_failed_pass_is_logged_and_the_loop_keeps_going(
+    auto: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    cert = await issue(auto, "survivor.example.internal", days=10)
+    assert isinstance(auto.clock, FixedClock)
+    auto.clock = _FailingOnceClock(auto.clock.current + timedelta(days=6))
+    stop = asyncio.Event()
+    loop = asyncio.create_task(renewals.run_scheduler(auto, stop, interval=0.05))
+    try:
+        for _ in range(200):
+            if await successors(auto, cert.id):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await asyncio.wait_for(loop, 5)
+    assert len(await successors(auto, cert.id)) == 1
+    assert "the pass failed; retrying in 0.05s" in caplog.text and "database went away" in caplog.text
