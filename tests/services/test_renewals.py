@@ -286,3 +286,17 @@ async def test_a_failed_pass_is_logged_and_the_loop_keeps_going(
         await asyncio.wait_for(loop, 5)
     assert len(await successors(auto, cert.id)) == 1
     assert "the pass failed; retrying in 0.05s" in caplog.text and "database went away" in caplog.text
+
+
+def test_the_renewal_interval_setting_from_environment_flag_and_its_bounds() -> None:
+    from acme_server.config import load_settings
+    from acme_server.errors import ConfigError
+
+    assert load_settings({}, {}).renewal_interval == 300.0
+    assert load_settings({}, {"ACME_SERVER_RENEWAL_INTERVAL": "0"}).renewal_interval == 0.0
+    assert (
+        load_settings({"renewal_interval": "60"}, {"ACME_SERVER_RENEWAL_INTERVAL": "0"}).renewal_interval
+        == 60
+    )
+    with pytest.raises(ConfigError, match="renewal_interval: must be between 0 and 86400"):
+        load_settings({}, {"ACME_SERVER_RENEWAL_INTERVAL": "-1"})
