@@ -306,7 +306,8 @@ async def list_certificates(
 ) -> tuple[list[CertificateInfo], int]:
     async with rt.storage.read() as tx:
         records, total = await tx.certificates.list(query, limit=limit, offset=offset)
-        return [_info(r, await tx.certificates.get_metadata(r.id)) for r in records], total
+        metadata = await tx.certificates.get_metadata_of([r.id for r in records])
+        return [_info(r, metadata[r.id]) for r in records], total
 
 
 async def resolve_filter(

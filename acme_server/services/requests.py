@@ -137,4 +137,5 @@ async def list_requests(
     )
     async with rt.storage.read() as tx:
         records, total = await tx.requests.list(query, limit=limit, offset=offset)
-        return [_info(r, await tx.requests.get_metadata(r.id)) for r in records], total
+        pairs = await tx.requests.get_metadata_of([r.id for r in records])
+        return [_info(r, pairs[r.id]) for r in records], total

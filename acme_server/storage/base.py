@@ -60,10 +60,25 @@ class Repository:
 
     async def _read_pairs(self, table: Table, owner_column: str, owner: str) -> dict[str, str]:
         """The key/value metadata of one owner (a certificate or a request), by key."""
+        return (await self._read_pairs_of(table, owner_column, [owner]))[owner]
+
+    async def _read_pairs_of(
+        self, table: Table, owner_column: str, owners: Sequence[str]
+    ) -> dict[str, dict[str, str]]:
+        """The metadata of several owners in one query (a listed page), each by key; {} for an owner
+        without any."""
+        found: dict[str, dict[str, str]] = {owner: {} for owner in owners}
+        if not owners:
+            return found
+        owner = table.c[owner_column]
         statement = (
-            select(table.c.key, table.c.value).where(table.c[owner_column] == owner).order_by(table.c.key)
+            select(owner, table.c.key, table.c.value)
+            .where(owner.in_(list(owners)))
+            .order_by(owner, table.c.key)
         )
-        return {row._mapping["key"]: row._mapping["value"] for row in await self._execute(statement)}
+        for row in await self._execute(statement):
+            found[row._mapping[owner_column]][row._mapping["key"]] = row._mapping["value"]
+        return found
 
     async def _insert_pairs(
         self, table: Table, owner_column: str, owner: str, pairs: Mapping[str, str]

@@ -4,7 +4,7 @@ and outcome — issued with its certificate, or failed with the reason."""
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -110,6 +110,10 @@ class CertificateRequestRepository(Repository):
 
     async def get_metadata(self, request_id: str) -> dict[str, str]:
         return await self._read_pairs(certificate_request_metadata, "request_id", request_id)
+
+    async def get_metadata_of(self, request_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        """Each request's metadata by id, in one query (a listed page)."""
+        return await self._read_pairs_of(certificate_request_metadata, "request_id", request_ids)
 
     async def _finish(self, request_id: str, **values: str) -> bool:
         c = certificate_requests.c

@@ -125,6 +125,21 @@ async def test_paging_keeps_the_total(storage: Storage) -> None:
     assert [ids for ids, _ in pages] == [newest_first[0:3], newest_first[3:6], newest_first[6:], []]
 
 
+async def test_metadata_of_a_page_is_read_in_one_go(storage: Storage) -> None:
+    async with storage.transaction() as tx:
+        ca = await make_ca(tx)
+        tagged = await make_certificate(tx, ca_id=ca.id, metadata={"team": "web", "env": "prod"})
+        bare = await make_certificate(tx, ca_id=ca.id)
+        other = await make_certificate(tx, ca_id=ca.id, metadata={"team": "ops"})
+    async with storage.read() as tx:
+        assert await tx.certificates.get_metadata_of([tagged.id, bare.id]) == {
+            tagged.id: {"env": "prod", "team": "web"},
+            bare.id: {},
+        }
+        assert await tx.certificates.get_metadata_of([]) == {}
+        assert (await tx.certificates.get_metadata_of([other.id, "missing"]))["missing"] == {}
+
+
 async def test_set_metadata_replaces_all_pairs(storage: Storage) -> None:
     async with storage.transaction() as tx:
         ca = await make_ca(tx)
