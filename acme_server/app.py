@@ -21,18 +21,17 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from acme_server.acme.problems import handle_ca_error, handle_unexpected, problem_response
+from acme_server.acme.problems import handle_ca_error, handle_http_error, handle_unexpected
 from acme_server.acme.routes import ROUTES as ACME_ROUTES
 from acme_server.acme.routes import AcmeHeaders
 from acme_server.api.routes import api_app
 from acme_server.config import Settings
-from acme_server.problems import ACME_ERROR
-from acme_server.services import challenges, renewals
+from acme_server.services import challenges, crls, renewals
 from acme_server.services.nonces import Nonces
 from acme_server.services.ports import Validator
 from acme_server.services.runtime import Runtime, open_runtime
 from acme_server.status import trust
-from acme_server.status.crls import get_crl
+from acme_server.status.routes import ROUTES as STATUS_ROUTES
 from acme_server.ui.routes import ROUTES as UI_ROUTES
 from acme_server.validation import NetworkValidator
 from acme_server.validation.settings import ValidationSettings
@@ -83,16 +82,9 @@ class RequestLog:
                 )
 
 
-async def handle_http_error(request: Request, exc: Exception) -> Response:
-    """404/405 from routing become problem documents too (§6.7)."""
-    assert isinstance(exc, HTTPException)
-    detail = "no such resource" if exc.status_code == 404 else str(exc.detail)
-    return problem_response({"type": ACME_ERROR + "malformed", "detail": detail, "status": exc.status_code})
-
-
 ROUTES: list[BaseRoute] = [
     Route("/healthz", health, name="health"),
-    Route("/crl/{ca_id}.{format:str}", get_crl, name="crl"),
+    *STATUS_ROUTES,  # CRLs and OCSP; also on the plain-HTTP status listener (status/sidecar.py)
     Route("/roots.pem", trust.roots_bundle, name="roots"),
     Route("/roots/{index:int}", trust.root, name="root"),
     Route("/ca/{ca}.pem", trust.ca_bundle, name="ca_bundle"),
@@ -149,6 +141,7 @@ def create_app(
             tasks.append(
                 asyncio.create_task(renewals.run_scheduler(rt, stop, interval=settings.renewal_interval))
             )
+        crl_updater = asyncio.create_task(crls.run_updater(rt, stop))
         try:
             yield
         finally:
@@ -157,6 +150,8 @@ def create_app(
             for task in tasks:
                 with suppress(asyncio.CancelledError, TimeoutError):  # wait_for cancelled a slow one
                     await asyncio.wait_for(task, 5)
+            with suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(crl_updater, 30)  # a large CRL may be mid-signature
             if network is not None:
                 await network.aclose()
             if runtime is None:

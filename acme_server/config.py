@@ -9,11 +9,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from acme_server.errors import ConfigError
 
 DEFAULT_LISTEN = "127.0.0.1:14000"
 DEFAULT_DATA_DIR = "data"
+STATUS_PORT_OFFSET = 80  # the default status listener: the main port + 80 (14000 -> 14080)
+OCSP_RESPONDERS = ("ca", "delegated")
 
 # setting name -> environment variable (the TOML key is the setting name itself)
 ENVIRONMENT = {
@@ -33,6 +36,9 @@ ENVIRONMENT = {
     "validation_timeout": "ACME_SERVER_VALIDATION_TIMEOUT",
     "blocked_networks": "ACME_SERVER_BLOCKED_NETWORKS",
     "renewal_interval": "ACME_SERVER_RENEWAL_INTERVAL",
+    "status_listen": "ACME_SERVER_STATUS_LISTEN",
+    "status_url": "ACME_SERVER_STATUS_URL",
+    "ocsp_responder": "ACME_SERVER_OCSP_RESPONDER",
     "test_nonce_reject_rate": "ACME_SERVER_TEST_NONCE_REJECT_RATE",
     "test_validation_delay": "ACME_SERVER_TEST_VALIDATION_DELAY",
 }
@@ -64,6 +70,10 @@ class Settings:
     validation_timeout: float = 10.0  # seconds per network step of a validation
     blocked_networks: str | None = None  # comma-separated CIDRs the VA never connects to; None: link-local
     renewal_interval: float = 300.0  # seconds between auto-renewal passes of each worker; 0: no scheduler
+    # CRLs, OCSP and renewalInfo over plain HTTP (relying parties fetch CRL DP and AIA URLs over http):
+    status_listen: str | None = None  # HOST:PORT; None: the listen host, port + 80; "off": none
+    status_url: str | None = None  # base URL written into CRL DP / AIA OCSP; None: from status_listen
+    ocsp_responder: str = "ca"  # who signs OCSP responses: "ca" (its key) or "delegated" (RFC 6960 §4.2.2.2)
     # Client testing aids, off by default (Pebble's PEBBLE_WFE_NONCEREJECT and PEBBLE_VA_SLEEPTIME):
     test_nonce_reject_rate: float = 0.0  # share of valid nonces refused with badNonce, 0..1
     test_validation_delay: float = 0.0  # seconds the VA waits before each validation
@@ -85,12 +95,28 @@ class Settings:
         """The base URL clients reach us at; written into CRL/OCSP/AIA links and the directory."""
         if self.base_url:
             return self.base_url.rstrip("/")
-        host = self.host
-        if host in ("0.0.0.0", "::"):
-            host = "127.0.0.1"
-        if ":" in host:
-            host = f"[{host}]"
-        return f"https://{host}:{self.port}"
+        return f"https://{_url_host(self.host)}:{self.port}"
+
+    @property
+    def status_address(self) -> tuple[str, int] | None:
+        """Where the plain-HTTP status listener binds; None when it is off."""
+        if self.status_listen is not None:
+            return None if self.status_listen == "off" else split_listen(self.status_listen)
+        if self.port + STATUS_PORT_OFFSET > 65535:
+            raise ConfigError(f"status_listen: give HOST:PORT or off (port {self.port} + 80 is too high)")
+        return self.host, self.port + STATUS_PORT_OFFSET
+
+    @property
+    def status_public_url(self) -> str:
+        """The base URL of CRLs, OCSP and renewalInfo written into certificates: --status-url, else the
+        status listener's address (the --base-url host when given), else the main public URL."""
+        if self.status_url:
+            return self.status_url.rstrip("/")
+        address = self.status_address
+        if address is None:
+            return self.public_url
+        host = urlsplit(self.base_url).hostname if self.base_url else None
+        return f"http://{_url_host(host or address[0])}:{address[1]}"
 
     @property
     def kek_path(self) -> Path:
@@ -122,6 +148,13 @@ class Settings:
     @property
     def directory_url(self) -> str:
         return f"{self.public_url}/acme/directory"
+
+
+def _url_host(host: str) -> str:
+    """A listen host as it goes into a URL: a wildcard address becomes loopback, IPv6 gets brackets."""
+    if host in ("0.0.0.0", "::"):
+        host = "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
 
 
 def split_listen(listen: str) -> tuple[str, int]:
@@ -210,6 +243,13 @@ def _validate(base: Settings, values: Mapping[str, Any]) -> Settings:
     split_listen(settings.listen)
     if settings.base_url and not settings.base_url.startswith(("https://", "http://")):
         raise ConfigError("base_url: must start with https:// or http://")
+    if settings.status_url and not settings.status_url.startswith(("https://", "http://")):
+        raise ConfigError("status_url: must start with http:// (or https://)")
+    settings.status_address  # noqa: B018 - raises ConfigError for a bad HOST:PORT now
+    if settings.ocsp_responder not in OCSP_RESPONDERS:
+        raise ConfigError(
+            f"ocsp_responder: {settings.ocsp_responder!r} is not one of {', '.join(OCSP_RESPONDERS)}"
+        )
     if settings.database and not settings.database.startswith(("sqlite", "postgres")):
         raise ConfigError("database: use a sqlite:/// or postgresql:// URL")
     if settings.dns_resolver and split_listen(settings.dns_resolver)[0] == "0.0.0.0":

@@ -54,6 +54,8 @@ DEFAULT_EXTENDED_KEY_USAGES = frozenset({ExtendedKeyUsage.SERVER_AUTH, ExtendedK
 LONGEST_TTL: Final = timedelta(days=100 * 365)
 # How long a validated ACME authorization is reused for new orders of the same account (Boulder: 30 days).
 DEFAULT_AUTHORIZATION_REUSE: Final = timedelta(days=30)
+# The renewal window (RFC 9773 suggestedWindow) in percent of the lifetime: the last third.
+DEFAULT_RENEWAL_WINDOW: Final = (67, 100)
 # "0", "0d", "0s" ...: a zero duration, which only authorizationReuse accepts (no reuse at all).
 _ZERO_DURATION: Final = re.compile(r"0+[ywdhms]?")
 _NAME: Final = re.compile(r"[A-Za-z0-9_-]+")
@@ -77,6 +79,7 @@ _DOCUMENT_KEYS: Final = (
     "requireEab",
     "preAuthorized",
     "authorizationReuse",
+    "renewalWindow",
 )
 _SET_FIELDS: Final = ("key_usages", "extended_key_usages", "allowed_key_algorithms", "enrollment_methods")
 
@@ -110,12 +113,16 @@ class Profile:
     require_eab: bool = False
     pre_authorized: tuple[str, ...] = ()
     authorization_reuse: timedelta = DEFAULT_AUTHORIZATION_REUSE
+    # ACME Renewal Information (RFC 9773): the suggested renewal window, as percentages of the
+    # certificate's lifetime from notBefore; by default its last third.
+    renewal_window: tuple[int, int] = DEFAULT_RENEWAL_WINDOW
 
     def __post_init__(self) -> None:
         # Lists or sets given by hand or via dataclasses.replace become frozensets: the value stays hashable.
         for attribute in _SET_FIELDS:
             object.__setattr__(self, attribute, frozenset(getattr(self, attribute)))
         object.__setattr__(self, "pre_authorized", tuple(self.pre_authorized))
+        object.__setattr__(self, "renewal_window", tuple(self.renewal_window))
         if not _NAME.fullmatch(self.name):
             raise InvalidSetting("name", "use letters, digits, '-' and '_' only")
         self._check_issuer()
@@ -129,6 +136,15 @@ class Profile:
         if not self.enrollment_methods:
             raise InvalidSetting("enrollmentMethods", "allow at least one enrollment method")
         self._check_acme_rules()
+        self._check_renewal_window()
+
+    def _check_renewal_window(self) -> None:
+        start, end = self.renewal_window
+        for path, value in (("renewalWindow.start", start), ("renewalWindow.end", end)):
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
+                raise InvalidSetting(path, "must be a whole percentage of the lifetime, 0 to 100")
+        if start >= end:
+            raise InvalidSetting("renewalWindow", "start must be earlier than end")
 
     def _check_issuer(self) -> None:
         if self.issuer_type is IssuerType.CA and not self.ca_id:
@@ -204,6 +220,7 @@ class Profile:
             "requireEab": self.require_eab,
             "preAuthorized": list(self.pre_authorized),
             "authorizationReuse": format_duration(self.authorization_reuse),
+            "renewalWindow": {"start": self.renewal_window[0], "end": self.renewal_window[1]},
         }
 
     @classmethod
@@ -216,6 +233,8 @@ class Profile:
         }
         if "basicConstraints" in root:
             settings.update(_basic_constraints(root["basicConstraints"]))
+        if "renewalWindow" in root:
+            settings["renewal_window"] = _renewal_window(root["renewalWindow"])
         return cls(name=name, **settings)
 
 
@@ -296,6 +315,13 @@ _READERS: Final[dict[str, tuple[str, Callable[[object, str], object]]]] = {
     "preAuthorized": ("pre_authorized", _patterns),
     "authorizationReuse": ("authorization_reuse", _reuse_window),
 }
+
+
+def _renewal_window(value: object) -> tuple[int, int]:
+    window = _object(value, "renewalWindow", ("start", "end"))
+    start = read_integer(window.get("start", DEFAULT_RENEWAL_WINDOW[0]), "renewalWindow.start")
+    end = read_integer(window.get("end", DEFAULT_RENEWAL_WINDOW[1]), "renewalWindow.end")
+    return start, end
 
 
 def _basic_constraints(value: object) -> dict[str, Any]:

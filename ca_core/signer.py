@@ -8,12 +8,13 @@ from typing import Protocol
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.x509 import ocsp
 
 from ca_core.keys import PrivateKey, PublicKey
 
 
 class Signer(Protocol):
-    """Signs certificates, CRLs and CSRs with one CA key it never has to reveal."""
+    """Signs certificates, CRLs, CSRs and OCSP responses with one CA key it never has to reveal."""
 
     @property
     def public_key(self) -> PublicKey: ...
@@ -23,6 +24,8 @@ class Signer(Protocol):
     def sign_crl(self, builder: x509.CertificateRevocationListBuilder) -> x509.CertificateRevocationList: ...
 
     def sign_csr(self, builder: x509.CertificateSigningRequestBuilder) -> x509.CertificateSigningRequest: ...
+
+    def sign_ocsp_response(self, builder: ocsp.OCSPResponseBuilder) -> ocsp.OCSPResponse: ...
 
 
 def signature_hash(key: PrivateKey | PublicKey) -> hashes.SHA256 | hashes.SHA384 | None:
@@ -55,6 +58,9 @@ class SoftwareSigner:
         return builder.sign(self.private_key, self._hash)
 
     def sign_csr(self, builder: x509.CertificateSigningRequestBuilder) -> x509.CertificateSigningRequest:
+        return builder.sign(self.private_key, self._hash)
+
+    def sign_ocsp_response(self, builder: ocsp.OCSPResponseBuilder) -> ocsp.OCSPResponse:
         return builder.sign(self.private_key, self._hash)
 
     def __repr__(self) -> str:

@@ -730,6 +730,8 @@ def _start_replica(
     ]
     if database_url:
         argv += ["--database", database_url]
+    # CRLs and OCSP over plain HTTP on a port of its own (the default, --listen port + 80, may be taken).
+    argv += ["--status-listen", f"{LOOPBACK}:{free_port()}"]
     if workers != 1:
         argv += ["--workers", str(workers)]
     if public_port is not None:

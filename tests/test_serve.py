@@ -18,6 +18,7 @@ import pytest
 from cryptography import x509
 
 from acme_server.cli import main
+from tests.tools import stop_process
 
 
 def trust(data_dir: Path) -> ssl.SSLContext:
@@ -33,6 +34,8 @@ def free_port() -> int:
 class Server:
     def __init__(self, data_dir: Path, *extra: str, environment: dict[str, str] | None = None) -> None:
         self.port = free_port()
+        self.status_port = free_port()
+        self.status_url = f"http://127.0.0.1:{self.status_port}"
         self.data_dir = data_dir
         env = {k: v for k, v in os.environ.items() if not k.startswith("ACME_SERVER")}
         env.update(environment or {})
@@ -46,6 +49,8 @@ class Server:
                 str(data_dir),
                 "--listen",
                 f"127.0.0.1:{self.port}",
+                "--status-listen",
+                f"127.0.0.1:{self.status_port}",
                 *extra,
             ],
             stdout=subprocess.PIPE,
@@ -61,7 +66,7 @@ class Server:
         assert self.process.stdout is not None
         lines: list[str] = []
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and len(lines) < 4:
+        while time.monotonic() < deadline and len(lines) < 5:
             line = self.process.stdout.readline()
             if not line:
                 pytest.fail("server exited before printing its banner:\n" + "".join(lines))
@@ -79,11 +84,7 @@ class Server:
         pytest.fail("server did not answer within 60 s")
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        stop_process(self.process)
 
 
 @pytest.fixture
@@ -103,6 +104,7 @@ def test_first_start_prints_address_directory_and_trust_bundle(server: Server, d
     assert server.banner[1] == f"  ACME directory: https://127.0.0.1:{server.port}/acme/directory"
     assert server.banner[2] == f"  trust bundle:   {(data_dir / 'root.pem').resolve()}"
     assert server.banner[3].startswith("  database:       sqlite:///")
+    assert server.banner[4] == f"  status (CRL, OCSP): {server.status_url}"
 
 
 def test_https_verifies_against_the_trust_bundle(server: Server, data_dir: Path) -> None:
@@ -123,13 +125,15 @@ def test_crl_distribution_point_serves_a_crl_of_the_issuer(server: Server, data_
     leaf, intermediate = x509.load_pem_x509_certificates((data_dir / "tls" / "server.pem").read_bytes())[:2]
     points = leaf.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
     url = points[0].full_name[0].value  # type: ignore[index]
-    assert url.startswith(server.url + "/crl/")
-    response = httpx.get(url, verify=trust(data_dir))
+    assert url.startswith(server.status_url + "/crl/")  # plain HTTP, as relying parties fetch it
+    response = httpx.get(url)
     assert response.status_code == 200 and response.headers["content-type"] == "application/pkix-crl"
     crl = x509.load_der_x509_crl(response.content)
     assert crl.issuer == intermediate.subject and crl.is_signature_valid(intermediate.public_key())  # type: ignore[arg-type]
-    again = httpx.get(url, verify=trust(data_dir), headers={"If-None-Match": response.headers["etag"]})
+    again = httpx.get(url, headers={"If-None-Match": response.headers["etag"]})
     assert again.status_code == 304
+    over_https = httpx.get(server.url + url.removeprefix(server.status_url), verify=trust(data_dir))
+    assert over_https.status_code == 200 and over_https.content == response.content
     missing = httpx.get(server.url + "/crl/nope.crl", verify=trust(data_dir))
     assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
 

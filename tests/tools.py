@@ -50,3 +50,13 @@ def write(path: Path, text: str | bytes) -> Path:
     else:
         path.write_bytes(text)
     return path
+
+
+def stop_process(process: subprocess.Popen[str]) -> None:
+    """SIGTERM, then SIGKILL after 20 s: a server under test never outlives its test."""
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -24,6 +24,7 @@ async def directory(request: Request) -> Response:
         "newAuthz": links.url_for(request, "new_authz"),  # §7.4.1 pre-authorization
         "revokeCert": links.url_for(request, "revoke_cert"),
         "keyChange": links.url_for(request, "key_change"),
+        "renewalInfo": links.renewal_info_base_url(request),  # RFC 9773 §4.1
     }
     meta: dict[str, Any] = {"externalAccountRequired": eab_required}
     if settings.terms_of_service:

@@ -73,3 +73,8 @@ def certificate_chain_url(request: Request, certificate_id: str, index: int) -> 
 
 def directory_url(request: Request) -> str:
     return scoped(request, "directory")
+
+
+def renewal_info_base_url(request: Request) -> str:
+    """RFC 9773 §4.1: the directory's renewalInfo, to which clients append "/" and a certID."""
+    return url_for(request, "renewal_info", cert_id="CERTID")[: -len("/CERTID")]

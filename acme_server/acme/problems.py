@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 import orjson
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -48,3 +49,10 @@ async def handle_unexpected(request: Request, exc: Exception) -> Response:
             "status": 500,
         }
     )
+
+
+async def handle_http_error(request: Request, exc: Exception) -> Response:
+    """404/405 from routing become problem documents too (§6.7)."""
+    assert isinstance(exc, HTTPException)
+    detail = "no such resource" if exc.status_code == 404 else str(exc.detail)
+    return problem_response({"type": ACME_ERROR + "malformed", "detail": detail, "status": exc.status_code})

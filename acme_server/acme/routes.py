@@ -7,7 +7,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from acme_server.acme import accounts, authorizations, certificates, directory, orders
+from acme_server.acme import accounts, authorizations, certificates, directory, orders, renewal_info
 from acme_server.services.nonces import Nonces
 from acme_server.services.runtime import Runtime
 
@@ -35,6 +35,9 @@ ROUTES: list[BaseRoute] = [
     Route("/acme/authz/{authorization_id}", authorizations.authorization, name="authorization", methods=POST),
     Route("/acme/chall/{challenge_id}", authorizations.challenge, name="challenge", methods=POST),
     Route("/acme/cert/{certificate_id}", certificates.certificate, name="certificate", methods=POST),
+    Route(  # RFC 9773 §4.2: GET, unauthenticated
+        "/acme/renewal-info/{cert_id}", renewal_info.get_renewal_info, name="renewal_info", methods=["GET"]
+    ),
     Route(
         "/acme/cert/{certificate_id}/{alternate:int}",
         certificates.certificate,

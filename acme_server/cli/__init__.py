@@ -1,5 +1,5 @@
-"""`acme-server`: serve, ca, policy, profile, cert. Each command calls services; a CAError becomes
-`error: <detail>` and exit 1 (the CLI's one error edge); anything else stays loud."""
+"""`acme-server`: serve, status-server, ca, policy, profile, cert. Each command calls services; a
+CAError becomes `error: <detail>` and exit 1 (the CLI's one error edge); anything else stays loud."""
 
 from __future__ import annotations
 
@@ -9,7 +9,18 @@ import os
 import sys
 from collections.abc import Sequence
 
-from acme_server.cli import cas, certificates, eab, policies, profiles, renewals, serve, syncs, tokens
+from acme_server.cli import (
+    cas,
+    certificates,
+    eab,
+    policies,
+    profiles,
+    renewals,
+    serve,
+    status_server,
+    syncs,
+    tokens,
+)
 from acme_server.cli.common import Command, settings_options
 from acme_server.config import load_settings
 from acme_server.services.runtime import open_runtime
@@ -21,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="acme-server", description="Private CA with an ACME server.", parents=[settings_options()]
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (serve, cas, policies, profiles, certificates, renewals, syncs, eab, tokens):
+    for module in (serve, status_server, cas, policies, profiles, certificates, renewals, syncs, eab, tokens):
         module.register(commands)
     return parser
 
@@ -40,6 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return serve.run(args)
+        if args.command == "status-server":
+            return status_server.run(args)
         result: int = asyncio.run(_run(args.handler, args))
         return result
     except CAError as exc:

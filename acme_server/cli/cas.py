@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from acme_server.cli.common import emit, emit_table, leaf, read_input, write_output
-from acme_server.services import cas, crls
+from acme_server.services import cas, crls, renewal_info
 from acme_server.services.cas import CAInfo
 from acme_server.services.runtime import Runtime
 from ca_core.authority import CASettings
@@ -176,6 +176,12 @@ async def crl(rt: Runtime, args: argparse.Namespace) -> int:
     return 0
 
 
+async def rotate(rt: Runtime, args: argparse.Namespace) -> int:
+    marked = await renewal_info.mark_ca_for_rotation(rt, args.ca)
+    emit(args, {"ca": args.ca, "certificatesToRenew": marked})
+    return 0
+
+
 def register(commands: Any) -> None:
     group = commands.add_parser("ca", help="certificate authorities").add_subparsers(
         dest="ca_command", required=True, metavar="ACTION"
@@ -210,6 +216,9 @@ def register(commands: Any) -> None:
     p.add_argument("--pem", action="store_true", help="print the CA certificate and its chain as PEM")
     leaf(group, "disable", disable, "stop a CA from signing").add_argument("ca", help="id or name")
     leaf(group, "enable", enable, "let a disabled CA sign again").add_argument("ca", help="id or name")
+    leaf(
+        group, "rotate", rotate, "mark a CA for rotation: ACME clients of its active certificates renew now"
+    ).add_argument("ca", help="id or name")
     p = leaf(group, "crl", crl, "generate and print a fresh CRL for a CA")
     p.add_argument("ca", help="id or name")
     p.add_argument("--out", help="write to this file")

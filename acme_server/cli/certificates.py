@@ -9,7 +9,7 @@ from typing import Any
 
 from acme_server.cli.common import emit, emit_table, leaf, parse_pairs, read_input, write_output
 from acme_server.errors import Malformed
-from acme_server.services import certificates
+from acme_server.services import certificates, renewal_info
 from acme_server.services.certificates import CertificateFilter, CertificateInfo, ManagedRequest
 from acme_server.services.runtime import Runtime
 from ca_core.durations import parse_duration
@@ -149,6 +149,18 @@ async def set_metadata(rt: Runtime, args: argparse.Namespace) -> int:
     return 0
 
 
+async def show_renewal_info(rt: Runtime, args: argparse.Namespace) -> int:
+    cert_id, info = await renewal_info.renewal_info_of(rt, args.certificate)
+    window = {"start": info.window.start, "end": info.window.end}
+    emit(args, {"certID": cert_id, "suggestedWindow": window, "reason": info.reason})
+    return 0
+
+
+async def request_renewal(rt: Runtime, args: argparse.Namespace) -> int:
+    await renewal_info.mark_for_renewal(rt, args.certificate)
+    return await show_renewal_info(rt, args)
+
+
 async def revoke(rt: Runtime, args: argparse.Namespace) -> int:
     cert = await certificates.revoke_certificate(
         rt, args.certificate, RevocationReason.parse(args.reason), source="cli"
@@ -233,6 +245,15 @@ def register(commands: Any) -> None:
     p = leaf(group, "revoke", revoke, "revoke a certificate and refresh its CA's CRL")
     p.add_argument("certificate", help="id")
     p.add_argument("--reason", default="UNSPECIFIED", help="RFC 5280 reason, e.g. KEY_COMPROMISE, superseded")
+    leaf(
+        group, "renewal-info", show_renewal_info, "show the ACME renewal window (RFC 9773) of a certificate"
+    ).add_argument("certificate", help="id")
+    leaf(
+        group,
+        "request-renewal",
+        request_renewal,
+        "renew now: move an ACME certificate's renewal window into the past, so its client renews",
+    ).add_argument("certificate", help="id")
     p = leaf(group, "export", export, "export as PEM or PKCS#12", json_output=False)
     p.add_argument("certificate", help="id")
     p.add_argument("--format", choices=["pem", "pkcs12"], default="pem")

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from acme_server.cli.common import emit, emit_table, leaf, read_json_object
+from acme_server.errors import Malformed
 from acme_server.services import profiles
 from acme_server.services.profiles import ProfileInfo
 from acme_server.services.runtime import Runtime
@@ -48,7 +49,17 @@ def _document(args: argparse.Namespace, base: dict[str, Any] | None = None) -> d
         document["basicConstraints"] = {"ca": args.ca_certificates, "pathLength": args.path_length}
     if args.auto_renew is not None:
         document["autoRenewByDefault"] = args.auto_renew
+    if args.renewal_window is not None:
+        document["renewalWindow"] = _renewal_window(args.renewal_window)
     return document
+
+
+def _renewal_window(text: str) -> dict[str, int]:
+    """ "50:75" -> {"start": 50, "end": 75} (percentages; the profile checks their range)."""
+    start, sep, end = text.partition(":")
+    if not sep or not start.strip().isdigit() or not end.strip().isdigit():
+        raise Malformed(f"--renewal-window {text!r}: use START:END in percent of the lifetime, e.g. 67:100")
+    return {"start": int(start), "end": int(end)}
 
 
 def _view(info: ProfileInfo) -> dict[str, Any]:
@@ -125,6 +136,11 @@ def _options(parser: argparse.ArgumentParser) -> None:
         action="append",
         metavar="PATTERN",
         help="DNS pattern granted to EAB-bound accounts without a challenge; repeat for several",
+    )
+    acme.add_argument(
+        "--renewal-window",
+        metavar="START:END",
+        help="ACME renewalInfo window in percent of the lifetime (default 67:100, the last third)",
     )
     acme.add_argument(
         "--authorization-reuse",

@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sys
+import threading
+import time
 from typing import Any
 
 import uvicorn
@@ -12,9 +15,11 @@ import uvicorn
 from acme_server.app import SETTINGS_ENV, settings_to_environment
 from acme_server.cli.common import settings_options
 from acme_server.config import Settings, load_settings
+from acme_server.errors import ConfigError
 from acme_server.services import bootstrap
 from acme_server.services.bootstrap import TLSFiles
 from acme_server.services.runtime import open_runtime
+from acme_server.status.sidecar import create_status_app
 
 
 def register(commands: Any) -> None:
@@ -57,6 +62,21 @@ def register(commands: Any) -> None:
         help="seconds between auto-renewal passes (env ACME_SERVER_RENEWAL_INTERVAL, default 300; 0: off)",
     )
     parser.add_argument(
+        "--status-listen",
+        metavar="HOST:PORT",
+        help="plain-HTTP listener for CRLs, OCSP and renewalInfo (default: --listen port + 80; off: none)",
+    )
+    parser.add_argument(
+        "--status-url",
+        metavar="URL",
+        help="base URL of CRLs and OCSP written into certificates (default: http:// of --status-listen)",
+    )
+    parser.add_argument(
+        "--ocsp-responder",
+        choices=["ca", "delegated"],
+        help="sign OCSP responses with the CA key (default) or a delegated responder certificate",
+    )
+    parser.add_argument(
         "--test-nonce-reject-rate",
         metavar="RATE",
         help="client testing aid: refuse this share (0..1) of valid nonces with badNonce (default 0)",
@@ -84,20 +104,68 @@ async def prepare(settings: Settings) -> TLSFiles:
 def run(args: argparse.Namespace) -> int:
     settings = load_settings(vars(args), os.environ)
     files = asyncio.run(prepare(settings))
+    status = start_status_listener(settings, explicit=settings.status_listen is not None)
     print(f"acme-server listening on {settings.public_url} ({settings.workers} worker(s))", flush=True)
     print(f"  ACME directory: {settings.directory_url}", flush=True)
     print(f"  trust bundle:   {settings.root_bundle_path.resolve()}", flush=True)
     print(f"  database:       {settings.database_url}", flush=True)
+    print(f"  status (CRL, OCSP): {settings.status_public_url}", flush=True)
     os.environ[SETTINGS_ENV] = settings_to_environment(settings)
-    uvicorn.run(
-        "acme_server.app:app_from_environment",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        ssl_certfile=str(files.certificate),
-        ssl_keyfile=str(files.key),
-        log_level="warning",
-        access_log=False,
-    )
+    try:
+        uvicorn.run(
+            "acme_server.app:app_from_environment",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            ssl_certfile=str(files.certificate),
+            ssl_keyfile=str(files.key),
+            log_level="warning",
+            access_log=False,
+        )
+    finally:
+        if status is not None:
+            status.stop()
     return 0
+
+
+class StatusListener:
+    """The plain-HTTP status app in a thread of the main process, beside uvicorn's HTTPS server (or
+    its worker supervisor): relying parties fetch CRL and OCSP URLs over http (RFC 5280 §4.2.1.13),
+    which the HTTPS listener cannot serve."""
+
+    def __init__(self, server: uvicorn.Server, thread: threading.Thread) -> None:
+        self.server = server
+        self.thread = thread
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+def start_status_listener(settings: Settings, *, explicit: bool) -> StatusListener | None:
+    """Start the listener and wait until it is bound. An explicit --status-listen that cannot bind is
+    an error; the derived default (port + 80) only warns, so a taken port never stops the server."""
+    address = settings.status_address
+    if address is None:
+        return None
+    config = uvicorn.Config(
+        create_status_app(settings, read_only=False),
+        host=address[0],
+        port=address[1],
+        log_level="warning" if explicit else "critical",
+        access_log=False,
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="status-listener", daemon=True)
+    thread.start()
+    while thread.is_alive() and not server.started:
+        time.sleep(0.02)
+    if server.started:
+        return StatusListener(server, thread)
+    where = f"{address[0]}:{address[1]}"
+    if explicit:
+        raise ConfigError(f"status_listen: cannot listen on {where}")
+    print(f"warning: no status listener: cannot listen on {where}; give --status-listen", file=sys.stderr)
+    return None

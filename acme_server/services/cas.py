@@ -63,10 +63,11 @@ def _pem(cert: x509.Certificate) -> str:
 
 
 def effective_settings(rt: Runtime, record: CARecord) -> CASettings:
-    """Stored settings; the CRL URL defaults to the one this server publishes for the CA."""
+    """Stored settings; the CRL and OCSP URLs default to the ones this server (or its status sidecar)
+    publishes for the CA."""
     return CASettings(
         crl_url=record.crl_url or rt.crl_url(record.id),
-        ocsp_url=record.ocsp_url,
+        ocsp_url=record.ocsp_url or rt.ocsp_url(),
         issuer_url=record.issuer_url,
         max_path_length=record.max_path_length,
     )

@@ -19,7 +19,7 @@ from acme_server.errors import (
     Unauthorized,
 )
 from acme_server.problems import problem_document
-from acme_server.services import cas, catalog, certificates, eab, syncs
+from acme_server.services import cas, catalog, certificates, eab, renewal_info, syncs
 from acme_server.services.accounts import Account, check_owner
 from acme_server.services.authorizations import AuthorizationRules, Identifier, authorizations_for
 from acme_server.services.catalog import Catalog
@@ -150,6 +150,8 @@ async def new_order(
     if forced_profile and order.profile and order.profile != forced_profile:
         raise UnknownProfile(f"this directory issues profile {forced_profile!r} only")
     now = rt.clock.now()
+    if order.replaces:  # RFC 9773 §5: a certificate we issued to this account
+        await renewal_info.check_replaces(rt, account.id, order.replaces)
     # One transaction: the configuration generation, the checks, then the order (a refused order
     # rolls back having written nothing).
     async with rt.storage.transaction() as tx:
@@ -282,6 +284,8 @@ async def finalize(rt: Runtime, account: Account, order_id: str, csr_der: bytes)
             account_id=account.id,
             order_id=order.id,
         )
+        if order.replaces:  # RFC 9773 §5: the renewal chain
+            await renewal_info.record_replacement(tx, order.replaces, stored.id)
         await tx.orders.finish(order_id, certificate_id=stored.id)
         pushes = await syncs.pending_pushes(tx, stored.id, stored.profile_id)  # the profile's syncs
         record = await tx.orders.get(order_id)

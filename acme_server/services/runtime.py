@@ -42,6 +42,11 @@ class Runtime:
     _validation_wakeup: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     profile_names: dict[str, str] = field(default_factory=dict, repr=False)  # id -> name; names never change
     catalog: Catalog | None = field(default=None, repr=False)  # services/catalog.py owns it
+    # Where relying parties fetch CRLs and OCSP (plain HTTP, RFC 5280 §4.2.1.13); "": the public URL.
+    status_url: str = ""
+    ocsp_responder: str = "ca"  # "ca" | "delegated": who signs OCSP responses
+    # Process-local status data: the newest CRL per CA, delegated OCSP responders (services/crls.py, ocsp.py)
+    status_cache: dict[object, object] = field(default_factory=dict, repr=False)
 
     def wake_validators(self) -> None:
         """A challenge was queued in this process: let its validation worker look now."""
@@ -75,12 +80,26 @@ class Runtime:
             self._signers[cache_key] = signer
         return signer
 
+    @property
+    def status_base_url(self) -> str:
+        return self.status_url or self.public_url
+
     def crl_url(self, ca_id: str) -> str:
-        return f"{self.public_url}/crl/{ca_id}.crl"
+        return f"{self.status_base_url}/crl/{ca_id}.crl"
+
+    def ocsp_url(self) -> str:
+        return f"{self.status_base_url}/ocsp"
 
 
-async def open_runtime(settings: Settings) -> Runtime:
-    """Storage opened (migrations run), the KEK loaded or created; the caller closes rt.storage."""
-    kek = load_kek(settings.kek_path, settings.kek, create=True)
-    storage = await Storage.open(settings.database_url)
-    return Runtime(storage=storage, kek=kek, public_url=settings.public_url)
+async def open_runtime(settings: Settings, *, read_only: bool = False) -> Runtime:
+    """Storage opened (migrations run), the KEK loaded or created; the caller closes rt.storage.
+    read_only (the status sidecar): neither migrate nor create a KEK; both must exist already."""
+    kek = load_kek(settings.kek_path, settings.kek, create=not read_only)
+    storage = await Storage.open(settings.database_url, migrate=not read_only)
+    return Runtime(
+        storage=storage,
+        kek=kek,
+        public_url=settings.public_url,
+        status_url=settings.status_public_url,
+        ocsp_responder=settings.ocsp_responder,
+    )

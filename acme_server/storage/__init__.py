@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from acme_server.storage import migrate
+from acme_server.storage import migrate as migrations
 from acme_server.storage.accounts import AccountRecord, AccountRepository
 from acme_server.storage.authorizations import (
     AuthorizationRecord,
@@ -116,13 +116,14 @@ class Storage:
         )
 
     @classmethod
-    async def open(cls, url: str) -> Storage:
-        """Connect and upgrade the schema to head (safe when several processes open at once).
+    async def open(cls, url: str, *, migrate: bool = True) -> Storage:
+        """Connect and upgrade the schema to head (safe when several processes open at once); with
+        migrate=False (a read-only process) only check that it is at head.
         `url`: sqlite:///path, a plain path, or postgresql://...; anything else is a ConfigError."""
         engine = create_engine(url)
         migrated = False
         try:
-            await migrate.upgrade(engine)
+            await (migrations.upgrade(engine) if migrate else migrations.check_current(engine))
             migrated = True
         finally:
             if not migrated:

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, case, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, case, delete, func, insert, literal, or_, select, update
 
 from acme_server.storage.base import Repository, make_id, pairs_match, utcnow
 from acme_server.storage.tables import certificate_metadata, certificates
@@ -179,6 +179,17 @@ class CertificateRepository(Repository):
             delete(certificate_metadata).where(certificate_metadata.c.certificate_id == certificate_id)
         )
         await self._insert_pairs(certificate_metadata, "certificate_id", certificate_id, metadata)
+
+    async def put_metadata_for_ca(self, ca_id: str, key: str, value: str, *, enrollment: str) -> int:
+        """Add key=value to every active certificate of the CA enrolled that way which lacks the key,
+        in one INSERT ... SELECT; returns how many got it."""
+        c, m = certificates.c, certificate_metadata.c
+        has_key = select(m.certificate_id).where(m.key == key)
+        chosen = select(c.id, literal(key), literal(value)).where(
+            c.ca_id == ca_id, c.status == "active", c.enrollment == enrollment, c.id.not_in(has_key)
+        )
+        statement = insert(certificate_metadata).from_select(["certificate_id", "key", "value"], chosen)
+        return (await self._execute(statement)).rowcount
 
     async def set_status(self, certificate_id: str, status: str, *, expected: str | None = None) -> bool:
         """Move to `status`, only from `expected` when given; False for the loser of a race."""

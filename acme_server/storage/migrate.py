@@ -49,6 +49,20 @@ async def upgrade(engine: AsyncEngine) -> None:
         await connection.run_sync(_upgrade)
 
 
+async def check_current(engine: AsyncEngine) -> None:
+    """Refuse to run on a database that is not at this code's head (a read-only process may not
+    migrate; the main server does)."""
+    async with engine.connect() as connection:
+        current = await connection.run_sync(
+            lambda sync: MigrationContext.configure(sync).get_current_revision()
+        )
+    if current != head():
+        raise ConfigError(
+            f"the database schema is at revision {current!r}, not {head()!r}; start the main server "
+            "(acme-server serve) once to migrate it"
+        )
+
+
 def _upgrade(connection: Connection) -> None:
     config = alembic_config(connection)
     current = MigrationContext.configure(connection).get_current_revision()

@@ -128,6 +128,7 @@ SUB_CA_DOCUMENT: dict[str, Any] = {
     "requireEab": False,
     "preAuthorized": [],
     "authorizationReuse": "30d",
+    "renewalWindow": {"start": 50, "end": 75},
 }
 SUB_CA = Profile(
     name="sub-ca",
@@ -145,6 +146,7 @@ SUB_CA = Profile(
     renew_before_days=180,
     auto_renew_by_default=True,
     enrollment_methods=frozenset({EnrollmentMethod.API}),
+    renewal_window=(50, 75),
 )
 
 
@@ -180,6 +182,7 @@ def test_default_profile_document_spells_out_every_setting() -> None:
         "requireEab": False,
         "preAuthorized": [],
         "authorizationReuse": "30d",
+        "renewalWindow": {"start": 67, "end": 100},
     }
     assert Profile.from_document("web", WEB.to_document()) == WEB
 
@@ -305,6 +308,11 @@ def test_pre_authorized_patterns_given_as_a_list_keep_the_value_hashable() -> No
         ({"authorizationReuse": 30}, "authorizationReuse", "or '0' for no reuse"),
         ({"authorizationReuse": "-1d"}, "authorizationReuse", "'-1d' is not a duration"),
         ({"authorizationReuse": "later"}, "authorizationReuse", "'later' is not a duration"),
+        ({"renewalWindow": {"start": 80, "end": 70}}, "renewalWindow", "start must be earlier than end"),
+        ({"renewalWindow": {"start": -1}}, "renewalWindow.start", "a whole percentage"),
+        ({"renewalWindow": {"end": 101}}, "renewalWindow.end", "a whole percentage"),
+        ({"renewalWindow": {"start": "half"}}, "renewalWindow.start", "must be a whole number"),
+        ({"renewalWindow": {"begin": 10}}, "renewalWindow.begin", "unknown setting"),
     ],
 )
 def test_bad_documents_name_the_field(doc: dict[str, Any], field: str, detail: str) -> None:

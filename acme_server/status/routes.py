@@ -1,0 +1,15 @@
+"""The status routes both apps serve: CRLs (RFC 5280 distribution points) and OCSP (RFC 6960
+Appendix A: POST, and GET with the base64 request in the path)."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute, Route
+
+from acme_server.status.crls import get_crl
+from acme_server.status.ocsp import get_ocsp, post_ocsp
+
+ROUTES: list[BaseRoute] = [
+    Route("/crl/{ca_id}.{format:str}", get_crl, name="crl", methods=["GET"]),
+    Route("/ocsp", post_ocsp, name="ocsp", methods=["POST"]),
+    Route("/ocsp/{encoded:path}", get_ocsp, name="ocsp_get", methods=["GET"]),
+]
