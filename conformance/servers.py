@@ -306,6 +306,10 @@ class Target:
         """The reason the CA records for a revoked certificate; None while it is not revoked."""
         raise NotImplementedError
 
+    def request_renewal(self, certificate: x509.Certificate) -> None:
+        """An operator asks for the certificate to be renewed now (its ARI window moves into the past)."""
+        raise NotImplementedError
+
     def stop(self) -> None:
         self.process.stop()
 
@@ -549,6 +553,16 @@ class OurTarget(Target):
 
     def issuer_roots(self) -> list[x509.Certificate]:
         return x509.load_pem_x509_certificates(self.trust_bundle.read_bytes())
+
+    def request_renewal(self, certificate: x509.Certificate) -> None:
+        """docs/status.md: `acme-server cert request-renewal ID`, the id found by serial in the inventory."""
+        serial = f"{certificate.serial_number:x}"
+        serial = serial if len(serial) % 2 == 0 else "0" + serial
+        sans = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        name = sans.get_values_for_type(x509.DNSName)[0]
+        listed = json.loads(self._cli("cert", "list", "--search", name, "--json"))
+        (found,) = [row["id"] for row in listed if row["serial"] == serial]
+        self._cli("cert", "request-renewal", found)
 
     def eab(self) -> EAB:
         """docs/cert-manager.md: `acme-server eab create --profile NAME` mints a key; with --json it

@@ -158,3 +158,21 @@ def test_certbot_preferred_chain_picks_the_cross_signed_chain(
     top_issuer = chain[-1].issuer.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value
     assert top_issuer == "ACME Server Dev Cross Root CA"
     assert chain[0].subject != chain[-1].subject
+
+
+@pytest.mark.unsupported_by_reference("Pebble 2.4.0 has no operator action that moves an ARI window")
+def test_certbot_renews_early_when_ari_says_so(certbot: Certbot, target: Target, names: Names) -> None:
+    # RFC 9773 §4.2: a suggested window that ended tells the client to renew at once. certbot asks
+    # renewalInfo on `renew`; the default window (the last third of the lifetime) is weeks away.
+    assert "renewalInfo" in target.directory()
+    asked, untouched = names.new("certbot-ari"), names.new("certbot-ari")
+    certbot.certonly_standalone(asked, asked)
+    certbot.certonly_standalone(untouched, untouched)
+    first = check_pem_chain(target, certbot.live(asked), [asked])
+    target.request_renewal(first)  # the operator's "renew now"
+    done = certbot.run("renew", "--no-random-sleep-on-renew")
+    renewed = check_pem_chain(target, certbot.live(asked), [asked])
+    assert renewed.serial_number != first.serial_number, done.stdout + done.stderr
+    assert (certbot.config_dir / "archive" / asked / "cert2.pem").exists()
+    assert not (certbot.config_dir / "archive" / untouched / "cert2.pem").exists()
+    assert f"{untouched}/fullchain.pem expires on" in done.stdout + done.stderr  # listed as not due

@@ -9,23 +9,30 @@ import asyncio
 import base64
 import contextlib
 import logging
+import multiprocessing
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from acme_server.errors import NotFound
 from acme_server.services import cas
-from acme_server.services.runtime import Runtime
-from acme_server.storage import CRLRecord, RevocationRecord
-from ca_core.authority import CertificateAuthority
+from acme_server.services.runtime import Runtime, key_context
+from acme_server.storage import CARecord, CRLRecord
+from ca_core.authority import CASettings, CertificateAuthority
 from ca_core.crl import build_crl
+from ca_core.export import load_certificates_pem
+from ca_core.keyprotect import KeyEncryptionKey, unseal_private_key
 from ca_core.revocation import RevocationReason, RevokedEntry
 from ca_core.serials import parse_serial
+from ca_core.signer import SoftwareSigner
 
 CRL_VALIDITY = timedelta(days=7)
+# From this many entries a CRL is signed in a child process rather than a thread (see _sign_in_child).
+PROCESS_THRESHOLD = 50_000
 # Regenerate once half the validity has passed: relying parties that fetched the previous CRL just
 # before its successor was published still hold one that is valid for days.
 CRL_REFRESH_AFTER = CRL_VALIDITY / 2
@@ -56,33 +63,114 @@ def _info(record: CRLRecord) -> CRLInfo:
     return CRLInfo(record.id, record.ca_id, record.number, record.this_update, record.next_update, record.der)
 
 
+def _encode(batch: Sequence[tuple[str, datetime, str]]) -> bytes:
+    """One batch of revocations as "serial seconds reason" lines: cheap to build between batches on the
+    event loop and, unlike a million tuples, cheap to hand to another process (no pickling walk)."""
+    return "".join(f"{serial} {int(at.timestamp())} {reason}\n" for serial, at, reason in batch).encode()
+
+
+def _entries(blobs: Sequence[bytes]) -> Iterator[RevokedEntry]:
+    for blob in blobs:
+        for line in blob.decode().splitlines():
+            serial, seconds, reason = line.split(" ")
+            yield RevokedEntry(
+                parse_serial(serial), datetime.fromtimestamp(int(seconds), UTC), RevocationReason(reason)
+            )
+
+
 def _sign(
     authority: CertificateAuthority,
-    revocations: Sequence[RevocationRecord],
+    blobs: Sequence[bytes],
     number: int,
     this_update: datetime,
     next_update: datetime,
 ) -> bytes:
-    """Entries, signature and DER in one worker thread: for a million revocations this is seconds of
-    CPU that must not run on the event loop (ARCHITECTURE rule 9)."""
-    entries = (
-        RevokedEntry(parse_serial(r.serial), r.revoked_at, RevocationReason(r.reason)) for r in revocations
+    crl = build_crl(
+        authority, _entries(blobs), number=number, this_update=this_update, next_update=next_update
     )
-    crl = build_crl(authority, entries, number=number, this_update=this_update, next_update=next_update)
     return crl.public_bytes(Encoding.DER)
 
 
-async def generate_crl(rt: Runtime, ca_ref: str, *, validity: timedelta = CRL_VALIDITY) -> CRLInfo:
+def _sign_in_child(
+    certificate_pem: str,
+    sealed_key: bytes,
+    kek_text: str,
+    blobs: Sequence[bytes],
+    number: int,
+    this_update: datetime,
+    next_update: datetime,
+) -> bytes:
+    """_sign in a child process, for large CRLs: cryptography holds the GIL while it signs and encodes
+    a CRL (1.5 s for a million entries), which in a thread would stall every request of the server.
+    The child unseals the CA key itself (our own process, over a local pipe); a signer that is not a
+    software key (an HSM) would sign in-process instead."""
+    certificate = load_certificates_pem(certificate_pem.encode())[0]
+    public_key = certificate.public_key()
+    key = unseal_private_key(
+        KeyEncryptionKey.from_text(kek_text),
+        sealed_key,
+        context=key_context(public_key),  # type: ignore[arg-type]
+    )
+    authority = CertificateAuthority("crl", certificate, (), SoftwareSigner(key), CASettings())
+    return _sign(authority, blobs, number, this_update, next_update)
+
+
+async def _signed_der(
+    rt: Runtime,
+    record: CARecord,
+    blobs: Sequence[bytes],
+    *,
+    in_process: bool,
+    number: int,
+    now: datetime,
+    end: datetime,
+) -> bytes:
+    """Entries, signature and DER off the event loop (ARCHITECTURE rule 9): in a thread, or for a
+    large CRL in a child process that holds no GIL of ours."""
+    if not in_process:
+        return await asyncio.to_thread(_sign, cas.authority_from_record(rt, record), blobs, number, now, end)
+    assert record.certificate_pem is not None
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        return await asyncio.get_running_loop().run_in_executor(
+            pool,
+            _sign_in_child,
+            record.certificate_pem,
+            record.sealed_key,
+            rt.kek.to_text(),
+            blobs,
+            number,
+            now,
+            end,
+        )
+    finally:
+        await asyncio.to_thread(pool.shutdown)  # joining the child blocks: not on the event loop
+
+
+async def generate_crl(
+    rt: Runtime,
+    ca_ref: str,
+    *,
+    validity: timedelta = CRL_VALIDITY,
+    process_threshold: int = PROCESS_THRESHOLD,
+) -> CRLInfo:
     """A new CRL with the next number; the number is taken in its own transaction so it stays
-    monotonic across workers and replicas even when two generations overlap."""
+    monotonic across workers and replicas even when two generations overlap. From
+    `process_threshold` entries on it is signed in a child process."""
     async with rt.storage.transaction() as tx:
         record = await cas.find_record(tx, ca_ref)
         number = await tx.cas.next_crl_number(record.id)
+    cas.authority_from_record(rt, record)  # a CA without a certificate is refused before any work
+    blobs, count = [], 0
     async with rt.storage.read() as tx:
-        revocations = await tx.revocations.list_for_ca(record.id)
-    authority = cas.authority_from_record(rt, record)
+        async for batch in tx.revocations.stream_for_ca(record.id):
+            blobs.append(_encode(batch))
+            count += len(batch)
     now = rt.clock.now()
-    der = await asyncio.to_thread(_sign, authority, revocations, number, now, now + validity)
+    in_process = count >= process_threshold
+    der = await _signed_der(
+        rt, record, blobs, in_process=in_process, number=number, now=now, end=now + validity
+    )
     async with rt.storage.transaction() as tx:
         stored = await tx.crls.store(
             record.id, number=number, this_update=now, next_update=now + validity, der=der

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from acme_server.errors import ConfigError
+from acme_server.storage.engine import READ_ONLY
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -53,6 +54,7 @@ async def check_current(engine: AsyncEngine) -> None:
     """Refuse to run on a database that is not at this code's head (a read-only process may not
     migrate; the main server does)."""
     async with engine.connect() as connection:
+        await connection.execution_options(**{READ_ONLY: True})  # SQLite: no write lock to look
         current = await connection.run_sync(
             lambda sync: MigrationContext.configure(sync).get_current_revision()
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -46,6 +47,18 @@ class RevocationRepository(Repository):
             )
         )
         return True
+
+    async def stream_for_ca(
+        self, ca_id: str, *, batch: int = 1000
+    ) -> AsyncIterator[builtins.list[tuple[str, datetime, str]]]:
+        """Every revoked certificate of the CA as (serial, revoked_at, reason) tuples, `batch` rows at
+        a time from a server-side cursor: a million rows never sit on the event loop at once, and
+        other requests run between batches."""
+        r = revocations.c
+        statement = select(r.serial, r.revoked_at, r.reason).where(r.ca_id == ca_id)
+        result = await self._connection.stream(statement.execution_options(yield_per=batch))
+        async for partition in result.partitions():
+            yield [(row[0], row[1], row[2]) for row in partition]
 
     async def list_for_ca(self, ca_id: str) -> builtins.list[RevocationRecord]:
         """Every revoked certificate of the CA, unordered (CRL entries need no order)."""

@@ -29,6 +29,7 @@ from acme_server.status.sidecar import create_status_app
 from acme_server.storage import Storage
 from ca_core.keyprotect import KeyEncryptionKey
 from ca_core.request import Subject, SubjectAltNames
+from tests.servers import serving
 from tests.tools import stop_process, write
 from tests.validation.responders import unused_port
 
@@ -114,30 +115,27 @@ async def stack(
         data_dir=tmp_path,
         status_listen=f"127.0.0.1:{status_port}",
         status_url=status_url,
+        renewal_interval=0,  # no auto-renewal passes: these tests issue and revoke by hand
     )
     rt = Runtime(storage=storage, kek=kek, public_url=settings.public_url, status_url=status_url)
     await bootstrap.ensure_dev_setup(rt)
     tls = await bootstrap.ensure_server_tls(rt, tmp_path / "tls", "127.0.0.1")
     roots = await bootstrap.write_trust_bundle(rt, tmp_path / "root.pem")
-    main, main_task = await _serve(
+    main = serving(
         create_app(settings, runtime=rt), port, ssl_certfile=str(tls.certificate), ssl_keyfile=str(tls.key)
     )
-    status, status_task = await _serve(create_status_app(settings, runtime=rt, read_only=False), status_port)
-    # The main server's CRL updater publishes every CA's first CRL at start; the sidecar serves those.
-    for ca in ("dev-root", "dev-intermediate"):
-        await _wait_published(rt, ca)
-    sidecar = Sidecar(database_url, kek, sidecar_port) if status_mode == "sidecar" else None
-    try:
-        async with httpx.AsyncClient(
-            verify=ssl.create_default_context(cafile=str(roots)), timeout=30
-        ) as http:
+    status = serving(create_status_app(settings, runtime=rt, read_only=False), status_port)
+    trusted = ssl.create_default_context(cafile=str(roots))
+    async with main, status, httpx.AsyncClient(verify=trusted, timeout=30) as http:
+        # The main server's CRL updater publishes every CA's first CRL at start; the sidecar serves those.
+        for ca in ("dev-root", "dev-intermediate"):
+            await _wait_published(rt, ca)
+        sidecar = Sidecar(database_url, kek, sidecar_port) if status_mode == "sidecar" else None
+        try:
             yield StatusStack(rt, settings.public_url, status_url, http, roots, tmp_path, status_mode)
-    finally:
-        if sidecar is not None:
-            await asyncio.to_thread(sidecar.stop)
-        for server, task in ((status, status_task), (main, main_task)):
-            server.should_exit = True
-            await task
+        finally:
+            if sidecar is not None:
+                await asyncio.to_thread(sidecar.stop)
 
 
 async def _wait_published(rt: Runtime, ca: str) -> None:

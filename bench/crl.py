@@ -1,0 +1,177 @@
+"""CRL generation time for a CA with 10,000, 100,000 and 1,000,000 revoked certificates.
+
+    .venv/bin/python -m bench.crl                       # ca_core.crl.build_crl + DER, each size
+    .venv/bin/python -m bench.crl --storage             # also the service path on SQLite, with the
+                                                        # event loop's worst stall while it runs
+    .venv/bin/python -m bench.crl --sizes 10000,100000 --json /tmp/crl.json
+
+The pure path signs entries made in memory (half with a reason code, as in practice). The storage path
+seeds the revocations into a fresh SQLite database in one transaction (a benchmark may seed through
+storage), then times services.crls.generate_crl — read the revocations, sign off the event loop, store
+— while a ticker on the event loop measures how late it gets to run: the server's other requests wait
+that long. Timings are printed, never asserted."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import secrets
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from acme_server.config import Settings
+from acme_server.services import bootstrap, cas, crls
+from acme_server.services.runtime import open_runtime
+from acme_server.storage.tables import certificates, revocations
+from ca_core.authority import CASettings, CertificateAuthority, create_intermediate, create_root
+from ca_core.crl import build_crl
+from ca_core.keys import KeyAlgorithm, generate_key
+from ca_core.request import Subject
+from ca_core.revocation import RevocationReason, RevokedEntry
+from ca_core.serials import format_serial, random_serial
+from ca_core.signer import SoftwareSigner
+
+SIZES = (10_000, 100_000, 1_000_000)
+REASONS = (RevocationReason.UNSPECIFIED, RevocationReason.KEY_COMPROMISE)
+
+
+def _authority() -> CertificateAuthority:
+    now = datetime.now(UTC)
+    root_signer = SoftwareSigner(generate_key(KeyAlgorithm.EC_prime256v1))
+    settings = CASettings()
+    root_cert = create_root(
+        Subject(common_name="Bench Root"), root_signer, now=now, validity=timedelta(days=3650),
+        serial=random_serial(), settings=settings,
+    )  # fmt: skip
+    root = CertificateAuthority("root", root_cert, (), root_signer, settings)
+    key = generate_key(KeyAlgorithm.EC_prime256v1)
+    inter_cert = create_intermediate(
+        root, Subject(common_name="Bench Issuing CA"), key.public_key(), now=now,
+        validity=timedelta(days=1825), serial=random_serial(), settings=settings,
+    )  # fmt: skip
+    return CertificateAuthority("inter", inter_cert, (root_cert,), SoftwareSigner(key), settings)
+
+
+def pure(size: int) -> dict[str, Any]:
+    """build_crl and DER encoding of `size` in-memory entries."""
+    ca, now = _authority(), datetime.now(UTC)
+    entries = [RevokedEntry(random_serial(), now, REASONS[i % 2]) for i in range(size)]
+    started = time.perf_counter()
+    crl = build_crl(ca, entries, number=1, this_update=now, next_update=now + timedelta(days=7))
+    built = time.perf_counter()
+    der = crl.public_bytes(Encoding.DER)
+    done = time.perf_counter()
+    return {"entries": size, "build_s": built - started, "der_s": done - built, "bytes": len(der)}
+
+
+async def _seed(rt: Any, ca_id: str, profile_id: str, size: int) -> None:
+    """`size` revoked certificates of the CA, inserted in batches in one transaction."""
+    now = datetime.now(UTC)
+    placeholder = "-----BEGIN CERTIFICATE-----\nbench\n-----END CERTIFICATE-----\n"
+    async with rt.storage.transaction() as tx:
+        connection = tx.certificates._connection
+        for start in range(0, size, 20_000):
+            rows, revoked = [], []
+            for i in range(start, min(size, start + 20_000)):
+                certificate_id, serial = f"bench-{i:08d}", format_serial(random_serial())
+                rows.append(
+                    {
+                        "id": certificate_id, "ca_id": ca_id, "profile_id": profile_id, "serial": serial,
+                        "common_name": f"h{i}.bench.example", "friendly_name": "", "status": "revoked",
+                        "not_before": now, "not_after": now + timedelta(days=90),
+                        "certificate_pem": placeholder, "chain_pem": "", "key_algorithm": "EC_prime256v1",
+                        "san_text": "", "fingerprint_sha256": secrets.token_hex(32), "enrollment": "api",
+                        "created_at": now, "revoked_at": now, "revocation_reason": REASONS[i % 2].value,
+                    }
+                )  # fmt: skip
+                revoked.append(
+                    {
+                        "certificate_id": certificate_id, "ca_id": ca_id, "serial": serial, "revoked_at": now,
+                        "reason": REASONS[i % 2].value, "source": "api",
+                    }
+                )  # fmt: skip
+            await connection.execute(certificates.insert(), rows)
+            await connection.execute(revocations.insert(), revoked)
+
+
+async def _ticker(stop: asyncio.Event, worst: list[float]) -> None:
+    """How late the event loop runs a 10 ms timer: what every other request would wait."""
+    while not stop.is_set():
+        planned = time.perf_counter() + 0.01
+        await asyncio.sleep(0.01)
+        worst[0] = max(worst[0], time.perf_counter() - planned)
+
+
+async def with_storage(size: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as directory:
+        settings = Settings(data_dir=Path(directory))
+        rt = await open_runtime(settings)
+        try:
+            await bootstrap.ensure_dev_setup(rt)
+            ca = await cas.get_ca(rt, "dev-intermediate")
+            async with rt.storage.read() as tx:
+                profile = await tx.profiles.get_by_name("default")
+            assert profile is not None
+            seeding = time.perf_counter()
+            await _seed(rt, ca.id, profile.id, size)
+            seeded = time.perf_counter()
+            stop, worst = asyncio.Event(), [0.0]
+            ticker = asyncio.create_task(_ticker(stop, worst))
+            started = time.perf_counter()
+            info = await crls.generate_crl(rt, ca.id)
+            generated = time.perf_counter()
+            stop.set()
+            await ticker
+            return {
+                "entries": size,
+                "seed_s": seeded - seeding,
+                "generate_s": generated - started,
+                "worst_loop_stall_s": worst[0],
+                "bytes": len(info.der),
+            }
+        finally:
+            await rt.storage.close()
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.crl", description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="revoked entries per CRL")
+    parser.add_argument("--storage", action="store_true", help="also time the service path on SQLite")
+    parser.add_argument("--json", help="also write the results to this file")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    results: dict[str, list[dict[str, Any]]] = {"pure": [], "storage": []}
+    print(f"{'entries':>10}  {'build s':>8}  {'DER s':>6}  {'MB':>6}   ca_core.crl.build_crl")
+    for size in sizes:
+        row = pure(size)
+        results["pure"].append(row)
+        megabytes = row["bytes"] / 1e6
+        print(f"{size:>10}  {row['build_s']:>8.2f}  {row['der_s']:>6.2f}  {megabytes:>6.1f}", flush=True)
+    if args.storage:
+        header = f"{'entries':>10}  {'seed s':>7}  {'generate s':>10}  {'loop stall s':>12}"
+        print(f"\n{header}   services.crls.generate_crl")
+        for size in sizes:
+            row = asyncio.run(with_storage(size))
+            results["storage"].append(row)
+            print(
+                f"{size:>10}  {row['seed_s']:>7.1f}  {row['generate_s']:>10.2f}  "
+                f"{row['worst_loop_stall_s']:>12.3f}",
+                flush=True,
+            )
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
