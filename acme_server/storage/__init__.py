@@ -120,15 +120,16 @@ class Storage:
         """Connect and upgrade the schema to head (safe when several processes open at once); with
         migrate=False (a read-only process) only check that it is at head.
         `url`: sqlite:///path, a plain path, or postgresql://...; anything else is a ConfigError."""
-        engine = create_engine(url)
+        engine, read_engine = create_engine(url), create_engine(url, read_only=True)
         migrated = False
         try:
-            await (migrations.upgrade(engine) if migrate else migrations.check_current(engine))
+            await (migrations.upgrade(engine) if migrate else migrations.check_current(read_engine))
             migrated = True
         finally:
             if not migrated:
                 await engine.dispose()
-        return cls(engine, create_engine(url, read_only=True))
+                await read_engine.dispose()
+        return cls(engine, read_engine)
 
     @property
     def dialect(self) -> str:

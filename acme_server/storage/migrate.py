@@ -14,7 +14,6 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from acme_server.errors import ConfigError
-from acme_server.storage.engine import READ_ONLY
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -50,11 +49,10 @@ async def upgrade(engine: AsyncEngine) -> None:
         await connection.run_sync(_upgrade)
 
 
-async def check_current(engine: AsyncEngine) -> None:
+async def check_current(read_engine: AsyncEngine) -> None:
     """Refuse to run on a database that is not at this code's head (a read-only process may not
-    migrate; the main server does)."""
-    async with engine.connect() as connection:
-        await connection.execution_options(**{READ_ONLY: True})  # SQLite: no write lock to look
+    migrate; the main server does). Looks through the read engine: no write lock on SQLite."""
+    async with read_engine.connect() as connection:
         current = await connection.run_sync(
             lambda sync: MigrationContext.configure(sync).get_current_revision()
         )
