@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 from cryptography.x509.oid import AuthorityInformationAccessOID
 
@@ -87,3 +88,18 @@ async def test_openssl_ocsp_answers_unknown_for_a_serial_never_issued(stack: Sta
         stack.root_pem,
     )
     assert "0x1234567890: unknown" in output, output
+
+
+@pytest.mark.parametrize("status_mode", ["embedded"])
+async def test_openssl_accepts_a_delegated_responder(stack: StatusStack) -> None:
+    """--ocsp-responder delegated: the response is signed by an id-kp-OCSPSigning certificate the CA
+    issued, sent along in the response; openssl chains it to the root through the issuer."""
+    stack.rt.ocsp_responder = "delegated"
+    info = await stack.issue("delegated.example.internal")
+    cert, issuer, _ = await stack.files(info)
+    output = await ask_ocsp(stack, cert, issuer, ocsp_url(info))
+    assert "Response verify OK" in output and f"{cert}: good" in output, output
+    await certificates.revoke_certificate(stack.rt, info.id, RevocationReason.KEY_COMPROMISE)
+    output = await ask_ocsp(stack, cert, issuer, ocsp_url(info), "-resp_text")
+    assert f"{cert}: revoked" in output and "Reason: keyCompromise" in output, output
+    assert "OCSP responder for ACME Server Dev" in output  # the delegated signer, not the CA
