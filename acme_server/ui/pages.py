@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import jinja2
 from starlette.datastructures import FormData
@@ -76,7 +76,7 @@ class Page:
         return self.user is not None and self.user.role.allows(required)
 
     def url(self, name: str, /, query: Mapping[str, Any] | None = None, **params: Any) -> str:
-        path = str(self.request.app.url_path_for(f"ui:{name}", **params))
+        path = _path(self.request, name, params)
         given = {k: v for k, v in (query or {}).items() if v not in ("", None, [])}
         return f"{path}?{urlencode(given, doseq=True)}" if given else path
 
@@ -103,6 +103,23 @@ class Page:
 
 
 Handler = Callable[[Page], Awaitable[Response]]
+
+# Route name and parameter names -> the path with a marker per parameter. Starlette's url_path_for
+# walks the whole route table (ACME, API, UI) on every call, and a table page builds dozens of links.
+_PATH_TEMPLATES: dict[tuple[str, frozenset[str]], str] = {}
+
+
+def _path(request: Request, name: str, params: Mapping[str, Any]) -> str:
+    if "path" in params:  # the static files' path may hold slashes: no template
+        return str(request.app.url_path_for(f"ui:{name}", **params))
+    key = (name, frozenset(params))
+    template = _PATH_TEMPLATES.get(key)
+    if template is None:
+        markers = {k: f"\x00{k}\x00" for k in params}
+        template = _PATH_TEMPLATES[key] = str(request.app.url_path_for(f"ui:{name}", **markers))
+    for k, v in params.items():
+        template = template.replace(f"\x00{k}\x00", quote(str(v), safe=""))
+    return template
 
 
 def _codec(request: Request) -> SessionCodec:
