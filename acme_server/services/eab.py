@@ -44,10 +44,19 @@ class EABKey:
         return self.bound_at is not None or self.bound_account_id is not None
 
 
+def new_kid() -> str:
+    """A random base64url key id that never starts with "-": shells and argument parsers (ours
+    included: `acme-server eab delete KID`) would read such a kid as an option."""
+    while True:
+        kid = secrets.token_urlsafe(KID_BYTES)
+        if not kid.startswith("-"):
+            return kid
+
+
 async def create_eab_key(rt: Runtime, profile: str | None) -> NewEABKey:
     """A new unbound key, optionally for one profile (id or name) that allows ACME enrollment. The
     HMAC key is sealed with the KEK under eab_context(kid), what newAccount unseals it with."""
-    kid = secrets.token_urlsafe(KID_BYTES)
+    kid = new_kid()
     secret = secrets.token_bytes(HMAC_KEY_BYTES)
     async with rt.storage.transaction() as tx:
         profile_id = None
