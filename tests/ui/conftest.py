@@ -46,7 +46,11 @@ CERTIFICATES = [
 
 async def _seed(server: Server) -> Seeded:
     """Through the services, with the server's own settings (so CRL URLs point at it)."""
-    flags = {"data_dir": str(server.data_dir), "listen": f"127.0.0.1:{server.port}"}
+    flags = {
+        "data_dir": str(server.data_dir),
+        "listen": f"127.0.0.1:{server.port}",
+        "status_listen": f"127.0.0.1:{server.status_port}",
+    }
     rt = await open_runtime(load_settings(flags, {}))
     seeded = Seeded()
     try:

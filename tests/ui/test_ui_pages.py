@@ -99,7 +99,8 @@ def test_details_page_shows_every_section(page: Page, ui: UI) -> None:
     expect(page.locator("#subject")).to_contain_text("DE")
     expect(page.locator("#extensions")).to_contain_text("server_auth")
     expect(page.locator("#extensions")).to_contain_text("CA: FALSE")
-    expect(page.locator("#extensions")).to_contain_text(ui.server.url + "/crl/")  # this server's CRL
+    # this server's CRL, on its plain-HTTP status listener
+    expect(page.locator("#extensions")).to_contain_text(ui.server.status_url + "/crl/")
     expect(page.locator("#sha256")).to_have_text(re.compile(r"^([0-9A-F]{2}:){31}[0-9A-F]{2}$"))
     expect(page.locator("#sha1")).to_have_text(re.compile(r"^([0-9A-F]{2}:){19}[0-9A-F]{2}$"))
     screenshot(page, "certificate-details")
