@@ -8,7 +8,7 @@ from typing import Any
 from starlette.responses import Response
 
 from acme_server.api import inputs, views
-from acme_server.api.http import Call
+from acme_server.api.http import Call, json_response
 from acme_server.services import certificates, profiles, renew, renewals, requests
 from acme_server.services.certificates import CertificateFilter
 from ca_core.metadata import parse_pairs
@@ -123,10 +123,13 @@ async def revoke_certificate(call: Call) -> dict[str, Any]:
     }
 
 
-async def renew_certificate(call: Call) -> dict[str, Any]:
-    return views.certificate(
-        await renew.renew_certificate(call.rt, call.path["certificate"], actor=call.actor)
-    )
+async def renew_certificate(call: Call) -> dict[str, Any] | Response:
+    """201 with the successor; 202 with the certificate itself when it was issued over ACME (its client
+    was asked, through renewalInfo, to renew it)."""
+    info = await renew.renew_now(call.rt, call.path["certificate"], actor=call.actor)
+    if info.enrollment == "acme":
+        return json_response(views.certificate(info), 202)
+    return views.certificate(info)
 
 
 async def latest_bundle(call: Call) -> dict[str, Any]:

@@ -154,7 +154,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              "revokeCertificate", "Revoke; the CA's CRL is regenerated", "certificates", body="Revocation",
              response="RevocationResult", errors=(409,)),
     Endpoint("POST", f"{CM}/certificates/{{certificate}}/renew", certificates.renew_certificate, OPERATOR,
-             "renewCertificate", "Renew now: a successor with the same subject, SANs, profile and metadata",
+             "renewCertificate", "Renew now: a successor with the same subject, SANs, profile and metadata "
+             "(an ACME-issued certificate is returned marked instead: its renewalInfo window moves into "
+             "the past, so its ACME client renews it)",
              "certificates", response="Certificate", status=201, errors=(409,)),
     Endpoint("GET", f"{CM}/certificates/{{certificate}}/auto-renewal", certificates.get_auto_renewal,
              VIEWER, "getAutoRenewal", "Server-driven renewal: on/off, eligibility, when due, attempts",

@@ -8,7 +8,7 @@ import asyncio
 import logging
 
 from acme_server.errors import AlreadyRenewed, NotRenewable
-from acme_server.services import certificates, syncs
+from acme_server.services import certificates, renewal_info, syncs
 from acme_server.services.certificates import CertificateInfo
 from acme_server.services.runtime import Runtime
 from acme_server.storage import CertificateRecord
@@ -82,3 +82,15 @@ async def renew_certificate(rt: Runtime, certificate_id: str, *, actor: str) -> 
     await syncs.push_pending(rt, pushes)
     log.info("certificate %s renewed by %s as %s (%s)", old.id, actor, successor.id, successor.serial)
     return successor
+
+
+async def renew_now(rt: Runtime, certificate_id: str, *, actor: str) -> CertificateInfo:
+    """The operator's "renew now", for any certificate: the server issues the successor where it can
+    (renew_certificate, which returns it); for an ACME-issued certificate, whose key only its client
+    holds, the renewalInfo window moves into the past instead (RFC 9773), so certbot or cert-manager
+    replaces it at its next check — the certificate itself is returned, marked."""
+    async with rt.storage.read() as tx:
+        record = await certificates.find_record(tx, certificate_id)
+    if record.enrollment == "acme":
+        return await renewal_info.mark_for_renewal(rt, record.id)
+    return await renew_certificate(rt, record.id, actor=actor)

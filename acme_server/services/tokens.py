@@ -16,6 +16,8 @@ from acme_server.storage import TokenRecord
 TOKEN_PREFIX = "acmes_"  # makes a leaked token easy to recognise in logs and secret scanners
 TOKEN_BYTES = 32
 
+LAST_USED_RESOLUTION = timedelta(minutes=1)  # how fresh "last used" is kept
+
 
 class Role(StrEnum):
     """admin manages CAs, profiles, policies, EAB keys and tokens; operator issues, renews, revokes,
@@ -90,13 +92,16 @@ async def create_token(
 
 async def authenticate(rt: Runtime, plaintext: str) -> TokenInfo:
     """The token behind a bearer secret; Unauthorized when unknown or expired (one detail for both, so
-    a caller cannot tell a revoked token from a mistyped one). Records the use."""
+    a caller cannot tell a revoked token from a mistyped one). Records the use, at most once a minute
+    per token: checking a token is a read, so API calls and UI page views cost no write each."""
     now = rt.clock.now()
-    async with rt.storage.transaction() as tx:
+    async with rt.storage.read() as tx:
         record = await tx.tokens.find_by_hash(hash_token(plaintext.strip()))
-        if record is None or (record.expires_at is not None and record.expires_at <= now):
-            raise Unauthorized("the API token is unknown, revoked or expired")
-        await tx.tokens.touch(record.id, now)
+    if record is None or (record.expires_at is not None and record.expires_at <= now):
+        raise Unauthorized("the API token is unknown, revoked or expired")
+    if record.last_used_at is None or now - record.last_used_at >= LAST_USED_RESOLUTION:
+        async with rt.storage.transaction() as tx:
+            await tx.tokens.touch(record.id, now)
     return _info(record)
 
 

@@ -210,12 +210,12 @@ async def revoke(current: Page) -> Response:
 
 @page(Role.OPERATOR)
 async def renew_now(current: Page) -> Response:
-    """Issue the successor now, then show it (its Issuance links back to this one)."""
+    """Issue the successor now and show it (its Issuance links back to this one); for an ACME
+    certificate, ask its client through renewalInfo and show the certificate, marked."""
     try:
-        successor = await renew.renew_certificate(
-            current.rt, current.request.path_params["id"], actor=_actor(current)
-        )
-    except CAError as exc:  # e.g. an ACME certificate (its client renews it) or one renewed before
+        certificate_id = current.request.path_params["id"]
+        successor = await renew.renew_now(current.rt, certificate_id, actor=_actor(current))
+    except CAError as exc:  # e.g. one renewed before or revoked
         return await details_page(current, problem_for(exc)[1], errors={"renew": exc.detail})
     return current.redirect("certificate", id=successor.id)
 

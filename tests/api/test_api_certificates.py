@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from acme_server.services import certificates, renewal_info
+from ca_core.request import Subject
 from tests.api.conftest import CM, ApiServer, issue_managed, make_pki
 from tests.ca_core.helpers import keytool
 from tests.tools import openssl, write
@@ -499,3 +501,22 @@ async def test_auto_renewal_on_off_and_refused_for_a_csr_certificate(api: ApiSer
         "PUT", f"{CERTS}/{cert['id']}/auto-renewal", 403, "forbidden", role="viewer", json={"enabled": True}
     )
     await api.problem("GET", f"{CERTS}/nope/auto-renewal", 404, "not-found", role="viewer")
+
+
+async def test_renew_now_on_an_acme_certificate_asks_its_client_through_renewal_info(api: ApiServer) -> None:
+    """RFC 9773: the server holds no key of an ACME-issued certificate, so "renew now" moves its
+    suggested window into the past (202, the certificate itself) and certbot/cert-manager renew it."""
+    await make_pki(api)
+    issued = await certificates.issue_certificate(
+        api.rt,
+        profile="web",
+        managed=certificates.ManagedRequest(Subject(common_name="acme.svc.example.internal")),
+        enrollment="acme",
+    )
+    _, before = await renewal_info.renewal_info_of(api.rt, issued.id)
+    assert before.window.start > datetime.now(UTC)
+    marked = await api.ok("POST", f"{CERTS}/{issued.id}/renew", role="operator", status=202)
+    assert (marked["id"], marked["status"]) == (issued.id, "active")
+    assert "renewal-requested-at" in marked["metadata"]
+    _, after = await renewal_info.renewal_info_of(api.rt, issued.id)
+    assert after.window.end <= datetime.now(UTC) and after.reason == "renewal-requested"
