@@ -45,12 +45,19 @@ def test_sign_in_shows_a_bad_token_next_to_the_field_and_sets_a_strict_cookie(
     assert ui.seeded.tokens[Role.OPERATOR] not in cookie["value"]  # sealed, not just signed
 
 
-def test_sign_out_ends_the_session(page: Page, ui: UI) -> None:
+def test_sign_out_ends_the_session(page: Page, context: BrowserContext, ui: UI) -> None:
+    def session_cookie() -> str:
+        return next(c["value"] for c in context.cookies() if c["name"] == "acme_ui_session")
+
     sign_in(page, ui)
+    signed_in = session_cookie()
     page.click("text=Sign out")
     page.wait_for_url("**/ui/sign-in")
+    assert session_cookie() != signed_in  # replaced by an anonymous session (a fresh CSRF token only)
     page.goto(ui.url + "/certificates")
-    page.wait_for_url("**/ui/sign-in?next=*")
+    page.wait_for_url("**/ui/sign-in?next=*")  # the inventory is no longer reachable
+    expect(page.locator("#token")).to_be_visible()
+    expect(page.locator("#certificates")).to_have_count(0)
 
 
 def test_table_lists_every_column_and_filters_by_metadata(page: Page, ui: UI) -> None:
