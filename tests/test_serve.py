@@ -35,6 +35,8 @@ class Server:
     def __init__(self, data_dir: Path, *extra: str, environment: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.status_port = free_port()
+        while self.status_port == self.port:  # a closed probe socket can hand out the same port twice
+            self.status_port = free_port()
         self.status_url = f"http://127.0.0.1:{self.status_port}"
         self.data_dir = data_dir
         env = {k: v for k, v in os.environ.items() if not k.startswith("ACME_SERVER")}
@@ -81,7 +83,8 @@ class Server:
                 return
             except httpx.TransportError:
                 time.sleep(0.2)
-        pytest.fail("server did not answer within 60 s")
+        exited = self.process.poll()
+        pytest.fail(f"server did not answer within 60 s (exit status {exited}); banner: {self.banner}")
 
     def stop(self) -> None:
         stop_process(self.process)
