@@ -34,6 +34,7 @@ from acme_server.status import trust
 from acme_server.status.routes import ROUTES as STATUS_ROUTES
 from acme_server.ui.routes import ROUTES as UI_ROUTES
 from acme_server.validation import NetworkValidator
+from acme_server.validation.blocklist import listening_addresses
 from acme_server.validation.settings import ValidationSettings
 from ca_core.errors import CAError
 
@@ -107,15 +108,23 @@ def ensure_audit_log() -> None:
 
 
 def validation_settings(settings: Settings) -> ValidationSettings:
-    va = ValidationSettings(
+    return ValidationSettings(
         http01_port=settings.http01_port,
         tlsalpn01_port=settings.tlsalpn01_port,
         dns_resolver=settings.resolver_address,
         caa_identities=settings.caa_identities,
         timeout=settings.validation_timeout,
+        blocked_networks=settings.blocked_network_list or (),
+        allow_loopback=settings.validation_allow_loopback,
+        block_private=settings.block_private,
+        # Resolved once at start: the VA must not be a way to reach the server itself.
+        own_addresses=listening_addresses(_listen_hosts(settings)),
     )
-    blocked = settings.blocked_network_list
-    return va if blocked is None else dataclasses.replace(va, blocked_networks=blocked)
+
+
+def _listen_hosts(settings: Settings) -> list[str]:
+    status = settings.status_address
+    return [settings.host] + ([status[0]] if status else [])
 
 
 def create_app(

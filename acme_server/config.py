@@ -35,6 +35,8 @@ ENVIRONMENT = {
     "caa_identities": "ACME_SERVER_CAA_IDENTITIES",
     "validation_timeout": "ACME_SERVER_VALIDATION_TIMEOUT",
     "blocked_networks": "ACME_SERVER_BLOCKED_NETWORKS",
+    "block_private": "ACME_SERVER_BLOCK_PRIVATE",
+    "validation_allow_loopback": "ACME_SERVER_VALIDATION_ALLOW_LOOPBACK",
     "renewal_interval": "ACME_SERVER_RENEWAL_INTERVAL",
     "status_listen": "ACME_SERVER_STATUS_LISTEN",
     "status_url": "ACME_SERVER_STATUS_URL",
@@ -48,6 +50,7 @@ _FRACTIONS = {
     "validation_timeout": (0.1, 120.0),
     "renewal_interval": (0.0, 86400.0),
 }
+_BOOLEANS = frozenset({"eab_required", "block_private", "validation_allow_loopback"})
 _INTEGERS = {"workers": (1, 64), "http01_port": (1, 65535), "tlsalpn01_port": (1, 65535)}
 CONFIG_ENV = "ACME_SERVER_CONFIG"
 
@@ -68,7 +71,10 @@ class Settings:
     website: str | None = None  # directory meta.website
     caa_identities: tuple[str, ...] = ()  # directory meta.caaIdentities; CAA is checked when set
     validation_timeout: float = 10.0  # seconds per network step of a validation
-    blocked_networks: str | None = None  # comma-separated CIDRs the VA never connects to; None: link-local
+    # The VA's block list (docs/security.md "Validator block list"): a fixed list, plus these.
+    blocked_networks: str | None = None  # comma-separated CIDRs the VA also never connects to
+    block_private: bool = False  # also block 10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7
+    validation_allow_loopback: bool = False  # let the VA connect to 127/8 and ::1 (test setups only)
     renewal_interval: float = 300.0  # seconds between auto-renewal passes of each worker; 0: no scheduler
     # CRLs, OCSP and renewalInfo over plain HTTP (relying parties fetch CRL DP and AIA URLs over http):
     status_listen: str | None = None  # HOST:PORT; None: the listen host, port + 80; "off": none
@@ -227,7 +233,7 @@ def _convert(name: str, value: Any) -> Any:
         return _ranged(name, value, int, _INTEGERS[name])
     if name in _FRACTIONS:
         return _ranged(name, value, float, _FRACTIONS[name])
-    if name == "eab_required":
+    if name in _BOOLEANS:
         return _boolean(name, value)
     if name == "data_dir":
         return Path(str(value))

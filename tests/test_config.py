@@ -88,7 +88,30 @@ def test_validator_limits_reach_the_validator() -> None:
     va = validation_settings(settings)
     assert va.blocked_networks == (ip_network("10.0.0.0/8"), ip_network("fd00::/8"))
     assert va.timeout == 3.0
-    assert ip_network("169.254.0.0/16") in validation_settings(load_settings({}, {})).blocked_networks
+    # The deployment's networks are added to the fixed list, never replace it.
+    assert ip_network("169.254.0.0/16") in va.blocked
+    assert ip_network("127.0.0.0/8") in va.blocked
+
+
+def test_issue10_defect8_validator_block_list_settings_from_flag_env_and_toml(tmp_path: Path) -> None:
+    from ipaddress import ip_address
+
+    from acme_server.app import validation_settings
+
+    default = validation_settings(load_settings({}, {}))
+    assert (default.allow_loopback, default.block_private) == (False, False)
+    # The server's own listen address (127.0.0.1:14000 by default) is resolved at start.
+    assert ip_address("127.0.0.1") in default.own_addresses
+
+    flags = load_settings({"validation_allow_loopback": True, "block_private": True}, {})
+    env = {"ACME_SERVER_VALIDATION_ALLOW_LOOPBACK": "1", "ACME_SERVER_BLOCK_PRIVATE": "yes"}
+    toml = tmp_path / "acme.toml"
+    toml.write_text("validation_allow_loopback = true\nblock_private = true\n")
+    for settings in (flags, load_settings({}, env), load_settings({"config": str(toml)}, {})):
+        va = validation_settings(settings)
+        assert (va.allow_loopback, va.block_private) == (True, True)
+    with pytest.raises(ConfigError, match="block_private: 'maybe' is not true or false"):
+        load_settings({}, {"ACME_SERVER_BLOCK_PRIVATE": "maybe"})
 
 
 def test_caa_identities_from_flag_or_toml_list(tmp_path: Path) -> None:

@@ -54,7 +54,21 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--blocked-networks",
         metavar="CIDRS",
-        help="comma-separated networks validation never connects to (default 169.254.0.0/16,fe80::/10)",
+        help="comma-separated networks validation also never connects to, added to the fixed block list",
+    )
+    parser.add_argument(
+        "--block-private",
+        action="store_const",
+        const=True,
+        default=None,
+        help="validation also refuses the private ranges 10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7",
+    )
+    parser.add_argument(
+        "--validation-allow-loopback",
+        action="store_const",
+        const=True,
+        default=None,
+        help="let validation connect to 127.0.0.0/8 and ::1 (test setups; blocked by default)",
     )
     parser.add_argument(
         "--renewal-interval",

@@ -6,7 +6,7 @@ import base64
 import hashlib
 from typing import Any
 
-from acme_server.validation.failures import ValidationFailure, shorten
+from acme_server.validation.failures import ValidationFailure
 from acme_server.validation.resolver import Resolver
 from acme_server.validation.targets import Identifier
 
@@ -36,8 +36,8 @@ async def validate_dns01(
         raise ValidationFailure("dns", f"DNS problem: no TXT records found for {name}")
     if txt_record_value(key_authorization) in values:
         return
-    first = min(values)  # an RRset has no order; name the same record every time
-    more = f" (and {len(values) - 1} more)" if len(values) > 1 else ""
+    # Only the count: what a TXT record holds is remote data, never echoed (RFC 8555 §10.2).
     raise ValidationFailure(
-        "incorrectResponse", f"incorrect TXT record {shorten(first)}{more} found at {name}"
+        "incorrectResponse",
+        f"incorrect TXT record at {name}: none of the {len(values)} found holds the expected digest",
     )

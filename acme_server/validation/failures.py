@@ -11,11 +11,3 @@ class ValidationFailure(Exception):
         super().__init__(f"{error_type}: {detail}")
         self.error_type = error_type
         self.detail = detail
-
-
-def shorten(value: str | bytes, limit: int = 64) -> str:
-    """A printable, bounded rendering of what a remote server sent, for a problem detail."""
-    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-    if len(text) > limit:
-        return repr(text[:limit]) + "…"
-    return repr(text)

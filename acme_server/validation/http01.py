@@ -10,8 +10,9 @@ from typing import Any
 
 import httpx
 
-from acme_server.validation.failures import ValidationFailure, shorten
-from acme_server.validation.resolver import IPAddress, Resolver
+from acme_server.validation.blocklist import IPAddress
+from acme_server.validation.failures import ValidationFailure
+from acme_server.validation.resolver import Resolver
 from acme_server.validation.settings import ValidationSettings
 from acme_server.validation.targets import Identifier, is_hostname, plan_connection
 
@@ -56,6 +57,7 @@ class _Hop:
     host: str
     port: int
     path: str  # path and query, already percent-encoded
+    redirected: bool = False  # the path came from a Location header, not from us
 
     @property
     def host_header(self) -> str:
@@ -65,6 +67,13 @@ class _Hop:
         default = 80 if self.scheme == "http" else 443
         port = "" if self.port == default else f":{self.port}"
         return f"{self.scheme}://{self.host_header}{port}{self.path}"
+
+    def shown(self) -> str:
+        """The URL for a problem detail: a redirected hop's path and query are remote data (RFC 8555
+        §10.2), so only its origin is named."""
+        if not self.redirected:
+            return self.url()
+        return _origin(httpx.URL(self.url())) + "/…"
 
     def url_for(self, address: IPAddress) -> str:
         host = f"[{address}]" if address.version == 6 else str(address)
@@ -100,12 +109,12 @@ class HTTP01:
             hop = self._redirect_target(hop, response.location)
         raise ValidationFailure(
             "connection",
-            f"too many redirects: more than {self._settings.max_redirects} while fetching {hop.url()}",
+            f"too many redirects: more than {self._settings.max_redirects} while fetching {hop.shown()}",
         )
 
     async def _fetch(self, hop: _Hop, records: list[dict[str, Any]]) -> _Response:
         record: dict[str, Any] = {"hostname": hop.host, "port": hop.port, "url": hop.url()}
-        blocked = self._settings.blocked_networks
+        blocked = self._settings.blocked
         candidates = await plan_connection(hop.host, self._resolver, blocked, record, records)
         for index, address in enumerate(candidates):
             records.append(record | {"address_used": str(address)})
@@ -125,7 +134,7 @@ class HTTP01:
         }
         # The socket goes to `address`; an https hop still sends the name as SNI (RFC 6066 §3).
         extensions = {"sni_hostname": hop.host} if hop.scheme == "https" and is_hostname(hop.host) else {}
-        where = f"{hop.url()} [{address}]"
+        where = f"{hop.shown()} [{address}]"
         try:
             async with asyncio.timeout(self._settings.timeout):
                 return await self._send(hop.url_for(address), headers, extensions, where)
@@ -172,38 +181,46 @@ class HTTP01:
         try:
             target = httpx.URL(hop.url()).join(location)
         except httpx.InvalidURL:
-            raise _refuse(hop, location, "it is not a valid URL") from None
+            raise _refuse(hop, None, "it is not a valid URL") from None
         if target.scheme not in ("http", "https"):
-            raise _refuse(hop, location, 'only "http" and "https" are followed')
+            raise _refuse(hop, target, 'only "http" and "https" are followed')
         default = self._settings.http01_port if target.scheme == "http" else self._settings.tlsalpn01_port
         port = target.port or default
         if port not in self._settings.redirect_ports:
             allowed = ", ".join(str(p) for p in sorted(self._settings.redirect_ports))
-            raise _refuse(hop, location, f"only ports {allowed} are followed")
+            raise _refuse(hop, target, f"only ports {allowed} are followed")
         host = target.raw_host.decode("ascii").lower()
         if not (_is_ip(host) or is_hostname(host)):
-            raise _refuse(hop, location, "its host is neither a DNS name nor an IP address")
-        return _Hop(target.scheme, host, port, target.raw_path.decode("ascii"))
+            raise _refuse(hop, target, "its host is neither a DNS name nor an IP address")
+        return _Hop(target.scheme, host, port, target.raw_path.decode("ascii"), redirected=True)
 
 
 def _check_response(response: _Response, hop: _Hop, key_authorization: str) -> None:
     if response.status != 200:
         raise ValidationFailure(
-            "unauthorized", f"invalid response from {hop.url()}: HTTP status {response.status}"
+            "unauthorized", f"invalid response from {hop.shown()}: HTTP status {response.status}"
         )
     # RFC 8555 §8.3: "the server SHOULD ignore whitespace characters at the end of the body".
     if response.body.rstrip() != key_authorization.encode("ascii"):
+        # RFC 8555 §10.2: whatever answered may be an internal service; its body is never echoed
+        # into the challenge error (only its length), so validation cannot be used to read it.
         raise ValidationFailure(
             "incorrectResponse",
-            f"the key authorization file at {hop.url()} did not match: "
-            f"expected {key_authorization!r}, got {shorten(response.body)}",
+            f"the key authorization did not match: got {len(response.body)} bytes from {hop.shown()}",
         )
 
 
-def _refuse(hop: _Hop, location: str, why: str) -> ValidationFailure:
-    return ValidationFailure(
-        "connection", f"refusing the redirect from {hop.url()} to {shorten(location)}: {why}"
-    )
+def _refuse(hop: _Hop, target: httpx.URL | None, why: str) -> ValidationFailure:
+    """Names the redirect's scheme, host and port (what the refusal is about), never its path or
+    query: a Location header is remote data (RFC 8555 §10.2)."""
+    where = "an invalid URL" if target is None else _origin(target)
+    return ValidationFailure("connection", f"refusing the redirect from {hop.shown()} to {where}: {why}")
+
+
+def _origin(target: httpx.URL) -> str:
+    port = f":{target.port}" if target.port is not None else ""
+    host = target.raw_host.decode("ascii", "replace")
+    return f"{target.scheme}://{f'[{host}]' if ':' in host else host}{port}"
 
 
 def _is_ip(host: str) -> bool:
@@ -215,4 +232,8 @@ def _is_ip(host: str) -> bool:
 
 
 def _reason(error: httpx.TransportError) -> str:
-    return str(error) or type(error).__name__
+    """A connect error's text is the local OS's (refused, unreachable); anything later (a broken
+    status line, a bad header) may quote what the remote sent, so only its kind is shown."""
+    if isinstance(error, httpx.ConnectError | httpx.ConnectTimeout):
+        return str(error) or type(error).__name__
+    return type(error).__name__

@@ -16,10 +16,9 @@ import dns.resolver
 from dns.rdtypes.ANY.CAA import CAA
 from dns.rdtypes.ANY.TXT import TXT
 
+from acme_server.validation.blocklist import IPAddress
 from acme_server.validation.failures import ValidationFailure
 from acme_server.validation.settings import ValidationSettings
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 class LookupProblem(StrEnum):

@@ -5,15 +5,10 @@ from __future__ import annotations
 import ipaddress
 import math
 from dataclasses import dataclass
-from ipaddress import IPv4Network, IPv6Network
+from functools import cached_property
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
-# Link-local covers the cloud metadata endpoints (169.254.169.254, fd00:ec2::254 sits in ULA space and
-# must be added by the deployment). Loopback and RFC 1918 stay reachable by default: a private CA
-# validates names inside the private network.
-DEFAULT_BLOCKED_NETWORKS: tuple[IPv4Network | IPv6Network, ...] = (
-    IPv4Network("169.254.0.0/16"),
-    IPv6Network("fe80::/10"),
-)
+from acme_server.validation.blocklist import Network, block_list
 
 
 def _check_port(field: str, port: object) -> None:
@@ -42,6 +37,13 @@ def _check_networks(networks: object) -> None:
             raise ValueError(f"blocked_networks entries must be IPv4Network/IPv6Network, not {network!r}")
 
 
+def _check_addresses(addresses: object) -> None:
+    if not isinstance(addresses, tuple) or not all(
+        isinstance(a, IPv4Address | IPv6Address) for a in addresses
+    ):
+        raise ValueError("own_addresses must be a tuple of IPv4Address/IPv6Address values")
+
+
 def _check_identities(identities: object) -> None:
     if not isinstance(identities, tuple):
         raise ValueError("caa_identities must be a tuple of issuer domain names")
@@ -54,7 +56,10 @@ def _check_identities(identities: object) -> None:
 @dataclass(frozen=True)
 class ValidationSettings:
     """How the VA reaches the outside world. `timeout` bounds each network step (one DNS query, one
-    HTTP exchange including its redirects' own hops, one TLS handshake)."""
+    HTTP exchange including its redirects' own hops, one TLS handshake). What it never connects to is
+    `blocked`: the fixed list of blocklist.py, loopback unless `allow_loopback`, the private ranges
+    when `block_private`, `own_addresses` (the server's, resolved at start) and `blocked_networks`
+    (the deployment's additions; they never shrink the fixed list)."""
 
     http01_port: int = 80
     tlsalpn01_port: int = 443
@@ -62,7 +67,10 @@ class ValidationSettings:
     timeout: float = 10.0
     max_redirects: int = 10
     max_body_bytes: int = 64 * 1024
-    blocked_networks: tuple[IPv4Network | IPv6Network, ...] = DEFAULT_BLOCKED_NETWORKS
+    blocked_networks: tuple[IPv4Network | IPv6Network, ...] = ()
+    allow_loopback: bool = False  # 127.0.0.0/8 and ::1: only test setups validate on loopback
+    block_private: bool = False  # 10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7
+    own_addresses: tuple[IPv4Address | IPv6Address, ...] = ()
     caa_identities: tuple[str, ...] = ()  # empty: CAA is not checked
     user_agent: str = "acme-server-va"
 
@@ -77,9 +85,23 @@ class ValidationSettings:
         if not isinstance(self.max_body_bytes, int) or self.max_body_bytes < 1:
             raise ValueError(f"max_body_bytes must be a positive integer, not {self.max_body_bytes!r}")
         _check_networks(self.blocked_networks)
+        _check_addresses(self.own_addresses)
+        if not isinstance(self.allow_loopback, bool) or not isinstance(self.block_private, bool):
+            raise ValueError("allow_loopback and block_private must be True or False")
         _check_identities(self.caa_identities)
         if not self.user_agent or any(c in self.user_agent for c in "\r\n"):
             raise ValueError("user_agent must be a non-empty single line")
+
+    @cached_property
+    def blocked(self) -> tuple[Network, ...]:
+        """Every network the VA refuses to connect to, checked before each connection (each redirect
+        hop included)."""
+        return block_list(
+            allow_loopback=self.allow_loopback,
+            block_private=self.block_private,
+            own_addresses=self.own_addresses,
+            extra=self.blocked_networks,
+        )
 
     @property
     def redirect_ports(self) -> frozenset[int]:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from ipaddress import IPv4Network, IPv6Network
 from typing import Any
 
 from acme_server.services.ports import IdentifierType, ValidationTask
+from acme_server.validation.blocklist import IPAddress, Network, blocking_network
 from acme_server.validation.failures import ValidationFailure
-from acme_server.validation.resolver import IPAddress, Resolver
+from acme_server.validation.resolver import Resolver
 
 _LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 # RFC 8555 §8.1: a token is base64url; anything else must never reach a URL path.
@@ -58,19 +58,6 @@ def check_token(token: str) -> None:
         raise ValidationFailure("malformed", "the challenge token is not base64url")
 
 
-def blocking_network(
-    address: IPAddress, blocked: tuple[IPv4Network | IPv6Network, ...]
-) -> IPv4Network | IPv6Network | None:
-    """The blocked network holding `address`; an IPv4-mapped IPv6 address counts as its IPv4 address."""
-    candidates: list[IPAddress] = [address]
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        candidates.append(address.ipv4_mapped)
-    for network in blocked:
-        if any(candidate in network for candidate in candidates):
-            return network
-    return None
-
-
 async def resolve_host(host: str, resolver: Resolver) -> list[IPAddress]:
     """An IP literal is its own address; a name is looked up with the VA's resolver."""
     try:
@@ -79,9 +66,7 @@ async def resolve_host(host: str, resolver: Resolver) -> list[IPAddress]:
         return await resolver.lookup_addresses(host)
 
 
-def usable_addresses(
-    host: str, addresses: list[IPAddress], blocked: tuple[IPv4Network | IPv6Network, ...]
-) -> list[IPAddress]:
+def usable_addresses(host: str, addresses: list[IPAddress], blocked: tuple[Network, ...]) -> list[IPAddress]:
     """The addresses to try in order: the first allowed IPv4 then the first allowed IPv6 (one
     fallback across families, as Boulder does). Blocked addresses are never tried; if nothing is
     left the VA refuses with `connection` before opening any socket."""
@@ -99,7 +84,7 @@ def usable_addresses(
 async def plan_connection(
     host: str,
     resolver: Resolver,
-    blocked: tuple[IPv4Network | IPv6Network, ...],
+    blocked: tuple[Network, ...],
     record: dict[str, Any],
     records: list[dict[str, Any]],
 ) -> list[IPAddress]:

@@ -11,8 +11,9 @@ from typing import Any
 from cryptography import x509
 from cryptography.x509.oid import ObjectIdentifier
 
+from acme_server.validation.blocklist import IPAddress
 from acme_server.validation.failures import ValidationFailure
-from acme_server.validation.resolver import IPAddress, Resolver
+from acme_server.validation.resolver import Resolver
 from acme_server.validation.settings import ValidationSettings
 from acme_server.validation.targets import Identifier, plan_connection
 
@@ -62,7 +63,7 @@ class TLSALPN01:
         port = self._settings.tlsalpn01_port
         sni = sni_name(identifier)
         record: dict[str, Any] = {"hostname": identifier.name, "port": port, "sni": sni}
-        blocked = self._settings.blocked_networks
+        blocked = self._settings.blocked
         candidates = await plan_connection(identifier.name, self._resolver, blocked, record, records)
         for index, address in enumerate(candidates):
             records.append(record | {"address_used": str(address)})
@@ -146,11 +147,11 @@ def _check_subject_alt_name(extensions: x509.Extensions, identifier: Identifier,
             and names[0].value.lower().removesuffix(".") == identifier.name
         )
     if not matches:
-        shown = ", ".join(str(getattr(name, "value", name)) for name in names) or "none"
+        # The names are the remote's; only their count is shown (RFC 8555 §10.2).
         raise ValidationFailure(
             "incorrectResponse",
             f"the certificate from {where} must name only {expected.value} in subjectAltName; "
-            f"it names: {shown}",
+            f"entries found: {len(names)}",
         )
 
 
@@ -178,5 +179,5 @@ def _check_acme_identifier(extensions: x509.Extensions, key_authorization: str, 
     if not hmac.compare_digest(value[2:], expected):
         raise ValidationFailure(
             "incorrectResponse",
-            f"the acmeIdentifier extension from {where} holds {value[2:].hex()}, expected {expected.hex()}",
+            f"the acmeIdentifier extension from {where} does not hold the key authorization digest",
         )

@@ -116,6 +116,7 @@ async def acme(
         tlsalpn01_port=tlsalpn01.port,
         dns_resolver=f"127.0.0.1:{dns.port}",
         renewal_interval=0,  # no renewal scheduler: its passes would count in the round-trip tests
+        validation_allow_loopback=True,  # the responders above are on 127.0.0.1, blocked by default
     )
     settings = dataclasses.replace(settings, **acme_overrides)  # type: ignore[arg-type]
     rt = Runtime(storage=storage, kek=KeyEncryptionKey.generate(), public_url=settings.public_url)

@@ -2,7 +2,9 @@
 
 - `dns_server`      ScriptedDNS on 127.0.0.1:<random> (UDP); script it with add/add_cname/fail/drop.
 - `servers`         starts HTTP, silent and TLS-ALPN responders on loopback; all closed after the test.
-- `make_validator`  NetworkValidator(ValidationSettings(dns_resolver=dns_server, timeout=2, **overrides)).
+- `make_validator`  NetworkValidator(ValidationSettings(dns_resolver=dns_server, timeout=2,
+                    allow_loopback=True, **overrides)): the responders are on loopback, which the
+                    production default blocks; tests of the block list pass allow_loopback=False.
 """
 
 from __future__ import annotations
@@ -36,6 +38,14 @@ async def dns_server() -> AsyncIterator[ScriptedDNS]:
 
 
 @dataclass
+class Trap:
+    """Listens on 127.0.0.1 and ::1 on one port and counts every TCP connection it accepts."""
+
+    port: int
+    connections: int = 0
+
+
+@dataclass
 class TLSResponder:
     port: int
     server_names: list[str | None] = field(default_factory=list)
@@ -58,6 +68,18 @@ class ServerPool:
         responder = HTTPResponder()
         responder.port = await self._start(responder.handle, host, port, tls)
         return responder
+
+    async def trap(self) -> Trap:
+        trap = Trap(port=0)
+
+        async def count(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            trap.connections += 1
+            writer.close()
+
+        trap.port = await self._start(count, "127.0.0.1")
+        with contextlib.suppress(OSError):  # no IPv6 loopback on this host: the IPv4 trap still counts
+            await self._start(count, "::1", trap.port)
+        return trap
 
     async def silent(self, host: str = "127.0.0.1") -> int:
         """A server that accepts connections and never says anything (for timeouts)."""
@@ -116,7 +138,11 @@ async def make_validator(dns_server: ScriptedDNS) -> AsyncIterator[Callable[...,
     made: list[NetworkValidator] = []
 
     def make(**overrides: Any) -> NetworkValidator:
-        options: dict[str, Any] = {"dns_resolver": ("127.0.0.1", dns_server.port), "timeout": 2.0}
+        options: dict[str, Any] = {
+            "dns_resolver": ("127.0.0.1", dns_server.port),
+            "timeout": 2.0,
+            "allow_loopback": True,
+        }
         validator = NetworkValidator(ValidationSettings(**(options | overrides)))
         made.append(validator)
         return validator

@@ -67,7 +67,7 @@ async def test_rfc8555_s8_3_leading_whitespace_is_not_ignored(
     assert outcome.error_type == "incorrectResponse"
 
 
-async def test_wrong_body_is_incorrect_response_naming_expected_and_received(
+async def test_wrong_body_is_incorrect_response_naming_the_url_and_length_only(
     dns_server: ScriptedDNS, servers: ServerPool, make_validator: MakeValidator
 ) -> None:
     dns_server.add("example.test", "A", "127.0.0.1")
@@ -79,9 +79,10 @@ async def test_wrong_body_is_incorrect_response_naming_expected_and_received(
     assert not outcome.valid
     assert outcome.error_type == "incorrectResponse"
     assert outcome.detail is not None
-    assert f"http://example.test:{responder.port}{CHALLENGE_PATH}" in outcome.detail
-    assert f"expected {KEY_AUTHORIZATION!r}" in outcome.detail
-    assert f"got {('not-the-key-authorization' * 3)[:64]!r}…" in outcome.detail
+    assert outcome.detail == (
+        f"the key authorization did not match: got 500 bytes from http://example.test:{responder.port}"
+        f"{CHALLENGE_PATH}"
+    )
 
 
 async def test_status_404_is_unauthorized_with_the_status_in_the_detail(

@@ -92,7 +92,7 @@ async def test_rfc8738_s6_ip_identifier_needs_an_ip_address_san(
     assert outcome.error_type == "incorrectResponse"
     assert outcome.detail == (
         f"the certificate from 127.0.0.1:{responder.port} [127.0.0.1] must name only 127.0.0.1 in "
-        "subjectAltName; it names: 127.0.0.1"
+        "subjectAltName; entries found: 1"
     )
 
 
@@ -123,10 +123,9 @@ async def test_rfc8737_s3_acme_identifier_must_hold_the_key_authorization_digest
     outcome = await make_validator(tlsalpn01_port=responder.port).validate(make_task(TLS, "example.test"))
 
     assert outcome.error_type == "incorrectResponse"
-    expected = hashlib.sha256(KEY_AUTHORIZATION.encode()).hexdigest()
     assert outcome.detail == (
         f"the acmeIdentifier extension from example.test:{responder.port} [127.0.0.1] "
-        f"holds {wrong[2:].hex()}, expected {expected}"
+        "does not hold the key authorization digest"
     )
 
 
@@ -170,9 +169,9 @@ async def test_rfc8737_s3_missing_acme_identifier_is_incorrect_response(
 @pytest.mark.parametrize(
     ("names", "shown"),
     [
-        (dns_names("example.test", "other.test"), "example.test, other.test"),
-        (dns_names("other.test"), "other.test"),
-        ([], "none"),
+        (dns_names("example.test", "other.test"), 2),
+        (dns_names("other.test"), 1),
+        ([], 0),
     ],
     ids=["two-sans", "other-name", "no-san"],
 )
@@ -181,7 +180,7 @@ async def test_rfc8737_s3_san_must_be_exactly_the_identifier(
     servers: ServerPool,
     make_validator: MakeValidator,
     names: list[x509.GeneralName],
-    shown: str,
+    shown: int,
 ) -> None:
     dns_server.add("example.test", "A", "127.0.0.1")
     responder = await servers.tls(challenge_certificate(names, extension_value=GOOD))
@@ -191,7 +190,7 @@ async def test_rfc8737_s3_san_must_be_exactly_the_identifier(
     assert outcome.error_type == "incorrectResponse"
     assert outcome.detail == (
         f"the certificate from example.test:{responder.port} [127.0.0.1] must name only example.test in "
-        f"subjectAltName; it names: {shown}"
+        f"subjectAltName; entries found: {shown}"
     )
 
 

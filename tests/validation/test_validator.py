@@ -9,7 +9,7 @@ import pytest
 
 from acme_server.services.ports import ChallengeType, Validator
 from acme_server.validation import NetworkValidator, ValidationSettings
-from acme_server.validation.targets import blocking_network
+from acme_server.validation.blocklist import blocking_network
 from tests.validation.conftest import ServerPool
 from tests.validation.responders import ScriptedDNS, make_task
 
