@@ -8,10 +8,11 @@ from typing import Final
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 
-from ca_core.errors import BadCSR, BadPublicKey
+from ca_core.errors import BadCSR, BadPublicKey, InvalidSetting
 from ca_core.keys import PrivateKey, checked_public_key
 from ca_core.request import CertificateRequest, IPAddress, Subject, SubjectAltNames
 from ca_core.signer import SoftwareSigner
+from ca_core.subject import check_attributes
 
 # RFC 5280 §4.2.1.6 GeneralName choices we do not issue, by their ASN.1 names.
 _UNSUPPORTED_NAMES: Final = {
@@ -79,6 +80,10 @@ def parse_csr(data: bytes) -> CertificateRequest:
         subject = Subject.from_x509_name(csr.subject)
     except ValueError as exc:
         raise BadCSR(f"CSR subject is malformed: {exc}") from None
+    try:  # RFC 8555 §7.4: a subject we could not sign is the CSR's fault (badCSR), found before issuance
+        check_attributes(subject.attributes())
+    except InvalidSetting as exc:
+        raise BadCSR(f"CSR {exc.detail}") from None
     return CertificateRequest(subject=subject, sans=_sans(_requested_names(csr)), public_key=key)
 
 

@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import Any, Final, TypeVar
 
 from ca_core.documents import read_boolean, read_integer, read_object, read_optional_string, read_string
-from ca_core.durations import format_duration, parse_duration
+from ca_core.durations import LONGEST, format_duration, parse_duration
 from ca_core.errors import InvalidIdentifier, InvalidSetting
 from ca_core.keys import KeyAlgorithm
 from ca_core.names import check_dns_pattern
@@ -51,7 +51,7 @@ class ExtendedKeyUsage(StrEnum):
 DEFAULT_KEY_USAGES = frozenset({KeyUsage.DIGITAL_SIGNATURE, KeyUsage.KEY_ENCIPHERMENT})
 DEFAULT_EXTENDED_KEY_USAGES = frozenset({ExtendedKeyUsage.SERVER_AUTH, ExtendedKeyUsage.CLIENT_AUTH})
 # A ceiling well past any sensible certificate, so notBefore + maxTtl stays a representable date.
-LONGEST_TTL: Final = timedelta(days=100 * 365)
+LONGEST_TTL: Final = LONGEST
 # How long a validated ACME authorization is reused for new orders of the same account (Boulder: 30 days).
 DEFAULT_AUTHORIZATION_REUSE: Final = timedelta(days=30)
 # The renewal window (RFC 9773 suggestedWindow) in percent of the lifetime: the last third.

@@ -11,6 +11,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from ca_core.keys import PublicKey
+from ca_core.subject import check_attributes
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -47,7 +48,10 @@ class Subject:
         return {k: v for k, v in values.items() if v}
 
     def to_x509_name(self) -> x509.Name:
-        return x509.Name([x509.NameAttribute(SUBJECT_ATTRIBUTES[k], v) for k, v in self.attributes().items()])
+        """The X.509 name; InvalidSetting ("subject.CN", ...) for what RFC 5280 bounds refuse."""
+        attributes = self.attributes()
+        check_attributes(attributes)  # the one choke point every edge's subject passes through
+        return x509.Name([x509.NameAttribute(SUBJECT_ATTRIBUTES[k], v) for k, v in attributes.items()])
 
     @classmethod
     def from_x509_name(cls, name: x509.Name) -> Subject:

@@ -14,6 +14,7 @@ from ca_core.durations import parse_duration
 from ca_core.errors import InvalidSetting
 from ca_core.keys import KeyAlgorithm
 from ca_core.request import Subject, SubjectAltNames
+from ca_core.subject import check_attributes
 
 _SUBJECT_KEYS = {
     "commonName": "common_name",
@@ -25,10 +26,29 @@ _SUBJECT_KEYS = {
 }
 
 
-def subject(body: Mapping[str, Any], *, default_cn: str | None = None) -> Subject:
+# Subject short name (as ca_core.subject reports it) -> the API's key for it.
+_API_KEYS = {
+    "CN": "commonName",
+    "O": "organization",
+    "OU": "organizationalUnit",
+    "C": "country",
+    "ST": "state",
+    "L": "locality",
+}
+
+
+def subject(
+    body: Mapping[str, Any], *, default_cn: str | None = None, default_cn_field: str = "name", path: str = ""
+) -> Subject:
+    """The subject, each attribute checked (RFC 5280 bounds, two-letter country) naming the API field,
+    e.g. "managed.commonName"; a common name taken from `default_cn` is reported as `default_cn_field`."""
     values = {attr: body.get(key) or None for key, attr in _SUBJECT_KEYS.items()}
-    values["common_name"] = values["common_name"] or default_cn
-    return Subject(**values)
+    fields = {short: path + key for short, key in _API_KEYS.items()}
+    if values["common_name"] is None and default_cn is not None:
+        values["common_name"], fields["CN"] = default_cn, default_cn_field
+    built = Subject(**values)
+    check_attributes(built.attributes(), fields)
+    return built
 
 
 def duration(body: Mapping[str, Any], key: str, *, path: str = "") -> timedelta | None:
@@ -73,7 +93,9 @@ def alt_names(values: Sequence[str]) -> SubjectAltNames:
 
 def managed(body: Mapping[str, Any]) -> ManagedRequest:
     return ManagedRequest(
-        subject=subject(body), sans=alt_names(body.get("altNames", [])), key_algorithm=key_algorithm(body)
+        subject=subject(body, path="managed."),
+        sans=alt_names(body.get("altNames", [])),
+        key_algorithm=key_algorithm(body),
     )
 
 

@@ -25,16 +25,16 @@ _TYPES: dict[str, Callable[[object], bool]] = {
 _TYPE_WORDS = {"object": "an object", "array": "a list", "string": "a string", "integer": "an integer"}
 
 
-def _check_date_time(value: str) -> None:
+def _check_date_time(value: str, path: str) -> None:
     parsed = datetime.fromisoformat(value) if "T" in value or " " in value else date.fromisoformat(value)
     del parsed
 
 
-def _check_duration(value: str) -> None:
-    parse_duration(value)
+def _check_duration(value: str, path: str) -> None:
+    parse_duration(value, field=path)  # its own detail: "not a duration", "longer than zero", "too long"
 
 
-_FORMATS: dict[str, tuple[Callable[[str], None], str]] = {
+_FORMATS: dict[str, tuple[Callable[[str, str], None], str]] = {
     "date-time": (_check_date_time, "an ISO 8601 date or date-time like 2027-01-31 or 2027-01-31T12:00:00Z"),
     "duration": (_check_duration, "a duration like '30d', '12h30m' or '1y'"),
 }
@@ -86,8 +86,8 @@ class Checker:
         if "format" in schema and schema["format"] in _FORMATS:
             check, words = _FORMATS[schema["format"]]
             try:
-                check(value)
-            except (ValueError, InvalidSetting):
+                check(value, path)
+            except ValueError:
                 raise InvalidSetting(path, f"{value!r} is not {words}") from None
 
     def _check_range(self, value: int, schema: Schema, path: str) -> None:

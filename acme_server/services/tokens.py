@@ -12,6 +12,7 @@ from enum import StrEnum
 from acme_server.errors import Forbidden, Malformed, NotFound, Unauthorized
 from acme_server.services.runtime import Runtime
 from acme_server.storage import TokenRecord
+from ca_core.durations import expiry
 
 TOKEN_PREFIX = "acmes_"  # makes a leaked token easy to recognise in logs and secret scanners
 TOKEN_BYTES = 32
@@ -79,10 +80,9 @@ async def create_token(
     name = name.strip()
     if not name:
         raise Malformed("name: must not be empty")
-    if expires_in is not None and expires_in <= timedelta(0):
-        raise Malformed("expiresIn: must be longer than zero")
+    # A lifetime of zero, over 100 years or past 9999-12-31 is refused naming the field.
+    expires_at = expiry(rt.clock.now(), expires_in, field="expiresIn") if expires_in is not None else None
     plaintext = TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
-    expires_at = rt.clock.now() + expires_in if expires_in is not None else None
     async with rt.storage.transaction() as tx:
         record = await tx.tokens.create(
             name=name, role=role.value, token_hash=hash_token(plaintext), expires_at=expires_at

@@ -1,8 +1,8 @@
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ca_core.durations import format_duration, parse_duration
+from ca_core.durations import LONGEST, expiry, format_duration, parse_duration
 from ca_core.errors import InvalidSetting
 
 
@@ -60,10 +60,39 @@ def test_zero_duration_is_refused(text: str) -> None:
     assert caught.value.detail == f"ttl: {text!r} must be longer than zero"
 
 
-def test_duration_beyond_what_timedelta_holds_is_refused_not_crashing() -> None:
+@pytest.mark.parametrize("text", ["999999999999999d", "99999y", "101y", "36501d"])
+def test_api_500s_duration_over_100_years_is_refused_not_crashing(text: str) -> None:
     with pytest.raises(InvalidSetting) as caught:
-        parse_duration("999999999999999d", field="defaultTtl")
-    assert caught.value.detail == "defaultTtl: '999999999999999d' is too long"
+        parse_duration(text, field="defaultTtl")
+    assert caught.value.detail == f"defaultTtl: {text!r} is too long: at most 36500d (100 years)"
+
+
+def test_100_years_is_the_longest_duration() -> None:
+    assert parse_duration("36500d") == LONGEST == parse_duration("100y")
+
+
+def test_expiry_is_start_plus_duration() -> None:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    assert expiry(start, timedelta(days=30), field="expiresIn") == datetime(2026, 1, 31, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("start", "duration", "detail"),
+    [
+        (datetime(2026, 1, 1, tzinfo=UTC), timedelta(0), "expiresIn: must be longer than zero"),
+        (datetime(2026, 1, 1, tzinfo=UTC), -timedelta(days=1), "expiresIn: must be longer than zero"),
+        (datetime(2026, 1, 1, tzinfo=UTC), LONGEST + timedelta(seconds=1),
+         "expiresIn: must be at most 36500d (100 years)"),
+        (datetime(9990, 1, 1, tzinfo=UTC), timedelta(days=3700),
+         "expiresIn: would end after 9999-12-31, the latest date there is"),
+    ],
+)  # fmt: skip
+def test_api_500s_expiry_never_passes_the_latest_date(
+    start: datetime, duration: timedelta, detail: str
+) -> None:
+    with pytest.raises(InvalidSetting) as caught:
+        expiry(start, duration, field="expiresIn")
+    assert caught.value.detail == detail
 
 
 @pytest.mark.parametrize(
