@@ -1048,12 +1048,12 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
 
 def _run(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
     key = ec.generate_private_key(ec.SECP256R1())
+    info: dict[str, object] = {"machine": machine(), "versions": versions(args.database, args.specs)}
     pinning = Pinning.default() if args.pin else None
     if pinning is not None:
         # Every process started from here on (challtestsrv, servers, responders) inherits the server
         # CPU; the client moves to its own CPU only while it measures (RunContext / as_client).
         pinning.servers([os.getpid()])
-    info: dict[str, object] = {"machine": machine(), "versions": versions(args.database, args.specs)}
     (workdir / "challtestsrv").mkdir(parents=True, exist_ok=True)
     challtestsrv = ChallTestSrv(workdir / "challtestsrv")
     results: list[Measurement] = []

@@ -2,8 +2,9 @@
 connections, nonces taken from responses (a HEAD newNonce only when none is left) and the RFC 8555
 issuance flow of one order as one coroutine. The JWS and CSR helpers are the protocol tests' own.
 
-aiohttp, not httpx: pinned to one core, the httpx client used 85-100 % of it at Pebble's rate
-(docs/performance.md), so it, not the server, set the rate; aiohttp's client costs a fraction of that."""
+aiohttp, not httpx: in the same pinned run against Pebble the httpx client spent 160 ms of CPU per
+order and aiohttp 35 ms (docs/performance.md, "The client"); at Pebble's rate per core (8-14 ms of
+server CPU per order) the httpx client would need several cores, so it, not the server, set the rate."""
 
 from __future__ import annotations
 

@@ -63,6 +63,7 @@ def test_quick_mode_issues_against_ours_and_pebble_pinned_and_reports_costs(tmp_
     assert info["settings"]["pinned"] == (  # type: ignore[index]
         {"servers": [min(affinity)], "client": [sorted(affinity)[1]]} if args.pin else None
     )
+    assert info["machine"]["usable_cores"] == len(affinity)  # type: ignore[index]  # read before pinning
     report = render(info)
     assert "ours[sqlite]" in report and "cli CPU %" in report and "cores" in report
 
