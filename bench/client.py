@@ -45,6 +45,7 @@ POLL_TIMEOUT = 60.0
 # Request kinds counted per order (Account.counts).
 KINDS = ("newOrder", "authz", "challenge", "poll_ready", "finalize", "poll_valid", "cert", "nonce")
 PEM_CHAIN = "application/pem-certificate-chain"
+KEEPALIVE_SECONDS = 3.0
 
 
 class OrderFailed(Exception):
@@ -78,7 +79,12 @@ class Http:
 
     async def __aenter__(self) -> Http:
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=self._connections, ssl=self._ssl),
+            # Idle connections are closed before uvicorn's 5 s keep-alive timeout closes them, so a POST
+            # is never written to a connection the server is closing (seen at C=64 as "Server
+            # disconnected"; aiohttp retries no POST).
+            connector=aiohttp.TCPConnector(
+                limit=self._connections, ssl=self._ssl, keepalive_timeout=KEEPALIVE_SECONDS
+            ),
             timeout=aiohttp.ClientTimeout(total=self._timeout),
             cookie_jar=aiohttp.DummyCookieJar(),
             auto_decompress=False,
