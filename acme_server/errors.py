@@ -14,6 +14,10 @@ class Unauthorized(CAError):
     """The caller may not do this (wrong account, wrong token role, bad credentials)."""
 
 
+class AccountNotValid(Unauthorized):
+    """A request authorized by a deactivated (or revoked) account's key: 401 (RFC 8555 §7.3.6)."""
+
+
 class Forbidden(Unauthorized):
     """The caller is known (a valid API token) but its role may not do this: HTTP 403 where an unknown
     caller gets 401."""
@@ -58,6 +62,10 @@ class RateLimited(CAError):
     def __init__(self, detail: str, retry_after: int) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+
+
+class PayloadTooLarge(Malformed):
+    """The request body is larger than the server reads (413, problem type malformed)."""
 
 
 class ConfigError(CAError):

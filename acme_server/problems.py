@@ -22,6 +22,8 @@ PROBLEMS: dict[type[core.CAError], tuple[str, int]] = {
     core.KeyProtectionError: ("serverInternal", 500),
     errors.Malformed: ("malformed", 400),
     errors.Unauthorized: ("unauthorized", 403),
+    errors.AccountNotValid: ("unauthorized", 401),  # RFC 8555 §7.3.6
+    errors.PayloadTooLarge: ("malformed", 413),
     errors.NotFound: ("malformed", 404),
     errors.Conflict: ("malformed", 409),
     errors.AlreadyRevoked: ("alreadyRevoked", 400),

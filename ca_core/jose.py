@@ -8,10 +8,12 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+import orjson
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
@@ -41,14 +43,48 @@ ALGORITHMS: Final = tuple(_ALGORITHMS)
 _CURVES: Final = {"P-256": ec.SECP256R1(), "P-384": ec.SECP384R1(), "P-521": ec.SECP521R1()}
 
 
+_B64URL: Final = re.compile(r"[A-Za-z0-9_-]*")
+MAX_JSON_DEPTH: Final = 16  # deepest JWS part ACME needs: newOrder's identifiers are 3 levels
+
+
 def b64decode(text: str) -> bytes:
-    """base64url without padding (RFC 7515 §2); anything else is malformed."""
-    if not isinstance(text, str) or "=" in text:
-        raise CAError("invalid base64url: padding or non-text")
+    """Strict base64url (RFC 7515 §2, RFC 8555 §6.5.1): only A-Z a-z 0-9 - _, no padding, no
+    whitespace, and the canonical encoding of its bytes (zero trailing bits). A lenient decoder maps
+    many texts to one value, so a used nonce could be re-sent as a "new" text; every base64url field
+    (JWS parts, JWK members, CSRs, certificates, ARI ids) goes through this one function."""
+    if not isinstance(text, str) or not _B64URL.fullmatch(text) or len(text) % 4 == 1:
+        raise CAError("invalid base64url: only A-Z a-z 0-9 - _ without padding")
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError):
         raise CAError("invalid base64url") from None
+    if b64encode(data) != text:  # non-zero trailing bits: a second spelling of the same bytes
+        raise CAError("invalid base64url: not the canonical encoding")
+    return data
+
+
+def load_json(raw: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """JSON for every JWS part (protected header, payload, inner EAB and keyChange JWS): parsed by
+    orjson, which refuses more than 1024 levels without recursing in Python, then refused beyond
+    `max_depth` levels so no later code (stdlib json, repr, our walkers) can recurse deeply."""
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise CAError("invalid JSON") from None
+    if _depth(value) > max_depth:
+        raise CAError(f"JSON nested deeper than {max_depth} levels")
+    return value
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of a parsed JSON value, without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 def b64encode(data: bytes) -> str:

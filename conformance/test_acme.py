@@ -175,13 +175,15 @@ def test_acme_key_change_to_a_taken_key_is_409_with_its_account(wire: Wire) -> N
     assert (still.status, still.location) == (200, account.url)
 
 
+@pytest.mark.reference_deviation("Pebble 2.4.0 answers a deactivated account with 403, not §7.3.6's 401")
 def test_acme_account_deactivation(wire: Wire, names: Names) -> None:
     account = wire.account()
     reply = account.post(account.url, {"status": "deactivated"})
     assert reply.status == 200 and reply.json["status"] == "deactivated", reply.describe()  # §7.3.6
-    # "the server MUST NOT accept further requests authorized by that account's key"
-    expect_problem(account.post(account.url, None), 403, UNAUTHORIZED)
-    expect_problem(account.new_order(names.new("deactivated")), 403, UNAUTHORIZED)
+    # "the server MUST NOT accept further requests authorized by that account's key"; a POST or
+    # POST-as-GET from a deactivated account MUST get 401 unauthorized.
+    expect_problem(account.post(account.url, None), 401, UNAUTHORIZED)
+    expect_problem(account.new_order(names.new("deactivated")), 401, UNAUTHORIZED)
 
 
 def test_acme_orders_list_pages_through_every_order(wire: Wire, names: Names) -> None:

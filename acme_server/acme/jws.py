@@ -4,20 +4,20 @@ algorithm, url, key (jwk or kid), signature, nonce."""
 
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import orjson
 from starlette.requests import Request
 
 from acme_server.acme import links
 from acme_server.errors import (
     AccountDoesNotExist,
+    AccountNotValid,
     BadNonce,
     BadSignatureAlgorithm,
     Malformed,
+    PayloadTooLarge,
     Unauthorized,
     UnsupportedMediaType,
 )
@@ -30,11 +30,15 @@ from ca_core.jose import (
     BadSignature,
     UnsupportedAlgorithm,
     b64decode,
+    load_json,
     parse_jwk,
     verify_signature,
 )
 
 JOSE_JSON = "application/jose+json"
+# The largest ACME POST we read: a finalize CSR or a revokeCert certificate with many names is a few
+# KiB; anything near this is hostile, and reading it whole would cost memory per request.
+MAX_BODY_BYTES = 64 * 1024
 Auth = Literal["kid", "jwk", "either"]
 
 
@@ -67,10 +71,11 @@ class VerifiedPost:
 
 
 def _object(raw: bytes, what: str) -> dict[str, Any]:
+    """One JSON loader for every JWS part: depth-limited (ca_core.jose.load_json), never a 500."""
     try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise Malformed(f"{what} is not JSON") from None
+        value = load_json(raw)
+    except CAError as exc:
+        raise Malformed(f"{what} is not JSON: {exc.detail}") from None
     if not isinstance(value, dict):
         raise Malformed(f"{what} must be a JSON object")
     return value
@@ -94,12 +99,7 @@ def check_media_type(request: Request) -> None:
 
 def parse_flattened(body: bytes) -> dict[str, str]:
     """§6.2: the flattened JSON serialization only; no unprotected header, no multiple signatures."""
-    try:
-        jws = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise Malformed("the request body is not JSON") from None
-    if not isinstance(jws, dict):
-        raise Malformed("the request body must be a JWS object")
+    jws = _object(body, "the request body")
     if "signatures" in jws:
         raise Malformed("JWS general serialization is not supported; use the flattened form")
     if "header" in jws:
@@ -110,12 +110,7 @@ def parse_flattened(body: bytes) -> dict[str, str]:
 
 
 def parse_protected(jws: dict[str, str]) -> dict[str, Any]:
-    try:
-        protected = json.loads(b64decode(jws["protected"]))
-    except (CAError, ValueError):
-        raise Malformed("the JWS protected header is not base64url JSON") from None
-    if not isinstance(protected, dict):
-        raise Malformed("the JWS protected header must be a JSON object")
+    protected = json_object(jws["protected"], what="the JWS protected header")
     if protected.get("b64", True) is not True or protected.get("crit"):
         raise Malformed("the JWS protected header uses extensions (b64/crit) that ACME does not allow")
     return protected
@@ -187,9 +182,25 @@ def nonce_of(request: Request, protected: dict[str, Any]) -> str:
     return nonce
 
 
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The body, read with a cap: a Content-Length over it is refused before reading, and a chunked
+    or lying body is refused as soon as it passes the cap (never buffered whole)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def verify_post(request: Request, auth: Auth = "kid") -> VerifiedPost:
     check_media_type(request)
-    jws = parse_flattened(await request.body())
+    jws = parse_flattened(await read_body(request))
     protected = parse_protected(jws)
     alg = check_algorithm(protected)
     url = check_url(protected, links.request_url(request))
@@ -203,7 +214,7 @@ async def verify_post(request: Request, auth: Auth = "kid") -> VerifiedPost:
         source if isinstance(source, str) else None,
     )
     if account is not None and not account.is_valid:
-        raise Unauthorized(f"the account is {account.status}")
+        raise AccountNotValid(f"the account is {account.status}")  # RFC 8555 §7.3.6: 401
     jwk = account.jwk if account is not None else source
     assert isinstance(jwk, JWK)
     check_signature(alg, jwk, jws)

@@ -19,8 +19,10 @@ def url_for(request: Request, name: str, **params: str) -> str:
 
 
 def request_url(request: Request) -> str:
-    """What the JWS `url` header must equal (RFC 8555 §6.4)."""
-    return f"{runtime(request).public_url}{request.url.path}"
+    """What the JWS `url` header must equal (RFC 8555 §6.4): the full URL, query included, so that a
+    client signing the exact `Link: rel="next"` URL of a paged list (§7.1.2.1) is accepted."""
+    query = request.url.query
+    return f"{runtime(request).public_url}{request.url.path}{'?' + query if query else ''}"
 
 
 def profile_of(request: Request) -> str | None:

@@ -4,7 +4,6 @@ key over."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,6 +11,7 @@ from typing import Any
 
 from acme_server.errors import (
     AccountDoesNotExist,
+    AccountNotValid,
     Conflict,
     ExternalAccountRequired,
     InvalidContact,
@@ -25,8 +25,8 @@ from acme_server.services import catalog
 from acme_server.services.nonces import Nonces
 from acme_server.services.runtime import Runtime
 from acme_server.storage import AccountRecord, EABKeyRecord
-from ca_core.errors import BadPublicKey, CAError, InvalidIdentifier
-from ca_core.jose import JWK, BadSignature, b64decode, parse_jwk, verify_hs256
+from ca_core.errors import CAError, InvalidIdentifier
+from ca_core.jose import JWK, BadSignature, b64decode, load_json, parse_jwk, verify_hs256
 from ca_core.keyprotect import unseal
 from ca_core.names import check_email
 
@@ -182,6 +182,10 @@ async def new_account(
     scope = await directory_profile(rt, profile) if profile is not None else None
     existing = await find_by_key(rt, request.jwk)
     if existing is not None:
+        if not existing.is_valid:
+            # RFC 8555 §7.3.6: a deactivated account's key authorizes nothing, onlyReturnExisting
+            # included; 401 as for its kid requests (acme/jws.py).
+            raise AccountNotValid(f"the account for this key is {existing.status}")
         return existing, False
     if request.only_return_existing:
         raise AccountDoesNotExist("no account exists for this key")
@@ -238,10 +242,10 @@ def _parse_binding(binding: Mapping[str, Any]) -> _Binding:
         raise Malformed("externalAccountBinding is not a flattened JWS")
     protected_b64, payload_b64, signature_b64 = (str(part) for part in parts)
     try:
-        protected = json.loads(b64decode(protected_b64))
+        protected = load_json(b64decode(protected_b64))  # depth-limited, as the outer JWS
         payload = b64decode(payload_b64)
         signature = b64decode(signature_b64)
-    except (CAError, ValueError):
+    except CAError:
         raise Malformed("externalAccountBinding is not a flattened JWS") from None
     if not isinstance(protected, dict) or protected.get("alg") != "HS256":
         raise Malformed("externalAccountBinding must use alg HS256")
@@ -251,8 +255,8 @@ def _parse_binding(binding: Mapping[str, Any]) -> _Binding:
     if not isinstance(kid, str) or not kid:
         raise Malformed("externalAccountBinding needs the kid of the external account key")
     try:
-        bound_key = parse_jwk(json.loads(payload))
-    except (BadPublicKey, ValueError):
+        bound_key = parse_jwk(load_json(payload))
+    except CAError:
         raise Malformed("externalAccountBinding payload is not a public JWK") from None
     return _Binding(
         kid=kid,

@@ -33,8 +33,10 @@ class Nonces:
         body = _LAYOUT.pack(int(now.timestamp() * 1000), os.urandom(8))
         return b64encode(body + self._mac(body))
 
-    def check(self, nonce: str, now: datetime) -> datetime:
-        """The nonce's expiry if it is ours and fresh; BadNonce otherwise (no storage needed)."""
+    def check(self, nonce: str, now: datetime) -> tuple[str, datetime]:
+        """(the nonce's canonical text, its expiry) if it is ours and fresh; BadNonce otherwise (no
+        storage needed). RFC 8555 §6.5.1: a nonce is base64url, decoded strictly, so that one value
+        has exactly one text and a used nonce cannot be re-sent spelled differently."""
         try:
             raw = b64decode(nonce)
         except CAError:
@@ -46,10 +48,11 @@ class Nonces:
         expires = datetime.fromtimestamp(issued_ms / 1000, now.tzinfo) + self.lifetime
         if expires <= now:
             raise BadNonce("the nonce has expired")
-        return expires
+        return b64encode(raw), expires
 
     async def redeem(self, tx: Tx, nonce: str, now: datetime) -> None:
         """Use the nonce once; a replay (here or on another replica) is BadNonce."""
-        expires = self.check(nonce, now)
-        if not await tx.nonces.redeem(nonce, expires_at=expires):
+        # The single-use key is the decoded value (re-encoded canonically), never the text as sent.
+        canonical, expires = self.check(nonce, now)
+        if not await tx.nonces.redeem(canonical, expires_at=expires):
             raise BadNonce("the nonce was used before")

@@ -78,7 +78,7 @@ async def test_s7_3_2_update_and_s7_3_6_deactivate(acme: AcmeServer) -> None:
     gone = await client.post(client.kid, {"status": "deactivated"})
     assert gone.status_code == 200 and gone.json()["status"] == "deactivated"
     after = await client.new_order("x.example.internal")
-    assert after.status_code == 403 and after.json()["type"] == ERR + "unauthorized"
+    assert after.status_code == 401 and after.json()["type"] == ERR + "unauthorized"  # §7.3.6
 
 
 async def test_s7_3_5_key_change_and_conflict(acme: AcmeServer) -> None:
