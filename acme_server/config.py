@@ -36,6 +36,8 @@ ENVIRONMENT = {
     "validation_timeout": "ACME_SERVER_VALIDATION_TIMEOUT",
     "blocked_networks": "ACME_SERVER_BLOCKED_NETWORKS",
     "renewal_interval": "ACME_SERVER_RENEWAL_INTERVAL",
+    "processing_lease": "ACME_SERVER_PROCESSING_LEASE",
+    "database_busy_timeout": "ACME_SERVER_DATABASE_BUSY_TIMEOUT",
     "status_listen": "ACME_SERVER_STATUS_LISTEN",
     "status_url": "ACME_SERVER_STATUS_URL",
     "ocsp_responder": "ACME_SERVER_OCSP_RESPONDER",
@@ -47,6 +49,8 @@ _FRACTIONS = {
     "test_validation_delay": (0.0, 600.0),
     "validation_timeout": (0.1, 120.0),
     "renewal_interval": (0.0, 86400.0),
+    "processing_lease": (0.1, 86400.0),
+    "database_busy_timeout": (0.0, 600.0),
 }
 _INTEGERS = {"workers": (1, 64), "http01_port": (1, 65535), "tlsalpn01_port": (1, 65535)}
 CONFIG_ENV = "ACME_SERVER_CONFIG"
@@ -70,6 +74,9 @@ class Settings:
     validation_timeout: float = 10.0  # seconds per network step of a validation
     blocked_networks: str | None = None  # comma-separated CIDRs the VA never connects to; None: link-local
     renewal_interval: float = 300.0  # seconds between auto-renewal passes of each worker; 0: no scheduler
+    # Seconds an order may stay `processing` before recovery fails it (a finalize cut short by a crash).
+    processing_lease: float = 60.0
+    database_busy_timeout: float = 30.0  # seconds a SQLite writer waits for another process's lock
     # CRLs, OCSP and renewalInfo over plain HTTP (relying parties fetch CRL DP and AIA URLs over http):
     status_listen: str | None = None  # HOST:PORT; None: the listen host, port + 80; "off": none
     status_url: str | None = None  # base URL written into CRL DP / AIA OCSP; None: from status_listen
