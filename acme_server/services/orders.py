@@ -320,7 +320,9 @@ async def _store(
         )
         if order.replaces:  # RFC 9773 §5: the renewal chain
             await renewal_info.record_replacement(tx, order.replaces, stored.id)
-        await tx.orders.finish(order.id, certificate_id=stored.id)
+        if not await tx.orders.finish(order.id, certificate_id=stored.id):
+            # Recovery failed the order meanwhile (its lease ran out): roll the certificate back.
+            raise OrderNotReady(f"order {order.id!r} was failed while its certificate was issued")
         pushes = await syncs.pending_pushes(tx, stored.id, stored.profile_id)  # the profile's syncs
         record = await tx.orders.get(order.id)
     assert record is not None

@@ -9,15 +9,20 @@ import asyncio
 import contextlib
 import json
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-from sqlalchemy import text
+import pytest
+from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from acme_server.storage.engine import normalize_url
+from acme_server.storage.tables import acme_orders
 from ca_core.jose import b64encode
 from tests.acme.client import Client, csr_der
+from tests.acme.conftest import AcmeServer
+from tests.acme.test_issuance_flow import _issue, _ready_order
 from tests.test_serve import Server, trust
 
 ERR = "urn:ietf:params:acme:error:"
@@ -107,3 +112,74 @@ async def test_issue10_2_finalize_cut_short_by_sigkill_is_failed_after_the_lease
             restarted.stop()
     finally:
         await engine.dispose()
+
+
+# --- in-process: the same server code over loopback, one test per regression
+
+
+async def test_issue10_2_s7_4_not_before_before_1950_is_malformed_at_new_order(acme: AcmeServer) -> None:
+    client = await acme.client()
+    await client.register()
+    response = await client.new_order("old.example.internal", notBefore="0001-01-01T00:00:00Z")
+    body = response.json()
+    assert response.status_code == 400 and body["type"] == ERR + "malformed"
+    assert "notBefore" in body["detail"] and "Replay-Nonce" in response.headers
+
+
+async def test_issue10_2_s7_4_an_order_for_a_past_period_is_malformed(acme: AcmeServer) -> None:
+    client = await acme.client()
+    await client.register()
+    response = await client.new_order(
+        "past.example.internal", notBefore="2000-01-01T00:00:00Z", notAfter="2000-02-01T00:00:00Z"
+    )
+    body = response.json()
+    assert response.status_code == 400 and body["type"] == ERR + "malformed"
+    assert "notBefore" in body["detail"] and "maxBackdate" in body["detail"]
+    recent = (datetime.now(UTC) - timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert (await client.new_order("recent.example.internal", notBefore=recent)).status_code == 201
+
+
+async def test_issue10_7_s7_4_finalize_of_a_valid_order_is_order_not_ready(acme: AcmeServer) -> None:
+    client, order, _ = await _issue(acme, "twice.example.internal")
+    again = await client.post(order["finalize"], {"csr": b64encode(csr_der("twice.example.internal"))})
+    assert again.status_code == 403 and again.json()["type"] == ERR + "orderNotReady"
+
+
+@pytest.mark.parametrize("identifier", [{"type": "email", "value": "a@example.com"}, {"value": "a.example"}])
+async def test_issue10_7_s7_4_unsupported_identifier_type_is_unsupported_identifier(
+    acme: AcmeServer, identifier: dict[str, str]
+) -> None:
+    client = await acme.client()
+    await client.register()
+    response = await client.post(client.directory["newOrder"], {"identifiers": [identifier]})
+    body = response.json()
+    assert response.status_code == 400 and body["type"] == ERR + "unsupportedIdentifier"
+    assert body["subproblems"][0]["identifier"] == identifier
+
+
+async def test_issue10_7_s7_4_undecodable_csr_is_malformed_a_bad_one_bad_csr(acme: AcmeServer) -> None:
+    client, order = await _ready_order(acme, "csr.example.internal")
+    undecodable = await client.post(order["finalize"], {"csr": "!!!!"})
+    assert undecodable.status_code == 400 and undecodable.json()["type"] == ERR + "malformed"
+    garbage = await client.post(order["finalize"], {"csr": "AAAA"})
+    assert garbage.status_code == 400 and garbage.json()["type"] == ERR + "badCSR"
+    assert (await client.post(order["url"])).json()["status"] == "ready"  # a bad CSR leaves it ready
+
+
+async def test_issue10_2_an_unexpected_finalize_failure_marks_the_order_invalid(acme: AcmeServer) -> None:
+    """A date cryptography refuses, stored before newOrder checked dates: signing raises ValueError
+    (not a CAError). The order must not stay processing, and the 500 keeps the ACME headers."""
+    client, order = await _ready_order(acme, "crash.example.internal")
+    order_id = order["url"].rsplit("/", 1)[1]
+    engine, _ = acme.rt.storage.engines
+    async with engine.begin() as connection:
+        await connection.execute(
+            update(acme_orders)
+            .where(acme_orders.c.id == order_id)
+            .values(not_before=datetime(1949, 1, 1, tzinfo=UTC))
+        )
+    response = await client.post(order["finalize"], {"csr": b64encode(csr_der("crash.example.internal"))})
+    assert response.status_code == 500 and response.json()["type"] == ERR + "serverInternal"
+    assert "Replay-Nonce" in response.headers and 'rel="index"' in response.headers["Link"]
+    failed = (await client.post(order["url"])).json()
+    assert failed["status"] == "invalid" and failed["error"]["type"] == ERR + "serverInternal"
