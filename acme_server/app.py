@@ -16,17 +16,22 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from acme_server.acme.problems import handle_ca_error, handle_http_error, handle_unexpected
+from acme_server.acme.problems import (
+    handle_ca_error,
+    handle_client_disconnect,
+    handle_http_error,
+    handle_unexpected,
+)
 from acme_server.acme.routes import ROUTES as ACME_ROUTES
 from acme_server.acme.routes import AcmeHeaders
 from acme_server.api.routes import api_app
 from acme_server.config import Settings
-from acme_server.services import challenges, crls, renewals
+from acme_server.services import challenges, crls, orders, renewals
 from acme_server.services.nonces import Nonces
 from acme_server.services.ports import Validator
 from acme_server.services.runtime import Runtime, open_runtime
@@ -145,7 +150,9 @@ def create_app(
         worker = asyncio.create_task(
             challenges.run_worker(rt, validator or network, stop, delay=settings.test_validation_delay)  # type: ignore[arg-type]
         )
-        tasks = [worker]
+        # A finalize cut short by a crash is failed once its lease ran out: a pass at start-up, then
+        # periodically, in every worker and replica (one conditional UPDATE each).
+        tasks = [worker, asyncio.create_task(orders.run_recovery(rt, stop))]
         if settings.renewal_interval > 0:
             tasks.append(
                 asyncio.create_task(renewals.run_scheduler(rt, stop, interval=settings.renewal_interval))
@@ -172,6 +179,7 @@ def create_app(
         exception_handlers={
             CAError: handle_ca_error,
             HTTPException: handle_http_error,
+            ClientDisconnect: handle_client_disconnect,
             Exception: handle_unexpected,
         },
         lifespan=lifespan,

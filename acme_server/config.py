@@ -38,6 +38,8 @@ ENVIRONMENT = {
     "block_private": "ACME_SERVER_BLOCK_PRIVATE",
     "validation_allow_loopback": "ACME_SERVER_VALIDATION_ALLOW_LOOPBACK",
     "renewal_interval": "ACME_SERVER_RENEWAL_INTERVAL",
+    "processing_lease": "ACME_SERVER_PROCESSING_LEASE",
+    "database_busy_timeout": "ACME_SERVER_DATABASE_BUSY_TIMEOUT",
     "status_listen": "ACME_SERVER_STATUS_LISTEN",
     "status_url": "ACME_SERVER_STATUS_URL",
     "ocsp_responder": "ACME_SERVER_OCSP_RESPONDER",
@@ -49,6 +51,8 @@ _FRACTIONS = {
     "test_validation_delay": (0.0, 600.0),
     "validation_timeout": (0.1, 120.0),
     "renewal_interval": (0.0, 86400.0),
+    "processing_lease": (0.1, 86400.0),
+    "database_busy_timeout": (0.0, 600.0),
 }
 _BOOLEANS = frozenset({"eab_required", "block_private", "validation_allow_loopback"})
 _INTEGERS = {"workers": (1, 64), "http01_port": (1, 65535), "tlsalpn01_port": (1, 65535)}
@@ -76,6 +80,9 @@ class Settings:
     block_private: bool = False  # also block 10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7
     validation_allow_loopback: bool = False  # let the VA connect to 127/8 and ::1 (test setups only)
     renewal_interval: float = 300.0  # seconds between auto-renewal passes of each worker; 0: no scheduler
+    # Seconds an order may stay `processing` before recovery fails it (a finalize cut short by a crash).
+    processing_lease: float = 60.0
+    database_busy_timeout: float = 30.0  # seconds a SQLite writer waits for another process's lock
     # CRLs, OCSP and renewalInfo over plain HTTP (relying parties fetch CRL DP and AIA URLs over http):
     status_listen: str | None = None  # HOST:PORT; None: the listen host, port + 80; "off": none
     status_url: str | None = None  # base URL written into CRL DP / AIA OCSP; None: from status_listen

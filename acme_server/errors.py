@@ -68,6 +68,15 @@ class PayloadTooLarge(Malformed):
     """The request body is larger than the server reads (413, problem type malformed)."""
 
 
+class Unavailable(CAError):
+    """The server cannot serve the request now but will soon (the database is locked by another
+    writer past the busy timeout): HTTP 503 with Retry-After (RFC 9110 §15.6.4)."""
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 class ConfigError(CAError):
     """A setting from flags, environment or TOML is invalid."""
 
@@ -103,8 +112,20 @@ class UnsupportedContact(CAError):
     """A contact URL scheme we do not support (§7.3)."""
 
 
-class UnsupportedIdentifier(CAError):
-    """An identifier type we do not issue for (§7.4)."""
+class RejectedIdentifier(CAError):
+    """One or more identifiers are refused; each gets a subproblem (§6.7.1)."""
+
+    def __init__(self, detail: str, subproblems: tuple[Subproblem, ...]) -> None:
+        super().__init__(detail)
+        self.subproblems = subproblems
+
+
+class UnsupportedIdentifier(RejectedIdentifier):
+    """An identifier type we do not issue for (§6.7: unsupportedIdentifier), with one subproblem per
+    such identifier."""
+
+    def __init__(self, detail: str, subproblems: tuple[Subproblem, ...] = ()) -> None:
+        super().__init__(detail, subproblems)
 
 
 class OrderNotReady(CAError):
@@ -125,14 +146,6 @@ class MethodNotAllowed(CAError):
 
 class AlreadyReplaced(CAError):
     """An order names a certificate another order already replaces (RFC 9773 §5)."""
-
-
-class RejectedIdentifier(CAError):
-    """One or more identifiers are refused; each gets a subproblem (§6.7.1)."""
-
-    def __init__(self, detail: str, subproblems: tuple[Subproblem, ...]) -> None:
-        super().__init__(detail)
-        self.subproblems = subproblems
 
 
 class Subproblem:

@@ -29,6 +29,9 @@ PROBLEMS: dict[type[core.CAError], tuple[str, int]] = {
     errors.AlreadyRevoked: ("alreadyRevoked", 400),
     errors.RateLimited: ("rateLimited", 429),
     errors.ConfigError: ("serverInternal", 500),
+    # Boulder has no "unavailable" ACME type: its WFE answers serverInternal for a storage failure.
+    # We keep that type but say 503 + Retry-After, so clients retry instead of giving up.
+    errors.Unavailable: ("serverInternal", 503),
     errors.BadNonce: ("badNonce", 400),
     errors.BadSignatureAlgorithm: ("badSignatureAlgorithm", 400),
     errors.AccountDoesNotExist: ("accountDoesNotExist", 400),
@@ -62,8 +65,10 @@ def problem_document(exc: core.CAError) -> dict[str, Any]:
             {"type": ACME_ERROR + s.kind, "detail": s.detail, "identifier": s.identifier}
             for s in exc.subproblems
         ]
-        if len(exc.subproblems) > 1:
-            document["type"] = ACME_ERROR + "compound"  # §6.7.1
+        # §6.7.1: several failures make a compound problem; identifiers refused only for their type
+        # keep unsupportedIdentifier at the top, which is all a client needs to act on.
+        if len(exc.subproblems) > 1 and not isinstance(exc, errors.UnsupportedIdentifier):
+            document["type"] = ACME_ERROR + "compound"
     if isinstance(exc, errors.BadSignatureAlgorithm):
         document["algorithms"] = list(exc.algorithms)  # §6.2
     return document

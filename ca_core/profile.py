@@ -54,9 +54,12 @@ DEFAULT_EXTENDED_KEY_USAGES = frozenset({ExtendedKeyUsage.SERVER_AUTH, ExtendedK
 LONGEST_TTL: Final = LONGEST
 # How long a validated ACME authorization is reused for new orders of the same account (Boulder: 30 days).
 DEFAULT_AUTHORIZATION_REUSE: Final = timedelta(days=30)
+# Boulder's CA backdates every certificate by an hour (its `backdate` setting) and step-ca by one
+# minute (DefaultBackdate); an order may ask for as much as Boulder gives, for clients with a skewed clock.
+DEFAULT_MAX_BACKDATE: Final = timedelta(hours=1)
 # The renewal window (RFC 9773 suggestedWindow) in percent of the lifetime: the last third.
 DEFAULT_RENEWAL_WINDOW: Final = (67, 100)
-# "0", "0d", "0s" ...: a zero duration, which only authorizationReuse accepts (no reuse at all).
+# "0", "0d", "0s" ...: a zero duration, which only authorizationReuse and maxBackdate accept.
 _ZERO_DURATION: Final = re.compile(r"0+[ywdhms]?")
 _NAME: Final = re.compile(r"[A-Za-z0-9_-]+")
 _E = TypeVar("_E", bound=StrEnum)
@@ -79,6 +82,7 @@ _DOCUMENT_KEYS: Final = (
     "requireEab",
     "preAuthorized",
     "authorizationReuse",
+    "maxBackdate",
     "renewalWindow",
 )
 _SET_FIELDS: Final = ("key_usages", "extended_key_usages", "allowed_key_algorithms", "enrollment_methods")
@@ -113,6 +117,9 @@ class Profile:
     require_eab: bool = False
     pre_authorized: tuple[str, ...] = ()
     authorization_reuse: timedelta = DEFAULT_AUTHORIZATION_REUSE
+    # How far before "now" an ACME order's notBefore may lie (RFC 8555 §7.4 leaves the dates to the
+    # server's policy): an order for a period in the past is refused, not issued with those dates.
+    max_backdate: timedelta = DEFAULT_MAX_BACKDATE
     # ACME Renewal Information (RFC 9773): the suggested renewal window, as percentages of the
     # certificate's lifetime from notBefore; by default its last third.
     renewal_window: tuple[int, int] = DEFAULT_RENEWAL_WINDOW
@@ -178,14 +185,9 @@ class Profile:
                 check_dns_pattern(pattern)
             except InvalidIdentifier as exc:
                 raise InvalidSetting(path, exc.detail) from None
-        reuse = self.authorization_reuse
-        # Zero is allowed here, unlike the TTLs: it means every order proves control anew.
-        if reuse < timedelta(0):
-            raise InvalidSetting("authorizationReuse", "must not be negative (0 means no reuse)")
-        if reuse % timedelta(seconds=1):
-            raise InvalidSetting("authorizationReuse", "must be a whole number of seconds")
-        if reuse > LONGEST_TTL:
-            raise InvalidSetting("authorizationReuse", f"must not exceed {format_duration(LONGEST_TTL)}")
+        # Zero is allowed here, unlike the TTLs: no reuse / no backdating.
+        _check_window("authorizationReuse", self.authorization_reuse, "0 means no reuse")
+        _check_window("maxBackdate", self.max_backdate, "0 means no backdating")
 
     def resolve_ttl(self, requested: timedelta | None) -> timedelta:
         """The lifetime to issue: `requested`, or defaultTtl when None. A lifetime longer than maxTtl is
@@ -220,6 +222,7 @@ class Profile:
             "requireEab": self.require_eab,
             "preAuthorized": list(self.pre_authorized),
             "authorizationReuse": format_duration(self.authorization_reuse),
+            "maxBackdate": format_duration(self.max_backdate),
             "renewalWindow": {"start": self.renewal_window[0], "end": self.renewal_window[1]},
         }
 
@@ -256,13 +259,27 @@ def _duration(value: object, path: str) -> timedelta:
     return parse_duration(value, field=path)
 
 
-def _reuse_window(value: object, path: str) -> timedelta:
-    """A duration, or zero ("0", "0d") for no reuse, which parse_duration alone refuses."""
-    if isinstance(value, str) and _ZERO_DURATION.fullmatch(value.strip().lower()):
-        return timedelta(0)
-    if not isinstance(value, str):
-        raise InvalidSetting(path, "must be a duration like '30d' or '12h', or '0' for no reuse")
-    return parse_duration(value, field=path)
+def _window(zero: str) -> Callable[[object, str], timedelta]:
+    """A reader of a duration, or zero ("0", "0d": `zero`), which parse_duration alone refuses."""
+
+    def read(value: object, path: str) -> timedelta:
+        if isinstance(value, str) and _ZERO_DURATION.fullmatch(value.strip().lower()):
+            return timedelta(0)
+        if not isinstance(value, str):
+            raise InvalidSetting(path, f"must be a duration like '30d' or '12h', or '0' for {zero}")
+        return parse_duration(value, field=path)
+
+    return read
+
+
+def _check_window(path: str, window: timedelta, zero: str) -> None:
+    """A window that may be zero: not negative, whole seconds, at most LONGEST_TTL."""
+    if window < timedelta(0):
+        raise InvalidSetting(path, f"must not be negative ({zero})")
+    if window % timedelta(seconds=1):
+        raise InvalidSetting(path, "must be a whole number of seconds")
+    if window > LONGEST_TTL:
+        raise InvalidSetting(path, f"must not exceed {format_duration(LONGEST_TTL)}")
 
 
 def _patterns(value: object, path: str) -> tuple[str, ...]:
@@ -313,7 +330,8 @@ _READERS: Final[dict[str, tuple[str, Callable[[object, str], object]]]] = {
     "allowWildcards": ("allow_wildcards", read_boolean),
     "requireEab": ("require_eab", read_boolean),
     "preAuthorized": ("pre_authorized", _patterns),
-    "authorizationReuse": ("authorization_reuse", _reuse_window),
+    "authorizationReuse": ("authorization_reuse", _window("no reuse")),
+    "maxBackdate": ("max_backdate", _window("no backdating")),
 }
 
 

@@ -3,6 +3,7 @@ finalize exactly 200 (what cert-manager expects); Retry-After while an order is 
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from starlette.requests import Request
@@ -74,15 +75,26 @@ async def order(request: Request) -> Response:
     return await _order_response(request, record)
 
 
-async def finalize(request: Request) -> Response:
-    post = await verify_post(request)
-    csr = post.json().get("csr")
-    if not isinstance(csr, str):
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _csr_der(payload: dict[str, object]) -> bytes:
+    """§7.4: csr is base64url (RFC 7515 §2, no padding) DER. Text that does not decode is malformed;
+    bytes that are no good CSR are badCSR, decided by the service."""
+    csr = payload.get("csr")
+    if not isinstance(csr, str) or not csr:
         raise Malformed("finalize needs a csr (base64url DER)")
+    if not _BASE64URL.fullmatch(csr):
+        raise Malformed("the csr is not base64url: only A-Z a-z 0-9 - _ without padding")
     try:
-        der = b64decode(csr)
+        return b64decode(csr)
     except CAError:
         raise Malformed("the csr is not base64url") from None
+
+
+async def finalize(request: Request) -> Response:
+    post = await verify_post(request)
+    der = _csr_der(post.json())
     record = await orders.finalize(
         links.runtime(request), post.require_account(), request.path_params["order_id"], der
     )

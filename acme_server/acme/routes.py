@@ -4,10 +4,12 @@ middleware that puts Replay-Nonce, Link rel="index" and Cache-Control on every A
 from __future__ import annotations
 
 from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from acme_server.acme import accounts, authorizations, certificates, directory, orders, renewal_info
+from acme_server.acme.problems import handle_unexpected
 from acme_server.services.nonces import Nonces
 from acme_server.services.runtime import Runtime
 
@@ -65,8 +67,12 @@ class AcmeHeaders:
         if path.startswith("/acme/profiles/"):
             index = f"{rt.public_url}/acme/profiles/{path.split('/')[3]}/directory"
 
+        started = False
+
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = MutableHeaders(scope=message)
                 headers["Replay-Nonce"] = nonces.issue(rt.clock.now())
                 headers.append("Link", f'<{index}>;rel="index"')
@@ -74,4 +80,12 @@ class AcmeHeaders:
                     headers["Cache-Control"] = "no-store"
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception as exc:
+            # An unexpected error passes every inner handler; Starlette's outermost one would answer
+            # without our headers. Answer here so the 500 carries a nonce and Link too (§6.5).
+            if started:
+                raise
+            response = await handle_unexpected(Request(scope), exc)
+            await response(scope, receive, send_with_headers)

@@ -112,6 +112,7 @@ PROFILE_DOCUMENT: dict[str, Schema] = {
     "requireEab": {"type": "boolean"},
     "preAuthorized": array(string()),
     "authorizationReuse": string("a duration, or '0' for no reuse"),
+    "maxBackdate": string("how far back an ACME order's notBefore may lie; '0' for not at all"),
 }
 _STORED = {"id": string(), "name": string(), "createdAt": TIMESTAMP, "updatedAt": TIMESTAMP}
 

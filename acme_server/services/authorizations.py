@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from acme_server.errors import Malformed, RejectedIdentifier, Subproblem
+from acme_server.errors import Malformed, RejectedIdentifier, Subproblem, UnsupportedIdentifier
 from acme_server.services.accounts import Account, check_owner
 from acme_server.services.ports import ChallengeType, IdentifierType
 from acme_server.services.runtime import Runtime
@@ -51,15 +51,19 @@ def parse_identifiers(raw: object, *, allow_wildcard: bool = True) -> list[Ident
     for item in raw:
         if not isinstance(item, dict) or not isinstance(item.get("value"), str):
             raise Malformed("each identifier needs a type and a string value")
+        shown = {key: item[key] for key in ("type", "value") if isinstance(item.get(key), str)}
+        if item.get("type") not in SUPPORTED_TYPES:
+            problems.append(Subproblem("unsupportedIdentifier", _unsupported(item.get("type")), shown))
+            continue
         try:
             identifier = _parse_one(item, allow_wildcard)
         except InvalidIdentifier as exc:
-            kind = "unsupportedIdentifier" if exc.value == item.get("type") else "rejectedIdentifier"
-            problems.append(
-                Subproblem(kind, exc.detail, {"type": str(item.get("type")), "value": item["value"]})
-            )
+            problems.append(Subproblem("rejectedIdentifier", exc.detail, shown))
             continue
         found.setdefault((identifier.type, identifier.value), identifier)
+    if problems and all(p.kind == "unsupportedIdentifier" for p in problems):
+        # §6.7: only types we do not issue for: unsupportedIdentifier, not rejectedIdentifier.
+        raise UnsupportedIdentifier(_summary(problems), tuple(problems))
     if problems:
         raise RejectedIdentifier(_summary(problems), tuple(problems))
     return list(found.values())
@@ -81,7 +85,16 @@ def _parse_one(item: dict[str, object], allow_wildcard: bool) -> Identifier:
     if kind == "ip":
         # RFC 8738 §3: the textual form; we store the canonical (compressed) one.
         return Identifier(IdentifierType.IP, str(parse_ip(value)))
-    raise InvalidIdentifier(str(kind), f"identifier type {kind!r} is not supported; use dns or ip")
+    raise InvalidIdentifier(str(kind), _unsupported(kind))
+
+
+SUPPORTED_TYPES = ("dns", "ip")  # RFC 8555 §9.7.7 dns; RFC 8738 ip
+
+
+def _unsupported(kind: object) -> str:
+    if not isinstance(kind, str):
+        return "the identifier has no type; use dns or ip"
+    return f"identifier type {kind!r} is not supported; use dns or ip"
 
 
 def challenge_types(identifier: Identifier) -> tuple[ChallengeType, ...]:

@@ -5,9 +5,12 @@ into a certificate exactly once (ARCHITECTURE, one request)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from acme_server.errors import (
     AlreadyReplaced,
@@ -18,7 +21,7 @@ from acme_server.errors import (
     Subproblem,
     Unauthorized,
 )
-from acme_server.problems import problem_document
+from acme_server.problems import ACME_ERROR, problem_document
 from acme_server.services import cas, catalog, certificates, eab, renewal_info, syncs
 from acme_server.services.accounts import Account, check_owner
 from acme_server.services.authorizations import AuthorizationRules, Identifier, authorizations_for
@@ -28,6 +31,7 @@ from acme_server.storage import OrderRecord, Tx
 
 __all__ = ["AcmeProfile", "NewOrder", "OrderRecord"]
 from ca_core.csr import parse_csr
+from ca_core.durations import format_duration
 from ca_core.errors import BadCSR, BadPublicKey, CAError, UnknownProfile
 from ca_core.issuance import IssuedCertificate, issue
 from ca_core.jose import jwk_of
@@ -37,6 +41,8 @@ from ca_core.policy import Policy, check_request, identifier_violations
 from ca_core.profile import EnrollmentMethod, IssuerType, Profile
 from ca_core.request import CertificateRequest
 from ca_core.serials import random_serial
+
+log = logging.getLogger("acme_server.orders")
 
 ORDER_LIFETIME = timedelta(days=7)
 DEFAULT_PROFILE = "default"
@@ -129,8 +135,26 @@ class NewOrder:
     replaces: str | None
 
 
+# X.509 (RFC 5280 §4.1.2.5) as cryptography writes it: UTCTime from 1950, GeneralizedTime to 9999.
+EARLIEST_DATE = datetime(1950, 1, 1, tzinfo=UTC)
+LATEST_DATE = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
+def _check_dates(order: NewOrder) -> None:
+    """Dates no certificate can carry are malformed at newOrder, not a 500 at finalize."""
+    for name, value in (("notBefore", order.not_before), ("notAfter", order.not_after)):
+        if value is not None and not EARLIEST_DATE <= value <= LATEST_DATE:
+            raise Malformed(f"{name} {value.isoformat()} is outside what a certificate can carry (1950-9999)")
+
+
 def _check_validity(profile: Profile, order: NewOrder, now: datetime) -> None:
     """§7.4 notBefore/notAfter: honoured within the profile's limits, refused otherwise."""
+    _check_dates(order)
+    if order.not_before is not None and order.not_before < now - profile.max_backdate:
+        raise Malformed(
+            f"notBefore may be at most {format_duration(profile.max_backdate)} in the past"
+            f" (profile {profile.name!r}, maxBackdate)"
+        )
     start = order.not_before or now
     if order.not_after is not None:
         if order.not_after <= start:
@@ -246,14 +270,13 @@ def _lifetime(order: OrderRecord, now: datetime) -> tuple[datetime, timedelta | 
 async def finalize(rt: Runtime, account: Account, order_id: str, csr_der: bytes) -> OrderRecord:
     """Check the CSR (a bad one leaves the order ready, as Boulder does), then ready -> processing
     (one winner across replicas) -> valid with a certificate, or invalid with the problem stored on
-    the order when signing fails (never stuck in processing)."""
+    the order when anything fails (never stuck in processing; a crash is left to the lease)."""
     async with rt.storage.read() as tx:
         order = _owned(await tx.orders.get(order_id), account, order_id)
         configuration = await catalog.catalog_in(rt, tx)
-    if order.status in ("processing", "valid"):
-        return order  # a repeated or concurrent finalize reports the state (idempotent)
-    if effective_status(order, rt.clock.now()) != "ready":
-        raise OrderNotReady(f"the order is {effective_status(order, rt.clock.now())}, not ready")
+    # RFC 8555 §7.4: finalize of an order that is not ready (processing or valid included) is
+    # orderNotReady; the client polls the order instead (Boulder answers the same).
+    _check_ready(effective_status(order, rt.clock.now()))
     profile = acme_profile(configuration, order.profile_id or DEFAULT_PROFILE)
     request = _parse_csr(csr_der, profile.profile)
     _check_csr(request, order, account)
@@ -261,18 +284,29 @@ async def finalize(rt: Runtime, account: Account, order_id: str, csr_der: bytes)
     if profile.policy is not None:
         check_request(profile.policy, request, ttl=profile.profile.resolve_ttl(ttl))
     async with rt.storage.transaction() as tx:
-        if not await tx.orders.begin_processing(order_id, account.id):
+        if not await tx.orders.begin_processing(order_id, account.id, now=rt.clock.now()):
             current = await tx.orders.get(order_id)
             assert current is not None
-            if current.status in ("processing", "valid"):
-                return current
-            raise OrderNotReady(f"the order is {current.status}, not ready")
+            _check_ready(current.status)  # the loser of a race sees the winner's state
     try:
         issued = await _sign(rt, configuration, profile, request, start if order.not_before else None, ttl)
-    except CAError as exc:
+        record, pushes = await _store(rt, order, profile, issued)
+    except Exception as exc:  # Boulder failOrder: whatever went wrong lands on the order (rule 6)
         await _fail(rt, order_id, exc)
         raise
-    # Rule 4d: the certificate is stored and the order becomes valid in one transaction.
+    await syncs.push_pending(rt, pushes)
+    return record
+
+
+def _check_ready(status: str) -> None:
+    if status != "ready":
+        raise OrderNotReady(f"the order is {status}, not ready")
+
+
+async def _store(
+    rt: Runtime, order: OrderRecord, profile: AcmeProfile, issued: IssuedCertificate
+) -> tuple[OrderRecord, syncs.PendingPushes]:
+    """Rule 4d: the certificate is stored and the order becomes valid in one transaction."""
     async with rt.storage.transaction() as tx:
         stored = await certificates.record_issued(
             rt,
@@ -281,17 +315,18 @@ async def finalize(rt: Runtime, account: Account, order_id: str, csr_der: bytes)
             profile_id=profile.id,
             profile=profile.profile,
             enrollment="acme",
-            account_id=account.id,
+            account_id=order.account_id,
             order_id=order.id,
         )
         if order.replaces:  # RFC 9773 §5: the renewal chain
             await renewal_info.record_replacement(tx, order.replaces, stored.id)
-        await tx.orders.finish(order_id, certificate_id=stored.id)
+        if not await tx.orders.finish(order.id, certificate_id=stored.id):
+            # Recovery failed the order meanwhile (its lease ran out): roll the certificate back.
+            raise OrderNotReady(f"order {order.id!r} was failed while its certificate was issued")
         pushes = await syncs.pending_pushes(tx, stored.id, stored.profile_id)  # the profile's syncs
-        record = await tx.orders.get(order_id)
+        record = await tx.orders.get(order.id)
     assert record is not None
-    await syncs.push_pending(rt, pushes)
-    return record
+    return record, pushes
 
 
 async def _sign(
@@ -316,6 +351,46 @@ async def _sign(
     )
 
 
-async def _fail(rt: Runtime, order_id: str, exc: CAError) -> None:
+def _internal_problem(detail: str) -> dict[str, Any]:
+    """A serverInternal problem stored on an order whose issuance failed on our side."""
+    return {"type": ACME_ERROR + "serverInternal", "detail": detail, "status": 500}
+
+
+ABANDONED_PROBLEM = _internal_problem(
+    "the server stopped while issuing the certificate; finalize a new order"
+)
+
+
+async def _fail(rt: Runtime, order_id: str, exc: Exception) -> None:
+    """The order becomes invalid with the error's problem; an unexpected one stores a generic
+    serverInternal problem (its details stay in the log)."""
+    if isinstance(exc, CAError):
+        document = problem_document(exc)
+    else:
+        log.error("finalize of order %s failed", order_id, exc_info=exc)
+        document = _internal_problem("the server could not issue the certificate")
     async with rt.storage.transaction() as tx:
-        await tx.orders.fail(order_id, problem_document(exc))
+        await tx.orders.fail(order_id, document)
+
+
+async def recover_abandoned(rt: Runtime) -> int:
+    """Fail every order processing for longer than the lease (a finalize cut short by a crash or a
+    kill: no process will finish it); the number failed. Safe in every worker and replica at once."""
+    cutoff = rt.clock.now() - timedelta(seconds=rt.processing_lease)
+    async with rt.storage.transaction() as tx:
+        failed = await tx.orders.fail_abandoned(cutoff, ABANDONED_PROBLEM)
+    if failed:
+        log.warning("failed %d order(s) left processing for over %g s", failed, rt.processing_lease)
+    return failed
+
+
+async def run_recovery(rt: Runtime, stop: asyncio.Event) -> None:
+    """recover_abandoned at start-up and then every half lease (at most 30 s) until `stop` is set."""
+    interval = min(rt.processing_lease / 2, 30.0)
+    while not stop.is_set():
+        try:
+            await recover_abandoned(rt)
+        except (OSError, CAError) as exc:  # the database away or busy for a moment; try next time
+            log.warning("order recovery: %s", exc)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)

@@ -45,6 +45,7 @@ class Runtime:
     # Where relying parties fetch CRLs and OCSP (plain HTTP, RFC 5280 §4.2.1.13); "": the public URL.
     status_url: str = ""
     ocsp_responder: str = "ca"  # "ca" | "delegated": who signs OCSP responses
+    processing_lease: float = 60.0  # seconds before a `processing` order counts as abandoned
     # Process-local status data: the newest CRL per CA, delegated OCSP responders (services/crls.py, ocsp.py)
     status_cache: dict[object, object] = field(default_factory=dict, repr=False)
 
@@ -95,11 +96,14 @@ async def open_runtime(settings: Settings, *, read_only: bool = False) -> Runtim
     """Storage opened (migrations run), the KEK loaded or created; the caller closes rt.storage.
     read_only (the status sidecar): neither migrate nor create a KEK; both must exist already."""
     kek = load_kek(settings.kek_path, settings.kek, create=not read_only)
-    storage = await Storage.open(settings.database_url, migrate=not read_only)
+    storage = await Storage.open(
+        settings.database_url, migrate=not read_only, busy_timeout=settings.database_busy_timeout
+    )
     return Runtime(
         storage=storage,
         kek=kek,
         public_url=settings.public_url,
         status_url=settings.status_public_url,
         ocsp_responder=settings.ocsp_responder,
+        processing_lease=settings.processing_lease,
     )

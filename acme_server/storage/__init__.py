@@ -26,7 +26,7 @@ from acme_server.storage.config import ConfigGenerationRepository
 from acme_server.storage.crls import CRLRecord, CRLRepository
 from acme_server.storage.cross import CrossCertificateRecord, CrossCertificateRepository
 from acme_server.storage.eab import EABKeyRecord, EABRepository
-from acme_server.storage.engine import create_engine, normalize_url
+from acme_server.storage.engine import DEFAULT_BUSY_TIMEOUT, create_engine, normalize_url
 from acme_server.storage.integrity import as_conflict
 from acme_server.storage.leases import LeaseRepository
 from acme_server.storage.nonces import NonceRepository
@@ -116,11 +116,15 @@ class Storage:
         )
 
     @classmethod
-    async def open(cls, url: str, *, migrate: bool = True) -> Storage:
+    async def open(
+        cls, url: str, *, migrate: bool = True, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+    ) -> Storage:
         """Connect and upgrade the schema to head (safe when several processes open at once); with
         migrate=False (a read-only process) only check that it is at head.
-        `url`: sqlite:///path, a plain path, or postgresql://...; anything else is a ConfigError."""
-        engine, read_engine = create_engine(url), create_engine(url, read_only=True)
+        `url`: sqlite:///path, a plain path, or postgresql://...; anything else is a ConfigError.
+        `busy_timeout`: seconds a SQLite writer waits for another process's lock (then Unavailable)."""
+        engine = create_engine(url, busy_timeout=busy_timeout)
+        read_engine = create_engine(url, read_only=True, busy_timeout=busy_timeout)
         migrated = False
         try:
             await (migrations.upgrade(engine) if migrate else migrations.check_current(read_engine))

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection, ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from acme_server.errors import ConfigError
+from acme_server.errors import ConfigError, Unavailable
 
 SQLITE = "sqlite+aiosqlite"
 POSTGRESQL = "postgresql+asyncpg"
@@ -27,7 +27,8 @@ _SCHEMES = {
     POSTGRESQL: POSTGRESQL,
 }
 _HINT = "use sqlite:///path, a file path, or postgresql://user@host/db"
-_BUSY_TIMEOUT_MS = 30_000
+DEFAULT_BUSY_TIMEOUT = 30.0  # seconds a SQLite writer waits for another process's write lock
+BUSY_RETRY_AFTER = 5  # seconds a client is told to wait when the lock was not released in time
 
 
 def normalize_url(url: str) -> str:
@@ -53,7 +54,9 @@ def normalize_url(url: str) -> str:
     return normalized
 
 
-def create_engine(url: str, *, read_only: bool = False) -> AsyncEngine:
+def create_engine(
+    url: str, *, read_only: bool = False, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+) -> AsyncEngine:
     """An engine for a normalised URL, configured for its database. A read-only engine's transactions
     see one snapshot and refuse writes (PostgreSQL: BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
     SQLite: a deferred BEGIN on a query_only connection, WAL's snapshot).
@@ -64,7 +67,7 @@ def create_engine(url: str, *, read_only: bool = False) -> AsyncEngine:
     instead (_discard_closed)."""
     url = normalize_url(url)
     if url.startswith(SQLITE):
-        return _sqlite_engine(url, read_only=read_only)
+        return _sqlite_engine(url, read_only=read_only, busy_timeout=busy_timeout)
     options: dict[str, Any] = {}
     if read_only:
         options = {"isolation_level": "REPEATABLE READ", "execution_options": {"postgresql_readonly": True}}
@@ -88,28 +91,46 @@ def _discard_closed(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: A
         raise DisconnectionError("the pooled connection was closed by the server")
 
 
-def _sqlite_engine(url: str, *, read_only: bool) -> AsyncEngine:
+def _sqlite_engine(url: str, *, read_only: bool, busy_timeout: float) -> AsyncEngine:
     database = make_url(url).database
     assert database is not None  # normalize_url rejects a missing path
     if not database.startswith("file:") and not Path(database).parent.is_dir():
         raise ConfigError(f"the directory of the SQLite database {database!r} does not exist")
-    engine = create_async_engine(url, connect_args={"timeout": _BUSY_TIMEOUT_MS / 1000})
+    engine = create_async_engine(url, connect_args={"timeout": busy_timeout})
+    busy_ms = round(busy_timeout * 1000)
+
+    def on_connect(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        _sqlite_on_connect(dbapi_connection, busy_ms)
+        if read_only:
+            # query_only: a write inside read() fails loudly, as in PostgreSQL's read-only transactions.
+            dbapi_connection.execute("PRAGMA query_only = 1")
+
     # SQLAlchemy's documented recipe (SQLite dialect docs, "Enabling Non-Legacy SQLite Transactional
     # Modes", aiosqlite variant): the driver stops emitting BEGIN itself and we emit our own.
-    event.listen(engine.sync_engine, "connect", _sqlite_on_connect_read if read_only else _sqlite_on_connect)
+    event.listen(engine.sync_engine, "connect", on_connect)
     event.listen(engine.sync_engine, "begin", _sqlite_begin_read if read_only else _sqlite_begin_write)
+    event.listen(engine.sync_engine, "handle_error", _busy_as_unavailable)
     return engine
+
+
+def _busy_as_unavailable(context: ExceptionContext) -> None:
+    """SQLITE_BUSY after the busy timeout (another process holds the write lock) is a typed error the
+    WFE answers with 503 and Retry-After, not an unexpected 500: the request may simply be retried."""
+    if "database is locked" in str(context.original_exception):
+        raise Unavailable(
+            "the database is busy; retry shortly", retry_after=BUSY_RETRY_AFTER
+        ) from context.original_exception
 
 
 _WAL_ATTEMPTS = 100
 
 
-def _sqlite_on_connect(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+def _sqlite_on_connect(dbapi_connection: Any, busy_ms: int) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
         # busy_timeout first, so switching to WAL waits for a concurrent opener instead of failing.
-        cursor.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout = {busy_ms}")
         _switch_to_wal(cursor)
         # Only effective outside a transaction, which a fresh connection is.
         cursor.execute("PRAGMA foreign_keys = ON")
@@ -128,13 +149,6 @@ def _switch_to_wal(cursor: Any) -> None:
             if "locked" not in str(error) or attempt == _WAL_ATTEMPTS - 1:
                 raise
             time.sleep(0.05)
-
-
-def _sqlite_on_connect_read(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
-    """A reader's connection: query_only, so a write inside read() fails loudly, as on PostgreSQL's
-    read-only transactions."""
-    _sqlite_on_connect(dbapi_connection, record)
-    dbapi_connection.execute("PRAGMA query_only = 1")
 
 
 def _sqlite_begin_write(connection: Connection) -> None:

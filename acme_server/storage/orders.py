@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, insert, or_, select, update
+from sqlalchemy import Row, and_, func, insert, or_, select, update
 
 from acme_server.storage.base import Repository, make_id, utcnow
 from acme_server.storage.tables import acme_order_authorizations, acme_orders
@@ -32,6 +32,7 @@ class OrderRecord:
     replaces: str | None  # ARI: the certificate this order renews
     created_at: datetime
     updated_at: datetime
+    processing_started_at: datetime | None  # when finalize moved it to processing
     authorization_ids: tuple[str, ...]  # in the order given at creation
 
 
@@ -77,6 +78,7 @@ class OrderRepository(Repository):
             "replaces": replaces,
             "created_at": now,
             "updated_at": now,
+            "processing_started_at": None,
         }
         await self._execute(insert(acme_orders).values(values))
         if authorization_ids:
@@ -130,9 +132,11 @@ class OrderRepository(Repository):
         """Move to `status` only from one of `expected`; False for the loser of a race (rule 6)."""
         return await self._transition(order_id, _expected(expected), status=status)
 
-    async def begin_processing(self, order_id: str, account_id: str) -> bool:
-        """'ready' -> 'processing' for the account's own order: of two finalize requests racing, one
-        wins (RFC 8555 §7.4); False for the other, for an order not ready, or another account's order."""
+    async def begin_processing(self, order_id: str, account_id: str, *, now: datetime | None = None) -> bool:
+        """'ready' -> 'processing' for the account's own order, noting when (the lease recovery
+        measures from it): of two finalize requests racing, one wins (RFC 8555 §7.4); False for the
+        other, for an order not ready, or another account's order."""
+        started = now or utcnow()
         statement = (
             update(acme_orders)
             .where(
@@ -140,9 +144,23 @@ class OrderRepository(Repository):
                 acme_orders.c.account_id == account_id,
                 acme_orders.c.status == "ready",
             )
-            .values(status="processing", updated_at=utcnow())
+            .values(status="processing", processing_started_at=started, updated_at=utcnow())
         )
         return (await self._execute(statement)).rowcount == 1
+
+    async def fail_abandoned(self, started_before: datetime, error: dict[str, Any]) -> int:
+        """Every order still 'processing' that began before `started_before` -> 'invalid' with
+        `error`; the number failed. One conditional UPDATE: replicas recovering at once fail each order
+        once, and a finalize that finishes meanwhile wins (its 'processing' -> 'valid' or this, never
+        both). Rows from before the column existed are measured from updated_at."""
+        c = acme_orders.c
+        started = func.coalesce(c.processing_started_at, c.updated_at)
+        statement = (
+            update(acme_orders)
+            .where(c.status == "processing", started < started_before)
+            .values(status="invalid", error=error, updated_at=utcnow())
+        )
+        return int((await self._execute(statement)).rowcount)
 
     async def finish(self, order_id: str, *, certificate_id: str) -> bool:
         """'processing' -> 'valid' with the issued certificate."""

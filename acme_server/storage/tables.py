@@ -412,6 +412,8 @@ acme_orders = Table(
     Column("replaces", Text, nullable=True),  # ARI certID of the certificate this order renews
     _created_at(),
     Column("updated_at", UTCDateTime(), nullable=False),
+    # Set by ready -> processing; recovery fails an order processing for longer than the lease.
+    Column("processing_started_at", UTCDateTime(), nullable=True),
     _one_of("status", "pending", "ready", "processing", "valid", "invalid"),  # RFC 8555 §7.1.6
     Index(None, "account_id", "created_at"),
     Index(None, "status", "expires_at"),

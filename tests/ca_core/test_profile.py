@@ -49,6 +49,12 @@ WEB = Profile(name="web", ca_id="ca-1")
         ({"authorization_reuse": timedelta(seconds=-1)}, "authorizationReuse", "must not be negative"),
         ({"authorization_reuse": timedelta(seconds=0.5)}, "authorizationReuse", "a whole number of seconds"),
         ({"authorization_reuse": timedelta(days=36501)}, "authorizationReuse", "must not exceed 36500d"),
+        (
+            {"max_backdate": timedelta(seconds=-1)},
+            "maxBackdate",
+            "must not be negative (0 means no backdating)",
+        ),
+        ({"max_backdate": timedelta(seconds=0.5)}, "maxBackdate", "a whole number of seconds"),
     ],
 )
 def test_invalid_profiles_name_the_field(overrides: dict[str, Any], field: str, detail: str) -> None:
@@ -128,6 +134,7 @@ SUB_CA_DOCUMENT: dict[str, Any] = {
     "requireEab": False,
     "preAuthorized": [],
     "authorizationReuse": "30d",
+    "maxBackdate": "1h",
     "renewalWindow": {"start": 50, "end": 75},
 }
 SUB_CA = Profile(
@@ -182,6 +189,7 @@ def test_default_profile_document_spells_out_every_setting() -> None:
         "requireEab": False,
         "preAuthorized": [],
         "authorizationReuse": "30d",
+        "maxBackdate": "1h",
         "renewalWindow": {"start": 67, "end": 100},
     }
     assert Profile.from_document("web", WEB.to_document()) == WEB
@@ -245,6 +253,13 @@ def test_authorization_reuse_of_zero_means_no_reuse_and_round_trips(zero: str) -
     assert Profile.from_document("web", profile.to_document()) == profile
 
 
+def test_max_backdate_defaults_to_an_hour_and_zero_means_none() -> None:
+    assert WEB.max_backdate == timedelta(hours=1)
+    profile = Profile.from_document("web", {"caId": "ca-1", "maxBackdate": "0"})
+    assert profile.max_backdate == timedelta(0)
+    assert profile.to_document()["maxBackdate"] == "0d"
+
+
 def test_pre_authorized_patterns_given_as_a_list_keep_the_value_hashable() -> None:
     profile = dataclasses.replace(WEB, pre_authorized=["a.example.internal"])  # type: ignore[arg-type]
     assert profile.pre_authorized == ("a.example.internal",)
@@ -306,6 +321,7 @@ def test_pre_authorized_patterns_given_as_a_list_keep_the_value_hashable() -> No
         ({"preAuthorized": ["*.*.example"]}, "preAuthorized[0]", "may only be the whole leftmost label"),
         ({"preAuthorized": ["10.0.0.1"]}, "preAuthorized[0]", "the last label is all-numeric"),
         ({"authorizationReuse": 30}, "authorizationReuse", "or '0' for no reuse"),
+        ({"maxBackdate": 60}, "maxBackdate", "or '0' for no backdating"),
         ({"authorizationReuse": "-1d"}, "authorizationReuse", "'-1d' is not a duration"),
         ({"authorizationReuse": "later"}, "authorizationReuse", "'later' is not a duration"),
         ({"renewalWindow": {"start": 80, "end": 70}}, "renewalWindow", "start must be earlier than end"),

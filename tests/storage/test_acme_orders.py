@@ -189,3 +189,24 @@ async def test_find_replacing_ignores_invalid_orders(storage: Storage) -> None:
         retry = await make_order(tx, account.id, replaces="cert-1")
         assert await tx.orders.find_replacing("cert-1") == retry.id
         assert await tx.orders.find_replacing("cert-2") is None
+
+
+async def test_issue10_2_fail_abandoned_fails_only_orders_processing_past_the_lease(storage: Storage) -> None:
+    """Recovery is one conditional UPDATE: an order processing since before the cutoff becomes invalid
+    with the problem, once (a second replica's pass fails nothing); a newer one is left to finish."""
+    problem = {"type": "urn:ietf:params:acme:error:serverInternal", "detail": "stopped", "status": 500}
+    async with storage.transaction() as tx:
+        account = await make_account(tx)
+        old = await make_order(tx, account.id, status="ready")
+        new = await make_order(tx, account.id, status="ready")
+        ready = await make_order(tx, account.id, status="ready")
+        assert await tx.orders.begin_processing(old.id, account.id, now=NOW - timedelta(minutes=5))
+        assert await tx.orders.begin_processing(new.id, account.id, now=NOW)
+    async with storage.transaction() as tx:
+        assert await tx.orders.fail_abandoned(NOW - timedelta(minutes=1), problem) == 1
+        assert await tx.orders.fail_abandoned(NOW - timedelta(minutes=1), problem) == 0
+        failed, running, untouched = [await tx.orders.get(o.id) for o in (old, new, ready)]
+    assert failed is not None and failed.status == "invalid" and failed.error == problem
+    assert failed.processing_started_at == NOW - timedelta(minutes=5)
+    assert running is not None and running.status == "processing"
+    assert untouched is not None and untouched.status == "ready"
