@@ -198,4 +198,5 @@ def app_from_environment() -> Starlette:
     values = json.loads(os.environ[SETTINGS_ENV])
     values["data_dir"] = Path(values["data_dir"])
     values["caa_identities"] = tuple(values["caa_identities"])
+    values["reload_commands"] = tuple((name, tuple(words)) for name, words in values["reload_commands"])
     return create_app(Settings(**values))

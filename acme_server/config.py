@@ -4,6 +4,9 @@ Nothing else in the server reads the environment (ARCHITECTURE rule 7)."""
 from __future__ import annotations
 
 import ipaddress
+import json
+import re
+import shlex
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
@@ -43,6 +46,8 @@ ENVIRONMENT = {
     "status_listen": "ACME_SERVER_STATUS_LISTEN",
     "status_url": "ACME_SERVER_STATUS_URL",
     "ocsp_responder": "ACME_SERVER_OCSP_RESPONDER",
+    "reload_commands": "ACME_SERVER_RELOAD_COMMANDS",
+    "reload_as_root": "ACME_SERVER_RELOAD_AS_ROOT",
     "test_nonce_reject_rate": "ACME_SERVER_TEST_NONCE_REJECT_RATE",
     "test_validation_delay": "ACME_SERVER_TEST_VALIDATION_DELAY",
 }
@@ -54,7 +59,8 @@ _FRACTIONS = {
     "processing_lease": (0.1, 86400.0),
     "database_busy_timeout": (0.0, 600.0),
 }
-_BOOLEANS = frozenset({"eab_required", "block_private", "validation_allow_loopback"})
+_BOOLEANS = frozenset({"eab_required", "block_private", "validation_allow_loopback", "reload_as_root"})
+RELOAD_COMMAND_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _INTEGERS = {"workers": (1, 64), "http01_port": (1, 65535), "tlsalpn01_port": (1, 65535)}
 CONFIG_ENV = "ACME_SERVER_CONFIG"
 
@@ -87,6 +93,10 @@ class Settings:
     status_listen: str | None = None  # HOST:PORT; None: the listen host, port + 80; "off": none
     status_url: str | None = None  # base URL written into CRL DP / AIA OCSP; None: from status_listen
     ocsp_responder: str = "ca"  # who signs OCSP responses: "ca" (its key) or "delegated" (RFC 6960 §4.2.2.2)
+    # The only commands a `directory` sync may run after writing (docs/security.md "Sync reload
+    # commands"): name -> argv, from [reload_commands] in the TOML file; a sync names one of them.
+    reload_commands: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    reload_as_root: bool = False  # run them even when the server runs as root (off: refused)
     # Client testing aids, off by default (Pebble's PEBBLE_WFE_NONCEREJECT and PEBBLE_VA_SLEEPTIME):
     test_nonce_reject_rate: float = 0.0  # share of valid nonces refused with badNonce, 0..1
     test_validation_delay: float = 0.0  # seconds the VA waits before each validation
@@ -244,10 +254,43 @@ def _convert(name: str, value: Any) -> Any:
         return _boolean(name, value)
     if name == "data_dir":
         return Path(str(value))
+    if name == "reload_commands":
+        return _reload_commands(value)
     if name == "caa_identities":  # a TOML list or "a.example, b.example"
         items = value if isinstance(value, list) else str(value).split(",")
         return tuple(str(i).strip().lower() for i in items if str(i).strip())
     return str(value)
+
+
+def _reload_commands(value: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """A TOML table (or, from the environment or a flag, a JSON object) of name -> command, where a
+    command is a list of words or a line split like a shell would (no shell runs it)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.strip() else {}
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"reload_commands: not a JSON object of name -> command ({exc.msg})") from None
+    if not isinstance(value, Mapping):
+        raise ConfigError("reload_commands: must be a table of name = command")
+    commands = []
+    for name, command in value.items():
+        if not isinstance(name, str) or not RELOAD_COMMAND_NAME.fullmatch(name):
+            raise ConfigError(
+                f"reload_commands: {name!r} is not a name (1-64 letters, digits, '.', '-', '_')"
+            )
+        try:
+            words = shlex.split(command) if isinstance(command, str) else command
+        except ValueError as exc:
+            raise ConfigError(f"reload_commands.{name}: cannot be split into words: {exc}") from None
+        if (
+            not isinstance(words, list)
+            or not words
+            or not all(isinstance(w, str) for w in words)
+            or not words[0]
+        ):
+            raise ConfigError(f"reload_commands.{name}: must be a command line or a list of words")
+        commands.append((name, tuple(words)))
+    return tuple(sorted(commands))
 
 
 def _validate(base: Settings, values: Mapping[str, Any]) -> Settings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,42 @@ def test_caa_identities_from_flag_or_toml_list(tmp_path: Path) -> None:
     config = tmp_path / "c.toml"
     config.write_text('caa_identities = ["ca.example.internal"]\n')
     assert load_settings({"config": str(config)}, {}).caa_identities == ("ca.example.internal",)
+
+
+def test_issue10_1_reload_commands_come_from_the_toml_file_or_the_environment(tmp_path: Path) -> None:
+    config = tmp_path / "acme.toml"
+    config.write_text(
+        'reload_as_root = true\n[reload_commands]\nnginx = "systemctl reload nginx"\n'
+        'haproxy = ["systemctl", "reload", "haproxy"]\n'
+    )
+    settings = load_settings({"config": str(config)}, {})
+    assert settings.reload_commands == (
+        ("haproxy", ("systemctl", "reload", "haproxy")),
+        ("nginx", ("systemctl", "reload", "nginx")),
+    )
+    assert settings.reload_as_root is True
+    from_env = load_settings({}, {"ACME_SERVER_RELOAD_COMMANDS": '{"nginx": ["nginx", "-s", "reload"]}'})
+    assert from_env.reload_commands == (("nginx", ("nginx", "-s", "reload")),)
+    assert from_env.reload_as_root is False
+    # `serve --workers N` hands the settings to each worker through the environment
+    from acme_server.app import settings_to_environment
+
+    values = json.loads(settings_to_environment(settings))
+    restored = tuple((name, tuple(words)) for name, words in values["reload_commands"])
+    assert restored == settings.reload_commands
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("[1]", "reload_commands: must be a table of name = command"),
+        ("{", "reload_commands: not a JSON object"),
+        ('{"bad name": "x"}', "reload_commands: 'bad name' is not a name"),
+        ('{"x": ""}', "reload_commands.x: must be a command line or a list of words"),
+        ('{"x": [1]}', "reload_commands.x: must be a command line or a list of words"),
+        ('{"x": "a \'b"}', "reload_commands.x: cannot be split into words"),
+    ],
+)
+def test_issue10_1_bad_reload_commands_name_the_setting(value: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("{", r"\{")):
+        load_settings({}, {"ACME_SERVER_RELOAD_COMMANDS": value})

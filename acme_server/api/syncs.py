@@ -7,6 +7,7 @@ from typing import Any
 
 from acme_server.api.http import Call
 from acme_server.services import syncs
+from acme_server.services.tokens import Role
 
 
 async def create_sync(call: Call) -> dict[str, Any]:
@@ -20,6 +21,7 @@ async def create_sync(call: Call) -> dict[str, Any]:
         certificate=body.get("certificateId"),
         profile=body.get("profile"),
         push=body.get("push", True),
+        role=call.token.role if call.token else Role.VIEWER,
     )
     return sync.to_document()
 

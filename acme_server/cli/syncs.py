@@ -97,7 +97,10 @@ def _add_create(group: Any) -> None:
         "--destination-config", metavar="FILE", help="destination config as a JSON object ('-': stdin)"
     )
     p.add_argument("--path", help="directory: where cert.pem, chain.pem, fullchain.pem, privkey.pem go")
-    p.add_argument("--reload-command", help="directory: run after writing, e.g. 'systemctl reload nginx'")
+    p.add_argument(
+        "--reload-command",
+        help="directory: the name of one of the server's [reload_commands] to run after writing, e.g. nginx",
+    )
     p.add_argument("--reload-timeout", type=float, metavar="SECONDS", help="directory: default 30")
     p.add_argument("--region", help="aws-acm: the AWS region, e.g. eu-west-1")
     p.add_argument("--endpoint-url", help="aws-acm: another ACM endpoint (e.g. a local test server)")

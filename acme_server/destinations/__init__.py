@@ -7,7 +7,14 @@ from __future__ import annotations
 from typing import Final
 
 from acme_server.destinations.aws_acm import AwsAcmDestination
-from acme_server.destinations.base import Bundle, Destination, DestinationError, PushResult, Target
+from acme_server.destinations.base import (
+    Bundle,
+    Destination,
+    DestinationError,
+    DestinationHost,
+    PushResult,
+    Target,
+)
 from acme_server.destinations.directory import DirectoryDestination
 from ca_core.errors import InvalidSetting
 
@@ -31,6 +38,7 @@ __all__ = [
     "Bundle",
     "Destination",
     "DestinationError",
+    "DestinationHost",
     "PushResult",
     "Target",
     "get_destination",

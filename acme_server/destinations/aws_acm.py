@@ -13,7 +13,7 @@ from types import ModuleType
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from acme_server.destinations.base import Bundle, DestinationError, PushResult
+from acme_server.destinations.base import Bundle, DestinationError, DestinationHost, PushResult
 from ca_core.documents import read_object, read_string
 from ca_core.errors import InvalidSetting
 
@@ -111,8 +111,13 @@ def _credentials(secrets: Mapping[str, str]) -> dict[str, str]:
 class AwsAcmDestination:
     type_name = "aws-acm"
     secret_names: tuple[str, ...] = _SECRETS
+    # Another endpoint than AWS's makes the server connect (and hand over a private key) wherever
+    # the caller says: only an admin may set it.
+    admin_keys: tuple[str, ...] = ("endpointUrl",)
 
-    def configure(self, config: Mapping[str, Any], secrets: Mapping[str, str]) -> AwsAcmTarget:
+    def configure(
+        self, config: Mapping[str, Any], secrets: Mapping[str, str], host: DestinationHost
+    ) -> AwsAcmTarget:
         """Without credentials boto3 finds its own (environment, profile, instance role)."""
         _boto3()
         document = read_object(config, "config", _KEYS, root="config")

@@ -4,6 +4,7 @@ becomes the sync's last error."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -32,6 +33,18 @@ class Bundle:
 
 
 @dataclass(frozen=True)
+class DestinationHost:
+    """What the server's own configuration lets a destination do on this host, never the API: the
+    reload commands a `directory` sync may name (name -> argv), and whether they run as root."""
+
+    reload_commands: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    run_as_root: bool = False
+
+    def running_as_root(self) -> bool:
+        return os.geteuid() == 0
+
+
+@dataclass(frozen=True)
 class PushResult:
     detail: str  # one line for logs, e.g. "wrote 4 files to /etc/nginx/tls"
     state: dict[str, Any] = field(default_factory=dict)  # remembered for the next push (e.g. an ARN)
@@ -50,7 +63,13 @@ class Destination(Protocol):
 
     type_name: str
     secret_names: tuple[str, ...]  # the secrets it accepts; stored sealed, never shown
+    # Configuration keys that make the server act on its host (run a command, connect elsewhere):
+    # only an admin may set them (services/syncs.py checks).
+    admin_keys: tuple[str, ...]
 
-    def configure(self, config: Mapping[str, Any], secrets: Mapping[str, str]) -> Target:
-        """A Target for `config`; InvalidSetting naming the field (e.g. "config.path") when invalid."""
+    def configure(
+        self, config: Mapping[str, Any], secrets: Mapping[str, str], host: DestinationHost
+    ) -> Target:
+        """A Target for `config` on `host`; InvalidSetting naming the field (e.g. "config.path") when
+        invalid."""
         ...

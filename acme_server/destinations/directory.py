@@ -1,20 +1,23 @@
 """The `directory` destination: cert.pem, chain.pem, fullchain.pem and privkey.pem in one directory,
 each written atomically (a temporary file in the same directory, then rename), the key with mode
-0600; then an optional reload command (e.g. `systemctl reload nginx`) with a timeout."""
+0600; then an optional reload command with a timeout. A sync only *names* the command: the commands
+themselves come from the server's configuration (`[reload_commands]`), never from the API, and run
+without a shell; their output goes to the server log, never into the sync's last error, which every
+role may read (docs/security.md "Sync reload commands")."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
-import shlex
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from acme_server.destinations.base import Bundle, DestinationError, PushResult
+from acme_server.destinations.base import Bundle, DestinationError, DestinationHost, PushResult
 from ca_core.documents import read_object, read_string
 from ca_core.errors import InvalidSetting
 
@@ -22,14 +25,17 @@ _KEYS: Final = ("path", "reloadCommand", "reloadTimeout")
 DEFAULT_RELOAD_TIMEOUT: Final = 30.0
 _PUBLIC_MODE: Final = 0o644
 _KEY_MODE: Final = 0o600
-_OUTPUT_TAIL: Final = 500  # characters of a failed reload command's output kept in the error
+_OUTPUT_TAIL: Final = 2000  # characters of a failed reload command's output in the server log
+log = logging.getLogger("acme_server.syncs")
 
 
 @dataclass(frozen=True)
 class DirectoryTarget:
     path: Path
-    reload_command: tuple[str, ...] | None
+    reload_name: str | None  # a name from the server's [reload_commands]
+    reload_command: tuple[str, ...] | None  # its words
     reload_timeout: float
+    host: DestinationHost
 
     async def push(self, bundle: Bundle, state: Mapping[str, Any]) -> PushResult:
         files = {
@@ -46,7 +52,7 @@ class DirectoryTarget:
         detail = f"wrote {', '.join(files)} to {self.path}"
         if self.reload_command is not None:
             await self._reload()
-            detail += f"; ran {shlex.join(self.reload_command)}"
+            detail += f"; ran reload command {self.reload_name!r}"
         return PushResult(detail, {"path": str(self.path), "serial": bundle.serial})
 
     def _write_all(self, files: Mapping[str, tuple[str, int]]) -> None:
@@ -57,14 +63,23 @@ class DirectoryTarget:
 
     async def _reload(self) -> None:
         assert self.reload_command is not None
-        command = shlex.join(self.reload_command)
+        name = self.reload_name
+        if self.host.running_as_root() and not self.host.run_as_root:
+            raise DestinationError(
+                f"files written, but reload command {name!r} was not run: the server runs as root"
+                " (run it as a dedicated user, or set reload_as_root = true)"
+            )
         try:
             process = await asyncio.create_subprocess_exec(
-                *self.reload_command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+                *self.reload_command,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
             )
         except OSError as exc:
+            log.warning("reload command %r (%s) did not start: %s", name, self.reload_command[0], exc)
             raise DestinationError(
-                f"files written, but reload command {command} did not start: {exc}"
+                f"files written, but reload command {name!r} did not start (see the server log)"
             ) from None
         try:
             output, _ = await asyncio.wait_for(process.communicate(), self.reload_timeout)
@@ -72,13 +87,14 @@ class DirectoryTarget:
             process.kill()
             await process.wait()
             raise DestinationError(
-                f"files written, but reload command {command} timed out after {self.reload_timeout:g}s"
+                f"files written, but reload command {name!r} timed out after {self.reload_timeout:g}s"
             ) from None
         if process.returncode != 0:
             tail = output.decode(errors="replace").strip()[-_OUTPUT_TAIL:]
+            log.warning("reload command %r exited %s; its output: %s", name, process.returncode, tail)
             raise DestinationError(
-                f"files written, but reload command {command} exited {process.returncode}"
-                + (f": {tail}" if tail else "")
+                f"files written, but reload command {name!r} exited {process.returncode}"
+                " (its output is in the server log)"
             )
 
 
@@ -99,20 +115,18 @@ def _write_atomically(path: Path, data: bytes, mode: int) -> None:
         raise
 
 
-def _reload_command(value: object) -> tuple[str, ...]:
+def _reload_command(value: object, host: DestinationHost) -> tuple[str, tuple[str, ...]]:
+    """The name of one of the server's configured reload commands, and its words."""
     path = "config.reloadCommand"
-    if isinstance(value, str):
-        try:
-            words = tuple(shlex.split(value))
-        except ValueError as exc:
-            raise InvalidSetting(path, f"cannot be split into words: {exc}") from None
-    elif isinstance(value, list | tuple):
-        words = tuple(read_string(item, f"{path}[{i}]") for i, item in enumerate(value))
-    else:
-        raise InvalidSetting(path, "must be a command line or a list of words")
-    if not words or not words[0]:
-        raise InvalidSetting(path, "must name a program")
-    return words
+    configured = ", ".join(sorted(host.reload_commands)) or "none are configured"
+    if not isinstance(value, str) or value not in host.reload_commands:
+        shown = repr(value) if isinstance(value, str) and len(value) <= 64 else "this value"
+        raise InvalidSetting(
+            path,
+            f"{shown} is not one of the server's reload commands ([reload_commands] in its"
+            f" configuration file; {configured}); a sync names a command, it cannot give one",
+        )
+    return value, host.reload_commands[value]
 
 
 def _timeout(value: object) -> float:
@@ -127,8 +141,11 @@ def _timeout(value: object) -> float:
 class DirectoryDestination:
     type_name = "directory"
     secret_names: tuple[str, ...] = ()
+    admin_keys: tuple[str, ...] = ("reloadCommand",)
 
-    def configure(self, config: Mapping[str, Any], secrets: Mapping[str, str]) -> DirectoryTarget:
+    def configure(
+        self, config: Mapping[str, Any], secrets: Mapping[str, str], host: DestinationHost
+    ) -> DirectoryTarget:
         document = read_object(config, "config", _KEYS, root="config")
         if "path" not in document:
             raise InvalidSetting("config.path", "is required: the directory to write the files to")
@@ -139,9 +156,13 @@ class DirectoryDestination:
             raise InvalidSetting("config.path", f"{path} exists and is not a directory")
         if secrets:
             raise InvalidSetting("secrets", "the directory destination takes no secrets")
-        command = document.get("reloadCommand")
+        name, words = (None, None)
+        if document.get("reloadCommand") is not None:
+            name, words = _reload_command(document["reloadCommand"], host)
         return DirectoryTarget(
             path=path,
-            reload_command=None if command is None else _reload_command(command),
+            reload_name=name,
+            reload_command=words,
             reload_timeout=_timeout(document.get("reloadTimeout", DEFAULT_RELOAD_TIMEOUT)),
+            host=host,
         )

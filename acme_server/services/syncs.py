@@ -16,10 +16,11 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from acme_server.destinations import DESTINATIONS, Bundle, Target, get_destination
-from acme_server.errors import NotFound
+from acme_server.errors import Forbidden, NotFound
 from acme_server.services import profiles
 from acme_server.services.bundles import pem_bundle_of
 from acme_server.services.runtime import Runtime
+from acme_server.services.tokens import Role
 from acme_server.storage import CertificateFilter, CertificateRecord, SyncRecord, Tx
 from ca_core.errors import CAError, InvalidSetting
 
@@ -32,6 +33,9 @@ _MAX_RENEWALS_FOLLOWED: Final = 1000  # a renewal chain is never this long; stop
 PUSH_LEASE: Final = timedelta(minutes=15)
 PUSH_POLL_SECONDS: Final = 0.2
 PUSH_WAIT_POLLS: Final = 300
+# Before reload commands were named from the server's configuration, a failed one's output was kept
+# in lastError (readable by every role); such a stored error is shown without that output.
+_LEAKED_OUTPUT: Final = re.compile(r"(files written, but reload command .{0,2000}? exited -?\d+): .*", re.S)
 
 
 @dataclass(frozen=True)
@@ -82,11 +86,18 @@ def _info(record: SyncRecord) -> SyncInfo:
         has_secrets=record.sealed_secrets is not None,
         destination_state=dict(record.destination_state),
         last_status=record.last_status,
-        last_error=record.last_error,
+        last_error=_shown_error(record.last_error),
         last_run_at=record.last_run_at,
         last_certificate_id=record.last_certificate_id,
         created_at=record.created_at,
     )
+
+
+def _shown_error(error: str | None) -> str | None:
+    if error is None:
+        return None
+    leaked = _LEAKED_OUTPUT.fullmatch(error)
+    return error if leaked is None else leaked.group(1) + " (output withheld)"
 
 
 def _secrets_context(name: str) -> bytes:
@@ -104,7 +115,7 @@ def _secrets(rt: Runtime, record: SyncRecord) -> dict[str, str]:
 
 def _target(rt: Runtime, record: SyncRecord) -> Target:
     destination = get_destination(record.destination_type)
-    return destination.configure(record.destination_config, _secrets(rt, record))
+    return destination.configure(record.destination_config, _secrets(rt, record), rt.host)
 
 
 def destination_types() -> list[str]:
@@ -136,15 +147,22 @@ async def create_sync(
     certificate: str | None = None,
     profile: str | None = None,
     push: bool = True,
+    role: Role = Role.ADMIN,
 ) -> SyncInfo:
     """Bind `certificate` (an id) or `profile`'s newest certificate (id or name) to a destination;
     the configuration is validated now (InvalidSetting naming the field). With `push`, the first
-    push happens at once and its outcome is in the returned sync."""
+    push happens at once and its outcome is in the returned sync. `role` is the caller's (the local
+    shell is an admin): settings that act on the server's host need an admin."""
     _check_name(name)
     if (certificate is None) == (profile is None):
         raise InvalidSetting("target", "give either a certificate or a profile")
     secrets = dict(secrets or {})
-    get_destination(destination_type).configure(config, secrets)
+    destination = get_destination(destination_type)
+    if not role.allows(Role.ADMIN):
+        for key in destination.admin_keys:
+            if isinstance(config, Mapping) and config.get(key) is not None:
+                raise Forbidden(f"only an admin may set config.{key} of a {destination_type} sync")
+    destination.configure(config, secrets, rt.host)
     sealed = rt.seal_secret(json.dumps(secrets).encode(), context=_secrets_context(name)) if secrets else None
     async with rt.storage.transaction() as tx:
         certificate_id = profile_id = None

@@ -9,6 +9,7 @@ from typing import Any
 
 from starlette.responses import RedirectResponse, Response
 
+from acme_server.errors import Forbidden
 from acme_server.services import syncs
 from acme_server.services.tokens import Role
 from acme_server.ui.certificates import details_page
@@ -55,7 +56,10 @@ async def add_sync(current: Page) -> Response:
             config=_json_object(current.field("config"), "config"),
             secrets={str(k): str(v) for k, v in secrets.items()},
             certificate=certificate_id,
+            role=current.user.role if current.user else Role.VIEWER,
         )
+    except Forbidden as exc:  # an operator naming a reload command: admins only
+        return await details_page(current, 403, errors={"config": exc.detail})
     except CAError as exc:
         return await details_page(current, 400, errors={_form_field(exc): exc.detail})
     return _back(current)

@@ -60,7 +60,7 @@ async def test_acm_sync_never_returns_its_secrets(api: ApiServer, moto_endpoint:
     response = await api.request(
         "POST",
         SYNCS,
-        role="operator",
+        role="admin",  # another endpoint than AWS's is an admin's choice
         json={
             "name": "acm",
             "destinationType": "aws-acm",

@@ -7,6 +7,8 @@ import json
 import stat
 from pathlib import Path
 
+import pytest
+
 from tests.cli.test_cli import CLI, cli  # noqa: F401 - the fixture
 from tests.services.test_syncs import AWS_SECRETS, moto_endpoint  # noqa: F401 - the fixture
 from tests.tools import write
@@ -23,13 +25,20 @@ def _issue(run: CLI) -> str:
     return str(issued["id"])
 
 
-def test_directory_sync_create_list_run_delete(cli: CLI, tmp_path: Path) -> None:  # noqa: F811
+def test_directory_sync_create_list_run_delete(
+    cli: CLI,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     cert_id = _issue(cli)
     target = tmp_path / "nginx"
     marker = tmp_path / "reloaded"
+    # the server's configuration names the command (as [reload_commands] in its TOML file would)
+    monkeypatch.setenv("ACME_SERVER_RELOAD_COMMANDS", json.dumps({"nginx": f"touch {marker}"}))
+    monkeypatch.setenv("ACME_SERVER_RELOAD_AS_ROOT", "true")  # CI runs the suite as root
     created = cli.json(
         "sync", "create", "nginx", "--type", "directory", "--certificate", cert_id,
-        "--path", str(target), "--reload-command", f"touch {marker}",
+        "--path", str(target), "--reload-command", "nginx",
     )  # fmt: skip
     assert isinstance(created, dict) and created["lastStatus"] == "ok" and created["lastError"] is None
     assert marker.exists() and stat.S_IMODE((target / "privkey.pem").stat().st_mode) == 0o600
@@ -95,3 +104,10 @@ def test_sync_errors_are_one_line_and_exit_1(cli: CLI, tmp_path: Path) -> None: 
     assert error == f"error: sync s: cannot write to {blocker / 'x'}: Not a directory\n"
     assert cli("sync", "run", "s", expect=1) == error  # recorded on the sync, and the run fails again
     assert cli("sync", "delete", "nope", expect=1) == "error: no sync 'nope'\n"
+    error = cli(
+        "sync", "create", "s2", "--type", "directory", "--certificate", cert_id,
+        "--path", str(tmp_path / "t"), "--reload-command", "sh -c id", expect=1,
+    )  # fmt: skip
+    assert error.startswith(
+        "error: config.reloadCommand: 'sh -c id' is not one of the server's reload commands"
+    )

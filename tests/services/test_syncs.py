@@ -18,6 +18,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from acme_server.destinations import DestinationHost
 from acme_server.errors import NotFound
 from acme_server.services import cas, certificates, syncs
 from acme_server.services.certificates import CertificateInfo, ManagedRequest
@@ -137,18 +138,24 @@ async def test_a_csr_certificate_is_written_without_a_key(dev: Runtime, tmp_path
 
 
 async def test_the_reload_command_runs_after_writing_and_its_failure_is_recorded(
-    dev: Runtime, tmp_path: Path
+    dev: Runtime, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     cert = await issue(dev, "reload.example.internal")
     marker = tmp_path / "reloaded"
+    dev.host = DestinationHost(
+        {
+            "copy": ("sh", "-c", f"cat {tmp_path / 'a' / 'cert.pem'} > {marker}"),
+            "bad-config": ("sh", "-c", "echo nginx: bad config >&2; exit 3"),
+            "slow": ("sleep", "5"),
+            "missing": ("/nonexistent/reload",),
+        },
+        run_as_root=True,
+    )
     ok = await syncs.create_sync(
         dev,
         name="reload-ok",
         destination_type="directory",
-        config={
-            "path": str(tmp_path / "a"),
-            "reloadCommand": ["sh", "-c", f"cat {tmp_path / 'a' / 'cert.pem'} > {marker}"],
-        },
+        config={"path": str(tmp_path / "a"), "reloadCommand": "copy"},
         certificate=cert.id,
     )
     assert ok.last_status == "ok" and marker.read_text() == cert.certificate_pem
@@ -156,31 +163,33 @@ async def test_the_reload_command_runs_after_writing_and_its_failure_is_recorded
         dev,
         name="reload-fails",
         destination_type="directory",
-        config={"path": str(tmp_path / "b"), "reloadCommand": "sh -c 'echo nginx: bad config >&2; exit 3'"},
+        config={"path": str(tmp_path / "b"), "reloadCommand": "bad-config"},
         certificate=cert.id,
     )
     assert failing.last_status == "failed"
     assert failing.last_error == (
-        "files written, but reload command sh -c 'echo nginx: bad config >&2; exit 3' exited 3:"
-        " nginx: bad config"
+        "files written, but reload command 'bad-config' exited 3 (its output is in the server log)"
     )
+    assert "nginx: bad config" in caplog.text  # the operator finds the output in the server log
     assert (tmp_path / "b" / "cert.pem").exists()
     slow = await syncs.create_sync(
         dev,
         name="reload-slow",
         destination_type="directory",
-        config={"path": str(tmp_path / "c"), "reloadCommand": ["sleep", "5"], "reloadTimeout": 0.3},
+        config={"path": str(tmp_path / "c"), "reloadCommand": "slow", "reloadTimeout": 0.3},
         certificate=cert.id,
     )
-    assert slow.last_error == "files written, but reload command sleep 5 timed out after 0.3s"
+    assert slow.last_error == "files written, but reload command 'slow' timed out after 0.3s"
     missing = await syncs.create_sync(
         dev,
         name="reload-missing",
         destination_type="directory",
-        config={"path": str(tmp_path / "d"), "reloadCommand": ["/nonexistent/reload"]},
+        config={"path": str(tmp_path / "d"), "reloadCommand": "missing"},
         certificate=cert.id,
     )
-    assert missing.last_error is not None and "did not start" in missing.last_error
+    assert missing.last_error == (
+        "files written, but reload command 'missing' did not start (see the server log)"
+    )
     assert (await syncs.run_sync(dev, "reload-ok")).last_status == "ok"
 
 
