@@ -17,6 +17,11 @@ from ca_core import metadata
 Command = Callable[[Runtime, argparse.Namespace], Awaitable[int]]
 
 
+# The event loop and HTTP parser every uvicorn server of ours runs on: uvloop and httptools (C) instead
+# of asyncio's default loop and the pure-Python h11 parser (docs/performance.md "Server runtime").
+FAST_SERVER: dict[str, Any] = {"loop": "uvloop", "http": "httptools"}
+
+
 def add_json_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
 

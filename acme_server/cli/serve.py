@@ -13,7 +13,7 @@ from typing import Any
 import uvicorn
 
 from acme_server.app import SETTINGS_ENV, settings_to_environment
-from acme_server.cli.common import settings_options
+from acme_server.cli.common import FAST_SERVER, settings_options
 from acme_server.config import Settings, load_settings
 from acme_server.errors import ConfigError
 from acme_server.services import bootstrap
@@ -136,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
             ssl_keyfile=str(files.key),
             log_level="warning",
             access_log=False,
+            **FAST_SERVER,
         )
     finally:
         if status is not None:
@@ -170,6 +171,7 @@ def start_status_listener(settings: Settings, *, explicit: bool) -> StatusListen
         log_level="warning" if explicit else "critical",
         access_log=False,
         lifespan="on",
+        **FAST_SERVER,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="status-listener", daemon=True)

@@ -10,7 +10,7 @@ from typing import Any
 
 import uvicorn
 
-from acme_server.cli.common import settings_options
+from acme_server.cli.common import FAST_SERVER, settings_options
 from acme_server.config import Settings, load_settings, split_listen
 from acme_server.services.runtime import open_runtime
 from acme_server.status.sidecar import create_status_app
@@ -54,5 +54,6 @@ def run(args: argparse.Namespace) -> int:
         port=port,
         log_level="warning",
         access_log=False,
+        **FAST_SERVER,
     )
     return 0

@@ -112,16 +112,17 @@ async def find_by_key(rt: Runtime, jwk: JWK) -> Account | None:
 async def redeem_nonce_and_load(
     rt: Runtime, nonces: Nonces, nonce: str, account_id: str | None
 ) -> Account | None:
-    """Use the request's nonce and read the account its kid names, in one transaction (one round
-    trip per ACME request). An unknown account rolls back, so its nonce stays unused."""
-    async with rt.storage.transaction() as tx:
-        await nonces.redeem(tx, nonce, rt.clock.now())
-        if account_id is None:
-            return None
-        record = await tx.accounts.get(account_id)
+    """Read the account the request's kid names (one read transaction, no writer lock), then use the
+    request's nonce (one cheap write to the store of used nonces). An unknown account is refused
+    first, so its nonce stays unused."""
+    record = None
+    if account_id is not None:
+        async with rt.storage.read() as tx:
+            record = await tx.accounts.get(account_id)
         if record is None:
             raise AccountDoesNotExist(f"no account {account_id!r}")
-    return _account(record)
+    await nonces.redeem(rt.storage, nonce, rt.clock.now())
+    return None if record is None else _account(record)
 
 
 async def get_account(rt: Runtime, account_id: str) -> Account:

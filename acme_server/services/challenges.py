@@ -5,6 +5,7 @@ and orders' new status in one transaction. Pending work survives a restart becau
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ log = logging.getLogger("acme_server.validation")
 
 STALE_CLAIM = timedelta(minutes=2)  # a claim older than this is a crashed worker's; take it over
 POLL_INTERVAL = 1.0
+IN_FLIGHT = 64  # validations one worker runs at once
 
 
 async def respond(
@@ -117,34 +119,67 @@ async def _record(rt: Runtime, work: _Work, outcome: ValidationOutcome) -> None:
             await propagate(tx, work.authorization.id, status)
 
 
-async def validate_due(rt: Runtime, validator: Validator, *, limit: int = 32, delay: float = 0.0) -> int:
-    """One pass: claim, validate concurrently, record. Returns how many were handled. `delay` is the
-    client testing aid that makes validation slow on purpose."""
-    work = await _claim(rt, limit)
-    if not work:
-        return 0
+async def _validate_one(rt: Runtime, validator: Validator, work: _Work, delay: float) -> None:
     if delay:
         await asyncio.sleep(delay)
-    outcomes = await asyncio.gather(*(validator.validate(w.task) for w in work))
-    for item, outcome in zip(work, outcomes, strict=True):
-        await _record(rt, item, outcome)
+    await _record(rt, work, await validator.validate(work.task))
+
+
+async def validate_due(rt: Runtime, validator: Validator, *, limit: int = 32, delay: float = 0.0) -> int:
+    """One pass: claim, validate concurrently, record each as it completes. Returns how many were
+    handled. `delay` is the client testing aid that makes validation slow on purpose."""
+    work = await _claim(rt, limit)
+    await asyncio.gather(*(_validate_one(rt, validator, item, delay) for item in work))
     return len(work)
 
 
-async def run_worker(rt: Runtime, validator: Validator, stop: asyncio.Event, *, delay: float = 0.0) -> None:
+async def run_worker(
+    rt: Runtime,
+    validator: Validator,
+    stop: asyncio.Event,
+    *,
+    delay: float = 0.0,
+    in_flight: int = IN_FLIGHT,
+) -> None:
     """Validate until `stop` is set: woken at once by a local challenge POST, else polling the table
-    (work queued by another process or left by a restart)."""
+    (work queued by another process or left by a restart). Each claimed challenge is validated in a
+    task of its own and recorded the moment it completes, so one slow or unreachable client never
+    holds back the others, and new work is claimed as soon as a slot is free (at most `in_flight` at
+    once per worker)."""
     worker = uuid.uuid4().hex[:8]
     log.info("validation worker %s started", worker)
-    while not stop.is_set():
-        try:
-            handled = await validate_due(rt, validator, delay=delay)
-        except OSError as exc:  # the database went away for a moment; keep the worker alive
-            log.warning("validation worker %s: %s", worker, exc)
-            handled = 0
-        if handled:
-            continue
-        await rt.wait_for_validation_work(POLL_INTERVAL)
+    running: set[asyncio.Task[None]] = set()
+    slot_freed = asyncio.Event()
+
+    def finished(task: asyncio.Task[None]) -> None:
+        running.discard(task)
+        slot_freed.set()
+        if not task.cancelled() and task.exception() is not None:
+            # the claim stays; another pass takes it over after STALE_CLAIM
+            log.warning("validation worker %s: %s", worker, task.exception())
+
+    try:
+        while not stop.is_set():
+            free = in_flight - len(running)
+            if free <= 0:
+                slot_freed.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(slot_freed.wait(), POLL_INTERVAL)
+                continue
+            try:
+                work = await _claim(rt, free)
+            except OSError as exc:  # the database went away for a moment; keep the worker alive
+                log.warning("validation worker %s: %s", worker, exc)
+                work = []
+            for item in work:
+                task = asyncio.create_task(_validate_one(rt, validator, item, delay))
+                running.add(task)
+                task.add_done_callback(finished)
+            if not work:
+                await rt.wait_for_validation_work(POLL_INTERVAL)
+    finally:
+        if running:  # let started validations record their outcome
+            await asyncio.gather(*running, return_exceptions=True)
 
 
 async def get_challenge(

@@ -29,7 +29,7 @@ from acme_server.storage.eab import EABKeyRecord, EABRepository
 from acme_server.storage.engine import DEFAULT_BUSY_TIMEOUT, create_engine, normalize_url
 from acme_server.storage.integrity import as_conflict
 from acme_server.storage.leases import LeaseRepository
-from acme_server.storage.nonces import NonceRepository
+from acme_server.storage.nonce_store import NonceStore, PostgresNonceStore, Redeemed, SqliteNonceStore
 from acme_server.storage.orders import OrderRecord, OrderRepository
 from acme_server.storage.policies import PolicyRecord, PolicyRepository
 from acme_server.storage.profiles import ProfileRecord, ProfileRepository
@@ -62,9 +62,11 @@ __all__ = [
     "DueCertificate",
     "EABKeyRecord",
     "NewAuthorization",
+    "NonceStore",
     "OrderRecord",
     "PolicyRecord",
     "ProfileRecord",
+    "Redeemed",
     "RenewalAttemptRecord",
     "RenewalStateRecord",
     "RevocationRecord",
@@ -95,7 +97,6 @@ class Tx:
         self.syncs = SyncRepository(connection)
         self.accounts = AccountRepository(connection)
         self.eab = EABRepository(connection)
-        self.nonces = NonceRepository(connection)
         self.orders = OrderRepository(connection)
         self.authorizations = AuthorizationRepository(connection)
         self.challenges = ChallengeRepository(connection)
@@ -105,9 +106,15 @@ class Storage:
     """Two engines (connection pools) per process, one for transaction() and one for read(); open
     once, close on shutdown."""
 
-    def __init__(self, engine: AsyncEngine, read_engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, read_engine: AsyncEngine, *, busy_timeout: float) -> None:
         self._engine = engine
         self._read_engine = read_engine
+        # Used ACME nonces live where a write costs no fsync (storage/nonce_store.py).
+        self.nonces: NonceStore
+        if engine.dialect.name == "sqlite":
+            self.nonces = SqliteNonceStore.beside(engine.url.database or "", busy_timeout=busy_timeout)
+        else:
+            self.nonces = PostgresNonceStore(engine)
         # SQLite has one writer at a time. Writers of this process queue on this lock instead of in
         # SQLite's busy handler, which sleeps in growing steps (up to 100 ms) and wastes the lock's
         # free time; writers of other processes (workers, CLI) still meet at BEGIN IMMEDIATE.
@@ -133,7 +140,7 @@ class Storage:
             if not migrated:
                 await engine.dispose()
                 await read_engine.dispose()
-        return cls(engine, read_engine)
+        return cls(engine, read_engine, busy_timeout=busy_timeout)
 
     @property
     def dialect(self) -> str:
@@ -146,6 +153,7 @@ class Storage:
         return self._engine, self._read_engine
 
     async def close(self) -> None:
+        await self.nonces.close()
         await self._engine.dispose()
         await self._read_engine.dispose()
 

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from acme_server.errors import NotFound
-from acme_server.services import bootstrap, cas, catalog, orders, policies, profiles
+from acme_server.services import bootstrap, cas, catalog, orders, policies, profiles, tokens
 from acme_server.services.runtime import Runtime
 from acme_server.storage import Storage
 from ca_core.errors import UnknownProfile
@@ -97,6 +97,5 @@ async def test_every_configuration_change_moves_the_generation(dev: Runtime, cha
 async def test_unrelated_writes_leave_the_generation_alone(dev: Runtime) -> None:
     before = await _generation(dev)
     await bootstrap.ensure_dev_setup(dev)  # idempotent: finds everything in place
-    async with dev.storage.transaction() as tx:
-        await tx.nonces.redeem("n-1", expires_at=dev.clock.now())
+    await tokens.create_token(dev, "unrelated", tokens.Role.VIEWER)  # a write that is no configuration
     assert await _generation(dev) == before

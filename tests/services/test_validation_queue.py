@@ -3,13 +3,14 @@ next worker, and a claim left by a crashed worker is taken over after STALE_CLAI
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from acme_server.services import accounts, challenges, orders
 from acme_server.services.accounts import NewAccount
 from acme_server.services.authorizations import parse_identifiers
 from acme_server.services.orders import NewOrder
-from acme_server.services.ports import ValidationOutcome
+from acme_server.services.ports import ValidationOutcome, ValidationTask
 from acme_server.services.runtime import Runtime
 from ca_core.jose import jwk_of
 from ca_core.keys import KeyAlgorithm, generate_key
@@ -76,3 +77,39 @@ async def test_a_failed_validation_records_the_typed_error_and_invalidates_the_o
         "status": 400,
     }
     assert (await orders.get_order(dev, account, order_id)).status == "invalid"
+
+
+class _GatedValidator(ScriptedValidator):
+    """Holds the validation of `slow` until released; every other name answers at once."""
+
+    def __init__(self, slow: str) -> None:
+        super().__init__()
+        self.slow, self.release = slow, asyncio.Event()
+
+    async def validate(self, task: ValidationTask) -> ValidationOutcome:
+        if task.identifier_value == self.slow:
+            await self.release.wait()
+        return await super().validate(task)
+
+
+async def test_a_slow_validation_does_not_hold_back_the_others(dev: Runtime) -> None:
+    """Each claimed challenge is validated and recorded on its own: a client whose server hangs (up
+    to the validation timeout) does not delay the orders queued beside it or after it."""
+    slow_account, slow_order, _ = await _queued_challenge(dev, "slow.example.internal")
+    validator = _GatedValidator("slow.example.internal")
+    stop = asyncio.Event()
+    worker = asyncio.create_task(challenges.run_worker(dev, validator, stop))
+    try:
+        account, order_id, _ = await _queued_challenge(dev, "fast.example.internal")  # queued after
+        for _ in range(200):
+            if (await orders.get_order(dev, account, order_id)).status == "ready":
+                break
+            await asyncio.sleep(0.05)
+        assert (await orders.get_order(dev, account, order_id)).status == "ready"
+        assert (await orders.get_order(dev, slow_account, slow_order)).status == "pending"
+        validator.release.set()
+    finally:
+        stop.set()
+        dev.wake_validators()
+        await asyncio.wait_for(worker, 30)  # a stopping worker lets running validations record
+    assert (await orders.get_order(dev, slow_account, slow_order)).status == "ready"
