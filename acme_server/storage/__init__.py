@@ -8,6 +8,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -20,13 +21,19 @@ from acme_server.storage.authorizations import (
     ChallengeRepository,
     NewAuthorization,
 )
+from acme_server.storage.base import LoopConnection
 from acme_server.storage.cas import CARecord, CARepository
 from acme_server.storage.certificates import CertificateFilter, CertificateRecord, CertificateRepository
 from acme_server.storage.config import ConfigGenerationRepository
 from acme_server.storage.crls import CRLRecord, CRLRepository
 from acme_server.storage.cross import CrossCertificateRecord, CrossCertificateRepository
 from acme_server.storage.eab import EABKeyRecord, EABRepository
-from acme_server.storage.engine import DEFAULT_BUSY_TIMEOUT, create_engine, normalize_url
+from acme_server.storage.engine import (
+    DEFAULT_BUSY_TIMEOUT,
+    create_engine,
+    create_sqlite_loop_reader,
+    normalize_url,
+)
 from acme_server.storage.integrity import as_conflict
 from acme_server.storage.leases import LeaseRepository
 from acme_server.storage.nonce_store import NonceStore, PostgresNonceStore, Redeemed, SqliteNonceStore
@@ -81,7 +88,7 @@ __all__ = [
 class Tx:
     """The repositories of one transaction, all over the same connection."""
 
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection | LoopConnection) -> None:
         self.config = ConfigGenerationRepository(connection)
         self.cas = CARepository(connection)
         self.policies = PolicyRepository(connection)
@@ -109,6 +116,12 @@ class Storage:
     def __init__(self, engine: AsyncEngine, read_engine: AsyncEngine, *, busy_timeout: float) -> None:
         self._engine = engine
         self._read_engine = read_engine
+        # SQLite: read() runs on the event loop's thread (engine.create_sqlite_loop_reader).
+        self._loop_reader: Engine | None = None
+        if engine.dialect.name == "sqlite":
+            self._loop_reader = create_sqlite_loop_reader(
+                engine.url.render_as_string(hide_password=False), busy_timeout=busy_timeout
+            )
         # Used ACME nonces live where a write costs no fsync (storage/nonce_store.py).
         self.nonces: NonceStore
         if engine.dialect.name == "sqlite":
@@ -148,12 +161,21 @@ class Storage:
         return self._engine.dialect.name
 
     @property
-    def engines(self) -> tuple[AsyncEngine, AsyncEngine]:
-        """The write and read engines (for instrumentation: tests count round trips on them)."""
-        return self._engine, self._read_engine
+    def write_engine(self) -> AsyncEngine:
+        """The engine of transaction() (tests use it to plant rows no service would write)."""
+        return self._engine
+
+    @property
+    def engines(self) -> tuple[Engine, Engine]:
+        """The sync engines under the write and the read connections (for instrumentation: tests count
+        round trips on them with SQLAlchemy's events)."""
+        reader = self._loop_reader or self._read_engine.sync_engine
+        return self._engine.sync_engine, reader
 
     async def close(self) -> None:
         await self.nonces.close()
+        if self._loop_reader is not None:
+            self._loop_reader.dispose()
         await self._engine.dispose()
         await self._read_engine.dispose()
 
@@ -173,6 +195,10 @@ class Storage:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:
         """One read-only transaction over a consistent snapshot; a write inside it fails."""
+        if self._loop_reader is not None:
+            with self._loop_reader.connect() as loop_connection, loop_connection.begin():
+                yield Tx(LoopConnection(loop_connection))
+            return
         async with _begun(self._read_engine) as connection:
             yield Tx(connection)
 

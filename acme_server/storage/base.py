@@ -3,13 +3,14 @@ Conflict here), row-to-record mapping, ids and the storage clock."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Executable, Row, Table, insert, select, update
-from sqlalchemy.engine import CursorResult
+from sqlalchemy.engine import Connection, CursorResult, Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ClauseElement
@@ -34,10 +35,40 @@ def to_record(cls: type[R], row: Row[Any]) -> R:
     return cls(**row._mapping)
 
 
+class LoopConnection:
+    """A synchronous SQLAlchemy connection (SQLite reads, engine.create_sqlite_loop_reader) behind the
+    async interface of AsyncConnection: each statement runs at once on the calling thread."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    @property
+    def dialect(self) -> Dialect:
+        return self._connection.dialect
+
+    async def execute(
+        self, statement: Executable, parameters: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None = None
+    ) -> CursorResult[Any]:
+        return self._connection.execute(statement, parameters)
+
+    async def stream(self, statement: Executable) -> _Streamed:
+        return _Streamed(self._connection.execute(statement))
+
+
+class _Streamed:
+    def __init__(self, result: CursorResult[Any]) -> None:
+        self._result = result
+
+    async def partitions(self) -> AsyncIterator[Sequence[Any]]:
+        for partition in self._result.partitions():
+            yield partition
+            await asyncio.sleep(0)  # let other requests run between batches
+
+
 class Repository:
     """A repository is a thin set of statements over the connection of one transaction."""
 
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection | LoopConnection) -> None:
         self._connection = connection
 
     async def _execute(

@@ -8,11 +8,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, ExceptionContext, make_url
+from sqlalchemy.engine import Connection, Engine, ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
 from acme_server.errors import ConfigError, Unavailable
 
@@ -110,6 +111,32 @@ def _sqlite_engine(url: str, *, read_only: bool, busy_timeout: float) -> AsyncEn
     event.listen(engine.sync_engine, "connect", on_connect)
     event.listen(engine.sync_engine, "begin", _sqlite_begin_read if read_only else _sqlite_begin_write)
     event.listen(engine.sync_engine, "handle_error", _busy_as_unavailable)
+    return engine
+
+
+def create_sqlite_loop_reader(url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> Engine:
+    """SQLite reads on the event loop's own thread (pysqlite, no aiosqlite thread hand-off). In WAL
+    mode a reader never waits for a writer, and reading a few rows by key takes microseconds, while
+    each aiosqlite call is a round trip to its thread and back (BEGIN, execute, fetch, close, commit
+    and the pool's reset: about eight per read). The pool never blocks (max_overflow=-1): a checkout
+    that waited on the loop thread would wait for connections only the loop can give back."""
+    sync_url = make_url(url).set(drivername="sqlite+pysqlite")
+    engine = sqlalchemy.create_engine(
+        sync_url,
+        poolclass=QueuePool,
+        pool_size=8,
+        max_overflow=-1,
+        connect_args={"timeout": busy_timeout, "check_same_thread": False},
+    )
+    busy_ms = round(busy_timeout * 1000)
+
+    def on_connect(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        _sqlite_on_connect(dbapi_connection, busy_ms)
+        dbapi_connection.execute("PRAGMA query_only = 1")
+
+    event.listen(engine, "connect", on_connect)
+    event.listen(engine, "begin", _sqlite_begin_read)
+    event.listen(engine, "handle_error", _busy_as_unavailable)
     return engine
 
 

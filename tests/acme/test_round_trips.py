@@ -40,7 +40,7 @@ def _from_a_request() -> bool:
 
 @contextmanager
 def counted(acme: AcmeServer) -> Iterator[Work]:
-    engines = [engine.sync_engine for engine in acme.rt.storage.engines]
+    engines = list(acme.rt.storage.engines)
     work = Work()
 
     def on_begin(*_: Any) -> None:

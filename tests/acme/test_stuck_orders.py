@@ -171,7 +171,7 @@ async def test_issue10_2_an_unexpected_finalize_failure_marks_the_order_invalid(
     (not a CAError). The order must not stay processing, and the 500 keeps the ACME headers."""
     client, order = await _ready_order(acme, "crash.example.internal")
     order_id = order["url"].rsplit("/", 1)[1]
-    engine, _ = acme.rt.storage.engines
+    engine = acme.rt.storage.write_engine
     async with engine.begin() as connection:
         await connection.execute(
             update(acme_orders)

@@ -85,7 +85,7 @@ class StatementCounter:
 @contextmanager
 def counting(storage: Storage) -> Iterator[StatementCounter]:
     counter = StatementCounter()
-    engines = [engine.sync_engine for engine in storage.engines]
+    engines = list(storage.engines)
     for engine in engines:
         event.listen(engine, "before_cursor_execute", counter)
     try:
