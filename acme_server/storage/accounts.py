@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 
 from acme_server.storage.base import Repository, make_id, utcnow
 from acme_server.storage.tables import acme_accounts
@@ -30,6 +30,9 @@ def _record(row: Row[Any]) -> AccountRecord:
     values = dict(row._mapping)
     values["contacts"] = tuple(values["contacts"])
     return AccountRecord(**values)
+
+
+_GET_ACCOUNT: Final = select(acme_accounts).where(acme_accounts.c.id == bindparam("id"))  # every kid request
 
 
 class AccountRepository(Repository):
@@ -57,7 +60,7 @@ class AccountRepository(Repository):
         return AccountRecord(**{**values, "contacts": tuple(contacts)})
 
     async def get(self, account_id: str) -> AccountRecord | None:
-        row = (await self._execute(select(acme_accounts).where(acme_accounts.c.id == account_id))).first()
+        row = (await self._execute(_GET_ACCOUNT, {"id": account_id})).first()
         return None if row is None else _record(row)
 
     async def get_by_thumbprint(self, jwk_thumbprint: str) -> AccountRecord | None:

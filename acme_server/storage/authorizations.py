@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import Row, Select, case, insert, or_, select, update
+from sqlalchemy import Row, Select, bindparam, case, insert, or_, select, update
 
 from acme_server.storage.base import Repository, make_id, utcnow
 from acme_server.storage.tables import acme_authorizations, acme_challenges
@@ -75,6 +75,19 @@ def _with_challenges(authorizations: Select[Any]) -> Select[Any]:
         .outerjoin(_CHALLENGE, _CHALLENGE.c.authorization_id == found.c.id)
         .order_by(found.c.id, _CHALLENGE.c.type)
     )
+
+
+# The hot reads, built once (statement construction costs more than SQLAlchemy's compiled cache saves).
+_GET_AUTHORIZATION: Final = _with_challenges(select(_AUTHZ).where(_AUTHZ.c.id == bindparam("id")))
+_GET_AUTHORIZATIONS: Final = _with_challenges(
+    select(_AUTHZ).where(_AUTHZ.c.id.in_(bindparam("ids", expanding=True)))
+)
+_GET_CHALLENGE_WITH_AUTHORIZATION: Final = _with_challenges(
+    select(_AUTHZ).where(
+        _AUTHZ.c.id
+        == select(_CHALLENGE.c.authorization_id).where(_CHALLENGE.c.id == bindparam("id")).scalar_subquery()
+    )
+)
 
 
 def _challenge_from_join(mapping: Any) -> ChallengeRecord | None:
@@ -162,16 +175,15 @@ class AuthorizationRepository(Repository):
 
     async def get(self, authorization_id: str) -> AuthorizationRecord | None:
         """The authorization with its challenges, in one query."""
-        statement = _with_challenges(select(_AUTHZ).where(_AUTHZ.c.id == authorization_id))
-        return _group(await self._execute(statement)).get(authorization_id)
+        rows = await self._execute(_GET_AUTHORIZATION, {"id": authorization_id})
+        return _group(rows).get(authorization_id)
 
     async def get_many(self, authorization_ids: Sequence[str]) -> list[AuthorizationRecord]:
         """The authorizations that exist, in the order of `authorization_ids`, with their challenges:
         one query however many (an order's authorizations, RFC 8555 §7.1.3)."""
         if not authorization_ids:
             return []
-        statement = _with_challenges(select(_AUTHZ).where(_AUTHZ.c.id.in_(set(authorization_ids))))
-        found = _group(await self._execute(statement))
+        found = _group(await self._execute(_GET_AUTHORIZATIONS, {"ids": sorted(set(authorization_ids))}))
         return [found[key] for key in authorization_ids if key in found]
 
     async def find_reusable(
@@ -237,8 +249,7 @@ class ChallengeRepository(Repository):
         self, challenge_id: str
     ) -> tuple[ChallengeRecord, AuthorizationRecord] | None:
         """The challenge and its authorization (with all its challenges), in one query."""
-        owner = select(_CHALLENGE.c.authorization_id).where(_CHALLENGE.c.id == challenge_id).scalar_subquery()
-        found = _group(await self._execute(_with_challenges(select(_AUTHZ).where(_AUTHZ.c.id == owner))))
+        found = _group(await self._execute(_GET_CHALLENGE_WITH_AUTHORIZATION, {"id": challenge_id}))
         for authorization in found.values():
             for challenge in authorization.challenges:
                 if challenge.id == challenge_id:

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import Row, and_, func, insert, or_, select, update
+from sqlalchemy import Row, and_, bindparam, func, insert, or_, select, update
 
 from acme_server.storage.base import Repository, make_id, utcnow
 from acme_server.storage.tables import acme_order_authorizations, acme_orders
@@ -46,6 +46,15 @@ def _record(rows: Sequence[Row[Any]]) -> OrderRecord:
 
 def _expected(status: str | Sequence[str]) -> tuple[str, ...]:
     return (status,) if isinstance(status, str) else tuple(status)
+
+
+# Built once: the order poll is the most frequent ACME read.
+_GET_ORDER: Final = (
+    select(acme_orders, _LINKS.c.authorization_id)
+    .outerjoin(_LINKS, _LINKS.c.order_id == acme_orders.c.id)
+    .where(acme_orders.c.id == bindparam("id"))
+    .order_by(_LINKS.c.position)
+)
 
 
 class OrderRepository(Repository):
@@ -92,13 +101,7 @@ class OrderRepository(Repository):
 
     async def get(self, order_id: str) -> OrderRecord | None:
         """The order with its authorization ids, in one query."""
-        statement = (
-            select(acme_orders, _LINKS.c.authorization_id)
-            .outerjoin(_LINKS, _LINKS.c.order_id == acme_orders.c.id)
-            .where(acme_orders.c.id == order_id)
-            .order_by(_LINKS.c.position)
-        )
-        rows = (await self._execute(statement)).all()
+        rows = (await self._execute(_GET_ORDER, {"id": order_id})).all()
         return _record(rows) if rows else None
 
     async def list_for_account(
