@@ -145,6 +145,7 @@ def create_app(
         app.state.runtime = rt
         app.state.settings = settings
         app.state.nonces = Nonces(rt.kek)
+        app.state.url_templates = {}  # acme/links.py url_for
         network = NetworkValidator(validation_settings(settings)) if validator is None else None
         stop = asyncio.Event()
         worker = asyncio.create_task(

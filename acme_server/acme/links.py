@@ -14,8 +14,20 @@ def runtime(request: Request) -> Runtime:
 
 
 def url_for(request: Request, name: str, **params: str) -> str:
-    path = request.app.url_path_for(name, **params)
-    return f"{runtime(request).public_url}{path}"
+    """The full URL of route `name`. Starlette's url_path_for walks every route (raising and
+    catching NoMatchFound for each miss); the path template of each (name, parameters) is looked up
+    that way once per app and then filled in."""
+    templates: dict[tuple[str, tuple[str, ...]], str] = request.app.state.url_templates
+    key = (name, tuple(params))
+    template = templates.get(key)
+    if template is None:
+        placeholders = {param: f"{{{param}}}" for param in params}
+        try:
+            template = str(request.app.url_path_for(name, **placeholders))
+        except (ValueError, AssertionError):  # a typed parameter ({n:int}): no template, ask each time
+            return runtime(request).public_url + str(request.app.url_path_for(name, **params))
+        templates[key] = template
+    return runtime(request).public_url + (template.format(**params) if params else template)
 
 
 def request_url(request: Request) -> str:

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import cached_property
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -86,27 +87,83 @@ __all__ = [
 
 
 class Tx:
-    """The repositories of one transaction, all over the same connection."""
+    """The repositories of one transaction, all over the same connection. Each is made when first
+    used (a request touches two or three of the eighteen)."""
 
     def __init__(self, connection: AsyncConnection | LoopConnection) -> None:
-        self.config = ConfigGenerationRepository(connection)
-        self.cas = CARepository(connection)
-        self.policies = PolicyRepository(connection)
-        self.profiles = ProfileRepository(connection)
-        self.certificates = CertificateRepository(connection)
-        self.revocations = RevocationRepository(connection)
-        self.requests = CertificateRequestRepository(connection)
-        self.crls = CRLRepository(connection)
-        self.cross_certificates = CrossCertificateRepository(connection)
-        self.tokens = TokenRepository(connection)
-        self.leases = LeaseRepository(connection)
-        self.renewals = RenewalRepository(connection)
-        self.syncs = SyncRepository(connection)
-        self.accounts = AccountRepository(connection)
-        self.eab = EABRepository(connection)
-        self.orders = OrderRepository(connection)
-        self.authorizations = AuthorizationRepository(connection)
-        self.challenges = ChallengeRepository(connection)
+        self._connection = connection
+
+    @cached_property
+    def config(self) -> ConfigGenerationRepository:
+        return ConfigGenerationRepository(self._connection)
+
+    @cached_property
+    def cas(self) -> CARepository:
+        return CARepository(self._connection)
+
+    @cached_property
+    def policies(self) -> PolicyRepository:
+        return PolicyRepository(self._connection)
+
+    @cached_property
+    def profiles(self) -> ProfileRepository:
+        return ProfileRepository(self._connection)
+
+    @cached_property
+    def certificates(self) -> CertificateRepository:
+        return CertificateRepository(self._connection)
+
+    @cached_property
+    def revocations(self) -> RevocationRepository:
+        return RevocationRepository(self._connection)
+
+    @cached_property
+    def requests(self) -> CertificateRequestRepository:
+        return CertificateRequestRepository(self._connection)
+
+    @cached_property
+    def crls(self) -> CRLRepository:
+        return CRLRepository(self._connection)
+
+    @cached_property
+    def cross_certificates(self) -> CrossCertificateRepository:
+        return CrossCertificateRepository(self._connection)
+
+    @cached_property
+    def tokens(self) -> TokenRepository:
+        return TokenRepository(self._connection)
+
+    @cached_property
+    def leases(self) -> LeaseRepository:
+        return LeaseRepository(self._connection)
+
+    @cached_property
+    def renewals(self) -> RenewalRepository:
+        return RenewalRepository(self._connection)
+
+    @cached_property
+    def syncs(self) -> SyncRepository:
+        return SyncRepository(self._connection)
+
+    @cached_property
+    def accounts(self) -> AccountRepository:
+        return AccountRepository(self._connection)
+
+    @cached_property
+    def eab(self) -> EABRepository:
+        return EABRepository(self._connection)
+
+    @cached_property
+    def orders(self) -> OrderRepository:
+        return OrderRepository(self._connection)
+
+    @cached_property
+    def authorizations(self) -> AuthorizationRepository:
+        return AuthorizationRepository(self._connection)
+
+    @cached_property
+    def challenges(self) -> ChallengeRepository:
+        return ChallengeRepository(self._connection)
 
 
 class Storage:
