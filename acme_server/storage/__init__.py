@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import cached_property
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine, RootTransaction
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from acme_server.errors import Unavailable
 from acme_server.storage import migrate as migrations
 from acme_server.storage.accounts import AccountRecord, AccountRepository
 from acme_server.storage.authorizations import (
@@ -32,7 +34,7 @@ from acme_server.storage.eab import EABKeyRecord, EABRepository
 from acme_server.storage.engine import (
     DEFAULT_BUSY_TIMEOUT,
     create_engine,
-    create_sqlite_loop_reader,
+    create_sqlite_loop_engine,
     normalize_url,
 )
 from acme_server.storage.integrity import as_conflict
@@ -173,12 +175,15 @@ class Storage:
     def __init__(self, engine: AsyncEngine, read_engine: AsyncEngine, *, busy_timeout: float) -> None:
         self._engine = engine
         self._read_engine = read_engine
-        # SQLite: read() runs on the event loop's thread (engine.create_sqlite_loop_reader).
+        # SQLite: read() and transaction() run on the event loop's thread
+        # (engine.create_sqlite_loop_engine); the aiosqlite engine only migrates.
+        self._busy_timeout = busy_timeout
         self._loop_reader: Engine | None = None
+        self._loop_writer: Engine | None = None
         if engine.dialect.name == "sqlite":
-            self._loop_reader = create_sqlite_loop_reader(
-                engine.url.render_as_string(hide_password=False), busy_timeout=busy_timeout
-            )
+            url = engine.url.render_as_string(hide_password=False)
+            self._loop_reader = create_sqlite_loop_engine(url, read_only=True, busy_timeout=busy_timeout)
+            self._loop_writer = create_sqlite_loop_engine(url, read_only=False, busy_timeout=busy_timeout)
         # Used ACME nonces live where a write costs no fsync (storage/nonce_store.py).
         self.nonces: NonceStore
         if engine.dialect.name == "sqlite":
@@ -226,13 +231,15 @@ class Storage:
     def engines(self) -> tuple[Engine, Engine]:
         """The sync engines under the write and the read connections (for instrumentation: tests count
         round trips on them with SQLAlchemy's events)."""
+        writer = self._loop_writer or self._engine.sync_engine
         reader = self._loop_reader or self._read_engine.sync_engine
-        return self._engine.sync_engine, reader
+        return writer, reader
 
     async def close(self) -> None:
         await self.nonces.close()
-        if self._loop_reader is not None:
-            self._loop_reader.dispose()
+        for loop_engine in (self._loop_reader, self._loop_writer):
+            if loop_engine is not None:
+                loop_engine.dispose()
         await self._engine.dispose()
         await self._read_engine.dispose()
 
@@ -240,7 +247,7 @@ class Storage:
     async def transaction(self) -> AsyncIterator[Tx]:
         """One read-write transaction: committed when the block ends, rolled back when it raises.
         On SQLite it starts with BEGIN IMMEDIATE, so writers queue instead of failing."""
-        async with self._write_lock, _begun(self._engine) as connection:
+        async with self._write_lock, self._write_connection() as connection:
             try:
                 yield Tx(connection)
             except IntegrityError as error:  # raised by COMMIT itself (deferred constraints)
@@ -248,6 +255,16 @@ class Storage:
                 if conflict is None:
                     raise
                 raise conflict from error
+
+    @asynccontextmanager
+    async def _write_connection(self) -> AsyncIterator[AsyncConnection | LoopConnection]:
+        if self._loop_writer is None:
+            async with _begun(self._engine) as connection:
+                yield connection
+            return
+        with self._loop_writer.connect() as loop_connection:  # noqa: SIM117 - begin needs the connection
+            with await _begin_immediate(loop_connection, self._busy_timeout):  # commit, or roll back
+                yield LoopConnection(loop_connection)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:
@@ -258,6 +275,28 @@ class Storage:
             return
         async with _begun(self._read_engine) as connection:
             yield Tx(connection)
+
+
+_BUSY_FIRST_WAIT = 0.001
+_BUSY_LONGEST_WAIT = 0.05
+
+
+async def _begin_immediate(connection: Connection, busy_timeout: float) -> RootTransaction:
+    """BEGIN IMMEDIATE on a SQLite loop writer (busy_timeout 0): while another process holds the
+    write lock, wait with asyncio.sleep (the loop keeps serving) in growing steps, up to
+    `busy_timeout` seconds; then Unavailable (503 + Retry-After), as the busy handler would."""
+    deadline = time.monotonic() + busy_timeout
+    wait = _BUSY_FIRST_WAIT
+    while True:
+        try:
+            return connection.begin()
+        except Unavailable:
+            if connection.in_transaction():
+                connection.rollback()
+            if time.monotonic() + wait > deadline:
+                raise
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, _BUSY_LONGEST_WAIT)
 
 
 @asynccontextmanager

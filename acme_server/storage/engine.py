@@ -114,28 +114,39 @@ def _sqlite_engine(url: str, *, read_only: bool, busy_timeout: float) -> AsyncEn
     return engine
 
 
-def create_sqlite_loop_reader(url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> Engine:
-    """SQLite reads on the event loop's own thread (pysqlite, no aiosqlite thread hand-off). In WAL
-    mode a reader never waits for a writer, and reading a few rows by key takes microseconds, while
-    each aiosqlite call is a round trip to its thread and back (BEGIN, execute, fetch, close, commit
-    and the pool's reset: about eight per read). The pool never blocks (max_overflow=-1): a checkout
-    that waited on the loop thread would wait for connections only the loop can give back."""
+def create_sqlite_loop_engine(
+    url: str, *, read_only: bool, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+) -> Engine:
+    """SQLite on the event loop's own thread (pysqlite, no aiosqlite thread hand-off): each aiosqlite
+    call is a round trip to its thread and back (BEGIN, execute, fetch, close, commit and the pool's
+    reset: about eight per transaction), while a statement by key takes microseconds and a WAL
+    commit's fsync about half a millisecond here.
+
+    Readers (read_only): in WAL mode a reader never waits for a writer. The pool never blocks
+    (max_overflow=-1): a checkout that waited on the loop thread would wait for connections only
+    the loop can give back.
+    Writers: busy_timeout 0, so BEGIN IMMEDIATE never sleeps on the loop when another process holds
+    the write lock; it fails at once (Unavailable) and Storage.transaction retries it with
+    asyncio.sleep until `busy_timeout` has passed. Once BEGIN IMMEDIATE holds the lock, nothing in
+    the transaction waits for another connection."""
     sync_url = make_url(url).set(drivername="sqlite+pysqlite")
     engine = sqlalchemy.create_engine(
         sync_url,
         poolclass=QueuePool,
-        pool_size=8,
+        pool_size=8 if read_only else 1,
         max_overflow=-1,
-        connect_args={"timeout": busy_timeout, "check_same_thread": False},
+        connect_args={"timeout": busy_timeout if read_only else 0, "check_same_thread": False},
     )
-    busy_ms = round(busy_timeout * 1000)
+    busy_ms = round(busy_timeout * 1000) if read_only else 0
 
     def on_connect(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
-        _sqlite_on_connect(dbapi_connection, busy_ms)
-        dbapi_connection.execute("PRAGMA query_only = 1")
+        # journal_mode is already WAL (set by the aiosqlite engine that migrated the file)
+        _sqlite_on_connect(dbapi_connection, busy_ms, switch_to_wal=False)
+        if read_only:
+            dbapi_connection.execute("PRAGMA query_only = 1")
 
     event.listen(engine, "connect", on_connect)
-    event.listen(engine, "begin", _sqlite_begin_read)
+    event.listen(engine, "begin", _sqlite_begin_read if read_only else _sqlite_begin_write)
     event.listen(engine, "handle_error", _busy_as_unavailable)
     return engine
 
@@ -152,13 +163,14 @@ def _busy_as_unavailable(context: ExceptionContext) -> None:
 _WAL_ATTEMPTS = 100
 
 
-def _sqlite_on_connect(dbapi_connection: Any, busy_ms: int) -> None:
+def _sqlite_on_connect(dbapi_connection: Any, busy_ms: int, *, switch_to_wal: bool = True) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
         # busy_timeout first, so switching to WAL waits for a concurrent opener instead of failing.
         cursor.execute(f"PRAGMA busy_timeout = {busy_ms}")
-        _switch_to_wal(cursor)
+        if switch_to_wal:
+            _switch_to_wal(cursor)
         # Only effective outside a transaction, which a fresh connection is.
         cursor.execute("PRAGMA foreign_keys = ON")
     finally:
