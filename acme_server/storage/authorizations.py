@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import Row, Select, bindparam, case, insert, or_, select, update
+from sqlalchemy import Row, Select, and_, bindparam, case, insert, or_, select, update
 
-from acme_server.storage.base import Repository, make_id, utcnow
+from acme_server.storage.base import Repository, built_once, make_id, updating, utcnow
 from acme_server.storage.tables import acme_authorizations, acme_challenges
 
 _AUTHZ = acme_authorizations
@@ -87,6 +87,31 @@ _GET_CHALLENGE_WITH_AUTHORIZATION: Final = _with_challenges(
         _AUTHZ.c.id
         == select(_CHALLENGE.c.authorization_id).where(_CHALLENGE.c.id == bindparam("id")).scalar_subquery()
     )
+)
+
+
+_FIND_REUSABLE: Final = _with_challenges(
+    select(_AUTHZ)
+    .where(
+        _AUTHZ.c.account_id == bindparam("account_id"),
+        _AUTHZ.c.identifier_type == bindparam("identifier_type"),
+        _AUTHZ.c.identifier_value == bindparam("identifier_value"),
+        _AUTHZ.c.wildcard == bindparam("wildcard"),
+        _AUTHZ.c.status.in_(("valid", "pending")),
+        _AUTHZ.c.expires_at > bindparam("valid_after"),
+    )
+    .order_by(case((_AUTHZ.c.status == "valid", 0), else_=1), _AUTHZ.c.created_at.desc(), _AUTHZ.c.id)
+    .limit(1)
+)
+_BEGIN_PROCESSING: Final = (
+    update(_CHALLENGE)
+    .where(_CHALLENGE.c.id == bindparam("w_id"), _CHALLENGE.c.status == "pending")
+    .values(status="processing", processing_started_at=None)
+)
+_COMPLETE: Final = updating(
+    _CHALLENGE,
+    and_(_CHALLENGE.c.id == bindparam("w_id"), _CHALLENGE.c.status == "processing"),
+    ["status", "validated_at", "error"],
 )
 
 
@@ -197,21 +222,14 @@ class AuthorizationRepository(Repository):
     ) -> AuthorizationRecord | None:
         """An authorization of the account for the identifier that a new order may reuse: 'valid' or
         'pending', not expiring before `valid_after`; a valid one first, then the newest. One query."""
-        a = _AUTHZ.c
-        newest = (
-            select(_AUTHZ)
-            .where(
-                a.account_id == account_id,
-                a.identifier_type == identifier_type,
-                a.identifier_value == identifier_value,
-                a.wildcard == wildcard,
-                a.status.in_(("valid", "pending")),
-                a.expires_at > valid_after,
-            )
-            .order_by(case((a.status == "valid", 0), else_=1), a.created_at.desc(), a.id)
-            .limit(1)
-        )
-        found = _group(await self._execute(_with_challenges(newest)))
+        parameters = {
+            "account_id": account_id,
+            "identifier_type": identifier_type,
+            "identifier_value": identifier_value,
+            "wildcard": wildcard,
+            "valid_after": valid_after,
+        }
+        found = _group(await self._execute(_FIND_REUSABLE, parameters))
         return next(iter(found.values()), None)
 
     async def set_status(
@@ -224,15 +242,19 @@ class AuthorizationRepository(Repository):
     ) -> bool:
         """Move to `status` only from one of `expected`; False for the loser of a race (rule 6).
         `expires_at` also moves the expiry (a validated authorization lives longer than a pending one)."""
-        values: dict[str, object] = {"status": status}
+        values: dict[str, object] = {"v_status": status}
         if expires_at is not None:
-            values["expires_at"] = expires_at
-        statement = (
-            update(_AUTHZ)
-            .where(_AUTHZ.c.id == authorization_id, _AUTHZ.c.status.in_(_expected(expected)))
-            .values(**values)
+            values["v_expires_at"] = expires_at
+        expected_statuses = _expected(expected)
+        statement = built_once(
+            ("authorization status", expected_statuses, expires_at is None),
+            lambda: updating(
+                _AUTHZ,
+                and_(_AUTHZ.c.id == bindparam("w_id"), _AUTHZ.c.status.in_(expected_statuses)),
+                [key.removeprefix("v_") for key in values],
+            ),
         )
-        return (await self._execute(statement)).rowcount == 1
+        return (await self._execute(statement, {"w_id": authorization_id, **values})).rowcount == 1
 
     async def deactivate(self, authorization_id: str) -> bool:
         """'pending' or 'valid' -> 'deactivated' (RFC 8555 §7.5.2)."""
@@ -259,12 +281,7 @@ class ChallengeRepository(Repository):
     async def begin_processing(self, challenge_id: str) -> bool:
         """'pending' -> 'processing', queued for the validation worker (RFC 8555 §7.5.1); False when the
         client already responded to it, so one response queues one validation."""
-        statement = (
-            update(_CHALLENGE)
-            .where(_CHALLENGE.c.id == challenge_id, _CHALLENGE.c.status == "pending")
-            .values(status="processing", processing_started_at=None)
-        )
-        return (await self._execute(statement)).rowcount == 1
+        return (await self._execute(_BEGIN_PROCESSING, {"w_id": challenge_id})).rowcount == 1
 
     async def claim_due(self, *, now: datetime, stale_after: timedelta, limit: int) -> list[ChallengeRecord]:
         """Claim up to `limit` challenges to validate: queued ones, and those whose claim is older than
@@ -301,9 +318,10 @@ class ChallengeRepository(Repository):
     ) -> bool:
         """'processing' -> 'valid' or 'invalid' with the outcome; False when it was not processing (a
         stale worker finishing after another took its claim over and finished first)."""
-        statement = (
-            update(_CHALLENGE)
-            .where(_CHALLENGE.c.id == challenge_id, _CHALLENGE.c.status == "processing")
-            .values(status=status, validated_at=validated_at, error=error)
-        )
-        return (await self._execute(statement)).rowcount == 1
+        parameters = {
+            "w_id": challenge_id,
+            "v_status": status,
+            "v_validated_at": validated_at,
+            "v_error": error,
+        }
+        return (await self._execute(_COMPLETE, parameters)).rowcount == 1

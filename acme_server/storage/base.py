@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Hashable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Executable, Row, Table, insert, select, update
+from sqlalchemy import ColumnElement, Executable, Row, Table, bindparam, insert, select, update
 from sqlalchemy.engine import Connection, CursorResult, Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -19,6 +19,7 @@ from acme_server.storage.integrity import as_conflict
 from acme_server.storage.tables import config_generation
 
 R = TypeVar("R")
+S = TypeVar("S")
 
 
 def make_id() -> str:
@@ -63,6 +64,24 @@ class _Streamed:
         for partition in self._result.partitions():
             yield partition
             await asyncio.sleep(0)  # let other requests run between batches
+
+
+_BUILT: dict[Hashable, Any] = {}
+
+
+def built_once(key: Hashable, build: Callable[[], S]) -> S:
+    """The statement for `key`, built by `build` the first time only: building a select or update
+    (columns, coercions, proxies) costs more per request than executing it, and SQLAlchemy caches
+    only the compiled form. The statement must take everything that varies as bind parameters."""
+    statement = _BUILT.get(key)
+    if statement is None:
+        statement = _BUILT[key] = build()
+    return statement
+
+
+def updating(table: Table, where: ColumnElement[bool], columns: Sequence[str]) -> Any:
+    """UPDATE `table` WHERE `where` SET each of `columns` to the bind parameter "v_<column>"."""
+    return update(table).where(where).values({name: bindparam(f"v_{name}") for name in columns})
 
 
 class Repository:

@@ -10,7 +10,7 @@ from typing import Any, Final
 
 from sqlalchemy import Row, and_, bindparam, func, insert, or_, select, update
 
-from acme_server.storage.base import Repository, make_id, utcnow
+from acme_server.storage.base import Repository, built_once, make_id, updating, utcnow
 from acme_server.storage.tables import acme_order_authorizations, acme_orders
 
 _LINKS = acme_order_authorizations
@@ -124,12 +124,18 @@ class OrderRepository(Repository):
         return ids, None
 
     async def _transition(self, order_id: str, expected: Sequence[str], **values: Any) -> bool:
-        statement = (
-            update(acme_orders)
-            .where(acme_orders.c.id == order_id, acme_orders.c.status.in_(expected))
-            .values(updated_at=utcnow(), **values)
+        columns = ("updated_at", *sorted(values))
+        expected_statuses = tuple(expected)
+        statement = built_once(
+            ("order transition", expected_statuses, columns),
+            lambda: updating(
+                acme_orders,
+                and_(acme_orders.c.id == bindparam("w_id"), acme_orders.c.status.in_(expected_statuses)),
+                columns,
+            ),
         )
-        return (await self._execute(statement)).rowcount == 1
+        parameters = {"w_id": order_id, "v_updated_at": utcnow(), **{f"v_{k}": v for k, v in values.items()}}
+        return (await self._execute(statement, parameters)).rowcount == 1
 
     async def set_status(self, order_id: str, status: str, *, expected: str | Sequence[str]) -> bool:
         """Move to `status` only from one of `expected`; False for the loser of a race (rule 6)."""
