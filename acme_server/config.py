@@ -42,6 +42,7 @@ ENVIRONMENT = {
     "validation_allow_loopback": "ACME_SERVER_VALIDATION_ALLOW_LOOPBACK",
     "renewal_interval": "ACME_SERVER_RENEWAL_INTERVAL",
     "processing_lease": "ACME_SERVER_PROCESSING_LEASE",
+    "challenge_wait": "ACME_SERVER_CHALLENGE_WAIT",
     "database_busy_timeout": "ACME_SERVER_DATABASE_BUSY_TIMEOUT",
     "status_listen": "ACME_SERVER_STATUS_LISTEN",
     "status_url": "ACME_SERVER_STATUS_URL",
@@ -57,6 +58,7 @@ _FRACTIONS = {
     "validation_timeout": (0.1, 120.0),
     "renewal_interval": (0.0, 86400.0),
     "processing_lease": (0.1, 86400.0),
+    "challenge_wait": (0.0, 30.0),
     "database_busy_timeout": (0.0, 600.0),
 }
 _BOOLEANS = frozenset({"eab_required", "block_private", "validation_allow_loopback", "reload_as_root"})
@@ -88,6 +90,8 @@ class Settings:
     renewal_interval: float = 300.0  # seconds between auto-renewal passes of each worker; 0: no scheduler
     # Seconds an order may stay `processing` before recovery fails it (a finalize cut short by a crash).
     processing_lease: float = 60.0
+    # Seconds a challenge POST waits for its validation's outcome before answering `processing`.
+    challenge_wait: float = 1.0
     database_busy_timeout: float = 30.0  # seconds a SQLite writer waits for another process's lock
     # CRLs, OCSP and renewalInfo over plain HTTP (relying parties fetch CRL DP and AIA URLs over http):
     status_listen: str | None = None  # HOST:PORT; None: the listen host, port + 80; "off": none

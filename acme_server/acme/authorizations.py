@@ -47,7 +47,8 @@ async def challenge(request: Request) -> Response:
         record, parent = await challenges.get_challenge(rt, account, challenge_id)
     else:
         post.json()  # §7.5.1: the payload is an (empty) JSON object
-        record, parent = await challenges.respond(rt, account, challenge_id)
+        wait = request.app.state.settings.challenge_wait
+        record, parent = await challenges.respond(rt, account, challenge_id, wait=wait)
     headers = {"Link": f'<{links.authorization_url(request, parent.id)}>;rel="up"'}
     if record.status == "processing":
         headers["Retry-After"] = render.RETRY_AFTER_SECONDS

@@ -41,6 +41,8 @@ class Runtime:
     clock: Clock = field(default_factory=SystemClock)
     _signers: dict[bytes, Signer] = field(default_factory=dict, repr=False)
     _validation_wakeup: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+    # Challenge POSTs of this process waiting for their validation's outcome (services/challenges.py)
+    _outcome_waiters: dict[str, asyncio.Event] = field(default_factory=dict, repr=False)
     profile_names: dict[str, str] = field(default_factory=dict, repr=False)  # id -> name; names never change
     catalog: Catalog | None = field(default=None, repr=False)  # services/catalog.py owns it
     # Where relying parties fetch CRLs and OCSP (plain HTTP, RFC 5280 §4.2.1.13); "": the public URL.
@@ -56,6 +58,22 @@ class Runtime:
     def wake_validators(self) -> None:
         """A challenge was queued in this process: let its validation worker look now."""
         self._validation_wakeup.set()
+
+    async def wait_for_outcome(self, challenge_id: str, timeout: float) -> None:
+        """Until the validation of `challenge_id` is recorded in this process, or `timeout` seconds
+        (another process may validate it; the caller reads the outcome from storage either way)."""
+        event = self._outcome_waiters.setdefault(challenge_id, asyncio.Event())
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), timeout)
+        finally:
+            if self._outcome_waiters.get(challenge_id) is event:
+                del self._outcome_waiters[challenge_id]
+
+    def outcome_recorded(self, challenge_id: str) -> None:
+        event = self._outcome_waiters.get(challenge_id)
+        if event is not None:
+            event.set()
 
     async def wait_for_validation_work(self, timeout: float) -> None:
         with contextlib.suppress(TimeoutError):

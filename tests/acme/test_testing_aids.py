@@ -23,7 +23,7 @@ async def test_nonce_reject_rate_refuses_valid_nonces(acme: AcmeServer) -> None:
     assert "on purpose" in response.json()["detail"]
 
 
-@pytest.mark.parametrize("acme_overrides", [{"test_validation_delay": 1.0}])
+@pytest.mark.parametrize("acme_overrides", [{"test_validation_delay": 1.0, "challenge_wait": 0.2}])
 async def test_validation_delay_shows_processing_with_retry_after(acme: AcmeServer) -> None:
     client = await acme.client()
     await client.register()
