@@ -76,13 +76,21 @@ def _account(record: AccountRecord) -> Account:
     )
 
 
+MAX_CONTACTS = 10  # docs/security.md "Size limits"
+MAX_CONTACT_LENGTH = 330  # "mailto:" and the 320 characters an e-mail address may have (RFC 3696)
+
+
 def check_contacts(contacts: Any) -> tuple[str, ...]:
     """§7.3: mailto: URLs with one plain address each (no hfields), as Boulder and Pebble accept."""
     if contacts is None:
         return ()
     if not isinstance(contacts, list) or not all(isinstance(c, str) for c in contacts):
         raise Malformed("contact must be an array of URL strings")
+    if len(contacts) > MAX_CONTACTS:
+        raise Malformed(f"an account may have at most {MAX_CONTACTS} contacts, not {len(contacts)}")
     for contact in contacts:
+        if len(contact) > MAX_CONTACT_LENGTH:
+            raise InvalidContact(f"a contact is at most {MAX_CONTACT_LENGTH} characters long")
         scheme, _, address = contact.partition(":")
         if scheme.lower() != "mailto":
             raise UnsupportedContact(f"contact {contact!r}: only mailto: contacts are supported")

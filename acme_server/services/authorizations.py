@@ -42,10 +42,15 @@ class Identifier:
         return {"type": self.type.value, "value": self.value}
 
 
+MAX_IDENTIFIERS_PER_ORDER = 100  # as Let's Encrypt (docs/security.md "Size limits")
+
+
 def parse_identifiers(raw: object, *, allow_wildcard: bool = True) -> list[Identifier]:
     """Normalise and de-duplicate; every bad identifier becomes a subproblem of one error."""
     if not isinstance(raw, list) or not raw:
         raise Malformed("identifiers must be a non-empty array")
+    if len(raw) > MAX_IDENTIFIERS_PER_ORDER:  # each one is an authorization and three challenges
+        raise Malformed(f"an order may name at most {MAX_IDENTIFIERS_PER_ORDER} identifiers, not {len(raw)}")
     found: dict[tuple[str, str], Identifier] = {}
     problems: list[Subproblem] = []
     for item in raw:
