@@ -31,7 +31,7 @@ from acme_server.acme.routes import ROUTES as ACME_ROUTES
 from acme_server.acme.routes import AcmeHeaders
 from acme_server.api.routes import api_app
 from acme_server.config import Settings
-from acme_server.services import challenges, crls, orders, renewals
+from acme_server.services import challenges, crls, orders, renewals, syncs
 from acme_server.services.nonces import Nonces
 from acme_server.services.ports import Validator
 from acme_server.services.runtime import Runtime, open_runtime
@@ -154,6 +154,8 @@ def create_app(
         # A finalize cut short by a crash is failed once its lease ran out: a pass at start-up, then
         # periodically, in every worker and replica (one conditional UPDATE each).
         tasks = [worker, asyncio.create_task(orders.run_recovery(rt, stop))]
+        # Sync pushes queued by issuances (here or in another process) leave the request path.
+        tasks.append(asyncio.create_task(syncs.run_push_worker(rt, stop)))
         if settings.renewal_interval > 0:
             tasks.append(
                 asyncio.create_task(renewals.run_scheduler(rt, stop, interval=settings.renewal_interval))
@@ -164,6 +166,7 @@ def create_app(
         finally:
             stop.set()
             rt.wake_validators()
+            rt.wake_pushers()
             for task in tasks:
                 with suppress(asyncio.CancelledError, TimeoutError):  # wait_for cancelled a slow one
                     await asyncio.wait_for(task, 5)

@@ -41,6 +41,8 @@ class Runtime:
     clock: Clock = field(default_factory=SystemClock)
     _signers: dict[bytes, Signer] = field(default_factory=dict, repr=False)
     _validation_wakeup: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+    _push_wakeup: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+    push_worker_running: bool = False  # services/syncs.py run_push_worker takes queued pushes
     # Challenge POSTs of this process waiting for their validation's outcome (services/challenges.py)
     _outcome_waiters: dict[str, asyncio.Event] = field(default_factory=dict, repr=False)
     profile_names: dict[str, str] = field(default_factory=dict, repr=False)  # id -> name; names never change
@@ -74,6 +76,15 @@ class Runtime:
         event = self._outcome_waiters.get(challenge_id)
         if event is not None:
             event.set()
+
+    def wake_pushers(self) -> None:
+        """A sync push was queued in this process: let its push worker look now."""
+        self._push_wakeup.set()
+
+    async def wait_for_push_work(self, timeout: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._push_wakeup.wait(), timeout)
+        self._push_wakeup.clear()
 
     async def wait_for_validation_work(self, timeout: float) -> None:
         with contextlib.suppress(TimeoutError):

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from acme_server.destinations import DESTINATIONS, Bundle, Target, get_destination
@@ -297,22 +297,68 @@ async def _record(
 
 @dataclass(frozen=True)
 class PendingPushes:
-    """The syncs a newly stored certificate concerns, found inside the transaction that stored it."""
+    """The syncs a newly stored certificate concerns, queued inside the transaction that stored it."""
 
     sync_ids: tuple[str, ...]
 
 
 async def pending_pushes(tx: Tx, certificate_id: str, profile_id: str | None) -> PendingPushes:
-    """Inside the storing transaction (one statement, no extra round trip): the syncs bound to the new
-    certificate (a renewal moved its predecessor's syncs onto it) or to its profile's latest."""
-    return PendingPushes(tuple(r.id for r in await tx.syncs.list_for_issued(certificate_id, profile_id)))
+    """Inside the storing transaction (one statement): queue a push to the syncs bound to the new
+    certificate (a renewal moved its predecessor's syncs onto it) or to its profile's latest. The
+    queue is a column, so a push survives a crash between this commit and the push."""
+    queued = await tx.syncs.queue_pushes_for_issued(certificate_id, profile_id, at=datetime.now(UTC))
+    return PendingPushes(tuple(queued))
 
 
 async def push_pending(rt: Runtime, pending: PendingPushes) -> list[SyncInfo]:
-    """After that transaction committed: push to each of those syncs (nothing to do, no database work,
-    when there are none). Failures are recorded on each sync, never raised into the issuance."""
+    """After that transaction committed. In a server process the push worker takes the queued pushes
+    (run_push_worker): the request that issued never waits for a destination; this wakes it and
+    returns []. Without a worker (the CLI, a library caller) they are pushed here and returned.
+    Failures are recorded on each sync, never raised into the issuance."""
+    if not pending.sync_ids:
+        return []
+    if rt.push_worker_running:
+        rt.wake_pushers()
+        return []
     pushed = []
     for sync_id in pending.sync_ids:
         with suppress(NotFound):  # deleted since: nothing to push
-            pushed.append(await _push_sync(rt, sync_id))
+            pushed.append(await _push_queued(rt, sync_id))
     return pushed
+
+
+async def _push_queued(rt: Runtime, sync_id: str) -> SyncInfo:
+    """Push a queued sync, then unqueue it unless another push was queued after this one began."""
+    async with rt.storage.read() as tx:
+        queued_at = (await find_record(tx, sync_id)).push_due_at
+    info = await _push_sync(rt, sync_id)
+    if queued_at is not None:
+        async with rt.storage.transaction() as tx:
+            await tx.syncs.clear_push(sync_id, queued_at=queued_at)
+    return info
+
+
+PUSH_WORKER_POLL: Final = 2.0  # seconds between looks at the queue when not woken (other processes)
+PUSH_BATCH: Final = 16
+
+
+async def run_push_worker(rt: Runtime, stop: asyncio.Event) -> None:
+    """Push queued syncs until `stop` is set: woken by an issuance in this process, else polling the
+    queue (pushes queued by other processes, or left by a crash). One push of a sync at a time across
+    processes: each push holds the sync's lease (_push_sync)."""
+    rt.push_worker_running = True
+    try:
+        while not stop.is_set():
+            try:
+                async with rt.storage.read() as tx:
+                    due = await tx.syncs.due_pushes(limit=PUSH_BATCH)
+                for sync_id in due:
+                    with suppress(NotFound):
+                        await _push_queued(rt, sync_id)
+            except (OSError, CAError) as exc:  # the database went away for a moment: keep going
+                log.warning("sync push worker: %s", exc)
+                due = []
+            if len(due) < PUSH_BATCH:
+                await rt.wait_for_push_work(PUSH_WORKER_POLL)
+    finally:
+        rt.push_worker_running = False

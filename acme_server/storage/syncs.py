@@ -31,6 +31,7 @@ class SyncRecord:
     last_certificate_id: str | None
     created_at: datetime
     updated_at: datetime
+    push_due_at: datetime | None = None  # a push is queued since then
 
 
 class SyncRepository(Repository):
@@ -86,12 +87,35 @@ class SyncRepository(Repository):
             statement = statement.where(syncs.c.profile_id == profile_id)
         return await self._all(SyncRecord, statement)
 
-    async def list_for_issued(self, certificate_id: str, profile_id: str | None) -> builtins.list[SyncRecord]:
-        """The syncs a newly issued certificate concerns: bound to it, or to its profile's latest."""
+    async def queue_pushes_for_issued(
+        self, certificate_id: str, profile_id: str | None, *, at: datetime
+    ) -> builtins.list[str]:
+        """Queue a push to every sync a newly issued certificate concerns (bound to it, or to its
+        profile's latest); their ids. One statement, inside the transaction that stored it."""
         target = syncs.c.certificate_id == certificate_id
         if profile_id is not None:
             target = or_(target, syncs.c.profile_id == profile_id)
-        return await self._all(SyncRecord, select(syncs).where(target).order_by(syncs.c.name))
+        statement = update(syncs).where(target).values(push_due_at=at).returning(syncs.c.id)
+        return [row[0] for row in await self._execute(statement)]
+
+    async def due_pushes(self, *, limit: int) -> builtins.list[str]:
+        """Syncs with a queued push, the longest waiting first."""
+        statement = (
+            select(syncs.c.id)
+            .where(syncs.c.push_due_at.is_not(None))
+            .order_by(syncs.c.push_due_at, syncs.c.id)
+            .limit(limit)
+        )
+        return [row[0] for row in await self._execute(statement)]
+
+    async def clear_push(self, sync_id: str, *, queued_at: datetime) -> bool:
+        """A push that began after `queued_at` finished: unqueue, unless a newer push was queued since."""
+        statement = (
+            update(syncs)
+            .where(syncs.c.id == sync_id, syncs.c.push_due_at <= queued_at)
+            .values(push_due_at=None)
+        )
+        return (await self._execute(statement)).rowcount == 1
 
     async def retarget(self, old_certificate_id: str, new_certificate_id: str) -> int:
         """Move the syncs of a renewed certificate onto its successor; how many moved."""

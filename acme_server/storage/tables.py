@@ -347,10 +347,14 @@ syncs = Table(
     Column("last_certificate_id", String(36), nullable=True),  # no FK: history, may outlive the row
     _created_at(),
     Column("updated_at", UTCDateTime(), nullable=False),
+    # A push is queued (services/syncs.py run_push_worker): set in the transaction that stored the
+    # certificate, cleared when a push that started after it finished.
+    Column("push_due_at", UTCDateTime(), nullable=True),
     CheckConstraint("(certificate_id IS NULL) <> (profile_id IS NULL)", name="target"),
     _one_of("last_status", "never", "ok", "failed"),
     Index(None, "certificate_id"),
     Index(None, "profile_id"),
+    Index(None, "push_due_at"),
 )
 
 # --- ACME (RFC 8555) ---------------------------------------------------------------------------

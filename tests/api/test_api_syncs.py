@@ -4,16 +4,30 @@ problem documents; a renewal over the API pushes the successor."""
 
 from __future__ import annotations
 
+import asyncio
 import stat
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from acme_server.destinations import DestinationHost
 from tests.api.conftest import CM, ApiServer, issue_managed, make_pki
 from tests.services.test_syncs import AWS_SECRETS, moto_endpoint  # noqa: F401 - the fixture
 from tests.tools import openssl, write
 
 SYNCS = f"{CM}/syncs"
+
+
+async def pushed(api: ApiServer, sync: str, certificate_id: str, *, seconds: float = 30) -> dict[str, Any]:
+    """The sync once its push of `certificate_id` is recorded (pushes are queued, not inline)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        shown: dict[str, Any] = await api.ok("GET", f"{SYNCS}/{sync}", role="viewer")
+        if shown["lastCertificateId"] == certificate_id or time.monotonic() > deadline:
+            return shown
+        await asyncio.sleep(0.05)
 
 
 async def test_directory_sync_lifecycle_and_renewal_push(api: ApiServer, tmp_path: Path) -> None:
@@ -39,7 +53,7 @@ async def test_directory_sync_lifecycle_and_renewal_push(api: ApiServer, tmp_pat
     openssl("verify", "-CAfile", root, "-untrusted", target / "chain.pem", target / "cert.pem")
 
     renewed = await api.ok("POST", f"{CM}/certificates/{cert['id']}/renew", role="operator", status=201)
-    shown = await api.ok("GET", f"{SYNCS}/nginx", role="viewer")
+    shown = await pushed(api, "nginx", renewed["id"])  # the push worker takes it off the request path
     assert shown["certificateId"] == renewed["id"] and shown["lastCertificateId"] == renewed["id"]
     exported = await api.ok("GET", f"{CM}/certificates/{renewed['id']}/export", role="operator")
     assert (target / "cert.pem").read_text() == exported["certificate"]
@@ -132,3 +146,52 @@ async def test_roles_unknown_ids_and_duplicate_names(api: ApiServer, tmp_path: P
         "detail"
     ] == "no sync 'nope'"
     await api.problem("GET", SYNCS, 401, "unauthorized", role=None)
+
+
+async def test_issue11_6_a_push_never_holds_up_the_issuance_that_queued_it(
+    api: ApiServer, tmp_path: Path
+) -> None:
+    """A destination that hangs (here a reload command waiting for a file) does not delay the renewal
+    that queued the push; the push completes once the destination answers."""
+    await make_pki(api)
+    cert = (await issue_managed(api))["certificate"]
+    release = tmp_path / "release"
+    api.rt.host = DestinationHost(
+        {"hang": ("sh", "-c", f"while [ ! -e {release} ]; do sleep 0.05; done")}, run_as_root=True
+    )
+    release.touch()  # the first push (at creation, inline on purpose: the caller asked for it) passes
+    body = {
+        "name": "slow",
+        "destinationType": "directory",
+        "certificateId": cert["id"],
+        "config": {"path": str(tmp_path / "d"), "reloadCommand": "hang"},
+    }
+    assert (await api.ok("POST", SYNCS, status=201, json=body))["lastStatus"] == "ok"
+    release.unlink()
+    renewed = await api.ok("POST", f"{CM}/certificates/{cert['id']}/renew", role="operator", status=201)
+    held = await api.ok("GET", f"{SYNCS}/slow", role="viewer")
+    assert held["lastCertificateId"] == cert["id"]  # answered while the push still hangs
+    release.touch()
+    shown = await pushed(api, "slow", renewed["id"])
+    assert shown["lastStatus"] == "ok" and shown["lastCertificateId"] == renewed["id"]
+
+
+async def test_issue11_6_a_queued_push_survives_until_a_worker_takes_it(
+    api: ApiServer, tmp_path: Path
+) -> None:
+    """The queue is a column: a push queued by another process (or before a crash) is taken by the
+    next worker that looks."""
+    await make_pki(api)
+    cert = (await issue_managed(api))["certificate"]
+    body = {"name": "q", "destinationType": "directory", "certificateId": cert["id"], "push": False}
+    body["config"] = {"path": str(tmp_path / "q")}
+    created = await api.ok("POST", SYNCS, status=201, json=body)
+    assert created["lastStatus"] == "never"
+    async with api.rt.storage.transaction() as tx:  # what another process's issuance does
+        assert await tx.syncs.queue_pushes_for_issued(cert["id"], None, at=api.rt.clock.now()) == [
+            created["id"]
+        ]
+    shown = await pushed(api, "q", cert["id"])
+    assert shown["lastStatus"] == "ok" and (tmp_path / "q" / "cert.pem").exists()
+    async with api.rt.storage.read() as tx:
+        assert await tx.syncs.due_pushes(limit=10) == []  # unqueued once pushed
