@@ -120,12 +120,12 @@ async def find_by_key(rt: Runtime, jwk: JWK) -> Account | None:
 async def redeem_nonce_and_load(
     rt: Runtime, nonces: Nonces, nonce: str, account_id: str | None
 ) -> Account | None:
-    """Read the account the request's kid names (one read transaction, no writer lock), then use the
+    """Read the account the request's kid names (one statement, no writer lock), then use the
     request's nonce (one cheap write to the store of used nonces). An unknown account is refused
     first, so its nonce stays unused."""
     record = None
     if account_id is not None:
-        async with rt.storage.read() as tx:
+        async with rt.storage.read_one() as tx:  # one statement: no transaction needed
             record = await tx.accounts.get(account_id)
         if record is None:
             raise AccountDoesNotExist(f"no account {account_id!r}")

@@ -267,6 +267,20 @@ class Storage:
                 yield LoopConnection(loop_connection)
 
     @asynccontextmanager
+    async def read_one(self) -> AsyncIterator[Tx]:
+        """For a read that is one statement (the account of every ACME request): no transaction
+        around it. On PostgreSQL an autocommit statement is one round trip where read() costs
+        three (BEGIN ... READ ONLY, the statement, COMMIT), and a single statement sees one snapshot
+        anyway. On SQLite the same as read(). Never write through it."""
+        if self._loop_reader is not None:
+            async with self.read() as tx:
+                yield tx
+            return
+        async with self._read_engine.connect() as connection:
+            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            yield Tx(autocommit)
+
+    @asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:
         """One read-only transaction over a consistent snapshot; a write inside it fails."""
         if self._loop_reader is not None:
