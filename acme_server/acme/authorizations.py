@@ -23,7 +23,11 @@ async def authorization(request: Request) -> Response:
         if post.json().get("status") != "deactivated":
             raise Malformed("an authorization can only be updated to status deactivated")
         record = await authorizations.deactivate(rt, account, authorization_id)
-    return render.json_response(render.authorization(request, record, rt.clock.now()))
+    body = render.authorization(request, record, rt.clock.now())
+    headers = {}
+    if body["status"] == "pending" and any(c["status"] == "processing" for c in body["challenges"]):
+        headers["Retry-After"] = render.RETRY_AFTER_SECONDS  # a validation is running: poll in a second
+    return render.json_response(body, 200, **headers)
 
 
 async def new_authz(request: Request) -> Response:

@@ -45,7 +45,9 @@ async def _order_response(request: Request, record: orders.OrderRecord, status: 
     rt = links.runtime(request)
     body = render.order(request, record, rt.clock.now(), await profiles.profile_name(rt, record.profile_id))
     headers = {"Location": links.order_url(request, record.id)}
-    if body["status"] == "processing":
+    # processing: signing; pending: validations to answer or running. Either way the next look is
+    # worth a second's wait, and a client that honours it cannot flood a loaded server with polls.
+    if body["status"] in ("processing", "pending"):
         headers["Retry-After"] = render.RETRY_AFTER_SECONDS
     return render.json_response(body, status, **headers)
 

@@ -46,3 +46,24 @@ async def test_s7_5_1_a_slow_validation_is_answered_processing_after_the_wait(ac
     challenge, order, elapsed = await _answer(acme, "slowwait.example.internal")
     assert challenge["status"] == "processing" and order["status"] == "pending"
     assert elapsed >= 0.3  # it did wait, and answered before the validation ended
+
+
+@pytest.mark.parametrize("acme_overrides", [{"test_validation_delay": 3.0, "challenge_wait": 0.2}])
+async def test_s7_5_1_while_a_validation_runs_the_order_and_authorization_ask_for_a_second(
+    acme: AcmeServer,
+) -> None:
+    """A pending order, and an authorization whose challenge is processing, carry Retry-After: a
+    client that honours it cannot flood a loaded server with polls (§7.4 and §7.5.1)."""
+    client = await acme.client()
+    await client.register()
+    acme.resolve("later.example.internal")
+    created = await client.new_order("later.example.internal")
+    assert created.headers["Retry-After"] == "1"
+    authz_url = created.json()["authorizations"][0]
+    authz = await client.post(authz_url)
+    assert "Retry-After" not in authz.headers  # nothing is running yet: the client must answer first
+    challenge = next(c for c in authz.json()["challenges"] if c["type"] == "http-01")
+    acme.serve_http01(client, challenge["token"])
+    await client.post(challenge["url"], {})
+    assert (await client.post(authz_url)).headers["Retry-After"] == "1"
+    assert (await client.post(created.headers["Location"])).headers["Retry-After"] == "1"
