@@ -111,6 +111,16 @@ class Client:
     def key_authorization(self, token: str) -> str:
         return f"{token}.{self.thumbprint}"
 
+    def key_change(self, new_key: PrivateKey) -> dict[str, str]:
+        """The inner JWS of a keyChange (RFC 8555 §7.3.5) from this account's key to `new_key`."""
+        url = self.directory["keyChange"]
+        return jws(
+            new_key,
+            "ES256",
+            {"alg": "ES256", "url": url, "jwk": jwk_of(new_key.public_key()).to_json()},
+            json.dumps({"account": self.kid, "oldKey": self.jwk}).encode(),
+        )
+
 
 def csr_der(*names: str, key: PrivateKey | None = None) -> bytes:
     from ca_core.csr import build_csr

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from acme_server.services import policies, profiles
-from ca_core.jose import b64encode, jwk_of
+from ca_core.jose import b64encode
 from ca_core.keys import KeyAlgorithm, generate_key
-from tests.acme.client import csr_der, jws
+from tests.acme.client import csr_der
 from tests.acme.conftest import AcmeServer
 
 ERR = "urn:ietf:params:acme:error:"
@@ -87,26 +87,14 @@ async def test_s7_3_5_key_change_and_conflict(acme: AcmeServer) -> None:
     assert client.kid is not None
     new_key = generate_key(KeyAlgorithm.EC_prime256v1)
     url = client.directory["keyChange"]
-    inner = jws(
-        new_key,
-        "ES256",
-        {"alg": "ES256", "url": url, "jwk": jwk_of(new_key.public_key()).to_json()},
-        __import__("json").dumps({"account": client.kid, "oldKey": client.jwk}).encode(),
-    )
-    changed = await client.post(url, inner)
+    changed = await client.post(url, client.key_change(new_key))
     assert changed.status_code == 200
     client.key = new_key
     assert (await client.post(client.kid)).status_code == 200  # the new key signs for the account
 
     other = await acme.client()
     await other.register()
-    taken = jws(
-        new_key,
-        "ES256",
-        {"alg": "ES256", "url": url, "jwk": jwk_of(new_key.public_key()).to_json()},
-        __import__("json").dumps({"account": other.kid, "oldKey": other.jwk}).encode(),
-    )
-    conflict = await other.post(url, taken)
+    conflict = await other.post(url, other.key_change(new_key))
     assert conflict.status_code == 409
     assert conflict.headers["Location"] == client.kid  # §7.3.5: the account that holds the key
 

@@ -27,7 +27,15 @@ class Work:
     log: list[str] = field(default_factory=list, compare=False, repr=False)
 
 
-BACKGROUND_LOOPS = ("run_worker", "run_updater", "run_scheduler")  # validation, CRL updater, renewals
+# validation (its loop and each validation task), CRL updater, renewals, order recovery, sync pushes
+BACKGROUND_LOOPS = (
+    "run_worker",
+    "_validate_one",
+    "run_updater",
+    "run_scheduler",
+    "run_recovery",
+    "run_push_worker",
+)
 
 
 def _from_a_request() -> bool:
