@@ -203,4 +203,5 @@ def app_from_environment() -> Starlette:
     values["data_dir"] = Path(values["data_dir"])
     values["caa_identities"] = tuple(values["caa_identities"])
     values["reload_commands"] = tuple((name, tuple(words)) for name, words in values["reload_commands"])
+    values["sync_directories"] = tuple(values["sync_directories"])
     return create_app(Settings(**values))

@@ -49,6 +49,7 @@ ENVIRONMENT = {
     "ocsp_responder": "ACME_SERVER_OCSP_RESPONDER",
     "reload_commands": "ACME_SERVER_RELOAD_COMMANDS",
     "reload_as_root": "ACME_SERVER_RELOAD_AS_ROOT",
+    "sync_directories": "ACME_SERVER_SYNC_DIRECTORIES",
     "test_nonce_reject_rate": "ACME_SERVER_TEST_NONCE_REJECT_RATE",
     "test_validation_delay": "ACME_SERVER_TEST_VALIDATION_DELAY",
 }
@@ -101,6 +102,8 @@ class Settings:
     # commands"): name -> argv, from [reload_commands] in the TOML file; a sync names one of them.
     reload_commands: tuple[tuple[str, tuple[str, ...]], ...] = ()
     reload_as_root: bool = False  # run them even when the server runs as root (off: refused)
+    # Where directory syncs may write; operators may create directory syncs only when this is set.
+    sync_directories: tuple[str, ...] = ()
     # Client testing aids, off by default (Pebble's PEBBLE_WFE_NONCEREJECT and PEBBLE_VA_SLEEPTIME):
     test_nonce_reject_rate: float = 0.0  # share of valid nonces refused with badNonce, 0..1
     test_validation_delay: float = 0.0  # seconds the VA waits before each validation
@@ -260,6 +263,13 @@ def _convert(name: str, value: Any) -> Any:
         return Path(str(value))
     if name == "reload_commands":
         return _reload_commands(value)
+    if name == "sync_directories":  # a TOML list or "/etc/nginx/tls, /srv/tls"
+        items = value if isinstance(value, list) else str(value).split(",")
+        directories = tuple(str(i).strip() for i in items if str(i).strip())
+        for directory in directories:
+            if not Path(directory).is_absolute():
+                raise ConfigError(f"sync_directories: {directory!r} is not an absolute path")
+        return directories
     if name == "caa_identities":  # a TOML list or "a.example, b.example"
         items = value if isinstance(value, list) else str(value).split(",")
         return tuple(str(i).strip().lower() for i in items if str(i).strip())

@@ -162,3 +162,13 @@ def test_issue10_1_reload_commands_come_from_the_toml_file_or_the_environment(tm
 def test_issue10_1_bad_reload_commands_name_the_setting(value: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("{", r"\{")):
         load_settings({}, {"ACME_SERVER_RELOAD_COMMANDS": value})
+
+
+def test_issue10_1_sync_directories_from_toml_or_environment(tmp_path: Path) -> None:
+    config = tmp_path / "acme.toml"
+    config.write_text('sync_directories = ["/etc/nginx/tls", "/srv/tls"]\n')
+    assert load_settings({"config": str(config)}, {}).sync_directories == ("/etc/nginx/tls", "/srv/tls")
+    from_env = load_settings({}, {"ACME_SERVER_SYNC_DIRECTORIES": "/etc/nginx/tls, /srv/tls"})
+    assert from_env.sync_directories == ("/etc/nginx/tls", "/srv/tls")
+    with pytest.raises(ConfigError, match="sync_directories: 'relative' is not an absolute path"):
+        load_settings({}, {"ACME_SERVER_SYNC_DIRECTORIES": "relative"})

@@ -111,9 +111,13 @@ def _credentials(secrets: Mapping[str, str]) -> dict[str, str]:
 class AwsAcmDestination:
     type_name = "aws-acm"
     secret_names: tuple[str, ...] = _SECRETS
-    # Another endpoint than AWS's makes the server connect (and hand over a private key) wherever
-    # the caller says: only an admin may set it.
-    admin_keys: tuple[str, ...] = ("endpointUrl",)
+
+    def admin_reason(self, config: Mapping[str, Any], host: DestinationHost) -> str | None:
+        # Another endpoint than AWS's makes the server connect (and hand over a private key)
+        # wherever the caller says.
+        if config.get("endpointUrl") is not None:
+            return "only an admin may set config.endpointUrl of an aws-acm sync"
+        return None
 
     def configure(
         self, config: Mapping[str, Any], secrets: Mapping[str, str], host: DestinationHost

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from ca_core.errors import CAError
@@ -39,6 +40,8 @@ class DestinationHost:
 
     reload_commands: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     run_as_root: bool = False
+    # Where `directory` syncs may write (Settings.sync_directories); empty: anywhere, admins only.
+    directory_roots: tuple[Path, ...] = ()
 
     def running_as_root(self) -> bool:
         return os.geteuid() == 0
@@ -63,9 +66,11 @@ class Destination(Protocol):
 
     type_name: str
     secret_names: tuple[str, ...]  # the secrets it accepts; stored sealed, never shown
-    # Configuration keys that make the server act on its host (run a command, connect elsewhere):
-    # only an admin may set them (services/syncs.py checks).
-    admin_keys: tuple[str, ...]
+
+    def admin_reason(self, config: Mapping[str, Any], host: DestinationHost) -> str | None:
+        """Why `config` needs an admin, because it makes the server act on its host (run a command,
+        connect elsewhere, write where it likes), or None (services/syncs.py checks the role)."""
+        ...
 
     def configure(
         self, config: Mapping[str, Any], secrets: Mapping[str, str], host: DestinationHost

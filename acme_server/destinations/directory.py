@@ -129,6 +129,17 @@ def _reload_command(value: object, host: DestinationHost) -> tuple[str, tuple[st
     return value, host.reload_commands[value]
 
 
+def _check_inside(path: Path, roots: tuple[Path, ...]) -> None:
+    """With sync_directories configured, `path` (its symbolic links resolved, so none leads out) lies
+    in one of them. Checked at every push, so a sync stored before the setting changed obeys it."""
+    if not roots:
+        return
+    resolved = Path(os.path.realpath(path))
+    if not any(resolved.is_relative_to(os.path.realpath(root)) for root in roots):
+        shown = ", ".join(str(root) for root in roots)
+        raise InvalidSetting("config.path", f"must be inside one of the server's sync_directories ({shown})")
+
+
 def _timeout(value: object) -> float:
     path = "config.reloadTimeout"
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -141,7 +152,16 @@ def _timeout(value: object) -> float:
 class DirectoryDestination:
     type_name = "directory"
     secret_names: tuple[str, ...] = ()
-    admin_keys: tuple[str, ...] = ("reloadCommand",)
+
+    def admin_reason(self, config: Mapping[str, Any], host: DestinationHost) -> str | None:
+        if config.get("reloadCommand") is not None:
+            return "only an admin may set config.reloadCommand of a directory sync"
+        if not host.directory_roots:
+            return (
+                "only an admin may choose where a directory sync writes while the server's"
+                " configuration names no sync_directories"
+            )
+        return None
 
     def configure(
         self, config: Mapping[str, Any], secrets: Mapping[str, str], host: DestinationHost
@@ -154,6 +174,7 @@ class DirectoryDestination:
             raise InvalidSetting("config.path", "must be an absolute path")
         if path.exists() and not path.is_dir():
             raise InvalidSetting("config.path", f"{path} exists and is not a directory")
+        _check_inside(path, host.directory_roots)
         if secrets:
             raise InvalidSetting("secrets", "the directory destination takes no secrets")
         name, words = (None, None)

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import hashlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import serialization
@@ -139,5 +140,9 @@ async def open_runtime(settings: Settings, *, read_only: bool = False) -> Runtim
         status_url=settings.status_public_url,
         ocsp_responder=settings.ocsp_responder,
         processing_lease=settings.processing_lease,
-        host=DestinationHost(dict(settings.reload_commands), run_as_root=settings.reload_as_root),
+        host=DestinationHost(
+            dict(settings.reload_commands),
+            run_as_root=settings.reload_as_root,
+            directory_roots=tuple(Path(p) for p in settings.sync_directories),
+        ),
     )

@@ -158,10 +158,10 @@ async def create_sync(
         raise InvalidSetting("target", "give either a certificate or a profile")
     secrets = dict(secrets or {})
     destination = get_destination(destination_type)
-    if not role.allows(Role.ADMIN):
-        for key in destination.admin_keys:
-            if isinstance(config, Mapping) and config.get(key) is not None:
-                raise Forbidden(f"only an admin may set config.{key} of a {destination_type} sync")
+    if not role.allows(Role.ADMIN) and isinstance(config, Mapping):
+        reason = destination.admin_reason(config, rt.host)
+        if reason is not None:
+            raise Forbidden(reason)
     destination.configure(config, secrets, rt.host)
     sealed = rt.seal_secret(json.dumps(secrets).encode(), context=_secrets_context(name)) if secrets else None
     async with rt.storage.transaction() as tx:

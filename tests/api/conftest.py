@@ -4,6 +4,7 @@ with one API token per role; `api.as_(role)` sends requests with that role's tok
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 
 from acme_server.app import create_app
 from acme_server.config import Settings
+from acme_server.destinations import DestinationHost
 from acme_server.services import tokens
 from acme_server.services.runtime import Runtime
 from acme_server.storage import Storage
@@ -68,6 +70,8 @@ async def api(storage: Storage, tmp_path: Path) -> AsyncIterator[ApiServer]:
     port = unused_port()
     settings = Settings(listen=f"127.0.0.1:{port}", data_dir=tmp_path)
     rt = Runtime(storage=storage, kek=KeyEncryptionKey.generate(), public_url=f"http://127.0.0.1:{port}")
+    # directory syncs of the tests write below the temporary directory (operators may create them)
+    rt.host = DestinationHost(directory_roots=(Path(tempfile.gettempdir()),))
     secrets = {
         role.value: (await tokens.create_token(rt, f"{role.value}-test", role))[0] for role in tokens.Role
     }

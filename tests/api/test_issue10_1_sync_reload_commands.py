@@ -37,7 +37,9 @@ async def test_issue10_1_an_operator_cannot_set_a_reload_command(
     api: ApiServer, cert_id: str, tmp_path: Path
 ) -> None:
     marker = tmp_path / "ran"
-    api.rt.host = DestinationHost({"nginx": ("touch", str(marker))}, run_as_root=True)
+    api.rt.host = DestinationHost(
+        {"nginx": ("touch", str(marker))}, run_as_root=True, directory_roots=(tmp_path,)
+    )
     for command in ("nginx", ["sh", "-c", f"touch {marker}"], f"sh -c 'touch {marker}'"):
         problem = await api.problem(
             "POST",
@@ -163,3 +165,40 @@ async def test_issue10_1_an_operator_cannot_point_aws_acm_elsewhere(api: ApiServ
         },
     )
     assert "only an admin may set config.endpointUrl" in problem["detail"]
+
+
+async def test_issue10_1_operators_write_only_inside_the_configured_sync_directories(
+    api: ApiServer, cert_id: str, tmp_path: Path
+) -> None:
+    allowed = tmp_path / "tls"
+    allowed.mkdir()
+    api.rt.host = DestinationHost(directory_roots=())
+    problem = await api.problem(
+        "POST", SYNCS, 403, "forbidden", role="operator", json=_sync(cert_id, allowed / "a")
+    )
+    assert "names no sync_directories" in problem["detail"]
+    api.rt.host = DestinationHost(directory_roots=(allowed,))
+    await api.ok("POST", SYNCS, role="operator", status=201, json=_sync(cert_id, allowed / "a"))
+    for outside in (tmp_path / "elsewhere", allowed / ".." / "escape"):
+        problem = await api.problem(
+            "POST", SYNCS, 400, "invalid-field", json={**_sync(cert_id, outside), "name": "o"}
+        )
+        assert problem["field"] == "config.path"  # the roots bind admins too
+    (allowed / "link").symlink_to(tmp_path)  # a symbolic link out of the root
+    problem = await api.problem(
+        "POST", SYNCS, 400, "invalid-field", json={**_sync(cert_id, allowed / "link" / "x"), "name": "l"}
+    )
+    assert problem["field"] == "config.path" and not (tmp_path / "x").exists()
+
+
+async def test_issue10_1_a_stored_sync_outside_the_directories_fails_its_push(
+    api: ApiServer, cert_id: str, tmp_path: Path
+) -> None:
+    """A sync created before sync_directories was set obeys it at its next push."""
+    api.rt.host = DestinationHost()
+    await api.ok("POST", SYNCS, status=201, json=_sync(cert_id, tmp_path / "old"))  # an admin, no roots
+    (tmp_path / "old" / "cert.pem").unlink()
+    api.rt.host = DestinationHost(directory_roots=(tmp_path / "tls",))
+    run = await api.ok("POST", f"{SYNCS}/web/run", role="operator")
+    assert run["lastStatus"] == "failed" and "sync_directories" in run["lastError"]
+    assert not (tmp_path / "old" / "cert.pem").exists()
