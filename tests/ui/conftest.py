@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -97,7 +98,8 @@ class UI:
 @pytest.fixture(scope="module")
 def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UI]:
     data_dir = tmp_path_factory.mktemp("ui") / "data"
-    server = Server(data_dir)
+    # directory syncs made from the UI write below the temporary directory (operators may make them)
+    server = Server(data_dir, environment={"ACME_SERVER_SYNC_DIRECTORIES": tempfile.gettempdir()})
     try:
         # its own thread: Playwright's sync API keeps an event loop running in this one
         with ThreadPoolExecutor(1) as thread:
