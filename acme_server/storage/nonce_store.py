@@ -29,7 +29,6 @@ from typing import Any, Final, Protocol
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 PURGE_EVERY: Final = 60.0  # seconds between purges of expired rows, per process
-GUARD: Final = ""  # the PostgreSQL guard row's nonce (no real nonce is empty)
 
 
 class Redeemed(Enum):
@@ -87,11 +86,6 @@ class SqliteNonceStore:
             self._connection.execute(
                 "DELETE FROM used_nonces WHERE expires_at <= ?", (_ms(datetime.now(UTC)),)
             )
-
-    def count(self) -> int:
-        """Rows held (for tests and diagnostics)."""
-        row = self._connection.execute("SELECT count(*) FROM used_nonces").fetchone()
-        return int(row[0])
 
     async def close(self) -> None:
         self._connection.close()
