@@ -7,7 +7,6 @@ from types import TracebackType
 from typing import Any
 
 import dns.exception
-import httpx
 
 from acme_server.services.ports import (
     ChallengeType,
@@ -18,7 +17,7 @@ from acme_server.services.ports import (
 from acme_server.validation import caa
 from acme_server.validation.dns01 import validate_dns01
 from acme_server.validation.failures import ValidationFailure
-from acme_server.validation.http01 import HTTP01, new_client
+from acme_server.validation.http01 import HTTP01
 from acme_server.validation.resolver import Resolver
 from acme_server.validation.settings import ValidationSettings
 from acme_server.validation.targets import check_token, parse_identifier
@@ -35,12 +34,11 @@ class NetworkValidator:
     def __init__(self, settings: ValidationSettings) -> None:
         self.settings = settings
         self._resolver = Resolver(settings)
-        self._client = new_client(settings)
-        self._http01 = HTTP01(settings, self._resolver, self._client)
+        self._http01 = HTTP01(settings, self._resolver)
         self._tlsalpn01 = TLSALPN01(settings, self._resolver)
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        """Nothing to release: every validation opens and closes its own connections."""
 
     async def __aenter__(self) -> NetworkValidator:
         return self
@@ -56,7 +54,7 @@ class NetworkValidator:
             await self._check_challenge(task, records)
         except ValidationFailure as failure:
             return _invalid(failure.error_type, failure.detail, records)
-        except (OSError, httpx.HTTPError, dns.exception.DNSException) as error:
+        except (OSError, dns.exception.DNSException) as error:
             # A network error the checks did not name more precisely still is the client's problem
             # to see, not a crash of the validation worker.
             return _invalid("connection", f"network error during validation: {type(error).__name__}", records)

@@ -10,8 +10,10 @@ from typing import Any
 
 import httpx
 
+from acme_server.validation import http_wire
 from acme_server.validation.blocklist import IPAddress
 from acme_server.validation.failures import ValidationFailure
+from acme_server.validation.http_wire import WireResponse
 from acme_server.validation.resolver import Resolver
 from acme_server.validation.settings import ValidationSettings
 from acme_server.validation.targets import Identifier, is_hostname, plan_connection
@@ -32,21 +34,14 @@ class _ConnectFailure(ValidationFailure):
     """No TCP (or TLS, after an https redirect) connection: the next address may be tried."""
 
 
-def new_client(settings: ValidationSettings) -> httpx.AsyncClient:
-    """The VA's HTTP client: no proxies or netrc from the environment, no connection reuse (each
-    validation sees the server afresh, as Boulder's DisableKeepAlives), redirects followed by hand."""
-    # An https redirect target has no certificate yet (that is why it asks for one), so TLS is not
-    # verified there, as in Boulder; the check is the body, not the TLS identity.
+def tls_context() -> ssl.SSLContext:
+    """The VA's TLS for an https redirect target: that host has no certificate yet (that is why it
+    asks for one), so TLS is not verified there, as in Boulder; the check is the body, not the TLS
+    identity. Each validation opens its own connection (no reuse, as Boulder's DisableKeepAlives)."""
     tls = ssl.create_default_context()
     tls.check_hostname = False
     tls.verify_mode = ssl.CERT_NONE
-    return httpx.AsyncClient(
-        verify=tls,
-        trust_env=False,
-        follow_redirects=False,
-        timeout=httpx.Timeout(settings.timeout),
-        limits=httpx.Limits(max_keepalive_connections=0),
-    )
+    return tls
 
 
 @dataclass(frozen=True)
@@ -80,18 +75,11 @@ class _Hop:
         return f"{self.scheme}://{host}:{self.port}{self.path}"
 
 
-@dataclass(frozen=True)
-class _Response:
-    status: int
-    location: str | None = None
-    body: bytes = b""
-
-
 class HTTP01:
-    def __init__(self, settings: ValidationSettings, resolver: Resolver, client: httpx.AsyncClient) -> None:
+    def __init__(self, settings: ValidationSettings, resolver: Resolver) -> None:
         self._settings = settings
         self._resolver = resolver
-        self._client = client
+        self._tls = tls_context()
 
     async def validate(
         self, identifier: Identifier, token: str, key_authorization: str, records: list[dict[str, Any]]
@@ -103,16 +91,17 @@ class HTTP01:
         )
         for _ in range(self._settings.max_redirects + 1):
             response = await self._fetch(hop, records)
-            if response.location is None:
+            location = response.headers.get("location")
+            if response.status not in REDIRECT_STATUSES or location is None:
                 _check_response(response, hop, key_authorization)
                 return
-            hop = self._redirect_target(hop, response.location)
+            hop = self._redirect_target(hop, location)
         raise ValidationFailure(
             "connection",
             f"too many redirects: more than {self._settings.max_redirects} while fetching {hop.shown()}",
         )
 
-    async def _fetch(self, hop: _Hop, records: list[dict[str, Any]]) -> _Response:
+    async def _fetch(self, hop: _Hop, records: list[dict[str, Any]]) -> WireResponse:
         record: dict[str, Any] = {"hostname": hop.host, "port": hop.port, "url": hop.url()}
         blocked = self._settings.blocked
         candidates = await plan_connection(hop.host, self._resolver, blocked, record, records)
@@ -125,52 +114,39 @@ class HTTP01:
                     raise
         raise AssertionError("plan_connection returned no address")
 
-    async def _exchange(self, hop: _Hop, address: IPAddress) -> _Response:
+    async def _exchange(self, hop: _Hop, address: IPAddress) -> WireResponse:
         headers = {
             "Host": hop.host_header,
             "User-Agent": self._settings.user_agent,
             "Accept": "*/*",
-            "Accept-Encoding": "identity",
+            "Accept-Encoding": "identity",  # raw bytes: the VA never inflates what a server sends
         }
         # The socket goes to `address`; an https hop still sends the name as SNI (RFC 6066 §3).
-        extensions = {"sni_hostname": hop.host} if hop.scheme == "https" and is_hostname(hop.host) else {}
+        https = hop.scheme == "https"
         where = f"{hop.shown()} [{address}]"
         try:
             async with asyncio.timeout(self._settings.timeout):
-                return await self._send(hop.url_for(address), headers, extensions, where)
-        except (httpx.ConnectError, httpx.ConnectTimeout) as error:
-            raise _ConnectFailure("connection", f"could not connect to {where}: {_reason(error)}") from error
-        except (httpx.TimeoutException, TimeoutError) as error:
+                response = await http_wire.get(
+                    str(address),
+                    hop.port,
+                    http_wire.request_bytes(hop.path, headers),
+                    tls=self._tls if https else None,
+                    server_hostname=hop.host if https and is_hostname(hop.host) else None,
+                    max_body=self._settings.max_body_bytes,
+                )
+        except http_wire.ConnectFailed as error:
+            raise _ConnectFailure("connection", f"could not connect to {where}: {error}") from error
+        except TimeoutError as error:
             raise ValidationFailure("connection", f"timeout while fetching {where}") from error
-        except httpx.TransportError as error:
-            raise ValidationFailure("connection", f"error fetching {where}: {_reason(error)}") from error
-
-    async def _send(
-        self, url: str, headers: dict[str, str], extensions: dict[str, Any], where: str
-    ) -> _Response:
-        async with self._client.stream("GET", url, headers=headers, extensions=extensions) as response:
-            status = response.status_code
-            if status in REDIRECT_STATUSES and "location" in response.headers:
-                return _Response(status, location=response.headers["location"])
-            if status != 200:
-                return _Response(status)
-            return _Response(status, body=await self._read_body(response, where))
-
-    async def _read_body(self, response: httpx.Response, where: str) -> bytes:
-        limit = self._settings.max_body_bytes
-        too_large = ValidationFailure(
-            "incorrectResponse", f"the response from {where} is larger than {limit} bytes"
-        )
-        declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            raise too_large
-        body = bytearray()
-        # Raw bytes: the VA asked for identity encoding, and never inflates what a server sends.
-        async for chunk in response.aiter_raw():
-            body += chunk
-            if len(body) > limit:
-                raise too_large
-        return bytes(body)
+        except http_wire.ExchangeFailed as error:
+            # A fixed kind: anything after the connect may quote what the remote sent.
+            raise ValidationFailure("connection", f"error fetching {where}: {error}") from error
+        if response.too_large:
+            raise ValidationFailure(
+                "incorrectResponse",
+                f"the response from {where} is larger than {self._settings.max_body_bytes} bytes",
+            )
+        return response
 
     def _redirect_target(self, hop: _Hop, location: str) -> _Hop:
         """RFC 8555 §8.3 lets the server follow redirects; §10.2 warns where they may lead. The rule
@@ -195,7 +171,7 @@ class HTTP01:
         return _Hop(target.scheme, host, port, target.raw_path.decode("ascii"), redirected=True)
 
 
-def _check_response(response: _Response, hop: _Hop, key_authorization: str) -> None:
+def _check_response(response: WireResponse, hop: _Hop, key_authorization: str) -> None:
     if response.status != 200:
         raise ValidationFailure(
             "unauthorized", f"invalid response from {hop.shown()}: HTTP status {response.status}"
@@ -229,11 +205,3 @@ def _is_ip(host: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _reason(error: httpx.TransportError) -> str:
-    """A connect error's text is the local OS's (refused, unreachable); anything later (a broken
-    status line, a bad header) may quote what the remote sent, so only its kind is shown."""
-    if isinstance(error, httpx.ConnectError | httpx.ConnectTimeout):
-        return str(error) or type(error).__name__
-    return type(error).__name__

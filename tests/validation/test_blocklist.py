@@ -279,5 +279,5 @@ async def test_issue10_defect8_broken_http_reply_is_not_quoted(
     assert outcome.error_type == "connection"
     assert outcome.detail == (
         f"error fetching http://example.test:{responder.port}{CHALLENGE_PATH} [127.0.0.1]: "
-        "RemoteProtocolError"
+        "the reply is not a well-formed HTTP/1.1 response"
     )

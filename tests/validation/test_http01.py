@@ -392,3 +392,38 @@ async def test_token_that_is_not_base64url_is_malformed_before_any_request(
 
     assert outcome.error_type == "malformed"
     assert responder.requests == []
+
+
+async def test_rfc9112_s7_1_chunked_body_is_decoded(
+    dns_server: ScriptedDNS, servers: ServerPool, make_validator: MakeValidator
+) -> None:
+    dns_server.add("example.test", "A", "127.0.0.1")
+    responder = await servers.http()
+    body = KEY_AUTHORIZATION.encode()
+    half = len(body) // 2
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (body[:half], body[half:]))
+    responder.routes[CHALLENGE_PATH] = Reply(
+        raw=b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks + b"0\r\n\r\n"
+    )
+
+    outcome = await make_validator(http01_port=responder.port).validate(make_task(HTTP, "example.test"))
+
+    assert outcome.valid, outcome.detail
+
+
+async def test_body_cut_short_of_its_content_length_is_connection_error(
+    dns_server: ScriptedDNS, servers: ServerPool, make_validator: MakeValidator
+) -> None:
+    dns_server.add("example.test", "A", "127.0.0.1")
+    responder = await servers.http()
+    responder.routes[CHALLENGE_PATH] = Reply(
+        raw=b"HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n" + KEY_AUTHORIZATION.encode()
+    )
+
+    outcome = await make_validator(http01_port=responder.port).validate(make_task(HTTP, "example.test"))
+
+    assert outcome.error_type == "connection"
+    assert outcome.detail == (
+        f"error fetching http://example.test:{responder.port}{CHALLENGE_PATH} [127.0.0.1]: "
+        "the connection closed before the response ended"
+    )
