@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import Row, Select, and_, bindparam, case, insert, or_, select, update
+from sqlalchemy import Integer, Row, Select, and_, bindparam, case, or_, select, update
 
-from acme_server.storage.base import Repository, built_once, make_id, updating, utcnow
+from acme_server.storage.base import Repository, built_once, inserting, make_id, updating, utcnow
 from acme_server.storage.tables import acme_authorizations, acme_challenges
 
 _AUTHZ = acme_authorizations
@@ -115,6 +115,32 @@ _COMPLETE: Final = updating(
 )
 
 
+def _claim_due() -> Any:
+    c = _CHALLENGE.c
+    due = (
+        c.status == "processing",
+        or_(c.processing_started_at.is_(None), c.processing_started_at < bindparam("stale_before")),
+    )
+    candidates = (
+        select(c.id)
+        .where(*due)
+        .order_by(c.processing_started_at.nulls_first(), c.created_at, c.id)
+        .limit(bindparam("limit", type_=Integer))
+        .with_for_update(skip_locked=True)
+        .cte("due")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
+    )
+    return (
+        update(_CHALLENGE)
+        .where(c.id.in_(select(candidates.c.id)), *due)
+        .values(processing_started_at=bindparam("now"), attempts=c.attempts + 1)
+        .returning(*_CHALLENGE.c)
+    )
+
+
+_CLAIM_DUE: Final = _claim_due()
+
+
 def _challenge_from_join(mapping: Any) -> ChallengeRecord | None:
     if mapping["challenge_id"] is None:
         return None
@@ -187,9 +213,9 @@ class AuthorizationRepository(Repository):
         if not items:
             return []
         authorizations, challenges = _new_rows(items, utcnow())
-        await self._execute(insert(_AUTHZ), authorizations)
+        await self._execute(inserting(_AUTHZ), authorizations)
         if challenges:
-            await self._execute(insert(_CHALLENGE), challenges)
+            await self._execute(inserting(_CHALLENGE), challenges)
         by_authorization: dict[str, list[ChallengeRecord]] = {row["id"]: [] for row in authorizations}
         for challenge in challenges:
             by_authorization[challenge["authorization_id"]].append(ChallengeRecord(**challenge))
@@ -290,27 +316,8 @@ class ChallengeRepository(Repository):
         plain IN (... LIMIT) subquery the planner may rescan it and claim more than `limit`) with FOR
         UPDATE SKIP LOCKED, passing over rows a concurrent claimer holds; the repeated conditions make
         a row another claimer just took fail the re-check. SQLite: BEGIN IMMEDIATE serialises claimers."""
-        c = _CHALLENGE.c
-        due = (
-            c.status == "processing",
-            or_(c.processing_started_at.is_(None), c.processing_started_at < now - stale_after),
-        )
-        candidates = (
-            select(c.id)
-            .where(*due)
-            .order_by(c.processing_started_at.nulls_first(), c.created_at, c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-            .cte("due")
-            .prefix_with("MATERIALIZED", dialect="postgresql")
-        )
-        statement = (
-            update(_CHALLENGE)
-            .where(c.id.in_(select(candidates.c.id)), *due)
-            .values(processing_started_at=now, attempts=c.attempts + 1)
-            .returning(*_CHALLENGE.c)
-        )
-        claimed = await self._all(ChallengeRecord, statement)
+        parameters = {"stale_before": now - stale_after, "now": now, "limit": limit}
+        claimed = await self._all(ChallengeRecord, _CLAIM_DUE, parameters)
         return sorted(claimed, key=lambda challenge: (challenge.created_at, challenge.id))
 
     async def complete(

@@ -79,6 +79,11 @@ def built_once(key: Hashable, build: Callable[[], S]) -> S:
     return statement
 
 
+def inserting(table: Table) -> Any:
+    """INSERT INTO `table`, the columns and values given as the execution's parameters."""
+    return built_once(("insert", table.name), lambda: insert(table))
+
+
 def updating(table: Table, where: ColumnElement[bool], columns: Sequence[str]) -> Any:
     """UPDATE `table` WHERE `where` SET each of `columns` to the bind parameter "v_<column>"."""
     return update(table).where(where).values({name: bindparam(f"v_{name}") for name in columns})
@@ -101,12 +106,16 @@ class Repository:
                 raise
             raise conflict from error
 
-    async def _one_or_none(self, cls: type[R], statement: Executable) -> R | None:
-        row = (await self._execute(statement)).first()
+    async def _one_or_none(
+        self, cls: type[R], statement: Executable, parameters: Mapping[str, Any] | None = None
+    ) -> R | None:
+        row = (await self._execute(statement, parameters)).first()
         return None if row is None else to_record(cls, row)
 
-    async def _all(self, cls: type[R], statement: Executable) -> list[R]:
-        return [to_record(cls, row) for row in await self._execute(statement)]
+    async def _all(
+        self, cls: type[R], statement: Executable, parameters: Mapping[str, Any] | None = None
+    ) -> list[R]:
+        return [to_record(cls, row) for row in await self._execute(statement, parameters)]
 
     async def _read_pairs(self, table: Table, owner_column: str, owner: str) -> dict[str, str]:
         """The key/value metadata of one owner (a certificate or a request), by key."""
@@ -121,12 +130,15 @@ class Repository:
         if not owners:
             return found
         owner = table.c[owner_column]
-        statement = (
-            select(owner, table.c.key, table.c.value)
-            .where(owner.in_(list(owners)))
-            .order_by(owner, table.c.key)
+        statement = built_once(
+            ("pairs of", table.name, owner_column),
+            lambda: (
+                select(owner, table.c.key, table.c.value)
+                .where(owner.in_(bindparam("owners", expanding=True)))
+                .order_by(owner, table.c.key)
+            ),
         )
-        for row in await self._execute(statement):
+        for row in await self._execute(statement, {"owners": list(owners)}):
             found[row._mapping[owner_column]][row._mapping["key"]] = row._mapping["value"]
         return found
 
@@ -135,7 +147,7 @@ class Repository:
     ) -> None:
         if pairs:
             rows = [{owner_column: owner, "key": key, "value": value} for key, value in pairs.items()]
-            await self._execute(insert(table), rows)
+            await self._execute(inserting(table), rows)
 
 
 class ConfigRepository(Repository):

@@ -7,11 +7,16 @@ import builtins
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Final
 
-from sqlalchemy import ColumnElement, case, delete, func, insert, literal, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, case, delete, func, insert, literal, or_, select, update
 
 from acme_server.storage.base import Repository, make_id, pairs_match, utcnow
 from acme_server.storage.tables import certificate_metadata, certificates
+
+# Built once: issuance and the certificate download run these per order.
+_INSERT_RETURNING: Final = insert(certificates).returning(*certificates.c)
+_GET: Final = select(certificates).where(certificates.c.id == bindparam("id"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,45 +109,40 @@ class CertificateRepository(Repository):
         metadata: Mapping[str, str] | None = None,
     ) -> CertificateRecord:
         """Store a certificate and its metadata pairs together."""
-        statement = (
-            insert(certificates)
-            .values(
-                id=make_id(),
-                ca_id=ca_id,
-                profile_id=profile_id,
-                serial=serial.lower(),
-                common_name=common_name,
-                friendly_name=friendly_name,
-                status=status,
-                not_before=not_before,
-                not_after=not_after,
-                certificate_pem=certificate_pem,
-                chain_pem=chain_pem,
-                sealed_key=sealed_key,
-                key_algorithm=key_algorithm,
-                san_text=san_text,
-                fingerprint_sha256=fingerprint_sha256,
-                enrollment=enrollment,
-                request_id=request_id,
-                account_id=account_id,
-                order_id=order_id,
-                renewed_from_id=renewed_from_id,
-                renewed_by_id=None,
-                auto_renew=auto_renew,
-                created_at=utcnow(),
-                revoked_at=None,
-                revocation_reason=None,
-            )
-            .returning(*certificates.c)
+        values = dict(
+            id=make_id(),
+            ca_id=ca_id,
+            profile_id=profile_id,
+            serial=serial.lower(),
+            common_name=common_name,
+            friendly_name=friendly_name,
+            status=status,
+            not_before=not_before,
+            not_after=not_after,
+            certificate_pem=certificate_pem,
+            chain_pem=chain_pem,
+            sealed_key=sealed_key,
+            key_algorithm=key_algorithm,
+            san_text=san_text,
+            fingerprint_sha256=fingerprint_sha256,
+            enrollment=enrollment,
+            request_id=request_id,
+            account_id=account_id,
+            order_id=order_id,
+            renewed_from_id=renewed_from_id,
+            renewed_by_id=None,
+            auto_renew=auto_renew,
+            created_at=utcnow(),
+            revoked_at=None,
+            revocation_reason=None,
         )
-        record = await self._one_or_none(CertificateRecord, statement)
+        record = await self._one_or_none(CertificateRecord, _INSERT_RETURNING, values)
         assert record is not None
         await self._insert_pairs(certificate_metadata, "certificate_id", record.id, metadata or {})
         return record
 
     async def get(self, certificate_id: str) -> CertificateRecord | None:
-        statement = select(certificates).where(certificates.c.id == certificate_id)
-        return await self._one_or_none(CertificateRecord, statement)
+        return await self._one_or_none(CertificateRecord, _GET, {"id": certificate_id})
 
     async def get_by_serial(self, ca_id: str | None, serial: str) -> CertificateRecord | None:
         """By issuer and serial; ca_id None finds a self-signed certificate."""

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import Row, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Row, and_, bindparam, func, or_, select, update
 
-from acme_server.storage.base import Repository, built_once, make_id, updating, utcnow
+from acme_server.storage.base import Repository, built_once, inserting, make_id, updating, utcnow
 from acme_server.storage.tables import acme_order_authorizations, acme_orders
 
 _LINKS = acme_order_authorizations
@@ -57,6 +57,20 @@ _GET_ORDER: Final = (
 )
 
 
+_BEGIN_PROCESSING: Final = (
+    update(acme_orders)
+    .where(
+        acme_orders.c.id == bindparam("w_id"),
+        acme_orders.c.account_id == bindparam("w_account_id"),
+        acme_orders.c.status == "ready",
+    )
+    .values(status="processing", processing_started_at=bindparam("v_started"), updated_at=bindparam("v_now"))
+)
+_IDS_FOR_AUTHORIZATION: Final = (
+    select(_LINKS.c.order_id).where(_LINKS.c.authorization_id == bindparam("id")).order_by(_LINKS.c.order_id)
+)
+
+
 class OrderRepository(Repository):
     async def create(
         self,
@@ -89,13 +103,13 @@ class OrderRepository(Repository):
             "updated_at": now,
             "processing_started_at": None,
         }
-        await self._execute(insert(acme_orders).values(values))
+        await self._execute(inserting(acme_orders), values)
         if authorization_ids:
             links = [
                 {"order_id": values["id"], "authorization_id": authorization_id, "position": position}
                 for position, authorization_id in enumerate(authorization_ids)
             ]
-            await self._execute(insert(_LINKS), links)
+            await self._execute(inserting(_LINKS), links)
         values["identifiers"] = tuple(values["identifiers"])
         return OrderRecord(**values, authorization_ids=tuple(authorization_ids))
 
@@ -146,16 +160,8 @@ class OrderRepository(Repository):
         measures from it): of two finalize requests racing, one wins (RFC 8555 §7.4); False for the
         other, for an order not ready, or another account's order."""
         started = now or utcnow()
-        statement = (
-            update(acme_orders)
-            .where(
-                acme_orders.c.id == order_id,
-                acme_orders.c.account_id == account_id,
-                acme_orders.c.status == "ready",
-            )
-            .values(status="processing", processing_started_at=started, updated_at=utcnow())
-        )
-        return (await self._execute(statement)).rowcount == 1
+        parameters = {"w_id": order_id, "w_account_id": account_id, "v_started": started, "v_now": utcnow()}
+        return (await self._execute(_BEGIN_PROCESSING, parameters)).rowcount == 1
 
     async def fail_abandoned(self, started_before: datetime, error: dict[str, Any]) -> int:
         """Every order still 'processing' that began before `started_before` -> 'invalid' with
@@ -183,12 +189,7 @@ class OrderRepository(Repository):
 
     async def ids_for_authorization(self, authorization_id: str) -> list[str]:
         """The orders that include the authorization, whose status its outcome moves forward."""
-        statement = (
-            select(_LINKS.c.order_id)
-            .where(_LINKS.c.authorization_id == authorization_id)
-            .order_by(_LINKS.c.order_id)
-        )
-        return list((await self._execute(statement)).scalars())
+        return list((await self._execute(_IDS_FOR_AUTHORIZATION, {"id": authorization_id})).scalars())
 
     async def find_replacing(self, certificate_id: str) -> str | None:
         """An order, not invalid, that replaces the certificate (draft-ietf-acme-ari: alreadyReplaced)."""

@@ -7,9 +7,9 @@ import builtins
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import bindparam, delete, insert, or_, select, update
 
 from acme_server.storage.base import Repository, make_id, utcnow
 from acme_server.storage.tables import syncs
@@ -32,6 +32,19 @@ class SyncRecord:
     created_at: datetime
     updated_at: datetime
     push_due_at: datetime | None = None  # a push is queued since then
+
+
+# Built once: every issuance queues its pushes with one of these (services/syncs.py pending_pushes).
+_FOR_CERTIFICATE = syncs.c.certificate_id == bindparam("w_certificate_id")
+_QUEUE_FOR_CERTIFICATE: Final = (
+    update(syncs).where(_FOR_CERTIFICATE).values(push_due_at=bindparam("v_at")).returning(syncs.c.id)
+)
+_QUEUE_FOR_CERTIFICATE_OR_PROFILE: Final = (
+    update(syncs)
+    .where(or_(_FOR_CERTIFICATE, syncs.c.profile_id == bindparam("w_profile_id")))
+    .values(push_due_at=bindparam("v_at"))
+    .returning(syncs.c.id)
+)
 
 
 class SyncRepository(Repository):
@@ -92,11 +105,11 @@ class SyncRepository(Repository):
     ) -> builtins.list[str]:
         """Queue a push to every sync a newly issued certificate concerns (bound to it, or to its
         profile's latest); their ids. One statement, inside the transaction that stored it."""
-        target = syncs.c.certificate_id == certificate_id
+        statement = _QUEUE_FOR_CERTIFICATE if profile_id is None else _QUEUE_FOR_CERTIFICATE_OR_PROFILE
+        parameters = {"w_certificate_id": certificate_id, "v_at": at}
         if profile_id is not None:
-            target = or_(target, syncs.c.profile_id == profile_id)
-        statement = update(syncs).where(target).values(push_due_at=at).returning(syncs.c.id)
-        return [row[0] for row in await self._execute(statement)]
+            parameters["w_profile_id"] = profile_id
+        return [row[0] for row in await self._execute(statement, parameters)]
 
     async def due_pushes(self, *, limit: int) -> builtins.list[str]:
         """Syncs with a queued push, the longest waiting first."""
