@@ -3,18 +3,14 @@ transactions whose repositories return frozen records, never rows."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import cached_property
 
-from sqlalchemy.engine import Connection, Engine, RootTransaction
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from acme_server.errors import Unavailable
 from acme_server.storage import migrate as migrations
 from acme_server.storage.accounts import AccountRecord, AccountRepository
 from acme_server.storage.authorizations import (
@@ -37,6 +33,7 @@ from acme_server.storage.engine import (
     create_sqlite_loop_engine,
     normalize_url,
 )
+from acme_server.storage.group_commit import GroupCommitWriter
 from acme_server.storage.integrity import as_conflict
 from acme_server.storage.leases import LeaseRepository
 from acme_server.storage.nonce_store import NonceStore, PostgresNonceStore, Redeemed, SqliteNonceStore
@@ -180,22 +177,21 @@ class Storage:
         self._busy_timeout = busy_timeout
         self._loop_reader: Engine | None = None
         self._loop_writer: Engine | None = None
+        self._group_writer: GroupCommitWriter | None = None
         if engine.dialect.name == "sqlite":
             url = engine.url.render_as_string(hide_password=False)
             self._loop_reader = create_sqlite_loop_engine(url, read_only=True, busy_timeout=busy_timeout)
             self._loop_writer = create_sqlite_loop_engine(url, read_only=False, busy_timeout=busy_timeout)
+            # Writers of this process share COMMITs (storage/group_commit.py) and queue on its lock
+            # instead of in SQLite's busy handler; other processes (workers, CLI) meet at BEGIN
+            # IMMEDIATE.
+            self._group_writer = GroupCommitWriter(self._loop_writer, busy_timeout=busy_timeout)
         # Used ACME nonces live where a write costs no fsync (storage/nonce_store.py).
         self.nonces: NonceStore
         if engine.dialect.name == "sqlite":
             self.nonces = SqliteNonceStore.beside(engine.url.database or "", busy_timeout=busy_timeout)
         else:
             self.nonces = PostgresNonceStore(engine)
-        # SQLite has one writer at a time. Writers of this process queue on this lock instead of in
-        # SQLite's busy handler, which sleeps in growing steps (up to 100 ms) and wastes the lock's
-        # free time; writers of other processes (workers, CLI) still meet at BEGIN IMMEDIATE.
-        self._write_lock: asyncio.Lock | contextlib.AbstractAsyncContextManager[None] = (
-            asyncio.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
-        )
 
     @classmethod
     async def open(
@@ -223,6 +219,12 @@ class Storage:
         return self._engine.dialect.name
 
     @property
+    def sqlite_commits(self) -> int | None:
+        """Physical COMMITs of this process's write transactions on SQLite, where several share one
+        (storage/group_commit.py); None on PostgreSQL."""
+        return None if self._group_writer is None else self._group_writer.commits
+
+    @property
     def write_engine(self) -> AsyncEngine:
         """The engine of transaction() (tests use it to plant rows no service would write)."""
         return self._engine
@@ -236,6 +238,8 @@ class Storage:
         return writer, reader
 
     async def close(self) -> None:
+        if self._group_writer is not None:
+            await self._group_writer.close()
         await self.nonces.close()
         for loop_engine in (self._loop_reader, self._loop_writer):
             if loop_engine is not None:
@@ -246,8 +250,10 @@ class Storage:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
         """One read-write transaction: committed when the block ends, rolled back when it raises.
-        On SQLite it starts with BEGIN IMMEDIATE, so writers queue instead of failing."""
-        async with self._write_lock, self._write_connection() as connection:
+        On SQLite it starts with BEGIN IMMEDIATE, so writers queue instead of failing, and it shares
+        its COMMIT with the writers queued with it (storage/group_commit.py): it returns once that
+        COMMIT is durable."""
+        async with self._write_connection() as connection:
             try:
                 yield Tx(connection)
             except IntegrityError as error:  # raised by COMMIT itself (deferred constraints)
@@ -258,13 +264,12 @@ class Storage:
 
     @asynccontextmanager
     async def _write_connection(self) -> AsyncIterator[AsyncConnection | LoopConnection]:
-        if self._loop_writer is None:
+        if self._group_writer is None:
             async with _begun(self._engine) as connection:
                 yield connection
             return
-        with self._loop_writer.connect() as loop_connection:  # noqa: SIM117 - begin needs the connection
-            with await _begin_immediate(loop_connection, self._busy_timeout):  # commit, or roll back
-                yield LoopConnection(loop_connection)
+        async with self._group_writer.transaction() as loop_connection:
+            yield loop_connection
 
     @asynccontextmanager
     async def read_one(self) -> AsyncIterator[Tx]:
@@ -289,28 +294,6 @@ class Storage:
             return
         async with _begun(self._read_engine) as connection:
             yield Tx(connection)
-
-
-_BUSY_FIRST_WAIT = 0.001
-_BUSY_LONGEST_WAIT = 0.05
-
-
-async def _begin_immediate(connection: Connection, busy_timeout: float) -> RootTransaction:
-    """BEGIN IMMEDIATE on a SQLite loop writer (busy_timeout 0): while another process holds the
-    write lock, wait with asyncio.sleep (the loop keeps serving) in growing steps, up to
-    `busy_timeout` seconds; then Unavailable (503 + Retry-After), as the busy handler would."""
-    deadline = time.monotonic() + busy_timeout
-    wait = _BUSY_FIRST_WAIT
-    while True:
-        try:
-            return connection.begin()
-        except Unavailable:
-            if connection.in_transaction():
-                connection.rollback()
-            if time.monotonic() + wait > deadline:
-                raise
-            await asyncio.sleep(wait)
-            wait = min(wait * 2, _BUSY_LONGEST_WAIT)
 
 
 @asynccontextmanager
