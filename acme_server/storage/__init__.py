@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import cached_property
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -178,6 +178,7 @@ class Storage:
         self._loop_reader: Engine | None = None
         self._loop_writer: Engine | None = None
         self._group_writer: GroupCommitWriter | None = None
+        self._idle_readers: list[Connection] = []
         if engine.dialect.name == "sqlite":
             url = engine.url.render_as_string(hide_password=False)
             self._loop_reader = create_sqlite_loop_engine(url, read_only=True, busy_timeout=busy_timeout)
@@ -240,6 +241,8 @@ class Storage:
     async def close(self) -> None:
         if self._group_writer is not None:
             await self._group_writer.close()
+        while self._idle_readers:
+            self._idle_readers.pop().close()
         await self.nonces.close()
         for loop_engine in (self._loop_reader, self._loop_writer):
             if loop_engine is not None:
@@ -289,11 +292,25 @@ class Storage:
     async def read(self) -> AsyncIterator[Tx]:
         """One read-only transaction over a consistent snapshot; a write inside it fails."""
         if self._loop_reader is not None:
-            with self._loop_reader.connect() as loop_connection, loop_connection.begin():
-                yield Tx(LoopConnection(loop_connection))
+            # An idle connection kept from an earlier read: a pool checkout and check-in (with its
+            # reset) cost more than the one-statement reads of most requests.
+            reader = self._idle_readers.pop() if self._idle_readers else self._loop_reader.connect()
+            try:
+                with reader.begin():
+                    yield Tx(LoopConnection(reader))
+            except BaseException:
+                reader.close()
+                raise
+            if len(self._idle_readers) < _IDLE_READERS:
+                self._idle_readers.append(reader)
+            else:
+                reader.close()
             return
         async with _begun(self._read_engine) as connection:
             yield Tx(connection)
+
+
+_IDLE_READERS = 8  # SQLite read connections kept between reads (more are opened under load)
 
 
 @asynccontextmanager

@@ -51,19 +51,24 @@ class GroupCommitWriter:
         """One logical write transaction; returns once the COMMIT holding it is durable."""
         async with self._lock:
             connection = await self._batch()
-            savepoint = connection.begin_nested() if self._members else None
+            # Straight to the driver: SQLAlchemy's savepoint bookkeeping cost 7 % of the loop's busy
+            # samples, and nothing here needs it (one savepoint at a time, always closed below).
+            driver = connection.connection.driver_connection if self._members else None
+            if driver is not None:
+                driver.execute("SAVEPOINT member")
             try:
                 yield LoopConnection(connection)
             except BaseException:
-                if savepoint is not None:
-                    savepoint.rollback()
+                if driver is not None:
+                    driver.execute("ROLLBACK TO member")
+                    driver.execute("RELEASE member")
                 else:
                     self._abort()
                 raise
             finally:
                 self._schedule_flush()
-            if savepoint is not None:
-                savepoint.commit()  # RELEASE: its changes are now the batch's
+            if driver is not None:
+                driver.execute("RELEASE member")  # its changes are now the batch's
             durable: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._members.append(durable)
         await durable
