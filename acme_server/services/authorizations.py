@@ -204,7 +204,7 @@ async def authorizations_for(
 
 
 async def get_authorization(rt: Runtime, account: Account, authorization_id: str) -> AuthorizationRecord:
-    async with rt.storage.read() as tx:
+    async with rt.storage.read_one() as tx:  # one statement (the authorization poll)
         record = await tx.authorizations.get(authorization_id)
     return owned(record, account, authorization_id)
 

@@ -59,7 +59,7 @@ async def respond(
     rt.wake_validators()
     if wait > 0 and found[0].status == "processing":
         await rt.wait_for_outcome(challenge_id, wait)
-        async with rt.storage.read() as tx:
+        async with rt.storage.read_one() as tx:  # one statement
             found = await tx.challenges.get_with_authorization(challenge_id)
         if found is None:  # deleted meanwhile (its account's data purged)
             raise NotFound("challenge", challenge_id)
@@ -195,7 +195,7 @@ async def run_worker(
 async def get_challenge(
     rt: Runtime, account: Account, challenge_id: str
 ) -> tuple[ChallengeRecord, AuthorizationRecord]:
-    async with rt.storage.read() as tx:
+    async with rt.storage.read_one() as tx:  # one statement
         found = await tx.challenges.get_with_authorization(challenge_id)
     if found is None:
         raise NotFound("challenge", challenge_id)

@@ -202,7 +202,7 @@ async def new_order(
 
 
 async def get_order(rt: Runtime, account: Account, order_id: str) -> OrderRecord:
-    async with rt.storage.read() as tx:
+    async with rt.storage.read_one() as tx:  # one statement (the order poll): no transaction
         record = await tx.orders.get(order_id)
     return _owned(record, account, order_id)
 
