@@ -11,6 +11,7 @@ from typing import Any, Final
 from sqlalchemy import Row, bindparam, insert, select, update
 
 from acme_server.storage.base import Repository, make_id, utcnow
+from acme_server.storage.prepared import prepared
 from acme_server.storage.tables import acme_accounts
 
 
@@ -32,7 +33,9 @@ def _record(row: Row[Any]) -> AccountRecord:
     return AccountRecord(**values)
 
 
-_GET_ACCOUNT: Final = select(acme_accounts).where(acme_accounts.c.id == bindparam("id"))  # every kid request
+_GET_ACCOUNT: Final = prepared(
+    select(acme_accounts).where(acme_accounts.c.id == bindparam("id"))
+)  # every kid request
 
 
 class AccountRepository(Repository):

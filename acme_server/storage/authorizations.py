@@ -12,6 +12,7 @@ from typing import Any, Final
 from sqlalchemy import Integer, Row, Select, and_, bindparam, case, or_, select, update
 
 from acme_server.storage.base import Repository, built_once, inserting, make_id, updating, utcnow
+from acme_server.storage.prepared import prepared
 from acme_server.storage.tables import acme_authorizations, acme_challenges
 
 _AUTHZ = acme_authorizations
@@ -78,40 +79,48 @@ def _with_challenges(authorizations: Select[Any]) -> Select[Any]:
 
 
 # The hot reads, built once (statement construction costs more than SQLAlchemy's compiled cache saves).
-_GET_AUTHORIZATION: Final = _with_challenges(select(_AUTHZ).where(_AUTHZ.c.id == bindparam("id")))
-_GET_AUTHORIZATIONS: Final = _with_challenges(
-    select(_AUTHZ).where(_AUTHZ.c.id.in_(bindparam("ids", expanding=True)))
+_GET_AUTHORIZATION: Final = prepared(_with_challenges(select(_AUTHZ).where(_AUTHZ.c.id == bindparam("id"))))
+_GET_AUTHORIZATIONS: Final = prepared(
+    _with_challenges(select(_AUTHZ).where(_AUTHZ.c.id.in_(bindparam("ids", expanding=True))))
 )
-_GET_CHALLENGE_WITH_AUTHORIZATION: Final = _with_challenges(
-    select(_AUTHZ).where(
-        _AUTHZ.c.id
-        == select(_CHALLENGE.c.authorization_id).where(_CHALLENGE.c.id == bindparam("id")).scalar_subquery()
+_GET_CHALLENGE_WITH_AUTHORIZATION: Final = prepared(
+    _with_challenges(
+        select(_AUTHZ).where(
+            _AUTHZ.c.id
+            == select(_CHALLENGE.c.authorization_id)
+            .where(_CHALLENGE.c.id == bindparam("id"))
+            .scalar_subquery()
+        )
     )
 )
 
 
-_FIND_REUSABLE: Final = _with_challenges(
-    select(_AUTHZ)
-    .where(
-        _AUTHZ.c.account_id == bindparam("account_id"),
-        _AUTHZ.c.identifier_type == bindparam("identifier_type"),
-        _AUTHZ.c.identifier_value == bindparam("identifier_value"),
-        _AUTHZ.c.wildcard == bindparam("wildcard"),
-        _AUTHZ.c.status.in_(("valid", "pending")),
-        _AUTHZ.c.expires_at > bindparam("valid_after"),
+_FIND_REUSABLE: Final = prepared(
+    _with_challenges(
+        select(_AUTHZ)
+        .where(
+            _AUTHZ.c.account_id == bindparam("account_id"),
+            _AUTHZ.c.identifier_type == bindparam("identifier_type"),
+            _AUTHZ.c.identifier_value == bindparam("identifier_value"),
+            _AUTHZ.c.wildcard == bindparam("wildcard"),
+            _AUTHZ.c.status.in_(("valid", "pending")),
+            _AUTHZ.c.expires_at > bindparam("valid_after"),
+        )
+        .order_by(case((_AUTHZ.c.status == "valid", 0), else_=1), _AUTHZ.c.created_at.desc(), _AUTHZ.c.id)
+        .limit(1)
     )
-    .order_by(case((_AUTHZ.c.status == "valid", 0), else_=1), _AUTHZ.c.created_at.desc(), _AUTHZ.c.id)
-    .limit(1)
 )
-_BEGIN_PROCESSING: Final = (
+_BEGIN_PROCESSING: Final = prepared(
     update(_CHALLENGE)
     .where(_CHALLENGE.c.id == bindparam("w_id"), _CHALLENGE.c.status == "pending")
     .values(status="processing", processing_started_at=None)
 )
-_COMPLETE: Final = updating(
-    _CHALLENGE,
-    and_(_CHALLENGE.c.id == bindparam("w_id"), _CHALLENGE.c.status == "processing"),
-    ["status", "validated_at", "error"],
+_COMPLETE: Final = prepared(
+    updating(
+        _CHALLENGE,
+        and_(_CHALLENGE.c.id == bindparam("w_id"), _CHALLENGE.c.status == "processing"),
+        ["status", "validated_at", "error"],
+    )
 )
 
 
@@ -138,7 +147,7 @@ def _claim_due() -> Any:
     )
 
 
-_CLAIM_DUE: Final = _claim_due()
+_CLAIM_DUE: Final = prepared(_claim_due())
 
 
 def _challenge_from_join(mapping: Any) -> ChallengeRecord | None:

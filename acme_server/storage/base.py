@@ -7,7 +7,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable, Hashable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import ColumnElement, Executable, Row, Table, bindparam, insert, select, update
 from sqlalchemy.engine import Connection, CursorResult, Dialect
@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ClauseElement
 
 from acme_server.storage.integrity import as_conflict
+from acme_server.storage.prepared import plan_for, prepared
 from acme_server.storage.tables import config_generation
 
 R = TypeVar("R")
@@ -50,6 +51,10 @@ class LoopConnection:
     async def execute(
         self, statement: Executable, parameters: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None = None
     ) -> CursorResult[Any]:
+        plan = plan_for(statement, parameters, self._connection.dialect)
+        if plan is not None:  # a prepared statement: on the driver (storage/prepared.py)
+            # PreparedResult answers the part of CursorResult the repositories use.
+            return cast(CursorResult[Any], plan.execute(self._connection, parameters))
         return self._connection.execute(statement, parameters)
 
     async def stream(self, statement: Executable) -> _Streamed:
@@ -75,7 +80,7 @@ def built_once(key: Hashable, build: Callable[[], S]) -> S:
     only the compiled form. The statement must take everything that varies as bind parameters."""
     statement = _BUILT.get(key)
     if statement is None:
-        statement = _BUILT[key] = build()
+        statement = _BUILT[key] = prepared(build())
     return statement
 
 

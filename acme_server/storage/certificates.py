@@ -12,11 +12,12 @@ from typing import Final
 from sqlalchemy import ColumnElement, bindparam, case, delete, func, insert, literal, or_, select, update
 
 from acme_server.storage.base import Repository, make_id, pairs_match, utcnow
+from acme_server.storage.prepared import prepared
 from acme_server.storage.tables import certificate_metadata, certificates
 
 # Built once: issuance and the certificate download run these per order.
-_INSERT_RETURNING: Final = insert(certificates).returning(*certificates.c)
-_GET: Final = select(certificates).where(certificates.c.id == bindparam("id"))
+_INSERT_RETURNING: Final = prepared(insert(certificates).returning(*certificates.c))
+_GET: Final = prepared(select(certificates).where(certificates.c.id == bindparam("id")))
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,9 +8,10 @@ from typing import Final
 from sqlalchemy import select
 
 from acme_server.storage.base import Repository
+from acme_server.storage.prepared import prepared
 from acme_server.storage.tables import config_generation
 
-_CURRENT: Final = select(config_generation.c.value)
+_CURRENT: Final = prepared(select(config_generation.c.value))
 
 
 class ConfigGenerationRepository(Repository):

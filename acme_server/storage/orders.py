@@ -11,6 +11,7 @@ from typing import Any, Final
 from sqlalchemy import Row, and_, bindparam, func, or_, select, update
 
 from acme_server.storage.base import Repository, built_once, inserting, make_id, updating, utcnow
+from acme_server.storage.prepared import prepared
 from acme_server.storage.tables import acme_order_authorizations, acme_orders
 
 _LINKS = acme_order_authorizations
@@ -49,7 +50,7 @@ def _expected(status: str | Sequence[str]) -> tuple[str, ...]:
 
 
 # Built once: the order poll is the most frequent ACME read.
-_GET_ORDER: Final = (
+_GET_ORDER: Final = prepared(
     select(acme_orders, _LINKS.c.authorization_id)
     .outerjoin(_LINKS, _LINKS.c.order_id == acme_orders.c.id)
     .where(acme_orders.c.id == bindparam("id"))
@@ -57,7 +58,7 @@ _GET_ORDER: Final = (
 )
 
 
-_BEGIN_PROCESSING: Final = (
+_BEGIN_PROCESSING: Final = prepared(
     update(acme_orders)
     .where(
         acme_orders.c.id == bindparam("w_id"),
@@ -66,7 +67,7 @@ _BEGIN_PROCESSING: Final = (
     )
     .values(status="processing", processing_started_at=bindparam("v_started"), updated_at=bindparam("v_now"))
 )
-_IDS_FOR_AUTHORIZATION: Final = (
+_IDS_FOR_AUTHORIZATION: Final = prepared(
     select(_LINKS.c.order_id).where(_LINKS.c.authorization_id == bindparam("id")).order_by(_LINKS.c.order_id)
 )
 

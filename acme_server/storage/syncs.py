@@ -12,6 +12,7 @@ from typing import Any, Final
 from sqlalchemy import bindparam, delete, insert, or_, select, update
 
 from acme_server.storage.base import Repository, make_id, utcnow
+from acme_server.storage.prepared import prepared
 from acme_server.storage.tables import syncs
 
 
@@ -36,10 +37,10 @@ class SyncRecord:
 
 # Built once: every issuance queues its pushes with one of these (services/syncs.py pending_pushes).
 _FOR_CERTIFICATE = syncs.c.certificate_id == bindparam("w_certificate_id")
-_QUEUE_FOR_CERTIFICATE: Final = (
+_QUEUE_FOR_CERTIFICATE: Final = prepared(
     update(syncs).where(_FOR_CERTIFICATE).values(push_due_at=bindparam("v_at")).returning(syncs.c.id)
 )
-_QUEUE_FOR_CERTIFICATE_OR_PROFILE: Final = (
+_QUEUE_FOR_CERTIFICATE_OR_PROFILE: Final = prepared(
     update(syncs)
     .where(or_(_FOR_CERTIFICATE, syncs.c.profile_id == bindparam("w_profile_id")))
     .values(push_due_at=bindparam("v_at"))
