@@ -340,3 +340,18 @@ def test_restore_refuses_bad_input_and_leaves_the_target_as_it_was(
     # The good file with --force replaces the data.
     assert cli("restore", str(backup), "--force").startswith("restored ")
     unchanged()
+
+
+def test_a_failed_backup_is_one_line_and_leaves_no_file(
+    database_url: str, empty_database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    nowhere = tmp_path / "no-such-dir" / "x.backup"
+    cli = CLI(tmp_path / "data", database_url, capsys)
+    assert (
+        cli("backup", str(nowhere), expect=1) == f"error: cannot write {nowhere}: No such file or directory\n"
+    )
+    # A database without our schema: refused before anything is written.
+    target = tmp_path / "unmigrated.backup"
+    out = CLI(tmp_path / "data", empty_database_url, capsys)("backup", str(target), expect=1)
+    assert out.startswith("error: the database schema is at revision None, not ") and out.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir() if "backup" in p.name) == []
