@@ -21,6 +21,7 @@ import os
 import secrets
 import shutil
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -132,11 +133,12 @@ async def database_url(database_engine: str, _database_source: Path | str, tmp_p
     return _postgres_url(_database_source)
 
 
-@pytest.fixture
-async def empty_database_url(database_engine: str, tmp_path: Path) -> AsyncIterator[str]:
-    """A fresh database with no tables (SQLite: a path with no file yet)."""
-    if database_engine == "sqlite":
-        yield f"sqlite:///{tmp_path / 'empty.db'}"
+@asynccontextmanager
+async def new_empty_database(engine: str, sqlite_path: Path) -> AsyncIterator[str]:
+    """The URL of a fresh database with no tables on `engine` (SQLite: `sqlite_path`, no file yet;
+    PostgreSQL: a database of its own, dropped when the block ends)."""
+    if engine == "sqlite":
+        yield f"sqlite:///{sqlite_path}"
         return
     name = _new_database_name()
     await _admin(f'CREATE DATABASE "{name}"')
@@ -144,6 +146,13 @@ async def empty_database_url(database_engine: str, tmp_path: Path) -> AsyncItera
         yield _postgres_url(name)
     finally:
         await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def empty_database_url(database_engine: str, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh database with no tables (SQLite: a path with no file yet)."""
+    async with new_empty_database(database_engine, tmp_path / "empty.db") as url:
+        yield url
 
 
 @pytest.fixture

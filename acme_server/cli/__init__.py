@@ -1,5 +1,6 @@
-"""`acme-server`: serve, status-server, ca, policy, profile, cert. Each command calls services; a
-CAError becomes `error: <detail>` and exit 1 (the CLI's one error edge); anything else stays loud."""
+"""`acme-server`: serve, status-server, ca, policy, profile, cert, backup, restore. Each command calls
+services; a CAError becomes `error: <detail>` and exit 1 (the CLI's one error edge); anything else stays
+loud."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from acme_server.cli import (
+    backup,
     cas,
     certificates,
     eab,
@@ -32,7 +34,20 @@ def build_parser() -> argparse.ArgumentParser:
         prog="acme-server", description="Private CA with an ACME server.", parents=[settings_options()]
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (serve, status_server, cas, policies, profiles, certificates, renewals, syncs, eab, tokens):
+    modules = (
+        serve,
+        status_server,
+        cas,
+        policies,
+        profiles,
+        certificates,
+        renewals,
+        syncs,
+        eab,
+        tokens,
+        backup,
+    )
+    for module in modules:
         module.register(commands)
     return parser
 
@@ -53,6 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return serve.run(args)
         if args.command == "status-server":
             return status_server.run(args)
+        if args.command in ("backup", "restore"):
+            return backup.run(args)  # no Runtime: neither migrates the database nor needs the KEK
         result: int = asyncio.run(_run(args.handler, args))
         return result
     except CAError as exc:

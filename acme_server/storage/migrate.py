@@ -63,6 +63,25 @@ async def check_current(read_engine: AsyncEngine) -> None:
         )
 
 
+def is_known(revision: str) -> bool:
+    """Whether `revision` is one of this code's migrations (a newer release's is not)."""
+    return any(
+        script.revision == revision
+        for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()
+    )
+
+
+def current_revision(connection: Connection) -> str | None:
+    """The revision the database on `connection` is at (None: no schema yet)."""
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade_to(connection: Connection, revision: str) -> None:
+    """Migrate the database on `connection` to `revision`, inside the caller's transaction (a
+    restore: storage/backup.py builds the schema its file was written from, then goes on to head)."""
+    command.upgrade(alembic_config(connection), revision)
+
+
 def _upgrade(connection: Connection) -> None:
     config = alembic_config(connection)
     current = MigrationContext.configure(connection).get_current_revision()
