@@ -112,6 +112,7 @@ class Check:
 @dataclass
 class Report:
     engine: str
+    seed: int = 0
     kills: list[Kill] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
     clients: dict[str, int] = field(default_factory=dict)
@@ -465,6 +466,7 @@ class Plan:
     revoke_share: float
     min_gap: float  # seconds of load before a kill, drawn between these two
     max_gap: float
+    replicas: int = 1  # servers on the database behind the balancer; each kill takes one of them
 
 
 # The kill moments, in turn: after a random time of load; the moment an order is processing (a
@@ -495,23 +497,24 @@ async def _kill_and_restart(
     number: int,
     moment: str,
     started: float,
+    replica: int | None,
 ) -> Kill:
-    """SIGKILL, restart, and wait for the CRL to list every revocation made before the kill (with the
-    clients' revocations paused until then)."""
+    """SIGKILL `replica` (None: the server), restart it, and wait for the CRL to list every revocation
+    made before the kill (with the clients' revocations paused until then)."""
     revoking.clear()
-    target.kill()
+    target.kill(replica)
     killed_at = time.monotonic()
-    before = await _revocations(engine)  # the server is down: nothing changes them now
+    before = await _revocations(engine)  # revocations are paused: the kill came after these
     kill = Kill(
         number,
-        moment,
+        moment if replica is None else f"{moment} (replica {replica + 1})",
         round(killed_at - started, 2),
         await _count(engine, PROCESSING_ORDERS),
         sum(len(s) for s in before.values()),
         await _count(engine, UNPUBLISHED),
         await _count(engine, PROCESSING_CHALLENGES),
     )
-    await asyncio.to_thread(target.restart, str(number))
+    await asyncio.to_thread(target.restart, str(number), replica)
     kill.restart_seconds = round(time.monotonic() - killed_at, 2)
     seconds, _ = await _crl_has_every_revocation(http, engine, before, CRL_TIMEOUT)
     kill.crl_seconds = None if seconds is None else round(seconds, 2)
@@ -547,7 +550,16 @@ async def drive(
                     if not await _wait_for_moment(engine, moment, MOMENT_WAIT):
                         moment = f"random (no {moment} came)"
                     report.kills.append(
-                        await _kill_and_restart(target, engine, http, revoking, number, moment, started)
+                        await _kill_and_restart(
+                            target,
+                            engine,
+                            http,
+                            revoking,
+                            number,
+                            moment,
+                            started,
+                            rng.randrange(plan.replicas) if plan.replicas > 1 else None,
+                        )
                     )
                 await asyncio.sleep(plan.max_gap)  # load on the last restart too
             finally:
@@ -568,9 +580,10 @@ async def drive(
 
 @contextlib.contextmanager
 def _server(
-    engine: str, admin_url: str, workdir: Path, key_thumbprint: str
+    engine: str, admin_url: str, workdir: Path, key_thumbprint: str, replicas: int
 ) -> Iterator[tuple[OurTarget, str]]:
-    """challtestsrv, `acme-server serve` on a fresh database of `engine`, its http-01 responder."""
+    """challtestsrv, `acme-server serve` (`replicas` of it behind the balancer) on a fresh database of
+    `engine`, the http-01 responder."""
     (workdir / "challtestsrv").mkdir(parents=True, exist_ok=True)
     challtestsrv = ChallTestSrv(workdir / "challtestsrv")
     try:
@@ -580,6 +593,7 @@ def _server(
                 challtestsrv,
                 database_url=database_url,
                 workers=1,
+                replicas=replicas,
                 environment={"ACME_SERVER_PROCESSING_LEASE": str(PROCESSING_LEASE)},
             )
             try:
@@ -595,11 +609,15 @@ def _server(
 
 
 def run(args: argparse.Namespace, workdir: Path) -> Report:
-    plan = Plan(args.kills, args.concurrency, args.seed, args.revoke_share, args.min_gap, args.max_gap)
-    report = Report(args.engine)
+    plan = Plan(
+        args.kills, args.concurrency, args.seed, args.revoke_share, args.min_gap, args.max_gap, args.replicas
+    )
+    engine = args.engine if args.replicas == 1 else f"{args.engine}, {args.replicas} replicas"
+    report = Report(engine, args.seed)
     # One account key for the run: the responder answers every token with its thumbprint.
     key = ec.generate_private_key(ec.SECP256R1())
-    with _server(args.engine, args.database, workdir, jwk_of(key.public_key()).thumbprint) as (target, url):
+    thumbprint = jwk_of(key.public_key()).thumbprint
+    with _server(args.engine, args.database, workdir, thumbprint, args.replicas) as (target, url):
         asyncio.run(drive(target, url, plan, report, key))
     return report
 
@@ -611,7 +629,7 @@ def render(report: Report) -> str:
     lines = [
         f"fault injection, {report.engine}: {len(kills)} SIGKILLs ({moments['random']} at random moments, "
         f"{moments['finalize']} with a finalize in flight, {moments['revocation']} just after a "
-        f"revocation was committed), {report.seconds:.0f} s of load",
+        f"revocation was committed), {report.seconds:.0f} s of load, seed {report.seed}",
         f"  orders processing at a kill: {sum(k.processing_orders for k in kills)} in all; revocations "
         f"not yet in a CRL at a kill: {sum(k.unpublished for k in kills)}; validations in flight at a "
         f"kill: {sum(k.validations for k in kills)}; the clients finished {report.drain_seconds:.0f} s "
@@ -634,6 +652,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--engine", choices=ENGINES, default="sqlite")
     parser.add_argument("--kills", type=int, default=20, help="SIGKILLs, each followed by a restart (20)")
     parser.add_argument("--concurrency", type=int, default=8, help="clients issuing at once (8)")
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="servers on one PostgreSQL database behind a round-robin balancer, clients on all of them; "
+        "each kill takes one at random (1)",
+    )
     parser.add_argument("--seed", type=int, default=None, help="random seed (kill moments, revocations)")
     parser.add_argument(
         "--revoke-share", type=float, default=0.25, help="share of certificates revoked (0.25)"
@@ -654,6 +679,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.kills < 1 or args.concurrency < 1 or not 0 <= args.revoke_share <= 1:
         parser.error("--kills and --concurrency must be at least 1, --revoke-share within 0..1")
+    if args.replicas < 1 or (args.replicas > 1 and args.engine != "postgres"):
+        parser.error("--replicas must be at least 1, and more than 1 needs --engine postgres")
     if not 0 < args.min_gap <= args.max_gap:
         parser.error("--min-gap must be positive and at most --max-gap")
     if args.seed is None:
@@ -675,7 +702,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
     print(render(report))
     if args.json:
-        args.json.write_text(json.dumps(asdict(report) | {"ok": report.ok, "seed": args.seed}, indent=2))
+        args.json.write_text(json.dumps(asdict(report) | {"ok": report.ok}, indent=2))
     return 0 if report.ok else 1
 
 

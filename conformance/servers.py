@@ -611,23 +611,30 @@ class OurTarget(Target):
         except x509.ExtensionNotFound:
             return x509.ReasonFlags.unspecified
 
-    def kill(self) -> None:
-        """SIGKILL every replica's process group (fault injection); the balancer keeps listening."""
-        for process in [self.process, *self.replicas]:
+    def kill(self, replica: int | None = None) -> None:
+        """SIGKILL one replica's process group (0 is `process`), or every one's (fault injection); the
+        balancer keeps listening."""
+        members = [self.process, *self.replicas]
+        for process in members if replica is None else [members[replica]]:
             process.kill()
 
-    def restart(self, log_suffix: str) -> None:
-        """Every replica again on its own ports, data directory and database, each log `log_suffix`
-        apart from the last; returns once the directory answers."""
-        self.process, *self.replicas = [
-            p.relaunch(p.log.parent / f"{p.name}.{log_suffix}.log") for p in [self.process, *self.replicas]
-        ]
-        wait_until(
-            _answers_directory(self),
-            what=f"restarted {self.process.name}",
-            process=[self.process, *self.replicas],
-            timeout=STARTUP_TIMEOUT,
-        )
+    def restart(self, log_suffix: str, replica: int | None = None) -> None:
+        """One replica (or every one) again with its command line: the same ports, data directory and
+        database; its log `log_suffix` apart from the last. Returns once its own directory answers."""
+        members = [self.process, *self.replicas]
+        chosen = range(len(members)) if replica is None else [replica]
+        for index in chosen:
+            old = members[index]
+            members[index] = old.relaunch(old.log.parent / f"{old.name}.{log_suffix}.log")
+        self.process, *self.replicas = members
+        for index in chosen:
+            port = self.balancer.upstreams[index] if self.balancer else httpx.URL(self.directory_url).port
+            wait_until(
+                _directory_answers(f"https://{LOOPBACK}:{port}/acme/directory", self.trust_bundle),
+                what=f"restarted {members[index].name}",
+                process=members[index],
+                timeout=STARTUP_TIMEOUT,
+            )
 
     def stop(self) -> None:
         """The balancer first (no new connections), then every replica, each whatever the others do."""

@@ -49,6 +49,22 @@ def test_three_sigkills_under_load_break_no_invariant(
     assert report.database["revocations"] >= report.clients["revocations acknowledged"] > 0
 
 
+@pytest.mark.postgres
+def test_killing_one_of_two_replicas_at_a_time_breaks_no_invariant(
+    tmp_path: Path, _postgres_server: str
+) -> None:
+    """--replicas 2: the clients reach both replicas through the balancer; each kill takes one, whose
+    work (a processing order, an unpublished revocation) the restart or the other replica finishes."""
+    require_tool("pebble-challtestsrv")
+    argv = ["--engine", "postgres", "--replicas", "2", "--kills", "2", "--concurrency", "4", "--seed", "7"]
+    report = run(parse_args([*argv, "--database", _postgres_server]), tmp_path)
+    assert [check.name for check in report.checks] == INVARIANTS
+    assert [check for check in report.checks if not check.ok] == [], render(report)
+    assert report.engine == "postgres, 2 replicas" and len(report.kills) == 2
+    assert all("(replica " in kill.moment for kill in report.kills)
+    assert report.clients["orders seen valid"] > 0 and report.clients.get("orders given up", 0) == 0
+
+
 def test_a_failed_invariant_is_reported_and_fails_the_run() -> None:
     report = Report("sqlite", kills=[Kill(1, "finalize", 1.0, 1, 0, 0, 0, 2.0, None)])
     report.checks = [
@@ -69,3 +85,5 @@ def test_options_are_checked() -> None:
         parse_args(["--kills", "0"])
     with pytest.raises(SystemExit):
         parse_args(["--min-gap", "5", "--max-gap", "1"])
+    with pytest.raises(SystemExit):
+        parse_args(["--replicas", "2"])  # replicas share a PostgreSQL database, not SQLite
