@@ -1,8 +1,11 @@
 """Fault injection under load: SIGKILL `acme-server serve` at random moments (also with a finalize in
-flight) while the benchmark's clients issue and revoke, restart it on the same database each time, and
-then check in the database and the served CRL that no crash broke an invariant. See bench/README.md.
+flight, and just after a revocation) while the benchmark's clients issue and revoke, restart it on the
+same database each time, and then check in the database and the served CRL that no crash broke an
+invariant. With --replicas N, each kill takes one of N replicas the clients all use. See
+bench/README.md.
 
     python -m bench.fault_injection --engine sqlite|postgres [--kills 20] [--concurrency 8] [--seed N]
+        [--replicas N]
 
 The clients (bench/client.py's Account over aiohttp) retry across every outage: each order is resumed
 from its URL, whatever state the kill left it in. What they saw is recorded (orders seen valid with
@@ -56,8 +59,8 @@ PROCESSING_LEASE = 8.0
 REQUEST_TIMEOUT = 20.0  # one HTTP request; a killed server refuses connections at once
 RETRY_DELAY = 0.25  # after a failed request (the server is down or restarting)
 POLL_DELAY = 0.2
-# An order gives up after this long: a validation claimed by the killed server is taken over after
-# STALE_CLAIM (services/challenges.py), so an order may legitimately wait that long.
+# An order gives up after this long: a validation claimed by a killed replica while another kept
+# running is taken over after STALE_CLAIM (services/challenges.py), so an order may wait that long.
 ORDER_DEADLINE = STALE_CLAIM.total_seconds() + 90
 SETTLE_TIMEOUT = STALE_CLAIM.total_seconds() + 60  # for the last processing challenge or order
 CRL_TIMEOUT = 15.0  # for the restarted server to publish a CRL with every revocation
