@@ -98,7 +98,7 @@ class Kill:
     at_seconds: float  # since the load started
     processing_orders: int  # in the database right after the kill
     revocations: int  # in the database right after the kill
-    unpublished: int  # of those, made no earlier than their CA's newest CRL (the kill beat the CRL)
+    unpublished: int  # of those, made after their CA's newest CRL (the kill beat the CRL)
     validations: int  # challenges processing (queued or claimed by the killed worker)
     restart_seconds: float = 0.0
     crl_seconds: float | None = None  # until the served CRL had every revocation; None: never

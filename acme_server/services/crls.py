@@ -226,9 +226,9 @@ async def list_crls(rt: Runtime, ca_ref: str) -> list[CRLInfo]:
 def _lacks_revocations(
     ca_id: str, newest: dict[str, tuple[int, datetime, datetime]], revoked: dict[str, datetime]
 ) -> bool:
-    """The CA has a revocation made no earlier than its newest CRL: one whose own CRL was never
+    """The CA has a revocation made after its newest CRL: one whose own CRL was never
     published (the process was killed between the two), or not yet."""
-    return ca_id in revoked and (ca_id not in newest or revoked[ca_id] >= newest[ca_id][2])
+    return ca_id in revoked and (ca_id not in newest or revoked[ca_id] > newest[ca_id][2])
 
 
 async def publish_unpublished(rt: Runtime) -> list[CRLInfo]:
