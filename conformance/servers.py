@@ -69,6 +69,7 @@ class Process:
     def __init__(self, name: str, argv: list[str], *, log: Path, env: dict[str, str] | None = None) -> None:
         self.name = name
         self.log = log
+        self.argv, self.env = argv, env
         self._log_file: IO[str] = log.open("w")
         self.popen = subprocess.Popen(
             argv,
@@ -103,6 +104,20 @@ class Process:
             time.sleep(0.1)
         self._signal(signal.SIGKILL)
         self._log_file.close()
+
+    def kill(self) -> None:
+        """SIGKILL to the whole group at once, as a crash or the OOM killer would: no shutdown code runs.
+        Returns once every member is gone."""
+        self._signal(signal.SIGKILL)
+        self.popen.wait(timeout=STOP_TIMEOUT)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while self._signal(signal.SIGKILL) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self._log_file.close()
+
+    def relaunch(self, log: Path) -> Process:
+        """The same command line and environment again, as a new process (this one has ended)."""
+        return Process(self.name, self.argv, log=log, env=self.env)
 
     def _signal(self, sig: int) -> bool:
         """Signal the group; False once it has no member left. A group's id is never reused while the
@@ -596,6 +611,31 @@ class OurTarget(Target):
         except x509.ExtensionNotFound:
             return x509.ReasonFlags.unspecified
 
+    def kill(self, replica: int | None = None) -> None:
+        """SIGKILL one replica's process group (0 is `process`), or every one's (fault injection); the
+        balancer keeps listening."""
+        members = [self.process, *self.replicas]
+        for process in members if replica is None else [members[replica]]:
+            process.kill()
+
+    def restart(self, log_suffix: str, replica: int | None = None) -> None:
+        """One replica (or every one) again with its command line: the same ports, data directory and
+        database; its log `log_suffix` apart from the last. Returns once its own directory answers."""
+        members = [self.process, *self.replicas]
+        chosen = range(len(members)) if replica is None else [replica]
+        for index in chosen:
+            old = members[index]
+            members[index] = old.relaunch(old.log.parent / f"{old.name}.{log_suffix}.log")
+        self.process, *self.replicas = members
+        for index in chosen:
+            port = self.balancer.upstreams[index] if self.balancer else httpx.URL(self.directory_url).port
+            wait_until(
+                _directory_answers(f"https://{LOOPBACK}:{port}/acme/directory", self.trust_bundle),
+                what=f"restarted {members[index].name}",
+                process=members[index],
+                timeout=STARTUP_TIMEOUT,
+            )
+
     def stop(self) -> None:
         """The balancer first (no new connections), then every replica, each whatever the others do."""
         _stop_all(self.balancer, [self.process, *self.replicas])
@@ -620,10 +660,12 @@ def our_server_command() -> list[str]:
     return [sys.executable, "-m", "acme_server.cli"]
 
 
-def _our_env(*, kek: str | None = None) -> dict[str, str]:
+def _our_env(*, kek: str | None = None, environment: Mapping[str, str] | None = None) -> dict[str, str]:
     # Flags only: settings from the caller's environment must not leak into the server under test. The
-    # KEK is the exception: it has no flag, and replicas must share one.
+    # KEK is the exception: it has no flag, and replicas must share one; so are the settings a caller
+    # passes in `environment` on purpose (those without a flag, such as ACME_SERVER_PROCESSING_LEASE).
     env = {k: v for k, v in os.environ.items() if not k.startswith("ACME_SERVER")}
+    env.update(environment or {})
     if kek:
         env["ACME_SERVER_KEK"] = kek
     return env
@@ -645,12 +687,14 @@ def start_ours(
     database_url: str | None,
     workers: int,
     replicas: int = 1,
+    environment: Mapping[str, str] | None = None,
 ) -> OurTarget:
     """`acme-server serve` on a fresh data directory; ready once /acme/directory answers.
 
     With replicas > 1 (PostgreSQL only): that many servers on the one database, each with its own data
     directory but the first one's KEK, all with --base-url of a round-robin balancer in front of them
-    and the same validation ports and DNS resolver, so whichever replica gets a request can serve it."""
+    and the same validation ports and DNS resolver, so whichever replica gets a request can serve it.
+    `environment`: settings without a flag, for every replica (ACME_SERVER_PROCESSING_LEASE, ...)."""
     if replicas < 1:
         raise StartupError(f"replicas must be at least 1, not {replicas}")
     if replicas > 1 and not is_postgresql(database_url):
@@ -673,6 +717,7 @@ def start_ours(
                 tlsalpn01=tlsalpn01,
                 public_port=public_port,
                 kek=kek,
+                environment=environment,
             )
             started.append(replica)
             if balancer is not None and kek is None:
@@ -723,6 +768,7 @@ def _start_replica(
     tlsalpn01: int,
     public_port: int | None,
     kek: str | None,
+    environment: Mapping[str, str] | None = None,
 ) -> _Replica:
     """Replica `index` (0 for a lone server): started, banner checked, its own directory answering."""
     suffix = "" if index == 0 else f"-{index + 1}"
@@ -753,7 +799,10 @@ def _start_replica(
     if public_port is not None:
         argv += ["--base-url", f"https://{LOOPBACK}:{public_port}"]
     process = Process(
-        f"acme-server{suffix}", argv, log=workdir / f"acme-server{suffix}.log", env=_our_env(kek=kek)
+        f"acme-server{suffix}",
+        argv,
+        log=workdir / f"acme-server{suffix}.log",
+        env=_our_env(kek=kek, environment=environment),
     )
     trust_bundle = data_dir / "root.pem"
     directory_url = f"https://{LOOPBACK}:{public_port or port}/acme/directory"

@@ -9,7 +9,7 @@ import contextlib
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from acme_server.errors import Malformed, NotFound
 from acme_server.problems import ACME_ERROR
@@ -73,10 +73,15 @@ class _Work:
     task: ValidationTask
 
 
-async def _claim(rt: Runtime, limit: int) -> list[_Work]:
-    """Claim due challenges and load what validating them needs in a fixed number of queries."""
+async def _claim(rt: Runtime, limit: int, *, started: datetime | None = None) -> list[_Work]:
+    """Claim due challenges and load what validating them needs in a fixed number of queries. A
+    worker that `started` at a time also takes over at once every claim made before it: after a
+    crash and restart those are the dead process's, which would otherwise wait STALE_CLAIM (a live
+    replica's validation in flight at that moment is made twice; the first outcome recorded wins)."""
+    now = rt.clock.now()
+    stale_after = STALE_CLAIM if started is None else max(min(STALE_CLAIM, now - started), timedelta(0))
     async with rt.storage.transaction() as tx:
-        claimed = await tx.challenges.claim_due(now=rt.clock.now(), stale_after=STALE_CLAIM, limit=limit)
+        claimed = await tx.challenges.claim_due(now=now, stale_after=stale_after, limit=limit)
         if not claimed:
             return []
         parents = {
@@ -157,6 +162,7 @@ async def run_worker(
     holds back the others, and new work is claimed as soon as a slot is free (at most `in_flight` at
     once per worker)."""
     worker = uuid.uuid4().hex[:8]
+    started = rt.clock.now()
     log.info("validation worker %s started", worker)
     running: set[asyncio.Task[None]] = set()
     slot_freed = asyncio.Event()
@@ -177,7 +183,7 @@ async def run_worker(
                     await asyncio.wait_for(slot_freed.wait(), POLL_INTERVAL)
                 continue
             try:
-                work = await _claim(rt, free)
+                work = await _claim(rt, free, started=started)
             except OSError as exc:  # the database went away for a moment; keep the worker alive
                 log.warning("validation worker %s: %s", worker, exc)
                 work = []

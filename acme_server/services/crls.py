@@ -223,19 +223,42 @@ async def list_crls(rt: Runtime, ca_ref: str) -> list[CRLInfo]:
         return [_info(r) for r in await tx.crls.list_for_ca(record.id)]
 
 
+def _lacks_revocations(
+    ca_id: str, newest: dict[str, tuple[int, datetime, datetime]], revoked: dict[str, datetime]
+) -> bool:
+    """The CA has a revocation made after its newest CRL: one whose own CRL was never
+    published (the process was killed between the two), or not yet."""
+    return ca_id in revoked and (ca_id not in newest or revoked[ca_id] > newest[ca_id][2])
+
+
+async def publish_unpublished(rt: Runtime) -> list[CRLInfo]:
+    """A CRL for every CA with a revocation its newest CRL may lack (RFC 5280 §3.3: a revoked
+    certificate is listed in the CRL published next). Run at start-up by every process, without the
+    updater's lease: a killed process may hold it for UPDATER_LEASE_TTL, and two processes
+    generating at once only spend a CRL number each."""
+    async with rt.storage.read() as tx:
+        records = [r.id for r in await tx.cas.list() if r.certificate_pem is not None]
+        newest = await tx.crls.latest_numbers()
+        revoked = await tx.revocations.newest_by_ca()
+    return [await generate_crl(rt, ca_id) for ca_id in records if _lacks_revocations(ca_id, newest, revoked)]
+
+
 async def refresh_due_crls(rt: Runtime, *, holder: str) -> list[CRLInfo]:
-    """One updater pass: if this process holds the lease, regenerate every CRL that has none yet or is
-    past half its validity. Returns what it published."""
+    """One updater pass: if this process holds the lease, regenerate every CRL that has none yet, is
+    past half its validity or may lack a revocation. Returns what it published."""
     now = rt.clock.now()
     async with rt.storage.transaction() as tx:
         if not await tx.leases.try_acquire(UPDATER_LEASE, holder, now=now, ttl=UPDATER_LEASE_TTL):
             return []
         records = [r for r in await tx.cas.list() if r.certificate_pem is not None]
         newest = await tx.crls.latest_numbers()
+        revoked = await tx.revocations.newest_by_ca()
     due = [
         r.id
         for r in records
-        if r.id not in newest or newest[r.id][1] - now <= CRL_VALIDITY - CRL_REFRESH_AFTER
+        if r.id not in newest
+        or newest[r.id][1] - now <= CRL_VALIDITY - CRL_REFRESH_AFTER
+        or _lacks_revocations(r.id, newest, revoked)
     ]
     return [await generate_crl(rt, ca_id) for ca_id in due]
 
@@ -243,6 +266,11 @@ async def refresh_due_crls(rt: Runtime, *, holder: str) -> list[CRLInfo]:
 async def run_updater(rt: Runtime, stop: asyncio.Event, *, interval: float = UPDATER_INTERVAL) -> None:
     """Publish due CRLs until `stop` is set (at start, then every `interval` seconds)."""
     holder = f"crl-updater-{uuid.uuid4().hex[:12]}"
+    try:
+        for info in await publish_unpublished(rt):
+            log.warning("published CRL %d of CA %s: a revocation was not in its CRL", info.number, info.ca_id)
+    except OSError as exc:  # the database away for a moment: the lease holder's passes catch up
+        log.warning("CRL updater: %s", exc)
     while not stop.is_set():
         try:
             for info in await refresh_due_crls(rt, holder=holder):

@@ -50,17 +50,17 @@ class CRLRepository(Repository):
         statement = select(crls).where(crls.c.ca_id == ca_id).order_by(crls.c.number.desc()).limit(1)
         return await self._one_or_none(CRLRecord, statement)
 
-    async def latest_numbers(self) -> dict[str, tuple[int, datetime]]:
-        """ca_id -> (number, next_update) of each CA's newest CRL, without the DER: what the updater
-        and the endpoints check before loading a (possibly 40 MB) CRL."""
+    async def latest_numbers(self) -> dict[str, tuple[int, datetime, datetime]]:
+        """ca_id -> (number, next_update, this_update) of each CA's newest CRL, without the DER: what
+        the updater and the endpoints check before loading a (possibly 40 MB) CRL."""
         newest = (
             select(crls.c.ca_id, func.max(crls.c.number).label("number")).group_by(crls.c.ca_id).subquery()
         )
-        statement = select(crls.c.ca_id, crls.c.number, crls.c.next_update).join(
+        statement = select(crls.c.ca_id, crls.c.number, crls.c.next_update, crls.c.this_update).join(
             newest, (crls.c.ca_id == newest.c.ca_id) & (crls.c.number == newest.c.number)
         )
         rows = (await self._execute(statement)).all()
-        return {row.ca_id: (int(row.number), row.next_update) for row in rows}
+        return {row.ca_id: (int(row.number), row.next_update, row.this_update) for row in rows}
 
     async def get_number(self, ca_id: str, number: int) -> CRLRecord | None:
         statement = select(crls).where(crls.c.ca_id == ca_id, crls.c.number == number)

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 
 from acme_server.storage.base import Repository
 from acme_server.storage.tables import certificates, revocations
@@ -65,3 +65,11 @@ class RevocationRepository(Repository):
         r = revocations.c
         statement = select(r.serial, r.revoked_at, r.reason).where(r.ca_id == ca_id)
         return await self._all(RevocationRecord, statement)
+
+    async def newest_by_ca(self) -> dict[str, datetime]:
+        """ca_id -> when its latest revocation was made: what tells whether a CA's newest CRL may
+        lack one (a process killed between the revocation and its CRL)."""
+        r = revocations.c
+        newest = func.max(r.revoked_at).label("newest")
+        statement = select(r.ca_id, newest).where(r.ca_id.is_not(None)).group_by(r.ca_id)
+        return {row.ca_id: row.newest for row in (await self._execute(statement)).all()}

@@ -28,12 +28,11 @@ from tests.services.test_certificates import _csr_pem
 REPOSITORY = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-async def auto(dev: Runtime) -> Runtime:
-    """The dev setup plus profile `auto` (renewBeforeDays 30, auto-renew by default) and a fixed clock."""
-    intermediate = await cas.get_ca(dev, bootstrap.INTERMEDIATE_NAME)
+async def create_auto_profile(rt: Runtime) -> None:
+    """Profile `auto` on the dev intermediate: renewBeforeDays 30, auto-renew by default."""
+    intermediate = await cas.get_ca(rt, bootstrap.INTERMEDIATE_NAME)
     await profiles.create_profile(
-        dev,
+        rt,
         "auto",
         {
             "issuerType": "ca",
@@ -43,6 +42,12 @@ async def auto(dev: Runtime) -> Runtime:
             "autoRenewByDefault": True,
         },
     )
+
+
+@pytest.fixture
+async def auto(dev: Runtime) -> Runtime:
+    """The dev setup plus profile `auto` (create_auto_profile) and a fixed clock."""
+    await create_auto_profile(dev)
     dev.clock = FixedClock(datetime.now(UTC).replace(microsecond=0))
     return dev
 
