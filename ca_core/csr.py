@@ -22,7 +22,12 @@ _UNSUPPORTED_NAMES: Final = {
 }
 
 
-def _load(data: bytes) -> x509.CertificateSigningRequest:
+def _load(data: bytes, *, der_only: bool) -> x509.CertificateSigningRequest:
+    if der_only:
+        try:
+            return x509.load_der_x509_csr(data)
+        except ValueError:
+            raise BadCSR("not a DER PKCS#10 certificate request") from None
     try:
         if b"-----BEGIN " in data:
             return x509.load_pem_x509_csr(data)
@@ -63,9 +68,10 @@ def _sans(names: list[x509.GeneralName]) -> SubjectAltNames:
     return SubjectAltNames(dns=tuple(dns), ip=tuple(ips), email=tuple(emails), uri=tuple(uris))
 
 
-def parse_csr(data: bytes) -> CertificateRequest:
-    """A verified request: BadCSR when unparsable or badly signed, BadPublicKey when its key is weak."""
-    csr = _load(data)
+def parse_csr(data: bytes, *, der_only: bool = False) -> CertificateRequest:
+    """A verified request: BadCSR when unparsable or badly signed, BadPublicKey when its key is weak.
+    PEM or DER; `der_only` where the protocol says DER (RFC 8555 §7.4 finalize)."""
+    csr = _load(data, der_only=der_only)
     try:
         public_key = csr.public_key()
         signature_ok = csr.is_signature_valid

@@ -112,25 +112,36 @@ def database_engine(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture
-def _database_source(database_engine: str, request: pytest.FixtureRequest) -> Path | str:
-    """SQLite: the template file to copy. PostgreSQL: the session database to empty."""
-    if database_engine == "sqlite":
+def database_source(engine: str, request: pytest.FixtureRequest) -> Path | str:
+    """SQLite: the template file to copy. PostgreSQL: the session database to empty. Called from a
+    synchronous fixture of any scope (tests/hostile shares one database per module)."""
+    if engine == "sqlite":
         path: Path = request.getfixturevalue("_sqlite_template")
         return path
     name: str = request.getfixturevalue("_postgres_database")
     return name
 
 
+async def fresh_database_url(source: Path | str, directory: Path) -> str:
+    """A database at the head schema with no rows: a copy of the SQLite template in `directory`, or
+    the PostgreSQL session database emptied."""
+    if isinstance(source, Path):
+        path = directory / "acme.db"
+        shutil.copyfile(source, path)
+        return f"sqlite:///{path}"
+    await _empty_postgres_tables(source)
+    return _postgres_url(source)
+
+
+@pytest.fixture
+def _database_source(database_engine: str, request: pytest.FixtureRequest) -> Path | str:
+    return database_source(database_engine, request)
+
+
 @pytest.fixture
 async def database_url(database_engine: str, _database_source: Path | str, tmp_path: Path) -> str:
     """A database at the head schema with no rows (see the module docstring)."""
-    if isinstance(_database_source, Path):
-        path = tmp_path / "acme.db"
-        shutil.copyfile(_database_source, path)
-        return f"sqlite:///{path}"
-    await _empty_postgres_tables(_database_source)
-    return _postgres_url(_database_source)
+    return await fresh_database_url(_database_source, tmp_path)
 
 
 @asynccontextmanager

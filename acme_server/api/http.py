@@ -124,9 +124,9 @@ async def _body(request: Request, schema_name: str | None) -> Any:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidSetting("body", f"not JSON ({exc})") from None
-    checker.check(body, SCHEMAS[schema_name], "")
-    if not isinstance(body, dict):  # every request schema is an object
+    if not isinstance(body, dict):  # every request schema is an object; checked first to name the field
         raise InvalidSetting("body", "must be a JSON object")
+    checker.check(body, SCHEMAS[schema_name], "")
     return body
 
 

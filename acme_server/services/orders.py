@@ -229,9 +229,9 @@ async def list_orders(
 
 def _parse_csr(csr_der: bytes, profile: Profile) -> CertificateRequest:
     """§7.4: every CSR problem is badCSR, with the precise reason (a weak key or one the profile
-    does not allow included)."""
+    does not allow included). The csr is DER: a PEM one (base64url of its text) is refused too."""
     try:
-        request = parse_csr(csr_der)
+        request = parse_csr(csr_der, der_only=True)
     except BadPublicKey as exc:
         raise BadCSR(f"the CSR key is not acceptable: {exc.detail}") from None
     algorithm = key_algorithm_of(request.public_key)

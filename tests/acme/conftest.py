@@ -8,6 +8,7 @@ import contextlib
 import dataclasses
 import ssl
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,34 +96,36 @@ def acme_overrides() -> dict[str, object]:
     return {}
 
 
-@pytest.fixture
-async def acme(
-    storage: Storage, tmp_path: Path, acme_overrides: dict[str, object]
+@asynccontextmanager
+async def acme_server(
+    storage: Storage, directory: Path, overrides: dict[str, object]
 ) -> AsyncIterator[AcmeServer]:
+    """An ACME server on `storage` with its files in `directory`, until the block ends (the `acme`
+    fixture per test; tests/hostile one per module)."""
     loop = asyncio.get_running_loop()
     transport, dns = await loop.create_datagram_endpoint(ScriptedDNS, local_addr=("127.0.0.1", 0))
     dns.port = transport.get_extra_info("sockname")[1]
     http01 = HTTPResponder()
     responder = await asyncio.start_server(http01.handle, "127.0.0.1", 0)
     http01.port = responder.sockets[0].getsockname()[1]
-    tlsalpn01 = TLSALPNResponder(tmp_path)
+    tlsalpn01 = TLSALPNResponder(directory)
     alpn_server = await asyncio.start_server(tlsalpn01.handle, "127.0.0.1", 0, ssl=tlsalpn01.context)
     tlsalpn01.port = alpn_server.sockets[0].getsockname()[1]
     port = unused_port()
     settings = Settings(
         listen=f"127.0.0.1:{port}",
-        data_dir=tmp_path,
+        data_dir=directory,
         http01_port=http01.port,
         tlsalpn01_port=tlsalpn01.port,
         dns_resolver=f"127.0.0.1:{dns.port}",
         renewal_interval=0,  # no renewal scheduler: its passes would count in the round-trip tests
         validation_allow_loopback=True,  # the responders above are on 127.0.0.1, blocked by default
     )
-    settings = dataclasses.replace(settings, **acme_overrides)  # type: ignore[arg-type]
+    settings = dataclasses.replace(settings, **overrides)  # type: ignore[arg-type]
     rt = Runtime(storage=storage, kek=KeyEncryptionKey.generate(), public_url=settings.public_url)
     await bootstrap.ensure_dev_setup(rt)
-    tls = await bootstrap.ensure_server_tls(rt, tmp_path / "tls", "127.0.0.1")
-    roots = await bootstrap.write_trust_bundle(rt, tmp_path / "root.pem")
+    tls = await bootstrap.ensure_server_tls(rt, directory / "tls", "127.0.0.1")
+    roots = await bootstrap.write_trust_bundle(rt, directory / "root.pem")
     served = serving(
         create_app(settings, runtime=rt), port, ssl_certfile=str(tls.certificate), ssl_keyfile=str(tls.key)
     )
@@ -134,6 +137,14 @@ async def acme(
     transport.close()
     with contextlib.suppress(Exception):
         await responder.wait_closed()
+
+
+@pytest.fixture
+async def acme(
+    storage: Storage, tmp_path: Path, acme_overrides: dict[str, object]
+) -> AsyncIterator[AcmeServer]:
+    async with acme_server(storage, tmp_path, acme_overrides) as server:
+        yield server
 
 
 async def wait_status(

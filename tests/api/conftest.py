@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,10 +66,12 @@ class ApiServer:
         return document
 
 
-@pytest.fixture
-async def api(storage: Storage, tmp_path: Path) -> AsyncIterator[ApiServer]:
+@asynccontextmanager
+async def api_server(storage: Storage, directory: Path) -> AsyncIterator[ApiServer]:
+    """An API server on `storage` with its files in `directory`, one token per role, until the block
+    ends (the `api` fixture per test; tests/hostile one per module)."""
     port = unused_port()
-    settings = Settings(listen=f"127.0.0.1:{port}", data_dir=tmp_path)
+    settings = Settings(listen=f"127.0.0.1:{port}", data_dir=directory)
     rt = Runtime(storage=storage, kek=KeyEncryptionKey.generate(), public_url=f"http://127.0.0.1:{port}")
     # directory syncs of the tests write below the temporary directory (operators may create them)
     rt.host = DestinationHost(directory_roots=(Path(tempfile.gettempdir()),))
@@ -78,6 +81,12 @@ async def api(storage: Storage, tmp_path: Path) -> AsyncIterator[ApiServer]:
     app = create_app(settings, runtime=rt, validator=ScriptedValidator())
     async with serving(app, port), httpx.AsyncClient(timeout=60) as http:
         yield ApiServer(f"http://127.0.0.1:{port}", rt, http, secrets)
+
+
+@pytest.fixture
+async def api(storage: Storage, tmp_path: Path) -> AsyncIterator[ApiServer]:
+    async with api_server(storage, tmp_path) as server:
+        yield server
 
 
 @pytest.fixture

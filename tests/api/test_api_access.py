@@ -79,7 +79,7 @@ async def test_bodies_that_are_not_json_or_break_the_schema_name_the_field(api: 
     problem = await api.problem("POST", f"{CM}/cas", 400, "invalid-field", content=b"{nope")
     assert problem["field"] == "body" and problem["detail"].startswith("body: not JSON")
     problem = await api.problem("POST", f"{CM}/cas", 400, "invalid-field", json=["root"])
-    assert (problem["field"], problem["detail"]) == ("", ": must be an object")
+    assert (problem["field"], problem["detail"]) == ("body", "body: must be a JSON object")
     problem = await api.problem("POST", f"{CM}/cas", 400, "invalid-field", json={"type": "root"})
     assert (problem["field"], problem["detail"]) == ("name", "name: is required")
     problem = await api.problem("POST", f"{CM}/cas", 400, "invalid-field", json={"type": "leaf", "name": "x"})

@@ -127,6 +127,19 @@ def test_garbage_is_not_a_csr(data: bytes) -> None:
     assert caught.value.detail == "not a PEM or DER PKCS#10 certificate request"
 
 
+def test_der_only_refuses_a_pem_csr() -> None:
+    """RFC 8555 §7.4: finalize carries DER; the same request as PEM text is refused there."""
+    csr = build_csr(
+        Subject(common_name="a.example"),
+        SubjectAltNames(dns=("a.example",)),
+        generate_key(KeyAlgorithm.EC_prime256v1),
+    )
+    assert parse_csr(csr.public_bytes(serialization.Encoding.DER), der_only=True).sans.dns == ("a.example",)
+    with pytest.raises(BadCSR) as caught:
+        parse_csr(csr.public_bytes(serialization.Encoding.PEM), der_only=True)
+    assert caught.value.detail == "not a DER PKCS#10 certificate request"
+
+
 @pytest.mark.parametrize(
     ("name", "kind"),
     [
