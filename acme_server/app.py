@@ -30,7 +30,7 @@ from acme_server.acme.problems import (
 from acme_server.acme.routes import ROUTES as ACME_ROUTES
 from acme_server.acme.routes import AcmeHeaders
 from acme_server.api.routes import api_app
-from acme_server.config import Settings
+from acme_server.config import Settings, rate_limits_from
 from acme_server.services import challenges, crls, orders, renewals, syncs
 from acme_server.services.nonces import Nonces
 from acme_server.services.ports import Validator
@@ -142,6 +142,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         ensure_audit_log()
         rt = runtime or await open_runtime(settings)
+        rt.rate_limits = settings.rate_limits  # the served settings decide, a given runtime too
         app.state.runtime = rt
         app.state.settings = settings
         app.state.nonces = Nonces(rt.kek)
@@ -194,6 +195,7 @@ def settings_to_environment(settings: Settings) -> str:
     values = dataclasses.asdict(settings)
     values["data_dir"] = str(settings.data_dir)
     values["caa_identities"] = list(settings.caa_identities)
+    values["rate_limits"] = settings.rate_limits.to_config()
     return json.dumps(values)
 
 
@@ -204,4 +206,5 @@ def app_from_environment() -> Starlette:
     values["caa_identities"] = tuple(values["caa_identities"])
     values["reload_commands"] = tuple((name, tuple(words)) for name, words in values["reload_commands"])
     values["sync_directories"] = tuple(values["sync_directories"])
+    values["rate_limits"] = rate_limits_from(values["rate_limits"])
     return create_app(Settings(**values))

@@ -50,6 +50,8 @@ ENVIRONMENT = {
     "reload_commands": "ACME_SERVER_RELOAD_COMMANDS",
     "reload_as_root": "ACME_SERVER_RELOAD_AS_ROOT",
     "sync_directories": "ACME_SERVER_SYNC_DIRECTORIES",
+    "rate_limits": "ACME_SERVER_RATE_LIMITS",
+    "max_in_flight": "ACME_SERVER_MAX_IN_FLIGHT",
     "test_nonce_reject_rate": "ACME_SERVER_TEST_NONCE_REJECT_RATE",
     "test_validation_delay": "ACME_SERVER_TEST_VALIDATION_DELAY",
 }
@@ -64,8 +66,69 @@ _FRACTIONS = {
 }
 _BOOLEANS = frozenset({"eab_required", "block_private", "validation_allow_loopback", "reload_as_root"})
 RELOAD_COMMAND_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-_INTEGERS = {"workers": (1, 64), "http01_port": (1, 65535), "tlsalpn01_port": (1, 65535)}
+_INTEGERS = {
+    "workers": (1, 64),
+    "http01_port": (1, 65535),
+    "tlsalpn01_port": (1, 65535),
+    "max_in_flight": (0, 1_000_000),
+}
 CONFIG_ENV = "ACME_SERVER_CONFIG"
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most `limit` events per fixed window of `window` seconds; limit 0: off."""
+
+    limit: int
+    window: int
+
+
+@dataclass(frozen=True)
+class OrderLimits:
+    """The limits a profile may override (by name, in [rate_limits.profiles.NAME]); None: the global one."""
+
+    new_orders_per_account: int | None = None
+    failed_validations_per_identifier: int | None = None
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """docs/security.md "Rate limits": generous defaults for a private CA, each 0 = off."""
+
+    new_accounts_per_ip: Limit = Limit(300, 3600)
+    new_orders_per_account: Limit = Limit(3000, 3600)
+    failed_validations_per_identifier: Limit = Limit(50, 3600)  # per account and identifier
+    api_token_failures_per_ip: Limit = Limit(20, 300)
+    ui_signin_failures_per_ip: Limit = Limit(10, 300)
+    profiles: tuple[tuple[str, OrderLimits], ...] = ()
+
+    def for_profile(self, name: str) -> OrderLimits:
+        return dict(self.profiles).get(name, OrderLimits())
+
+    def to_config(self) -> dict[str, Any]:
+        """The TOML table this value was read from (how `serve` hands it to its workers)."""
+        table: dict[str, Any] = {}
+        for name in LIMIT_NAMES:
+            limit: Limit = getattr(self, name)
+            table[name] = limit.limit
+            table[name.split("_per_")[0] + "_window"] = limit.window
+        table["profiles"] = {
+            profile: {k: v for k, v in vars(limits).items() if v is not None}
+            for profile, limits in self.profiles
+        }
+        return table
+
+
+LIMIT_NAMES = (
+    "new_accounts_per_ip",
+    "new_orders_per_account",
+    "failed_validations_per_identifier",
+    "api_token_failures_per_ip",
+    "ui_signin_failures_per_ip",
+)
+_PROFILE_LIMITS = ("new_orders_per_account", "failed_validations_per_identifier")
+_MAX_LIMIT = 10_000_000
+_MAX_WINDOW = 7 * 86400
 
 
 @dataclass(frozen=True)
@@ -104,6 +167,9 @@ class Settings:
     reload_as_root: bool = False  # run them even when the server runs as root (off: refused)
     # Where directory syncs may write; operators may create directory syncs only when this is set.
     sync_directories: tuple[str, ...] = ()
+    rate_limits: RateLimits = RateLimits()  # [rate_limits] (docs/security.md "Rate limits")
+    # ACME requests one process handles at once; above it: 503 + Retry-After (docs/security.md). 0: no bound.
+    max_in_flight: int = 1024
     # Client testing aids, off by default (Pebble's PEBBLE_WFE_NONCEREJECT and PEBBLE_VA_SLEEPTIME):
     test_nonce_reject_rate: float = 0.0  # share of valid nonces refused with badNonce, 0..1
     test_validation_delay: float = 0.0  # seconds the VA waits before each validation
@@ -252,7 +318,7 @@ def _boolean(name: str, value: Any) -> bool:
     raise ConfigError(f"{name}: {value!r} is not true or false")
 
 
-def _convert(name: str, value: Any) -> Any:
+def _convert(name: str, value: Any) -> Any:  # noqa: C901 - one branch per kind of setting
     if name in _INTEGERS:
         return _ranged(name, value, int, _INTEGERS[name])
     if name in _FRACTIONS:
@@ -263,6 +329,8 @@ def _convert(name: str, value: Any) -> Any:
         return Path(str(value))
     if name == "reload_commands":
         return _reload_commands(value)
+    if name == "rate_limits":
+        return rate_limits_from(value)
     if name == "sync_directories":  # a TOML list or "/etc/nginx/tls, /srv/tls"
         items = value if isinstance(value, list) else str(value).split(",")
         directories = tuple(str(i).strip() for i in items if str(i).strip())
@@ -274,6 +342,50 @@ def _convert(name: str, value: Any) -> Any:
         items = value if isinstance(value, list) else str(value).split(",")
         return tuple(str(i).strip().lower() for i in items if str(i).strip())
     return str(value)
+
+
+def rate_limits_from(value: Any) -> RateLimits:
+    """The [rate_limits] TOML table (or, from the environment, the same as a JSON object):
+    `<limit> = N` and `<event>_window = SECONDS` for each limit, [rate_limits.profiles.NAME] overrides."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.strip() else {}
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"rate_limits: not a JSON object ({exc.msg})") from None
+    if not isinstance(value, Mapping):
+        raise ConfigError("rate_limits: must be a table")
+    defaults = RateLimits()
+    windows = {name.split("_per_")[0] + "_window": name for name in LIMIT_NAMES}
+    unknown = sorted(set(value) - set(LIMIT_NAMES) - set(windows) - {"profiles"})
+    if unknown:
+        raise ConfigError(f"rate_limits: unknown setting {unknown[0]!r}")
+    chosen: dict[str, Any] = {}
+    for name in LIMIT_NAMES:
+        default: Limit = getattr(defaults, name)
+        window_key = name.split("_per_")[0] + "_window"
+        limit = _ranged(f"rate_limits.{name}", value.get(name, default.limit), int, (0, _MAX_LIMIT))
+        window = _ranged(
+            f"rate_limits.{window_key}", value.get(window_key, default.window), int, (1, _MAX_WINDOW)
+        )
+        chosen[name] = Limit(limit, window)
+    profiles = value.get("profiles", {})
+    if not isinstance(profiles, Mapping):
+        raise ConfigError("rate_limits.profiles: must be a table of profile name -> limits")
+    overrides = []
+    for profile, table in profiles.items():
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"rate_limits.profiles.{profile}: must be a table")
+        extra = sorted(set(table) - set(_PROFILE_LIMITS))
+        if extra:
+            raise ConfigError(
+                f"rate_limits.profiles.{profile}: {extra[0]!r} is not one of {', '.join(_PROFILE_LIMITS)}"
+            )
+        limits = {
+            k: _ranged(f"rate_limits.profiles.{profile}.{k}", v, int, (0, _MAX_LIMIT))
+            for k, v in table.items()
+        }
+        overrides.append((str(profile), OrderLimits(**limits)))
+    return RateLimits(**chosen, profiles=tuple(sorted(overrides)))
 
 
 def _reload_commands(value: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:

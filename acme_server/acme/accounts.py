@@ -48,6 +48,7 @@ async def new_account(request: Request) -> Response:
         eab_required=request.app.state.settings.eab_required,
         terms_required=request.app.state.settings.terms_of_service is not None,
         profile=links.profile_of(request),
+        client_ip=request.client.host if request.client else None,
     )
     return render.json_response(
         render.account(request, account),

@@ -17,7 +17,7 @@ from acme_server.api import problems
 from acme_server.api.schema import Checker, Schema
 from acme_server.api.schemas import SCHEMAS
 from acme_server.errors import MethodNotAllowed, NotFound, Unauthorized
-from acme_server.services import tokens
+from acme_server.services import rate_limits, tokens
 from acme_server.services.runtime import Runtime
 from acme_server.services.tokens import Role, TokenInfo
 from ca_core.errors import CAError, InvalidSetting
@@ -82,7 +82,8 @@ async def _authenticate(request: Request, rt: Runtime) -> TokenInfo:
     scheme, _, secret = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise Unauthorized("send an API token as 'Authorization: Bearer <token>'")
-    return await tokens.authenticate(rt, secret)
+    client_ip = request.client.host if request.client else None
+    return await rate_limits.authenticate_token(rt, secret, client_ip=client_ip, ui=False)
 
 
 def _query(request: Request, declared: Sequence[Query]) -> dict[str, Any]:

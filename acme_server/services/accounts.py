@@ -21,7 +21,7 @@ from acme_server.errors import (
     Unauthorized,
     UnsupportedContact,
 )
-from acme_server.services import catalog
+from acme_server.services import catalog, rate_limits
 from acme_server.services.nonces import Nonces
 from acme_server.services.runtime import Runtime
 from acme_server.storage import AccountRecord, EABKeyRecord
@@ -184,10 +184,12 @@ async def new_account(
     eab_required: bool,
     profile: str | None = None,
     terms_required: bool = False,
+    client_ip: str | None = None,
 ) -> tuple[Account, bool]:
     """(account, created). An existing key returns its account unchanged (§7.3.1), even when the
     directory requires EAB or the request carries a binding again (what cert-manager relies on).
-    `profile`: the per-profile directory the request came through (None: the default directory)."""
+    `profile`: the per-profile directory the request came through (None: the default directory).
+    `client_ip`: whom the new-accounts-per-IP limit counts (docs/security.md "Rate limits")."""
     scope = await directory_profile(rt, profile) if profile is not None else None
     existing = await find_by_key(rt, request.jwk)
     if existing is not None:
@@ -206,6 +208,7 @@ async def new_account(
         kid = None
     else:
         kid = await _verify_binding(rt, request, scope)
+    await rate_limits.count_new_account(rt, client_ip)  # only accounts about to be created count
     async with rt.storage.transaction() as tx:
         record = await tx.accounts.create(
             jwk_thumbprint=request.jwk.thumbprint,

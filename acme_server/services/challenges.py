@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from acme_server.errors import Malformed, NotFound
 from acme_server.problems import ACME_ERROR
+from acme_server.services import rate_limits
 from acme_server.services.accounts import Account
 from acme_server.services.authorizations import VALID_LIFETIME, effective_status, owned, propagate
 from acme_server.services.ports import (
@@ -131,6 +132,10 @@ async def _record(rt: Runtime, work: _Work, outcome: ValidationOutcome) -> None:
             work.authorization.id, status, expected="pending", expires_at=expires
         ):
             await propagate(tx, work.authorization.id, status)
+    if not outcome.valid:  # docs/security.md "Rate limits": checked at the account's next newOrder
+        authorization = work.authorization
+        identifier = f"{authorization.identifier_type}:{authorization.identifier_value}"
+        await rate_limits.count_failed_validation(rt, authorization.account_id, identifier)
     rt.outcome_recorded(work.challenge.id)
 
 

@@ -22,7 +22,7 @@ from acme_server.errors import (
     Unauthorized,
 )
 from acme_server.problems import ACME_ERROR, problem_document
-from acme_server.services import cas, catalog, certificates, eab, renewal_info, syncs
+from acme_server.services import cas, catalog, certificates, eab, rate_limits, renewal_info, syncs
 from acme_server.services.accounts import Account, check_owner
 from acme_server.services.authorizations import AuthorizationRules, Identifier, authorizations_for
 from acme_server.services.catalog import Catalog
@@ -173,6 +173,10 @@ async def new_order(
     name = forced_profile or order.profile or DEFAULT_PROFILE
     if forced_profile and order.profile and order.profile != forced_profile:
         raise UnknownProfile(f"this directory issues profile {forced_profile!r} only")
+    # docs/security.md "Rate limits": counted before any other work, refused attempts included.
+    await rate_limits.count_new_order(
+        rt, account.id, name, [f"{i.type}:{i.value.removeprefix('*.')}" for i in order.identifiers]
+    )
     now = rt.clock.now()
     if order.replaces:  # RFC 9773 §5: a certificate we issued to this account
         await renewal_info.check_replaces(rt, account.id, order.replaces)

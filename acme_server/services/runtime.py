@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import serialization
 
-from acme_server.config import Settings
+from acme_server.config import RateLimits, Settings
 from acme_server.destinations.base import DestinationHost
 from acme_server.services.keyring import load_kek
 from acme_server.services.ports import Clock, SystemClock
@@ -55,6 +55,7 @@ class Runtime:
     # What a sync destination may do on this host: the configured reload commands, and whether they
     # run when the server is root (Settings.reload_commands / reload_as_root).
     host: DestinationHost = field(default_factory=DestinationHost)
+    rate_limits: RateLimits = field(default_factory=RateLimits)  # services/rate_limits.py
     # Process-local status data: the newest CRL per CA, delegated OCSP responders (services/crls.py, ocsp.py)
     status_cache: dict[object, object] = field(default_factory=dict, repr=False)
 
@@ -140,6 +141,7 @@ async def open_runtime(settings: Settings, *, read_only: bool = False) -> Runtim
         status_url=settings.status_public_url,
         ocsp_responder=settings.ocsp_responder,
         processing_lease=settings.processing_lease,
+        rate_limits=settings.rate_limits,
         host=DestinationHost(
             dict(settings.reload_commands),
             run_as_root=settings.reload_as_root,

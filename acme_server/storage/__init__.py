@@ -40,6 +40,7 @@ from acme_server.storage.nonce_store import NonceStore, PostgresNonceStore, Rede
 from acme_server.storage.orders import OrderRecord, OrderRepository
 from acme_server.storage.policies import PolicyRecord, PolicyRepository
 from acme_server.storage.profiles import ProfileRecord, ProfileRepository
+from acme_server.storage.rate_counters import PostgresRateCounters, RateCounterStore, SqliteRateCounters
 from acme_server.storage.renewals import (
     DueCertificate,
     RenewalAttemptRecord,
@@ -73,6 +74,7 @@ __all__ = [
     "OrderRecord",
     "PolicyRecord",
     "ProfileRecord",
+    "RateCounterStore",
     "Redeemed",
     "RenewalAttemptRecord",
     "RenewalStateRecord",
@@ -190,9 +192,13 @@ class Storage:
         # Used ACME nonces live where a write costs no fsync (storage/nonce_store.py).
         self.nonces: NonceStore
         if engine.dialect.name == "sqlite":
-            self.nonces = SqliteNonceStore.beside(engine.url.database or "", busy_timeout=busy_timeout)
+            nonces = SqliteNonceStore.beside(engine.url.database or "", busy_timeout=busy_timeout)
+            self.nonces = nonces
+            # Rate-limit counters share the used nonces' file and its terms (storage/rate_counters.py).
+            self.rate_counters: RateCounterStore = SqliteRateCounters(nonces.path, busy_timeout=busy_timeout)
         else:
             self.nonces = PostgresNonceStore(engine)
+            self.rate_counters = PostgresRateCounters(engine)
 
     @classmethod
     async def open(
@@ -244,6 +250,7 @@ class Storage:
         while self._idle_readers:
             self._idle_readers.pop().close()
         await self.nonces.close()
+        await self.rate_counters.close()
         for loop_engine in (self._loop_reader, self._loop_writer):
             if loop_engine is not None:
                 loop_engine.dispose()

@@ -399,6 +399,16 @@ acme_nonces = Table(
     Index(None, "expires_at"),
 )
 
+# Rate-limit buckets on PostgreSQL (UNLOGGED, storage/rate_counters.py; SQLite counts in `<db>-nonces`).
+acme_rate_counters = Table(
+    "acme_rate_counters",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("window_start", BigInteger, primary_key=True),  # seconds since the epoch
+    Column("count", Integer, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),  # seconds since the epoch
+)
+
 acme_orders = Table(
     "acme_orders",
     metadata,

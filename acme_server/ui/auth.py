@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.responses import RedirectResponse, Response
 
 from acme_server.errors import Unauthorized
-from acme_server.services import tokens
+from acme_server.services import rate_limits
 from acme_server.ui.pages import Page, page
 from acme_server.ui.session import Session
 
@@ -26,7 +26,8 @@ async def sign_in(current: Page) -> Response:
         return current.render("sign_in.html", next=current.field("next"), errors={})
     plaintext = current.field("token")
     try:
-        await tokens.authenticate(current.rt, plaintext)
+        client_ip = current.request.client.host if current.request.client else None
+        await rate_limits.authenticate_token(current.rt, plaintext, client_ip=client_ip, ui=True)
     except Unauthorized as exc:
         return current.render(
             "sign_in.html", status=401, next=current.field("next"), errors={"token": exc.detail}

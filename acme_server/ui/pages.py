@@ -15,7 +15,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from acme_server.errors import Unauthorized
+from acme_server.errors import RateLimited, Unauthorized
 from acme_server.problems import problem_for
 from acme_server.services import tokens
 from acme_server.services.runtime import Runtime
@@ -172,6 +172,10 @@ async def _run(page: Page, handler: Handler, required: Role | None) -> Response:
     except CAError as exc:
         status = problem_for(exc)[1]
         detail = exc.detail if status < 500 else "The server could not complete the request."
+        if isinstance(exc, RateLimited):  # RFC 6585 §4
+            response = _error(page, status, "Too many attempts", detail)
+            response.headers["Retry-After"] = str(exc.retry_after)
+            return response
         return _error(page, status, "Not found" if status == 404 else "Could not do that", detail)
 
 
