@@ -28,6 +28,7 @@ class Work:
     transactions: int = 0
     statements: int = 0
     nonces: int = 0  # used nonces recorded (storage/nonce_store.py: no transaction, no fsync)
+    counters: int = 0  # rate-limit counter statements (storage/rate_counters.py: beside the nonces)
     log: list[str] = field(default_factory=list, compare=False, repr=False)
 
 
@@ -86,11 +87,25 @@ def counted(acme: AcmeServer) -> Iterator[Work]:
     for engine in engines:
         event.listen(engine, "before_cursor_execute", on_statement)
     store.redeem = counted_redeem  # type: ignore[method-assign]
+    counters = storage.rate_counters
+    add, peek = counters.add, counters.peek
+
+    async def counted_add(*args: Any, **kwargs: Any) -> Any:
+        work.counters += 1
+        return await add(*args, **kwargs)
+
+    async def counted_peek(*args: Any, **kwargs: Any) -> Any:
+        work.counters += 1
+        return await peek(*args, **kwargs)
+
+    counters.add = counted_add  # type: ignore[method-assign]
+    counters.peek = counted_peek  # type: ignore[method-assign]
     storage.transaction = counted_transaction  # type: ignore[method-assign]
     try:
         yield work
     finally:
         del store.redeem  # type: ignore[method-assign]
+        del counters.add, counters.peek  # type: ignore[method-assign]
         del storage.transaction  # type: ignore[method-assign]
         event.remove(reader, "begin", on_begin)
         for engine in engines:
@@ -131,7 +146,8 @@ async def test_new_order_round_trips(acme: AcmeServer) -> None:
         response = await client.new_order("budget.example.internal")
     assert response.status_code == 201
     # the account (and the nonce); then generation, reusable authorizations, and the inserts in one write
-    assert work == Work(transactions=2, statements=8, nonces=1), work.log
+    # + the failed-validations check and the new-orders count (docs/security.md "Rate limits")
+    assert work == Work(transactions=2, statements=8, nonces=1, counters=2), work.log
 
 
 async def test_finalize_round_trips(acme: AcmeServer) -> None:

@@ -14,8 +14,10 @@ from acme_server.storage.tables import metadata
 
 # RFC 8555 §6.5: every JWS the server reads uses its nonce up, refused or not (PostgreSQL keeps the
 # used nonces in this table; SQLite in a file of their own, storage/nonce_store.py). Leases are the
-# background workers' claims (CRL updater, recovery), renewed on their own clock.
-EXEMPT_TABLES = frozenset({"acme_nonces", "leases"})
+# background workers' claims (CRL updater, recovery), renewed on their own clock. Rate-limit counters
+# count refused attempts on purpose (a refused newOrder, a wrong API token: docs/security.md "Rate
+# limits"); PostgreSQL keeps them here, SQLite beside the used nonces.
+EXEMPT_TABLES = frozenset({"acme_nonces", "leases", "acme_rate_counters"})
 # services/tokens.py: an authenticated API call records the token's use (at most once a minute).
 EXEMPT_COLUMNS = {"api_tokens": frozenset({"last_used_at"})}
 
