@@ -284,10 +284,11 @@ def _rewritten(source: Path, target: Path, change: Any) -> Path:
 
 
 def test_restore_refuses_bad_input_and_leaves_the_target_as_it_was(
-    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    empty_database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # A database of the test's own: a restore drops and rebuilds the tables (tests/conftest.py).
     data_dir = tmp_path / "data"
-    cli = CLI(data_dir, database_url, capsys)
+    cli = CLI(data_dir, empty_database_url, capsys)
     cli("ca", "create-root", "corp-root")
     backup = tmp_path / "good.backup"
     cli("backup", str(backup))
