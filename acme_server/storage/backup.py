@@ -10,9 +10,10 @@ Consistency: every table is read in one read-only transaction — PostgreSQL REP
 meanwhile). SQLite's backup API would copy the same snapshot page by page, but only into another
 SQLite file.
 
-Not in the file: used nonces (acme_nonces; on SQLite the `<db>-nonces` file) and leases — process
-state that may be forgotten. A restore on PostgreSQL resets the used-nonce guard to the restore time,
-so no nonce issued before it is accepted again (storage/nonce_store.py).
+Not in the file: used nonces (acme_nonces; on SQLite the `<db>-nonces` file), rate-limit counters
+(acme_rate_counters; on SQLite in that file too) and leases — process state that may be forgotten.
+A restore on PostgreSQL resets the used-nonce guard to the restore time, so no nonce issued before it
+is accepted again (storage/nonce_store.py).
 
 Restore runs in one transaction: refuse a non-empty target (unless forced), drop our tables, migrate to
 the file's revision, load the rows, check counts and checksum, migrate to head, fix sequences. Any
@@ -58,8 +59,9 @@ from acme_server.storage.tables import UTCDateTime, metadata
 
 FORMAT: Final = "acme-server-backup"
 VERSION: Final = 1
-# Process state, not data: used nonces may be forgotten (a restore resets the guard), leases expire.
-SKIPPED: Final = frozenset({"acme_nonces", "leases"})
+# Process state, not data: used nonces may be forgotten (a restore resets the guard), rate-limit
+# windows start over, leases expire.
+SKIPPED: Final = frozenset({"acme_nonces", "acme_rate_counters", "leases"})
 # Rows every migrated schema has before anything is stored; a target holding only these is empty.
 SEEDED: Final = frozenset({"config_generation", *SKIPPED})
 _BATCH: Final = 500

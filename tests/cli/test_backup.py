@@ -356,3 +356,20 @@ def test_a_failed_backup_is_one_line_and_leaves_no_file(
     out = CLI(tmp_path / "data", empty_database_url, capsys)("backup", str(target), expect=1)
     assert out.startswith("error: the database schema is at revision None, not ") and out.count("\n") == 1
     assert sorted(p.name for p in tmp_path.iterdir() if "backup" in p.name) == []
+
+
+async def test_a_backup_leaves_process_state_out(database_url: str) -> None:
+    """Used nonces, rate-limit counters and leases are process state (docs/backup.md): not in the file."""
+    import io
+    from datetime import UTC, datetime
+
+    from acme_server.storage.backup import write_backup
+
+    storage = await Storage.open(database_url)
+    try:
+        await storage.rate_counters.add("new_orders_per_account:x", window_start=0, expires_at=2**40)
+    finally:
+        await storage.close()
+    summary = await write_backup(database_url, io.BytesIO(), now=datetime.now(UTC))
+    assert "certificates" in summary.rows
+    assert not {"acme_nonces", "acme_rate_counters", "leases"} & set(summary.rows)
