@@ -87,6 +87,7 @@ class OrderLimits:
 
     new_orders_per_account: int | None = None
     failed_validations_per_identifier: int | None = None
+    pending_authorizations_per_account: int | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,8 @@ class RateLimits:
     failed_validations_per_identifier: Limit = Limit(50, 3600)  # per account and identifier
     api_token_failures_per_ip: Limit = Limit(20, 300)
     ui_signin_failures_per_ip: Limit = Limit(10, 300)
+    # Not per window: how many authorizations an account may hold pending at once (Let's Encrypt: 1,000).
+    pending_authorizations_per_account: int = 1000
     profiles: tuple[tuple[str, OrderLimits], ...] = ()
 
     def for_profile(self, name: str) -> OrderLimits:
@@ -110,6 +113,7 @@ class RateLimits:
             limit: Limit = getattr(self, name)
             table[name] = limit.limit
             table[name.split("_per_")[0] + "_window"] = limit.window
+        table[PENDING_AUTHORIZATIONS] = self.pending_authorizations_per_account
         table["profiles"] = {
             profile: {k: v for k, v in vars(limits).items() if v is not None}
             for profile, limits in self.profiles
@@ -124,7 +128,8 @@ LIMIT_NAMES = (
     "api_token_failures_per_ip",
     "ui_signin_failures_per_ip",
 )
-_PROFILE_LIMITS = ("new_orders_per_account", "failed_validations_per_identifier")
+PENDING_AUTHORIZATIONS = "pending_authorizations_per_account"
+_PROFILE_LIMITS = ("new_orders_per_account", "failed_validations_per_identifier", PENDING_AUTHORIZATIONS)
 _MAX_LIMIT = 10_000_000
 _MAX_WINDOW = 7 * 86400
 
@@ -352,7 +357,7 @@ def rate_limits_from(value: Any) -> RateLimits:
         raise ConfigError("rate_limits: must be a table")
     defaults = RateLimits()
     windows = {name.split("_per_")[0] + "_window": name for name in LIMIT_NAMES}
-    unknown = sorted(set(value) - set(LIMIT_NAMES) - set(windows) - {"profiles"})
+    unknown = sorted(set(value) - set(LIMIT_NAMES) - set(windows) - {PENDING_AUTHORIZATIONS, "profiles"})
     if unknown:
         raise ConfigError(f"rate_limits: unknown setting {unknown[0]!r}")
     chosen: dict[str, Any] = {}
@@ -364,6 +369,12 @@ def rate_limits_from(value: Any) -> RateLimits:
             f"rate_limits.{window_key}", value.get(window_key, default.window), int, (1, _MAX_WINDOW)
         )
         chosen[name] = Limit(limit, window)
+    chosen[PENDING_AUTHORIZATIONS] = _ranged(
+        f"rate_limits.{PENDING_AUTHORIZATIONS}",
+        value.get(PENDING_AUTHORIZATIONS, defaults.pending_authorizations_per_account),
+        int,
+        (0, _MAX_LIMIT),
+    )
     profiles = value.get("profiles", {})
     if not isinstance(profiles, Mapping):
         raise ConfigError("rate_limits.profiles: must be a table of profile name -> limits")
