@@ -51,6 +51,7 @@ ENVIRONMENT = {
     "reload_as_root": "ACME_SERVER_RELOAD_AS_ROOT",
     "sync_directories": "ACME_SERVER_SYNC_DIRECTORIES",
     "rate_limits": "ACME_SERVER_RATE_LIMITS",
+    "max_in_flight": "ACME_SERVER_MAX_IN_FLIGHT",
     "test_nonce_reject_rate": "ACME_SERVER_TEST_NONCE_REJECT_RATE",
     "test_validation_delay": "ACME_SERVER_TEST_VALIDATION_DELAY",
 }
@@ -69,6 +70,7 @@ _INTEGERS = {
     "workers": (1, 64),
     "http01_port": (1, 65535),
     "tlsalpn01_port": (1, 65535),
+    "max_in_flight": (0, 1_000_000),
 }
 CONFIG_ENV = "ACME_SERVER_CONFIG"
 
@@ -171,6 +173,9 @@ class Settings:
     # Where directory syncs may write; operators may create directory syncs only when this is set.
     sync_directories: tuple[str, ...] = ()
     rate_limits: RateLimits = RateLimits()  # [rate_limits] (docs/security.md "Rate limits")
+    # ACME requests one process works on at once; past it: 503 + Retry-After at once (docs/security.md
+    # "Overload"). 0: no bound.
+    max_in_flight: int = 512
     # Client testing aids, off by default (Pebble's PEBBLE_WFE_NONCEREJECT and PEBBLE_VA_SLEEPTIME):
     test_nonce_reject_rate: float = 0.0  # share of valid nonces refused with badNonce, 0..1
     test_validation_delay: float = 0.0  # seconds the VA waits before each validation
