@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from acme_server.acme.in_flight import InFlightBound
 from acme_server.acme.problems import (
     handle_ca_error,
     handle_client_disconnect,
@@ -180,7 +181,12 @@ def create_app(
 
     return Starlette(
         routes=ROUTES,
-        middleware=[Middleware(RequestLog), Middleware(AcmeHeaders)],
+        # Outermost first: the in-flight bound's 503 passes AcmeHeaders (Replay-Nonce, Link) and the log.
+        middleware=[
+            Middleware(RequestLog),
+            Middleware(AcmeHeaders),
+            Middleware(InFlightBound, limit=settings.max_in_flight),
+        ],
         exception_handlers={
             CAError: handle_ca_error,
             HTTPException: handle_http_error,

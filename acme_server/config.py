@@ -51,6 +51,7 @@ ENVIRONMENT = {
     "reload_as_root": "ACME_SERVER_RELOAD_AS_ROOT",
     "sync_directories": "ACME_SERVER_SYNC_DIRECTORIES",
     "rate_limits": "ACME_SERVER_RATE_LIMITS",
+    "max_in_flight": "ACME_SERVER_MAX_IN_FLIGHT",
     "test_nonce_reject_rate": "ACME_SERVER_TEST_NONCE_REJECT_RATE",
     "test_validation_delay": "ACME_SERVER_TEST_VALIDATION_DELAY",
 }
@@ -69,6 +70,7 @@ _INTEGERS = {
     "workers": (1, 64),
     "http01_port": (1, 65535),
     "tlsalpn01_port": (1, 65535),
+    "max_in_flight": (0, 1_000_000),
 }
 CONFIG_ENV = "ACME_SERVER_CONFIG"
 
@@ -87,6 +89,7 @@ class OrderLimits:
 
     new_orders_per_account: int | None = None
     failed_validations_per_identifier: int | None = None
+    pending_authorizations_per_account: int | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,8 @@ class RateLimits:
     failed_validations_per_identifier: Limit = Limit(50, 3600)  # per account and identifier
     api_token_failures_per_ip: Limit = Limit(20, 300)
     ui_signin_failures_per_ip: Limit = Limit(10, 300)
+    # Not per window: how many authorizations an account may hold pending at once (Let's Encrypt: 1,000).
+    pending_authorizations_per_account: int = 1000
     profiles: tuple[tuple[str, OrderLimits], ...] = ()
 
     def for_profile(self, name: str) -> OrderLimits:
@@ -110,6 +115,7 @@ class RateLimits:
             limit: Limit = getattr(self, name)
             table[name] = limit.limit
             table[name.split("_per_")[0] + "_window"] = limit.window
+        table[PENDING_AUTHORIZATIONS] = self.pending_authorizations_per_account
         table["profiles"] = {
             profile: {k: v for k, v in vars(limits).items() if v is not None}
             for profile, limits in self.profiles
@@ -124,7 +130,8 @@ LIMIT_NAMES = (
     "api_token_failures_per_ip",
     "ui_signin_failures_per_ip",
 )
-_PROFILE_LIMITS = ("new_orders_per_account", "failed_validations_per_identifier")
+PENDING_AUTHORIZATIONS = "pending_authorizations_per_account"
+_PROFILE_LIMITS = ("new_orders_per_account", "failed_validations_per_identifier", PENDING_AUTHORIZATIONS)
 _MAX_LIMIT = 10_000_000
 _MAX_WINDOW = 7 * 86400
 
@@ -166,6 +173,9 @@ class Settings:
     # Where directory syncs may write; operators may create directory syncs only when this is set.
     sync_directories: tuple[str, ...] = ()
     rate_limits: RateLimits = RateLimits()  # [rate_limits] (docs/security.md "Rate limits")
+    # ACME requests one process works on at once; past it: 503 + Retry-After at once (docs/security.md
+    # "Overload"). 0: no bound.
+    max_in_flight: int = 512
     # Client testing aids, off by default (Pebble's PEBBLE_WFE_NONCEREJECT and PEBBLE_VA_SLEEPTIME):
     test_nonce_reject_rate: float = 0.0  # share of valid nonces refused with badNonce, 0..1
     test_validation_delay: float = 0.0  # seconds the VA waits before each validation
@@ -352,7 +362,7 @@ def rate_limits_from(value: Any) -> RateLimits:
         raise ConfigError("rate_limits: must be a table")
     defaults = RateLimits()
     windows = {name.split("_per_")[0] + "_window": name for name in LIMIT_NAMES}
-    unknown = sorted(set(value) - set(LIMIT_NAMES) - set(windows) - {"profiles"})
+    unknown = sorted(set(value) - set(LIMIT_NAMES) - set(windows) - {PENDING_AUTHORIZATIONS, "profiles"})
     if unknown:
         raise ConfigError(f"rate_limits: unknown setting {unknown[0]!r}")
     chosen: dict[str, Any] = {}
@@ -364,6 +374,12 @@ def rate_limits_from(value: Any) -> RateLimits:
             f"rate_limits.{window_key}", value.get(window_key, default.window), int, (1, _MAX_WINDOW)
         )
         chosen[name] = Limit(limit, window)
+    chosen[PENDING_AUTHORIZATIONS] = _ranged(
+        f"rate_limits.{PENDING_AUTHORIZATIONS}",
+        value.get(PENDING_AUTHORIZATIONS, defaults.pending_authorizations_per_account),
+        int,
+        (0, _MAX_LIMIT),
+    )
     profiles = value.get("profiles", {})
     if not isinstance(profiles, Mapping):
         raise ConfigError("rate_limits.profiles: must be a table of profile name -> limits")

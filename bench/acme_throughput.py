@@ -535,7 +535,11 @@ class Instance:
 # way, not turned off, so every order still pays its counter statements (docs/security.md "Rate limits").
 BENCH_RATE_LIMITS = {
     "ACME_SERVER_RATE_LIMITS": json.dumps(
-        {"new_orders_per_account": 10_000_000, "new_accounts_per_ip": 10_000_000}
+        {
+            "new_orders_per_account": 10_000_000,
+            "new_accounts_per_ip": 10_000_000,
+            "pending_authorizations_per_account": 10_000_000,
+        }
     )
 }
 

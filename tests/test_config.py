@@ -172,3 +172,26 @@ def test_issue10_1_sync_directories_from_toml_or_environment(tmp_path: Path) -> 
     assert from_env.sync_directories == ("/etc/nginx/tls", "/srv/tls")
     with pytest.raises(ConfigError, match="sync_directories: 'relative' is not an absolute path"):
         load_settings({}, {"ACME_SERVER_SYNC_DIRECTORIES": "relative"})
+
+
+def test_issue10_2_pending_authorizations_and_in_flight_bound_from_toml_env_and_flag(tmp_path: Path) -> None:
+    config = tmp_path / "acme.toml"
+    config.write_text(
+        "max_in_flight = 64\n[rate_limits]\npending_authorizations_per_account = 200\n"
+        "[rate_limits.profiles.web]\npending_authorizations_per_account = 20\n"
+    )
+    settings = load_settings({}, {"ACME_SERVER_CONFIG": str(config)})
+    assert settings.max_in_flight == 64
+    assert settings.rate_limits.pending_authorizations_per_account == 200
+    assert settings.rate_limits.for_profile("web").pending_authorizations_per_account == 20
+    defaults = Settings()
+    assert defaults.max_in_flight == 512 and defaults.rate_limits.pending_authorizations_per_account == 1000
+    # `serve` hands the limits to its workers as the TOML table they came from
+    table = settings.rate_limits.to_config()
+    again = load_settings({}, {"ACME_SERVER_RATE_LIMITS": json.dumps(table)})
+    assert again.rate_limits == settings.rate_limits
+    assert load_settings({"max_in_flight": "0"}, {"ACME_SERVER_MAX_IN_FLIGHT": "8"}).max_in_flight == 0
+    with pytest.raises(ConfigError, match="max_in_flight: 'many' is not a whole number"):
+        load_settings({}, {"ACME_SERVER_MAX_IN_FLIGHT": "many"})
+    with pytest.raises(ConfigError, match=r"rate_limits\.pending_authorizations_per_account: must be"):
+        load_settings({}, {"ACME_SERVER_RATE_LIMITS": '{"pending_authorizations_per_account": -1}'})

@@ -91,6 +91,11 @@ def register(commands: Any) -> None:
         help="sign OCSP responses with the CA key (default) or a delegated responder certificate",
     )
     parser.add_argument(
+        "--max-in-flight",
+        metavar="N",
+        help="ACME requests one worker handles at once; more are answered 503 (default 512; 0: no bound)",
+    )
+    parser.add_argument(
         "--test-nonce-reject-rate",
         metavar="RATE",
         help="client testing aid: refuse this share (0..1) of valid nonces with badNonce (default 0)",

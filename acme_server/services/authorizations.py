@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from acme_server.errors import Malformed, RejectedIdentifier, Subproblem, UnsupportedIdentifier
+from acme_server.services import rate_limits
 from acme_server.services.accounts import Account, check_owner
 from acme_server.services.ports import ChallengeType, IdentifierType
 from acme_server.services.runtime import Runtime
@@ -140,6 +141,7 @@ class AuthorizationRules:
 
     reuse: timedelta = DEFAULT_AUTHORIZATION_REUSE
     pre_authorized: tuple[str, ...] = ()
+    max_pending: int = 0  # pending_authorizations_per_account (services/rate_limits.py); 0: off
 
     def grants(self, identifier: Identifier) -> bool:
         return identifier.type is IdentifierType.DNS and any(
@@ -199,6 +201,10 @@ async def authorizations_for(
         ids.append(reusable.id if reusable else None)
         if reusable is None:
             missing.append(new_authorization(account.id, identifier, now, pre_authorized=granted))
+    adding = sum(1 for authorization in missing if authorization.status == "pending")
+    await rate_limits.check_pending_authorizations(
+        tx, account.id, adding=adding, allowed=rules.max_pending, now=now
+    )
     created = iter(await tx.authorizations.create_many(missing)) if missing else iter(())
     return [i if i is not None else next(created).id for i in ids]
 
@@ -227,6 +233,8 @@ async def new_authz(rt: Runtime, account: Account, raw_identifier: object) -> Au
     (identifier,) = parse_identifiers([raw_identifier], allow_wildcard=False)
     now = rt.clock.now()
     async with rt.storage.transaction() as tx:
+        allowed = rate_limits.pending_authorizations_allowed(rt, None)
+        await rate_limits.check_pending_authorizations(tx, account.id, adding=1, allowed=allowed, now=now)
         (record,) = await tx.authorizations.create_many(
             [new_authorization(account.id, identifier, now, pre_authorized=False)]
         )

@@ -109,7 +109,9 @@ def _check_identifiers(profile: AcmeProfile, identifiers: Sequence[Identifier]) 
         raise RejectedIdentifier(detail, tuple(problems))
 
 
-async def _authorization_rules(tx: Tx, account: Account, profile: AcmeProfile) -> AuthorizationRules:
+async def _authorization_rules(
+    tx: Tx, account: Account, profile: AcmeProfile, *, max_pending: int
+) -> AuthorizationRules:
     """The profile's authorization rules for this account. requireEab: only an account whose external
     account binding covers the profile may order (unauthorized, as Boulder answers an account that
     may not use a profile); preAuthorized names are granted to such accounts only."""
@@ -122,7 +124,9 @@ async def _authorization_rules(tx: Tx, account: Account, profile: AcmeProfile) -
             f"profile {rules.name!r} requires an account registered with an external account key for it"
         )
     return AuthorizationRules(
-        reuse=rules.authorization_reuse, pre_authorized=rules.pre_authorized if bound else ()
+        reuse=rules.authorization_reuse,
+        pre_authorized=rules.pre_authorized if bound else (),
+        max_pending=max_pending,
     )
 
 
@@ -184,7 +188,8 @@ async def new_order(
     # rolls back having written nothing).
     async with rt.storage.transaction() as tx:
         profile = acme_profile(await catalog.catalog_in(rt, tx), name)
-        rules = await _authorization_rules(tx, account, profile)
+        max_pending = rate_limits.pending_authorizations_allowed(rt, name)
+        rules = await _authorization_rules(tx, account, profile, max_pending=max_pending)
         _check_identifiers(profile, order.identifiers)
         _check_validity(profile.profile, order, now)
         if order.replaces and await tx.orders.find_replacing(order.replaces):

@@ -18,6 +18,7 @@ from acme_server.errors import RateLimited, Unauthorized
 from acme_server.services import tokens
 from acme_server.services.runtime import Runtime
 from acme_server.services.tokens import TokenInfo
+from acme_server.storage import Tx
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,9 @@ NEW_ORDERS = "new_orders_per_account"
 FAILED_VALIDATIONS = "failed_validations_per_identifier"
 API_TOKEN_FAILURES = "api_token_failures_per_ip"
 UI_SIGNIN_FAILURES = "ui_signin_failures_per_ip"
+PENDING_AUTHORIZATIONS = "pending_authorizations_per_account"
+# Retry-After when an order alone needs more new authorizations than the limit allows: no wait helps.
+UNFIT_RETRY_AFTER = 3600
 
 
 async def count_new_account(rt: Runtime, client_ip: str | None) -> None:
@@ -103,6 +107,37 @@ async def count_new_order(rt: Runtime, account_id: str, profile: str, identifier
         limits.new_orders_per_account,
         f"{profile}:{account_id}",
         allowed=overrides.new_orders_per_account,
+    )
+
+
+def pending_authorizations_allowed(rt: Runtime, profile: str | None) -> int:
+    """The pending_authorizations_per_account limit for orders of `profile` (None: newAuthz)."""
+    override = rt.rate_limits.for_profile(profile).pending_authorizations_per_account if profile else None
+    return rt.rate_limits.pending_authorizations_per_account if override is None else override
+
+
+async def check_pending_authorizations(
+    tx: Tx, account_id: str, *, adding: int, allowed: int, now: datetime
+) -> None:
+    """RateLimited when `adding` new pending authorizations would leave the account holding more
+    than `allowed` (0: off). Counted by a query, not a counter: an authorization stops counting the
+    moment it is validated, fails, is deactivated (RFC 8555 §7.5.2) or expires. Retry-After is when
+    the first pending one expires, the latest moment a place frees up without the client acting."""
+    if allowed <= 0 or adding <= 0:
+        return
+    pending, first_expiry = await tx.authorizations.count_pending(account_id, now=now)
+    if pending + adding <= allowed:
+        return
+    if first_expiry is None or adding > allowed:
+        raise RateLimited(
+            f"rate limit {PENDING_AUTHORIZATIONS} reached: an order needing {adding} new"
+            f" authorizations never fits {allowed}; order fewer identifiers",
+            retry_after=UNFIT_RETRY_AFTER,
+        )
+    raise RateLimited(
+        f"rate limit {PENDING_AUTHORIZATIONS} reached: {pending} pending and {adding} more would pass"
+        f" {allowed}; complete or deactivate pending authorizations, or retry once the first expires",
+        retry_after=max(1, math.ceil((first_expiry - now).total_seconds())),
     )
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import Integer, Row, Select, and_, bindparam, case, or_, select, update
+from sqlalchemy import Integer, Row, Select, and_, bindparam, case, func, or_, select, update
 
 from acme_server.storage.base import Repository, built_once, inserting, make_id, updating, utcnow
 from acme_server.storage.prepared import prepared
@@ -108,6 +108,15 @@ _FIND_REUSABLE: Final = prepared(
         )
         .order_by(case((_AUTHZ.c.status == "valid", 0), else_=1), _AUTHZ.c.created_at.desc(), _AUTHZ.c.id)
         .limit(1)
+    )
+)
+# An account's live pending authorizations (the pending_authorizations_per_account limit): how many,
+# and when the first of them expires. The reuse index's leading account_id column serves it.
+_COUNT_PENDING: Final = prepared(
+    select(func.count(), func.min(_AUTHZ.c.expires_at)).where(
+        _AUTHZ.c.account_id == bindparam("account_id"),
+        _AUTHZ.c.status == "pending",
+        _AUTHZ.c.expires_at > bindparam("now"),
     )
 )
 _BEGIN_PROCESSING: Final = prepared(
@@ -266,6 +275,14 @@ class AuthorizationRepository(Repository):
         }
         found = _group(await self._execute(_FIND_REUSABLE, parameters))
         return next(iter(found.values()), None)
+
+    async def count_pending(self, account_id: str, *, now: datetime) -> tuple[int, datetime | None]:
+        """How many of the account's authorizations are pending and not expired at `now`, and the
+        earliest expiry among them (None for none). One query."""
+        row = (await self._execute(_COUNT_PENDING, {"account_id": account_id, "now": now})).first()
+        assert row is not None  # an aggregate has one row
+        count, first_expiry = tuple(row)
+        return int(count), first_expiry
 
     async def set_status(
         self,

@@ -12,8 +12,10 @@ import pytest
 from sqlalchemy import func, select
 
 from acme_server.config import Limit, OrderLimits, RateLimits
+from acme_server.services.authorizations import PENDING_LIFETIME
+from acme_server.services.orders import DEFAULT_PROFILE
 from acme_server.services.rate_limits import Window, window_of
-from acme_server.storage.tables import acme_accounts, acme_orders
+from acme_server.storage.tables import acme_accounts, acme_authorizations, acme_orders
 from tests.acme.conftest import AcmeServer, wait_status
 
 ERR = "urn:ietf:params:acme:error:"
@@ -120,3 +122,76 @@ async def test_an_identifier_that_failed_validation_too_often_is_refused_at_new_
     assert refused.json()["type"] == ERR + "rateLimited"
     assert "failed_validations_per_identifier" in refused.json()["detail"]
     assert (await client.new_order("other.example.internal")).status_code == 201
+
+
+@pytest.mark.parametrize(
+    "acme_overrides", [{"rate_limits": RateLimits(pending_authorizations_per_account=3)}]
+)
+async def test_pending_authorizations_per_account_count_what_new_order_would_create(
+    acme: AcmeServer,
+) -> None:
+    """Let's Encrypt's pendingAuthorizationsPerAccount: newOrder and newAuthz (RFC 8555 §7.4.1) are
+    refused while the account's pending authorizations plus the new ones would pass the limit; a
+    reused authorization adds none, and a deactivated one (§7.5.2) frees its place at once."""
+    client = await acme.client()
+    await client.register()
+    first = await client.new_order("a.example.internal", "b.example.internal")
+    assert first.status_code == 201
+
+    stored = await _count(acme, acme_authorizations)
+    refused = await client.new_order("c.example.internal", "d.example.internal")
+    assert refused.status_code == 429
+    assert refused.json()["type"] == ERR + "rateLimited"
+    assert "pending_authorizations_per_account" in refused.json()["detail"]
+    assert "replay-nonce" in refused.headers
+    # When the first pending authorization expires (RFC 8555 §7.1.6): about PENDING_LIFETIME away.
+    retry_after = int(refused.headers["retry-after"])
+    assert PENDING_LIFETIME.total_seconds() - 60 <= retry_after <= PENDING_LIFETIME.total_seconds()
+    assert await _count(acme, acme_authorizations) == stored
+    assert await _count(acme, acme_orders) == 1
+
+    again = await client.new_order("b.example.internal", "a.example.internal")  # both reused
+    assert again.status_code == 201
+    assert sorted(again.json()["authorizations"]) == sorted(first.json()["authorizations"])
+    assert (await client.new_order("c.example.internal")).status_code == 201  # the third place
+    pre_authorization = await client.post(
+        client.directory["newAuthz"], {"identifier": {"type": "dns", "value": "d.example.internal"}}
+    )
+    assert pre_authorization.status_code == 429
+    assert pre_authorization.json()["type"] == ERR + "rateLimited"
+
+    other = await acme.client()  # another account counts its own
+    await other.register()
+    assert (await other.new_order("c.example.internal", "d.example.internal")).status_code == 201
+
+    deactivated = await client.post(first.json()["authorizations"][0], {"status": "deactivated"})
+    assert deactivated.json()["status"] == "deactivated"
+    assert (await client.new_order("d.example.internal")).status_code == 201
+
+
+@pytest.mark.parametrize(
+    "acme_overrides",
+    [
+        {
+            "rate_limits": RateLimits(
+                pending_authorizations_per_account=1000,
+                profiles=((DEFAULT_PROFILE, OrderLimits(pending_authorizations_per_account=1)),),
+            )
+        }
+    ],
+)
+async def test_pending_authorizations_per_account_follow_the_profile_override(acme: AcmeServer) -> None:
+    client = await acme.client()
+    await client.register()
+    assert (await client.new_order("a.example.internal")).status_code == 201
+    refused = await client.new_order("b.example.internal")
+    assert refused.status_code == 429
+    assert "pending_authorizations_per_account" in refused.json()["detail"]
+    # newAuthz names no profile: the global limit applies to it.
+    pre_authorization = await client.post(
+        client.directory["newAuthz"], {"identifier": {"type": "dns", "value": "b.example.internal"}}
+    )
+    assert pre_authorization.status_code == 201
+    too_big = await client.new_order("c.example.internal", "d.example.internal")
+    assert too_big.status_code == 429
+    assert "never fits" in too_big.json()["detail"]
