@@ -579,10 +579,14 @@ class OurTarget(Target):
         (found,) = [row["id"] for row in listed if row["serial"] == serial]
         self._cli("cert", "request-renewal", found)
 
-    def eab(self) -> EAB:
-        """docs/cert-manager.md: `acme-server eab create --profile NAME` mints a key; with --json it
-        prints {"kid": ..., "hmac": ...} (also read: "hmac_key", "hmacKey", or `key: value` lines)."""
-        output = self._cli("eab", "create", "--profile", self.profile or "default", "--json")
+    def eab(self, max_accounts: int = 1) -> EAB:
+        """docs/cert-manager.md: `acme-server eab create --profile NAME` mints a key (for a fleet:
+        `--max-accounts N`, docs/eab.md); with --json it prints {"kid": ..., "hmac": ...} (also read:
+        "hmac_key", "hmacKey", or `key: value` lines)."""
+        profile = self.profile or "default"
+        output = self._cli(
+            "eab", "create", "--profile", profile, "--max-accounts", str(max_accounts), "--json"
+        )
         try:
             created = json.loads(output)
         except json.JSONDecodeError:

@@ -15,7 +15,7 @@ from conformance.clients.acmelib import Wire
 from conformance.clients.certbot import Certbot
 from conformance.names import Names
 from conformance.report import UNSUPPORTED_BY_CLIENT
-from conformance.servers import ChallTestSrv, Target
+from conformance.servers import ChallTestSrv, OurTarget, Target
 
 pytestmark = pytest.mark.client("certbot")
 
@@ -95,6 +95,24 @@ def test_certbot_register_with_eab_then_issue(certbot: Certbot, target: Target, 
     name = names.new("certbot-eab")
     certbot.certonly_standalone(name, name)
     check_pem_chain(target, certbot.live(name), [name])
+
+
+def test_certbot_fleet_registers_several_accounts_with_one_eab_key(
+    target: Target, challtestsrv: ChallTestSrv, tmp_path: Path
+) -> None:
+    """docs/eab.md "One key for a fleet": three certbot nodes register with one key made for three
+    accounts, each its own account; a fourth is refused. Binding limits are ours (Pebble has none)."""
+    if not isinstance(target, OurTarget):
+        pytest.skip("EAB binding limits are an acme-server feature")
+    eab = target.eab(max_accounts=3)
+    flags = (f"--eab-kid={eab.kid}", f"--eab-hmac-key={eab.hmac_key}")
+    nodes = [Certbot(target, tmp_path / f"node-{i}", challtestsrv) for i in range(4)]
+    for node in nodes[:3]:
+        node.register(*flags)
+    assert len({account_url(node) for node in nodes[:3]}) == 3
+    refused = nodes[3].run("register", "--agree-tos", "-m", "conformance@example.com", *flags, check=False)
+    assert refused.returncode != 0
+    assert "has bound all the 3 accounts it may" in nodes[3].log_tail(400)
 
 
 def test_certbot_register_with_a_wrong_eab_key_is_refused(certbot: Certbot, target: Target) -> None:

@@ -11,7 +11,7 @@ from cryptography import x509
 from conformance.checks import check_pem_chain
 from conformance.clients.lego import Lego
 from conformance.names import Names
-from conformance.servers import ChallTestSrv, Target
+from conformance.servers import ChallTestSrv, OurTarget, Target
 
 pytestmark = pytest.mark.client("lego")
 
@@ -73,3 +73,22 @@ def test_lego_register_with_eab_then_issue(lego: Lego, target: Target, names: Na
     check_pem_chain(target, lego.certificate(name), [name])
     (account,) = (lego.home / "accounts").rglob("account.json")
     assert target.base_url in account.read_text()
+
+
+def test_lego_fleet_registers_several_accounts_with_one_eab_key(
+    target: Target, challtestsrv: ChallTestSrv, tmp_path: Path, names: Names
+) -> None:
+    """docs/eab.md "One key for a fleet": two lego nodes register and issue with one key made for two
+    accounts; a third node is refused with unauthorized. Binding limits are ours (Pebble has none)."""
+    if not isinstance(target, OurTarget):
+        pytest.skip("EAB binding limits are an acme-server feature")
+    eab = target.eab(max_accounts=2)
+    flags = ["--eab", f"--kid={eab.kid}", f"--hmac={eab.hmac_key}"]
+    for node in ("node-a", "node-b"):
+        lego = Lego(target, tmp_path / node, challtestsrv)
+        name = names.new(f"lego-fleet-{node}")
+        lego.run([name], [*lego.http01(), *flags], "run")
+        check_pem_chain(target, lego.certificate(name), [name])
+    third = Lego(target, tmp_path / "node-c", challtestsrv)
+    output = third.run([names.new("lego-fleet-node-c")], [*third.http01(), *flags], "run", check=False)
+    assert "has bound all the 2 accounts it may" in output, output

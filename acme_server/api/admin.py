@@ -12,8 +12,9 @@ from acme_server.services import eab, tokens
 
 async def create_eab_key(call: Call) -> dict[str, Any]:
     profile = call.body.get("profile")
-    key = await eab.create_eab_key(call.rt, profile)
-    return {"kid": key.kid, "hmacKey": key.hmac, "profile": profile}
+    limit = call.body.get("maxAccounts", 1)  # null: any number of accounts
+    key = await eab.create_eab_key(call.rt, profile, limit)
+    return {"kid": key.kid, "hmacKey": key.hmac, "profile": profile, "maxAccounts": limit}
 
 
 async def list_eab_keys(call: Call) -> dict[str, Any]:
@@ -22,8 +23,25 @@ async def list_eab_keys(call: Call) -> dict[str, Any]:
     }
 
 
+async def get_eab_key(call: Call) -> dict[str, Any]:
+    return views.eab_key(await eab.get_eab_key(call.rt, call.path["kid"]))
+
+
+async def disable_eab_key(call: Call) -> dict[str, Any]:
+    kid = call.path["kid"]
+    await eab.disable_eab_key(call.rt, kid, deactivate_accounts=call.body.get("deactivateAccounts", False))
+    return views.eab_key(await eab.get_eab_key(call.rt, kid))
+
+
+async def enable_eab_key(call: Call) -> dict[str, Any]:
+    kid = call.path["kid"]
+    await eab.enable_eab_key(call.rt, kid)
+    return views.eab_key(await eab.get_eab_key(call.rt, kid))
+
+
 async def delete_eab_key(call: Call) -> None:
-    await eab.delete_eab_key(call.rt, call.path["kid"])
+    deactivate = call.query.get("deactivateAccounts", False)
+    await eab.delete_eab_key(call.rt, call.path["kid"], deactivate_accounts=deactivate)
 
 
 async def create_token(call: Call) -> dict[str, Any]:

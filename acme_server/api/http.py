@@ -111,6 +111,10 @@ def _convert(text: str, q: Query) -> Any:
             value = int(text)
         except ValueError:
             raise InvalidSetting(q.name, f"{text!r} is not an integer") from None
+    elif q.schema.get("type") == "boolean":
+        if text not in ("true", "false"):
+            raise InvalidSetting(q.name, f"{text!r} is not true or false")
+        value = text == "true"
     checker.check(value, q.schema, q.name)
     return value
 

@@ -42,6 +42,7 @@ SYNC_FILTERS = (
     Query("certificate", string(), "only the syncs of this certificate id"),
     Query("profile", string(), "only the syncs of this profile (id or name)"),
 )
+DEACTIVATE_ACCOUNTS = Query("deactivateAccounts", {"type": "boolean"}, "also deactivate the accounts bound")
 EXPORT = (
     Query("format", string(enum=["pem", "pkcs12"]), "pem (JSON, default) or pkcs12 (binary keystore)"),
     Query("password", string(), "PKCS#12 password (required for pkcs12)"),
@@ -184,8 +185,16 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("POST", f"{CM}/eab-keys", admin.create_eab_key, ADMIN, "createEabKey",
              "Create an EAB key (the HMAC key is shown only now)", "admin", body="NewEABKey",
              response="EABKey", status=201),
+    Endpoint("GET", f"{CM}/eab-keys/{{kid}}", admin.get_eab_key, ADMIN, "getEabKey",
+             "An EAB key and the accounts it bound", "admin", response="EABKey"),
+    Endpoint("POST", f"{CM}/eab-keys/{{kid}}/disable", admin.disable_eab_key, ADMIN, "disableEabKey",
+             "Stop an EAB key binding accounts; optionally deactivate those it bound", "admin",
+             body="EABKeyDisable", response="EABKey"),
+    Endpoint("POST", f"{CM}/eab-keys/{{kid}}/enable", admin.enable_eab_key, ADMIN, "enableEabKey",
+             "Let a disabled EAB key bind accounts again", "admin", response="EABKey"),
     Endpoint("DELETE", f"{CM}/eab-keys/{{kid}}", admin.delete_eab_key, ADMIN, "deleteEabKey",
-             "Delete an EAB key no account is bound with", "admin", status=204, errors=(409,)),
+             "Delete an EAB key; one that bound accounts only with deactivateAccounts=true", "admin",
+             status=204, errors=(409,), query=(DEACTIVATE_ACCOUNTS,)),
     Endpoint("GET", "/tokens", admin.list_tokens, ADMIN, "listTokens", "List API tokens", "admin",
              response="TokenList"),
     Endpoint("POST", "/tokens", admin.create_token, ADMIN, "createToken",

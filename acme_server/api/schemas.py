@@ -353,12 +353,35 @@ SCHEMAS: dict[str, Schema] = {
             "hmacKey": string("base64url HMAC key, only in the creation response"),
             "profile": nullable(string()),
             "createdAt": TIMESTAMP,
-            "boundAccountId": nullable(string()),
-            "boundAt": nullable(TIMESTAMP),
+            "maxAccounts": nullable({"type": "integer", "minimum": 1, "description": "null: any number"}),
+            "accountCount": {"type": "integer", "description": "accounts the key bound"},
+            "disabledAt": nullable(TIMESTAMP),
+            "accounts": array(ref("EABBinding")),
+        }
+    ),
+    "EABBinding": obj(
+        {
+            "id": string("the ACME account"),
+            "status": string(enum=["valid", "deactivated", "revoked"]),
+            "boundAt": TIMESTAMP,
         }
     ),
     "EABKeyList": obj({"eabKeys": array(ref("EABKey"))}, required=("eabKeys",)),
-    "NewEABKey": obj({"profile": nullable(string("profile (id or name) the key is for; null: any"))}),
+    "NewEABKey": obj(
+        {
+            "profile": nullable(string("profile (id or name) the key is for; null: any")),
+            "maxAccounts": nullable(
+                {
+                    "type": "integer",
+                    "minimum": 1,
+                    "description": "accounts the key may bind (default 1: single-use); null: any number",
+                }
+            ),
+        }
+    ),
+    "EABKeyDisable": obj(
+        {"deactivateAccounts": {"type": "boolean", "description": "also deactivate the accounts it bound"}}
+    ),
     "Token": obj(
         {
             "id": string(),

@@ -171,8 +171,10 @@ def eab_key(key: EABKey) -> dict[str, Any]:
         "kid": key.kid,
         "profile": key.profile,
         "createdAt": key.created_at,
-        "boundAccountId": key.bound_account_id,
-        "boundAt": key.bound_at,
+        "maxAccounts": key.max_accounts,
+        "accountCount": key.account_count,
+        "disabledAt": key.disabled_at,
+        "accounts": [{"id": b.account_id, "status": b.status, "boundAt": b.bound_at} for b in key.bindings],
     }
 
 

@@ -11,8 +11,26 @@ from acme_server.cli import build_parser
 HEADER = """# CLI reference
 
 Generated from the parser: `python -m acme_server.cli.reference > docs/cli.md`. Every command accepts
-`--config`, `--data-dir` and `--database` (see the README's configuration table). On bad input a command
-prints one `error: ...` line to standard error and exits 1.
+`--config`, `--data-dir` and `--database` (see the README's configuration table).
+
+## Exit codes and errors
+
+| exit | when | standard error |
+| --- | --- | --- |
+| 0 | done | nothing |
+| 1 | the request was refused (unknown name, policy violation, bound key, …) | one `error: ...` line |
+| 2 | the command line is wrong (unknown command, option or argument) | short `usage:`, one `error:` line |
+| 141 | standard output closed early (`acme-server cert list \\| head`) | nothing, no traceback |
+
+## Shell completion
+
+```sh
+eval "$(acme-server completion bash)"          # in ~/.bashrc
+eval "$(acme-server completion zsh)"           # in ~/.zshrc (loads bashcompinit)
+acme-server completion bash > /etc/bash_completion.d/acme-server
+```
+
+Commands and options complete (`acme-server eab cr<TAB>` → `create`, `--max<TAB>` → `--max-accounts`).
 """
 
 

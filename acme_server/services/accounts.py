@@ -217,9 +217,10 @@ async def new_account(
             terms_agreed=request.terms_agreed,
             eab_kid=kid,
         )
-        # Rule 6: the conditional bind decides between two newAccount requests racing with one key.
-        if kid is not None and not await tx.eab.bind(kid, record.id, now=rt.clock.now()):
-            raise Unauthorized(f"external account key {kid!r} is already bound to another account")
+        # Rule 6: the conditional count decides between newAccount requests racing for a key's last
+        # binding (or with its disabling); the loser's account is rolled back with this transaction.
+        if kid is not None and not await tx.eab.bind(kid):
+            raise Unauthorized(f"external account key {kid!r} has no binding left")
     return _account(record), True
 
 
@@ -304,8 +305,14 @@ def _check_binding_use(
         raise Unauthorized("externalAccountBinding url does not match the newAccount URL")
     if binding.jwk.thumbprint != request.jwk.thumbprint:
         raise Unauthorized("externalAccountBinding binds a different key than the request's")
-    if key.bound_account_id is not None or key.bound_at is not None:
-        raise Unauthorized(f"external account key {binding.kid!r} is already bound to an account")
+    if key.disabled_at is not None:
+        raise Unauthorized(f"external account key {binding.kid!r} is disabled")
+    if key.is_full:
+        raise Unauthorized(
+            f"external account key {binding.kid!r} is already bound to an account"
+            if key.max_accounts == 1
+            else f"external account key {binding.kid!r} has bound all the {key.max_accounts} accounts it may"
+        )
     # A key made for profile P works on the default directory and on P's; not on another profile's.
     if scope is not None and key.profile_id not in (None, scope.id):
         raise Unauthorized(f"external account key {binding.kid!r} is for another profile, not {scope.name!r}")

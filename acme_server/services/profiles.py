@@ -94,7 +94,7 @@ async def delete_profile(rt: Runtime, ref: str) -> None:
         _, requested = await tx.requests.list(CertificateRequestFilter(profile_id=record.id), limit=1)
         if requested:
             raise Conflict(f"profile {record.name!r} has {requested} certificate request(s) on record")
-        if any(key.bound_account_id for key in await tx.eab.list(record.id)):
+        if any(key.account_count for key in await tx.eab.list(record.id)):
             raise Conflict(f"profile {record.name!r} has external account keys bound to accounts")
         await tx.profiles.delete(record.id)
 

@@ -26,7 +26,7 @@ from acme_server.storage.certificates import CertificateFilter, CertificateRecor
 from acme_server.storage.config import ConfigGenerationRepository
 from acme_server.storage.crls import CRLRecord, CRLRepository
 from acme_server.storage.cross import CrossCertificateRecord, CrossCertificateRepository
-from acme_server.storage.eab import EABKeyRecord, EABRepository
+from acme_server.storage.eab import EABBindingRecord, EABKeyRecord, EABRepository
 from acme_server.storage.engine import (
     DEFAULT_BUSY_TIMEOUT,
     create_engine,
@@ -68,6 +68,7 @@ __all__ = [
     "ChallengeRecord",
     "CrossCertificateRecord",
     "DueCertificate",
+    "EABBindingRecord",
     "EABKeyRecord",
     "NewAuthorization",
     "NonceStore",

@@ -24,7 +24,6 @@ _UNIQUE_DETAILS: dict[tuple[str, tuple[str, ...]], str] = {
     ("leases", ("name",)): "lease {name!r} already exists",
     ("acme_accounts", ("jwk_thumbprint",)): "an account with this key already exists",
     ("eab_keys", ("kid",)): "an external account key {kid!r} already exists",
-    ("eab_keys", ("bound_account_id",)): "the account is already bound to an external account key",
     ("acme_nonces", ("nonce",)): "the nonce already exists",
     ("acme_challenges", ("authorization_id", "type")): "the authorization already has a {type} challenge",
 }

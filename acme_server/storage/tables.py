@@ -372,6 +372,7 @@ acme_accounts = Table(
     Column("eab_kid", Text, nullable=True),
     _created_at(),
     _one_of("status", "valid", "deactivated", "revoked"),  # RFC 8555 §7.1.6
+    Index(None, "eab_kid"),  # the bindings of one key (eab show)
 )
 
 eab_keys = Table(
@@ -381,14 +382,14 @@ eab_keys = Table(
     Column("profile_id", String(36), ForeignKey("profiles.id", ondelete="CASCADE"), nullable=True),
     Column("sealed_hmac", LargeBinary, nullable=False),
     _created_at(),
-    Column(
-        "bound_account_id",
-        String(36),
-        ForeignKey("acme_accounts.id", ondelete="SET NULL"),
-        nullable=True,
-        unique=True,
-    ),
-    Column("bound_at", UTCDateTime(), nullable=True),
+    # How many accounts the key may bind (NULL: any number) and how many it bound. The bindings are
+    # the accounts whose eab_kid is this kid; newAccount counts one with a conditional increment
+    # (storage/eab.py bind), so two replicas racing for the last binding cannot both win.
+    Column("max_accounts", Integer, nullable=True),
+    Column("account_count", Integer, nullable=False, server_default="0"),
+    Column("disabled_at", UTCDateTime(), nullable=True),  # set: binds no more accounts
+    CheckConstraint("max_accounts IS NULL OR max_accounts >= 1", name="max_accounts"),
+    CheckConstraint("max_accounts IS NULL OR account_count <= max_accounts", name="account_count"),
 )
 
 acme_nonces = Table(

@@ -76,7 +76,7 @@ async def test_s7_3_4_binding_creates_the_account_and_binds_the_key(acme: AcmeSe
         "orders": f"{location}/orders",
     }
     key = await key_state(acme, kid)
-    assert key.bound_account_id == location.rsplit("/", 1)[1] and key.bound_at is not None
+    assert key.account_count == 1 and [b.account_id for b in key.bindings] == [location.rsplit("/", 1)[1]]
     account = await accounts.get_account(acme.rt, location.rsplit("/", 1)[1])
     assert account.eab_kid == kid
 
@@ -147,7 +147,7 @@ async def test_s7_3_4_a_broken_binding_gets_its_problem_and_no_account(
         "application/problem+json",
     )
     assert response.json() == expected
-    assert (await key_state(acme, kid)).bound_account_id is None
+    assert (await key_state(acme, kid)).bindings == ()
     missing = await client.register(onlyReturnExisting=True)
     assert missing.json()["type"] == ERR + "accountDoesNotExist"
 
@@ -279,7 +279,8 @@ async def test_cert_manager_registering_a_bound_key_again_with_eab_returns_the_a
     created = await client.register(externalAccountBinding=binding(client, kid, hmac_key))
     again = await client.register(externalAccountBinding=binding(client, kid, hmac_key))
     assert again.status_code == 200 and again.headers["Location"] == created.headers["Location"]
-    assert (await key_state(acme, kid)).bound_account_id == created.headers["Location"].rsplit("/", 1)[1]
+    key = await key_state(acme, kid)
+    assert [b.account_id for b in key.bindings] == [created.headers["Location"].rsplit("/", 1)[1]]
 
 
 # --- operating keys ---------------------------------------------------------------------------------
@@ -290,7 +291,7 @@ async def test_a_bound_key_cannot_be_deleted_an_unused_one_can(acme: AcmeServer)
     unused, _ = await eab.create_eab_key(acme.rt, None)
     client = await acme.client()
     await client.register(externalAccountBinding=binding(client, kid, hmac_key))
-    with pytest.raises(Conflict, match="is bound to account"):
+    with pytest.raises(Conflict, match="bound 1 account"):
         await eab.delete_eab_key(acme.rt, kid)
     await eab.delete_eab_key(acme.rt, unused)
     assert [k.kid for k in await eab.list_eab_keys(acme.rt)] == [kid]
@@ -306,3 +307,73 @@ async def test_a_profile_with_bound_eab_keys_cannot_be_deleted(acme: AcmeServer)
     with pytest.raises(Conflict, match="bound to accounts"):
         await profiles.delete_profile(acme.rt, "bound")
     assert (await profiles.get_profile(acme.rt, "bound")).name == "bound"
+
+
+# --- keys for fleets: several accounts per key, disabling -------------------------------------------
+
+
+async def register_with(acme: AcmeServer, kid: str, hmac_key: str) -> Any:
+    client = await acme.client()
+    return await client.register(externalAccountBinding=binding(client, kid, hmac_key))
+
+
+async def test_a_fleet_key_binds_up_to_its_limit_then_refuses(acme: AcmeServer) -> None:
+    kid, hmac_key = await eab.create_eab_key(acme.rt, None, 3)
+    created = [await register_with(acme, kid, hmac_key) for _ in range(3)]
+    assert [r.status_code for r in created] == [201, 201, 201]
+    refused = await register_with(acme, kid, hmac_key)
+    assert refused.json() == problem(
+        "unauthorized", f"external account key {kid!r} has bound all the 3 accounts it may", 403
+    )
+    key = await key_state(acme, kid)
+    assert key.account_count == 3
+    assert [b.account_id for b in key.bindings] == [r.headers["Location"].rsplit("/", 1)[1] for r in created]
+
+
+async def test_an_unlimited_key_binds_every_account(acme: AcmeServer) -> None:
+    kid, hmac_key = await eab.create_eab_key(acme.rt, None, None)
+    assert {(await register_with(acme, kid, hmac_key)).status_code for _ in range(5)} == {201}
+    assert (await key_state(acme, kid)).account_count == 5
+
+
+async def test_a_disabled_key_binds_no_new_account_and_keeps_the_bound_ones(acme: AcmeServer) -> None:
+    await make_profile(acme, "partners", requireEab=True)
+    kid, hmac_key = await eab.create_eab_key(acme.rt, "partners", None)
+    client = await profile_client(acme, "partners")
+    assert (await client.register(externalAccountBinding=binding(client, kid, hmac_key))).status_code == 201
+    assert await eab.disable_eab_key(acme.rt, kid) == []
+    refused = await register_with(acme, kid, hmac_key)
+    assert refused.json() == problem("unauthorized", f"external account key {kid!r} is disabled", 403)
+    assert (await client.new_order("a.example.internal")).status_code == 201  # still covered
+    await eab.enable_eab_key(acme.rt, kid)
+    assert (await register_with(acme, kid, hmac_key)).status_code == 201
+
+
+async def test_disabling_with_deactivate_accounts_deactivates_every_bound_account(acme: AcmeServer) -> None:
+    kid, hmac_key = await eab.create_eab_key(acme.rt, None, 2)
+    clients = [await acme.client() for _ in range(2)]
+    for client in clients:
+        await client.register(externalAccountBinding=binding(client, kid, hmac_key))
+    bystander = await acme.client()
+    await bystander.register()
+    deactivated = await eab.disable_eab_key(acme.rt, kid, deactivate_accounts=True)
+    assert sorted(deactivated) == sorted(b.account_id for b in (await key_state(acme, kid)).bindings)
+    for client in clients:
+        response = await client.new_order("a.example.internal")
+        assert (response.status_code, response.json()["type"]) == (401, ERR + "unauthorized")
+    assert (await bystander.new_order("a.example.internal")).status_code == 201
+
+
+async def test_deleting_a_bound_key_needs_deactivating_its_accounts(acme: AcmeServer) -> None:
+    kid, hmac_key = await eab.create_eab_key(acme.rt, None, None)
+    client = await acme.client()
+    created = await client.register(externalAccountBinding=binding(client, kid, hmac_key))
+    with pytest.raises(Conflict, match="disable it to keep them"):
+        await eab.delete_eab_key(acme.rt, kid)
+    assert await eab.delete_eab_key(acme.rt, kid, deactivate_accounts=True) == [
+        created.headers["Location"].rsplit("/", 1)[1]
+    ]
+    assert kid not in [k.kid for k in await eab.list_eab_keys(acme.rt)]
+    assert (await register_with(acme, kid, hmac_key)).json()[
+        "detail"
+    ] == f"unknown external account key {kid!r}"

@@ -11,12 +11,13 @@ async def test_eab_keys_create_list_delete(api: ApiServer) -> None:
     await make_pki(api, profile={"enrollmentMethods": ["api", "acme"]})
     anywhere = await api.ok("POST", f"{CM}/eab-keys", status=201, json={})
     for_web = await api.ok("POST", f"{CM}/eab-keys", status=201, json={"profile": "web"})
-    assert set(anywhere) == {"kid", "hmacKey", "profile"} and anywhere["profile"] is None
+    assert set(anywhere) == {"kid", "hmacKey", "profile", "maxAccounts"} and anywhere["profile"] is None
+    assert anywhere["maxAccounts"] == 1
     assert len(b64decode(for_web["hmacKey"])) == 32 and for_web["profile"] == "web"
     listed = (await api.ok("GET", f"{CM}/eab-keys"))["eabKeys"]
-    assert [(k["kid"], k["profile"], k["boundAccountId"]) for k in listed] == [
-        (anywhere["kid"], None, None),
-        (for_web["kid"], "web", None),
+    assert [(k["kid"], k["profile"], k["maxAccounts"], k["accounts"]) for k in listed] == [
+        (anywhere["kid"], None, 1, []),
+        (for_web["kid"], "web", 1, []),
     ]
     assert all("hmacKey" not in k for k in listed)
     assert [k["kid"] for k in (await api.ok("GET", f"{CM}/eab-keys?profile=web"))["eabKeys"]] == [
@@ -27,6 +28,31 @@ async def test_eab_keys_create_list_delete(api: ApiServer) -> None:
     assert problem["detail"] == f"no external account key {anywhere['kid']!r}"
     await api.problem("POST", f"{CM}/eab-keys", 404, "not-found", json={"profile": "nope"})
     await api.problem("GET", f"{CM}/eab-keys", 403, "forbidden", role="operator")
+
+
+async def test_eab_fleet_keys_show_disable_enable_and_delete_with_their_accounts(api: ApiServer) -> None:
+    await make_pki(api, profile={"enrollmentMethods": ["api", "acme"]})
+    fleet = await api.ok("POST", f"{CM}/eab-keys", status=201, json={"maxAccounts": None})
+    assert fleet["maxAccounts"] is None
+    kid = fleet["kid"]
+    shown = await api.ok("GET", f"{CM}/eab-keys/{kid}")
+    assert (shown["maxAccounts"], shown["accountCount"], shown["disabledAt"], shown["accounts"]) == (
+        None,
+        0,
+        None,
+        [],
+    )
+    disabled = await api.ok("POST", f"{CM}/eab-keys/{kid}/disable", json={"deactivateAccounts": True})
+    assert disabled["disabledAt"] is not None
+    enabled = await api.ok("POST", f"{CM}/eab-keys/{kid}/enable")
+    assert enabled["disabledAt"] is None
+    problem = await api.problem("POST", f"{CM}/eab-keys", 400, "invalid-field", json={"maxAccounts": 0})
+    assert problem["field"] == "maxAccounts"
+    await api.problem("GET", f"{CM}/eab-keys/nope", 404, "not-found")
+    await api.problem("POST", f"{CM}/eab-keys/nope/disable", 404, "not-found", json={})
+    await api.problem("POST", f"{CM}/eab-keys/nope/enable", 404, "not-found")
+    await api.problem("DELETE", f"{CM}/eab-keys/{kid}?deactivateAccounts=maybe", 400, "invalid-field")
+    await api.ok("DELETE", f"{CM}/eab-keys/{kid}?deactivateAccounts=true", status=204)
 
 
 async def test_tokens_create_list_revoke(api: ApiServer) -> None:

@@ -95,6 +95,7 @@ def _variants(base: dict[str, Any], schema: Schema) -> Iterator[tuple[str, dict[
 async def test_api_500s_hostile_values_in_every_field_never_answer_500(api: ApiServer) -> None:
     await make_pki(api)
     cert = (await issue_managed(api))["certificateId"]
+    kid = (await api.ok("POST", f"{CM}/eab-keys", status=201, json={}))["kid"]
     bases: dict[str, tuple[str, dict[str, Any]]] = {
         "createCa": (f"{CM}/cas", {"type": "root", "name": "fuzz-root"}),
         "importCaCertificate": (f"{CM}/cas/corp-issuing/import", {"certificate": "x"}),
@@ -109,6 +110,7 @@ async def test_api_500s_hostile_values_in_every_field_never_answer_500(api: ApiS
         "updateCertificateMetadata": (f"{CM}/certificates/{cert}/metadata", {"metadata": {}}),
         "setAutoRenewal": (f"{CM}/certificates/{cert}/auto-renewal", {"enabled": False}),
         "createEabKey": (f"{CM}/eab-keys", {}),
+        "disableEabKey": (f"{CM}/eab-keys/{kid}/disable", {}),
         "createToken": ("/api/v1/tokens", {"name": "fuzz", "role": "viewer"}),
         "revokeCertificate": (f"{CM}/certificates/{cert}/revoke", {}),  # last: it succeeds once
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import UTC, datetime
+import secrets
 from pathlib import Path
 
 import pytest
@@ -37,13 +37,13 @@ def _bind(database_url: str, kid: str) -> str:
         try:
             async with storage.transaction() as tx:
                 account = await tx.accounts.create(
-                    jwk_thumbprint="thumbprint",
+                    jwk_thumbprint=secrets.token_urlsafe(16),
                     jwk={"kty": "EC"},
                     contacts=[],
                     terms_agreed=True,
                     eab_kid=kid,
                 )
-                assert await tx.eab.bind(kid, account.id, now=datetime.now(UTC))
+                assert await tx.eab.bind(kid)
             return account.id
         finally:
             await storage.close()
@@ -63,7 +63,7 @@ def test_eab_create_prints_the_kid_and_the_hmac_key_once(ca: CLI) -> None:
 
 def test_eab_create_for_a_profile_with_json_and_list_by_profile(ca: CLI) -> None:
     created = ca.json("eab", "create", "--profile", "web")
-    assert isinstance(created, dict) and set(created) == {"kid", "hmac", "profile"}
+    assert isinstance(created, dict) and set(created) == {"kid", "hmac", "profile", "maxAccounts"}
     assert created["profile"] == "web"
     text = ca("eab", "create", "--profile", "web")
     assert text.endswith("profile: web\n")
@@ -71,15 +71,15 @@ def test_eab_create_for_a_profile_with_json_and_list_by_profile(ca: CLI) -> None
     assert isinstance(anywhere, dict) and anywhere["profile"] is None
     listed = ca.json("eab", "list")
     assert isinstance(listed, list)
-    assert [(k["profile"], k["boundAccount"], k["boundAt"]) for k in listed] == [
-        ("web", None, None),
-        ("web", None, None),
-        (None, None, None),
+    assert [(k["profile"], k["maxAccounts"], k["accountCount"], k["accounts"]) for k in listed] == [
+        ("web", 1, 0, []),
+        ("web", 1, 0, []),
+        (None, 1, 0, []),
     ]
     only_web = ca.json("eab", "list", "--profile", "web")
     assert isinstance(only_web, list) and len(only_web) == 2
     table = ca("eab", "list")
-    assert table.splitlines()[0].split() == ["KID", "PROFILE", "CREATEDAT", "BOUNDACCOUNT", "BOUNDAT"]
+    assert table.splitlines()[0].split() == ["KID", "PROFILE", "CREATEDAT", "BOUND", "DISABLEDAT", "ACCOUNTS"]
 
 
 def test_eab_delete_removes_an_unused_key_and_keeps_a_bound_one(ca: CLI, database_url: str) -> None:
@@ -90,18 +90,51 @@ def test_eab_delete_removes_an_unused_key_and_keeps_a_bound_one(ca: CLI, databas
     account_id = _bind(database_url, bound["kid"])
     err = ca("eab", "delete", bound["kid"], expect=1)
     assert err == (
-        f"error: external account key {bound['kid']!r} is bound to account {account_id!r}"
-        " and cannot be deleted\n"
+        f"error: external account key {bound['kid']!r} bound 1 account(s) and cannot be deleted without"
+        " deactivating them; disable it to keep them\n"
     )
     listed = ca.json("eab", "list")
     assert isinstance(listed, list)
-    assert [(k["kid"], k["boundAccount"]) for k in listed] == [(bound["kid"], account_id)]
+    assert [(k["kid"], [a["id"] for a in k["accounts"]]) for k in listed] == [(bound["kid"], [account_id])]
+    out = ca("eab", "delete", bound["kid"], "--deactivate-accounts")
+    assert out == f"deleted external account key {bound['kid']}\ndeactivated account {account_id}\n"
+
+
+def test_eab_fleet_key_show_lists_its_bindings_and_disable_deactivates(ca: CLI, database_url: str) -> None:
+    created = ca.json("eab", "create", "--profile", "web", "--max-accounts", "5")
+    assert isinstance(created, dict) and created["maxAccounts"] == 5
+    kid = created["kid"]
+    assert ca("eab", "create", "--max-accounts", "unlimited").splitlines()[-1] == "maxAccounts: unlimited"
+    accounts = [_bind(database_url, kid) for _ in range(3)]
+    shown = ca.json("eab", "show", kid)
+    assert isinstance(shown, dict)
+    assert (shown["maxAccounts"], shown["accountCount"], shown["disabledAt"]) == (5, 3, None)
+    assert sorted(a["id"] for a in shown["accounts"]) == sorted(accounts)
+    assert {a["status"] for a in shown["accounts"]} == {"valid"}
+    text = ca("eab", "show", kid)
+    assert "maxAccounts: 5\naccountCount: 3\n" in text and all(a in text for a in accounts)
+    assert text.splitlines()[text.splitlines().index("") + 1].split() == ["ACCOUNT", "STATUS", "BOUNDAT"]
+    table = ca("eab", "list", "--profile", "web")
+    assert table.splitlines()[1].split()[3] == "3/5"
+    out = ca("eab", "disable", kid, "--deactivate-accounts")
+    assert out.splitlines()[0] == f"disabled external account key {kid}"
+    assert sorted(line.split()[-1] for line in out.splitlines()[1:]) == sorted(accounts)
+    shown = ca.json("eab", "show", kid)
+    assert isinstance(shown, dict) and shown["disabledAt"] is not None
+    assert {a["status"] for a in shown["accounts"]} == {"deactivated"}
+    assert ca("eab", "enable", kid) == f"enabled external account key {kid}\n"
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (("eab", "delete", "nope"), "error: no external account key 'nope'\n"),
+        (("eab", "show", "nope"), "error: no external account key 'nope'\n"),
+        (("eab", "disable", "nope"), "error: no external account key 'nope'\n"),
+        (
+            ("eab", "create", "--max-accounts", "0"),
+            "error: the account limit must be a whole number of 1 or more, or 'unlimited', not '0'\n",
+        ),
         (("eab", "create", "--profile", "nope"), "error: no profile 'nope'\n"),
         (("eab", "list", "--profile", "nope"), "error: no profile 'nope'\n"),
         (

@@ -1,5 +1,5 @@
 """storage.accounts and storage.eab: ACME accounts found by key thumbprint, conditional deactivation and
-key rollover; EAB keys bound to one account, once."""
+key rollover; EAB keys binding up to their limit of accounts, counted by a conditional update."""
 
 from __future__ import annotations
 
@@ -96,8 +96,7 @@ async def test_eab_keys_read_back_and_list_by_profile(storage: Storage) -> None:
         profile = await make_profile(tx)
         any_profile = await tx.eab.create(kid="kid-1", profile_id=None, sealed_hmac=b"sealed-1")
         tied = await tx.eab.create(kid="kid-2", profile_id=profile.id, sealed_hmac=b"sealed-2")
-    assert any_profile.bound_account_id is None
-    assert any_profile.bound_at is None
+    assert (any_profile.max_accounts, any_profile.account_count, any_profile.disabled_at) == (1, 0, None)
     async with storage.read() as tx:
         assert await tx.eab.get("kid-1") == any_profile
         assert await tx.eab.get("kid-3") is None
@@ -113,28 +112,52 @@ async def test_a_duplicate_eab_kid_is_a_conflict(storage: Storage) -> None:
             await tx.eab.create(kid="kid-1", profile_id=None, sealed_hmac=b"t")
 
 
-async def test_an_eab_key_binds_once(storage: Storage) -> None:
+async def test_a_single_use_eab_key_counts_one_binding(storage: Storage) -> None:
     async with storage.transaction() as tx:
-        first = await make_account(tx)
-        second = await make_account(tx)
         await tx.eab.create(kid="kid-1", profile_id=None, sealed_hmac=b"s")
-        assert await tx.eab.bind("kid-1", first.id, now=NOW) is True
-        assert await tx.eab.bind("kid-1", second.id, now=NOW) is False
-        assert await tx.eab.bind("no-such-kid", second.id, now=NOW) is False
+        assert await tx.eab.bind("kid-1") is True
+        assert await tx.eab.bind("kid-1") is False
+        assert await tx.eab.bind("no-such-kid") is False
         bound = await tx.eab.get("kid-1")
-    assert bound is not None
-    assert (bound.bound_account_id, bound.bound_at) == (first.id, NOW)
+    assert bound is not None and (bound.account_count, bound.is_full) == (1, True)
 
 
-async def test_an_account_binds_one_eab_key(storage: Storage) -> None:
+async def test_an_eab_key_binds_up_to_its_limit_or_without_one(storage: Storage) -> None:
     async with storage.transaction() as tx:
-        account = await make_account(tx)
-        await tx.eab.create(kid="kid-1", profile_id=None, sealed_hmac=b"s")
-        await tx.eab.create(kid="kid-2", profile_id=None, sealed_hmac=b"s")
-        assert await tx.eab.bind("kid-1", account.id, now=NOW)
-    with pytest.raises(Conflict, match="already bound"):
-        async with storage.transaction() as tx:
-            await tx.eab.bind("kid-2", account.id, now=NOW)
+        await tx.eab.create(kid="three", profile_id=None, sealed_hmac=b"s", max_accounts=3)
+        await tx.eab.create(kid="fleet", profile_id=None, sealed_hmac=b"s", max_accounts=None)
+        assert [await tx.eab.bind("three") for _ in range(4)] == [True, True, True, False]
+        assert all([await tx.eab.bind("fleet") for _ in range(50)])
+        fleet = await tx.eab.get("fleet")
+    assert fleet is not None and (fleet.account_count, fleet.is_full) == (50, False)
+
+
+async def test_a_disabled_eab_key_binds_nothing_until_enabled(storage: Storage) -> None:
+    async with storage.transaction() as tx:
+        await tx.eab.create(kid="kid-1", profile_id=None, sealed_hmac=b"s", max_accounts=None)
+        assert await tx.eab.set_disabled("kid-1", NOW) is True
+        assert await tx.eab.bind("kid-1") is False
+        assert await tx.eab.set_disabled("kid-1", None) is True
+        assert await tx.eab.bind("kid-1") is True
+        assert await tx.eab.set_disabled("nope", NOW) is False
+
+
+async def test_an_eab_key_lists_the_accounts_it_bound_and_deactivates_them(storage: Storage) -> None:
+    async with storage.transaction() as tx:
+        await tx.eab.create(kid="kid-1", profile_id=None, sealed_hmac=b"s", max_accounts=None)
+        first = await make_account(tx, eab_kid="kid-1")
+        second = await make_account(tx, eab_kid="kid-1")
+        other = await make_account(tx, eab_kid="kid-2")
+        await tx.accounts.deactivate(second.id)
+    async with storage.read() as tx:
+        bindings = await tx.eab.bindings(["kid-1"])
+    assert sorted((b.account_id, b.status) for b in bindings) == sorted(
+        [(first.id, "valid"), (second.id, "deactivated")]
+    )
+    async with storage.transaction() as tx:
+        assert await tx.eab.deactivate_accounts("kid-1") == [first.id]  # the valid ones only
+        assert (await tx.eab.bindings(["kid-2"]))[0].status == "valid"
+        assert (await tx.accounts.get(other.id)) == other
 
 
 async def test_delete_an_eab_key(storage: Storage) -> None:
@@ -143,3 +166,7 @@ async def test_delete_an_eab_key(storage: Storage) -> None:
         assert await tx.eab.delete("kid-1") is True
         assert await tx.eab.delete("kid-1") is False
         assert await tx.eab.get("kid-1") is None
+        await tx.eab.create(kid="kid-2", profile_id=None, sealed_hmac=b"s")
+        assert await tx.eab.bind("kid-2")
+        assert await tx.eab.delete("kid-2") is False  # it bound an account
+        assert await tx.eab.delete("kid-2", bound_too=True) is True

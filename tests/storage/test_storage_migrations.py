@@ -13,13 +13,14 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import JSON, LargeBinary, column, insert, inspect, table, text
 from sqlalchemy.engine import Connection
 
 from acme_server.errors import ConfigError
 from acme_server.storage import Storage, migrate
 from acme_server.storage.engine import create_engine
-from acme_server.storage.tables import metadata
+from acme_server.storage.tables import UTCDateTime, metadata
+from tests.storage.factories import NOW
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 
@@ -144,3 +145,58 @@ async def test_a_schema_newer_than_the_code_is_a_config_error(empty_database_url
         await engine.dispose()
     with pytest.raises(ConfigError, match="revision '9999_from_the_future'"):
         await Storage.open(empty_database_url)
+
+
+def _keys_before_0010(connection: Connection) -> None:
+    """At revision 0009: an account bound by a key, and a key that bound nothing."""
+    migrate.upgrade_to(connection, "0009")
+    accounts = table(
+        "acme_accounts",
+        *(column(name) for name in ("id", "jwk_thumbprint", "status", "terms_agreed", "eab_kid")),
+        column("jwk", JSON),
+        column("contacts", JSON),
+        column("created_at", UTCDateTime()),
+    )
+    keys = table(
+        "eab_keys",
+        column("kid"),
+        column("sealed_hmac", LargeBinary),
+        column("bound_account_id"),
+        column("created_at", UTCDateTime()),
+        column("bound_at", UTCDateTime()),
+    )
+    connection.execute(
+        insert(accounts).values(
+            id="acct-1", jwk_thumbprint="tp", status="valid", terms_agreed=True, eab_kid="used",
+            jwk={}, contacts=[], created_at=NOW,
+        )
+    )  # fmt: skip
+    bound = {"bound_account_id": "acct-1", "bound_at": NOW}
+    unbound = {"bound_account_id": None, "bound_at": None}
+    connection.execute(
+        insert(keys),
+        [
+            {"kid": "used", "sealed_hmac": b"s", "created_at": NOW, **bound},
+            {"kid": "fresh", "sealed_hmac": b"s", "created_at": NOW, **unbound},
+        ],
+    )
+
+
+async def test_0010_keeps_existing_eab_keys_single_use(empty_database_url: str) -> None:
+    engine = create_engine(empty_database_url)
+    try:
+        async with engine.connect() as connection, connection.begin():
+            await connection.run_sync(_keys_before_0010)
+    finally:
+        await engine.dispose()
+    storage = await Storage.open(empty_database_url)
+    try:
+        async with storage.read() as tx:
+            used, fresh = await tx.eab.get("used"), await tx.eab.get("fresh")
+            bindings = await tx.eab.bindings(["used", "fresh"])
+    finally:
+        await storage.close()
+    assert used is not None and fresh is not None
+    assert (used.max_accounts, used.account_count, used.is_full) == (1, 1, True)
+    assert (fresh.max_accounts, fresh.account_count, fresh.is_full) == (1, 0, False)
+    assert [(b.kid, b.account_id) for b in bindings] == [("used", "acct-1")]
