@@ -1,15 +1,35 @@
-"""bench.ca_core --quick produces its report fields (harness check; timings are never asserted)."""
+"""bench.ca_core, bench.crl and bench.inventory in their smallest runs produce their report fields
+(harness checks; timings are never asserted)."""
 
 import json
 from pathlib import Path
 
-from bench import ca_core
+import pytest
+
+from bench import ca_core, crl, inventory
 
 
-def test_quick_run_writes_pkcs12_report(tmp_path: Path) -> None:
+@pytest.mark.parametrize("figure", ["sign_p256", "sign_rsa2048", "pkcs12"])
+def test_quick_run_reports_ours_beside_bare(tmp_path: Path, figure: str) -> None:
     out = tmp_path / "ca_core.json"
     assert ca_core.main(["--quick", "--json", str(out)]) == 0
-    report = json.loads(out.read_text())["pkcs12"]
+    report = json.loads(out.read_text())[figure]
     assert report["count"] == 5
     assert set(report) == {"count", "ours_per_s", "bare_per_s", "ratio"}
     assert report["ours_per_s"] > 0 and report["bare_per_s"] > 0
+
+
+def test_crl_bench_builds_the_same_crl_as_the_bare_builder(tmp_path: Path) -> None:
+    out = tmp_path / "crl.json"
+    assert crl.main(["--sizes", "100", "--json", str(out)]) == 0  # asserts equal TBS bytes inside
+    (row,) = json.loads(out.read_text())["pure"]
+    assert row["entries"] == 100 and row["bare_build_s"] > 0 and row["ratio"] > 0
+
+
+def test_inventory_quick_run_measures_every_page(tmp_path: Path) -> None:
+    out = tmp_path / "inventory.json"
+    assert inventory.main(["--quick", "--json", str(out)]) == 0
+    (report,) = json.loads(out.read_text())
+    assert report["certificates"] == 200
+    assert set(report["pages"]) == set(inventory.pages(200, "x"))
+    assert all(page["p99_ms"] >= page["p50_ms"] > 0 for page in report["pages"].values())
