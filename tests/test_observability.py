@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from acme_server.cli import main
+from acme_server.observability import logs
 from tests.test_serve import Server, free_port, trust
 from tests.tools import require_tool, stop_process
 
@@ -59,9 +60,8 @@ def test_metrics_are_refused_without_an_api_token_and_absent_from_the_status_lis
         assert response.status_code == 401
         assert response.headers["content-type"] == "application/problem+json"
         assert response.headers["www-authenticate"] == 'Bearer realm="acme-server"'
-        document = response.json()
-        assert document["type"] == "urn:acme-server:problem:unauthorized"
-        assert document["requestId"] == response.headers["x-request-id"]
+        assert response.json()["type"] == "urn:acme-server:problem:unauthorized"
+        assert re.fullmatch(r"[0-9a-f]{16}", response.headers["x-request-id"])
     assert httpx.get(server.status_url + "/metrics").status_code == 404
 
 
@@ -97,17 +97,29 @@ def test_request_id_is_echoed_when_well_formed_and_logged_as_json(server: Server
     )
     assert re.fullmatch(r"[0-9a-f]{16}", refused.headers["x-request-id"])
     missing = httpx.post(server.url + "/acme/new-account", content=b"{}", verify=trusted)
-    problem = missing.json()
-    assert problem["type"] == "urn:ietf:params:acme:error:malformed"
-    assert problem["requestId"] == missing.headers["x-request-id"]
+    assert missing.json()["type"] == "urn:ietf:params:acme:error:malformed"
+    request_id = missing.headers["x-request-id"]
     server.stop()
     assert server.process.stdout is not None
     lines = [json.loads(line) for line in server.process.stdout if line.startswith("{")]
     access = {line["request_id"]: line for line in lines if line["logger"] == "acme_server.access"}
     assert access["trace-42.a:b"]["route"] == "health" and access["trace-42.a:b"]["status"] == 200
-    assert access[problem["requestId"]]["route"] == "new_account"
-    assert access[problem["requestId"]]["status"] == missing.status_code == 415
-    assert access[problem["requestId"]]["level"] == "info"
+    assert access[request_id]["route"] == "new_account"
+    assert access[request_id]["status"] == missing.status_code == 415
+    assert access[request_id]["level"] == "info"
+
+
+def test_server_errors_carry_the_request_id_as_a_problem_member() -> None:
+    """RFC 7807 §3.2 extension member on 5xx problems (client errors keep their exact documents)."""
+    internal = {"type": "urn:ietf:params:acme:error:serverInternal", "detail": "x", "status": 500}
+    client = {"type": "urn:ietf:params:acme:error:malformed", "detail": "x", "status": 400}
+    token = logs.REQUEST_ID.set("abc-123")
+    try:
+        assert logs.with_request_id(internal) == {**internal, "requestId": "abc-123"}
+        assert logs.with_request_id(client) == client
+    finally:
+        logs.REQUEST_ID.reset(token)
+    assert "requestId" not in internal  # the shared constant is never changed
 
 
 def test_readyz_reports_database_migrations_and_ca_keys(server: Server) -> None:

@@ -28,10 +28,13 @@ def request_id_from(header: bytes | None) -> str:
 
 
 def with_request_id(document: dict[str, Any]) -> dict[str, Any]:
-    """A problem document with the request id as its `requestId` member (RFC 7807 §3.2 extension
-    member), so a user's report can be matched with the server's log line."""
+    """A server-side problem (5xx) with the request id as its `requestId` member (an RFC 7807 §3.2
+    extension member), so the user's report leads to the log line holding the traceback. Client
+    errors carry the id in the X-Request-ID header only: their documents stay exactly as before."""
     request_id = REQUEST_ID.get()
-    return document if request_id is None else {**document, "requestId": request_id}
+    if request_id is None or document["status"] < 500:
+        return document
+    return {**document, "requestId": request_id}
 
 
 class JSONFormatter(logging.Formatter):
