@@ -174,7 +174,8 @@ class Settings:
     sync_directories: tuple[str, ...] = ()
     rate_limits: RateLimits = RateLimits()  # [rate_limits] (docs/security.md "Rate limits")
     # docs/operations.md: the acme_server loggers' level, and text or one JSON object per line.
-    log_level: str = "info"  # debug | info | warning | error; info shows one line per request
+    # warning by default: the per-request lines (info) are opt-in, as they cost the hot path a log call.
+    log_level: str = "warning"  # debug | info (one line per request) | warning | error
     log_format: str = "text"
     # Seconds SIGTERM waits for in-flight requests before closing their connections (uvicorn's
     # timeout_graceful_shutdown); the background workers then get their own few seconds.

@@ -47,7 +47,7 @@ def poll(check: Any, *, what: str, deadline: float = 60) -> Any:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    running = Server(tmp_path / "data", "--log-format", "json")
+    running = Server(tmp_path / "data", "--log-level", "info", "--log-format", "json")
     yield running
     running.stop()
 

@@ -96,7 +96,7 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--log-level",
         choices=LOG_LEVELS,
-        help="level of the server's log (env ACME_SERVER_LOG_LEVEL, default info: a line per request)",
+        help="log level (env ACME_SERVER_LOG_LEVEL, default warning; info: a line per request)",
     )
     parser.add_argument(
         "--log-format",
@@ -135,7 +135,6 @@ async def prepare(settings: Settings) -> TLSFiles:
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings(vars(args), os.environ)
-    configure_logging(settings.log_level, settings.log_format)
     files = asyncio.run(prepare(settings))
     status = start_status_listener(settings, explicit=settings.status_listen is not None)
     print(f"acme-server listening on {settings.public_url} ({settings.workers} worker(s))", flush=True)
@@ -143,6 +142,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"  trust bundle:   {settings.root_bundle_path.resolve()}", flush=True)
     print(f"  database:       {settings.database_url}", flush=True)
     print(f"  status (CRL, OCSP): {settings.status_public_url}", flush=True)
+    # After the banner (the first lines a supervisor or test reads); the status listener and, with
+    # one worker, the server itself log through it.
+    configure_logging(settings.log_level, settings.log_format)
     os.environ[SETTINGS_ENV] = settings_to_environment(settings)
     metrics_dir = _multiprocess_metrics(settings.workers)
     try:
