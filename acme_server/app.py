@@ -53,7 +53,7 @@ access_log = logging.getLogger("acme_server.access")
 
 class RequestLog:
     """Per request: its id (X-Request-ID accepted when well-formed, else made; sent back in the
-    header and put in problem documents), one access log line (method, path, route name, status,
+    header, and in 5xx problem documents), one access log line (method, path, route name, status,
     duration), and the request counter's one lock-free increment (observability/metrics.py TALLY).
     A pure ASGI middleware, so it costs nothing on the hot path beyond those."""
 
