@@ -19,6 +19,8 @@ import httpx
 import pytest
 
 from acme_server.cli import main
+from acme_server.config import load_settings
+from acme_server.errors import ConfigError
 from acme_server.observability import logs
 from tests.test_serve import Server, free_port, trust
 from tests.tools import require_tool, stop_process
@@ -231,3 +233,22 @@ def _refuses(port: int) -> bool:
     except OSError:
         return True
     return False
+
+
+@pytest.mark.parametrize(
+    ("environment", "message"),
+    [
+        ({"ACME_SERVER_LOG_FORMAT": "xml"}, "log_format: 'xml' is not one of text, json"),
+        ({"ACME_SERVER_LOG_LEVEL": "loud"}, "log_level: 'loud' is not one of debug, info, warning, error"),
+        ({"ACME_SERVER_SHUTDOWN_GRACE": "-1"}, "shutdown_grace: must be between 0 and 3600"),
+    ],
+)
+def test_bad_log_and_shutdown_settings_are_one_line_errors(environment: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings({}, environment)
+    assert raised.value.detail == message
+
+
+def test_log_settings_are_read_case_insensitively() -> None:
+    settings = load_settings({"log_level": "INFO"}, {"ACME_SERVER_LOG_FORMAT": "JSON"})
+    assert (settings.log_level, settings.log_format, settings.shutdown_grace) == ("info", "json", 30)
