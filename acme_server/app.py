@@ -16,8 +16,7 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response
+from starlette.requests import ClientDisconnect
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -30,13 +29,16 @@ from acme_server.acme.problems import (
 )
 from acme_server.acme.routes import ROUTES as ACME_ROUTES
 from acme_server.acme.routes import AcmeHeaders
+from acme_server.api.metrics import get_metrics
 from acme_server.api.routes import api_app
 from acme_server.config import Settings, rate_limits_from
+from acme_server.observability import logs, metrics
 from acme_server.services import challenges, crls, orders, renewals, syncs
+from acme_server.services import metrics as scrape
 from acme_server.services.nonces import Nonces
 from acme_server.services.ports import Validator
 from acme_server.services.runtime import Runtime, open_runtime
-from acme_server.status import trust
+from acme_server.status import health, trust
 from acme_server.status.routes import ROUTES as STATUS_ROUTES
 from acme_server.ui.routes import ROUTES as UI_ROUTES
 from acme_server.validation import NetworkValidator
@@ -45,17 +47,16 @@ from acme_server.validation.settings import ValidationSettings
 from ca_core.errors import CAError
 
 SETTINGS_ENV = "ACME_SERVER__SETTINGS"  # how `serve` hands validated settings to uvicorn workers
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's multiprocess mode (cli/serve.py)
 
 access_log = logging.getLogger("acme_server.access")
 
 
-async def health(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
-
-
 class RequestLog:
-    """One structured log line per request (method, path, status, duration), as a pure ASGI
-    middleware so it costs nothing on the hot path beyond the log call."""
+    """Per request: its id (X-Request-ID accepted when well-formed, else made; sent back in the
+    header, and in 5xx problem documents), one access log line (method, path, route name, status,
+    duration), and the request counter's one lock-free increment (observability/metrics.py TALLY).
+    A pure ASGI middleware, so it costs nothing on the hot path beyond those."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -66,31 +67,47 @@ class RequestLog:
             return
         started = time.perf_counter()
         status = 500
+        request_id = logs.request_id_from(_header(scope, b"x-request-id"))
+        logs.REQUEST_ID.set(request_id)  # not reset: the outermost error handler still reads it
+        id_header = (b"x-request-id", request_id.encode())
 
         async def record(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                message["headers"] = [*message.get("headers", ()), id_header]
             await send(message)
 
         try:
             await self.app(scope, receive, record)
         finally:
+            # The route's *name* (never the raw path: bounded label values); the innermost one
+            # when mounted (the API's names are its path templates).
+            route = getattr(scope.get("route"), "name", None) or "unmatched"
+            metrics.TALLY.count(route, status)
             if access_log.isEnabledFor(logging.INFO):
+                ms = round((time.perf_counter() - started) * 1000, 2)
+                fields = {"method": scope["method"], "path": scope["path"], "route": route}
                 access_log.info(
-                    json.dumps(
-                        {
-                            "method": scope["method"],
-                            "path": scope["path"],
-                            "status": status,
-                            "ms": round((time.perf_counter() - started) * 1000, 2),
-                        }
-                    )
+                    "%s %s %d",
+                    scope["method"],
+                    scope["path"],
+                    status,
+                    extra={"fields": {**fields, "status": status, "ms": ms}, "request_id": request_id},
                 )
 
 
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value  # type: ignore[no-any-return]
+    return None
+
+
 ROUTES: list[BaseRoute] = [
-    Route("/healthz", health, name="health"),
+    Route("/healthz", health.healthz, name="health"),
+    Route("/readyz", health.readyz, name="ready"),
+    Route("/metrics", get_metrics, name="metrics", methods=["GET"]),
     *STATUS_ROUTES,  # CRLs and OCSP; also on the plain-HTTP status listener (status/sidecar.py)
     Route("/roots.pem", trust.roots_bundle, name="roots"),
     Route("/roots/{index:int}", trust.root, name="root"),
@@ -99,18 +116,6 @@ ROUTES: list[BaseRoute] = [
     *UI_ROUTES,
     Mount("/api/v1", app=api_app(), name="api"),
 ]
-
-
-def ensure_audit_log() -> None:
-    """Audit lines (a private key handed out, and by whom) reach standard error even though nothing
-    else configures logging under uvicorn, whose root logger only shows warnings."""
-    audit = logging.getLogger("acme_server.audit")
-    if not audit.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s audit: %(message)s"))
-        audit.addHandler(handler)
-    if audit.level == logging.NOTSET or audit.level > logging.INFO:
-        audit.setLevel(logging.INFO)
 
 
 def validation_settings(settings: Settings) -> ValidationSettings:
@@ -133,16 +138,35 @@ def _listen_hosts(settings: Settings) -> list[str]:
     return [settings.host] + ([status[0]] if status else [])
 
 
+METRICS_FLUSH_INTERVAL = 5.0  # seconds: how stale another worker's request counts may be in a scrape
+
+
+async def _flush_metrics(rt: Runtime, stop: asyncio.Event) -> None:
+    """Under multiprocess mode each worker writes its request counts and pool figures to its files
+    every few seconds, for whichever worker answers the scrape (which flushes its own at once)."""
+    while not stop.is_set():
+        with suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), METRICS_FLUSH_INTERVAL)
+        metrics.TALLY.flush()
+        scrape.record_pools(rt)
+
+
 def create_app(
-    settings: Settings, *, runtime: Runtime | None = None, validator: Validator | None = None
+    settings: Settings,
+    *,
+    runtime: Runtime | None = None,
+    validator: Validator | None = None,
+    metrics_dir: str | None = None,
 ) -> Starlette:
     """The ASGI app. With `runtime` given (tests), the caller owns storage; otherwise the lifespan
-    opens and closes it. `validator` defaults to the network VA built from the settings."""
+    opens and closes it. `validator` defaults to the network VA built from the settings.
+    `metrics_dir`: prometheus_client's multiprocess directory when `serve` runs several workers."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        ensure_audit_log()
+        logs.configure_logging(settings.log_level, settings.log_format)
         rt = runtime or await open_runtime(settings)
+        app.state.metrics_dir = metrics_dir
         rt.rate_limits = settings.rate_limits  # the served settings decide, a given runtime too
         app.state.runtime = rt
         app.state.settings = settings
@@ -162,6 +186,8 @@ def create_app(
             tasks.append(
                 asyncio.create_task(renewals.run_scheduler(rt, stop, interval=settings.renewal_interval))
             )
+        if metrics_dir is not None:
+            tasks.append(asyncio.create_task(_flush_metrics(rt, stop)))
         crl_updater = asyncio.create_task(crls.run_updater(rt, stop))
         try:
             yield
@@ -213,4 +239,5 @@ def app_from_environment() -> Starlette:
     values["reload_commands"] = tuple((name, tuple(words)) for name, words in values["reload_commands"])
     values["sync_directories"] = tuple(values["sync_directories"])
     values["rate_limits"] = rate_limits_from(values["rate_limits"])
-    return create_app(Settings(**values))
+    # serve names the multiprocess directory (prometheus_client reads the same variable on import).
+    return create_app(Settings(**values), metrics_dir=os.environ.get(MULTIPROC_ENV))

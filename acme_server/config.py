@@ -20,6 +20,9 @@ DEFAULT_LISTEN = "127.0.0.1:14000"
 DEFAULT_DATA_DIR = "data"
 STATUS_PORT_OFFSET = 80  # the default status listener: the main port + 80 (14000 -> 14080)
 OCSP_RESPONDERS = ("ca", "delegated")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("text", "json")
+_CHOICES = {"ocsp_responder": OCSP_RESPONDERS, "log_level": LOG_LEVELS, "log_format": LOG_FORMATS}
 
 # setting name -> environment variable (the TOML key is the setting name itself)
 ENVIRONMENT = {
@@ -52,6 +55,9 @@ ENVIRONMENT = {
     "sync_directories": "ACME_SERVER_SYNC_DIRECTORIES",
     "rate_limits": "ACME_SERVER_RATE_LIMITS",
     "max_in_flight": "ACME_SERVER_MAX_IN_FLIGHT",
+    "log_level": "ACME_SERVER_LOG_LEVEL",
+    "log_format": "ACME_SERVER_LOG_FORMAT",
+    "shutdown_grace": "ACME_SERVER_SHUTDOWN_GRACE",
     "test_nonce_reject_rate": "ACME_SERVER_TEST_NONCE_REJECT_RATE",
     "test_validation_delay": "ACME_SERVER_TEST_VALIDATION_DELAY",
 }
@@ -71,6 +77,7 @@ _INTEGERS = {
     "http01_port": (1, 65535),
     "tlsalpn01_port": (1, 65535),
     "max_in_flight": (0, 1_000_000),
+    "shutdown_grace": (0, 3600),
 }
 CONFIG_ENV = "ACME_SERVER_CONFIG"
 
@@ -176,6 +183,13 @@ class Settings:
     # ACME requests one process works on at once; past it: 503 + Retry-After at once (docs/security.md
     # "Overload"). 0: no bound.
     max_in_flight: int = 512
+    # docs/operations.md: the acme_server loggers' level, and text or one JSON object per line.
+    # warning by default: the per-request lines (info) are opt-in, as they cost the hot path a log call.
+    log_level: str = "warning"  # debug | info (one line per request) | warning | error
+    log_format: str = "text"
+    # Seconds SIGTERM waits for in-flight requests before closing their connections (uvicorn's
+    # timeout_graceful_shutdown); the background workers then get their own few seconds.
+    shutdown_grace: int = 30
     # Client testing aids, off by default (Pebble's PEBBLE_WFE_NONCEREJECT and PEBBLE_VA_SLEEPTIME):
     test_nonce_reject_rate: float = 0.0  # share of valid nonces refused with badNonce, 0..1
     test_validation_delay: float = 0.0  # seconds the VA waits before each validation
@@ -331,6 +345,8 @@ def _convert(name: str, value: Any) -> Any:  # noqa: C901 - one branch per kind 
         return _ranged(name, value, float, _FRACTIONS[name])
     if name in _BOOLEANS:
         return _boolean(name, value)
+    if name in ("log_level", "log_format"):
+        return str(value).strip().lower()
     if name == "data_dir":
         return Path(str(value))
     if name == "reload_commands":
@@ -440,10 +456,9 @@ def _validate(base: Settings, values: Mapping[str, Any]) -> Settings:
     if settings.status_url and not settings.status_url.startswith(("https://", "http://")):
         raise ConfigError("status_url: must start with http:// (or https://)")
     settings.status_address  # noqa: B018 - raises ConfigError for a bad HOST:PORT now
-    if settings.ocsp_responder not in OCSP_RESPONDERS:
-        raise ConfigError(
-            f"ocsp_responder: {settings.ocsp_responder!r} is not one of {', '.join(OCSP_RESPONDERS)}"
-        )
+    for name, choices in _CHOICES.items():
+        if getattr(settings, name) not in choices:
+            raise ConfigError(f"{name}: {getattr(settings, name)!r} is not one of {', '.join(choices)}")
     if settings.database and not settings.database.startswith(("sqlite", "postgres")):
         raise ConfigError("database: use a sqlite:/// or postgresql:// URL")
     if settings.dns_resolver and split_listen(settings.dns_resolver)[0] == "0.0.0.0":

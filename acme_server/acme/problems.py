@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from acme_server import errors
 from acme_server.acme import links
+from acme_server.observability.logs import with_request_id
 from acme_server.problems import ACME_ERROR, problem_document
 from ca_core.errors import CAError
 
@@ -23,7 +24,10 @@ log = logging.getLogger("acme_server.errors")
 
 def problem_response(document: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
     return Response(
-        orjson.dumps(document), status_code=document["status"], media_type=PROBLEM_JSON, headers=headers
+        orjson.dumps(with_request_id(document)),
+        status_code=document["status"],
+        media_type=PROBLEM_JSON,
+        headers=headers,
     )
 
 

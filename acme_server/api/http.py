@@ -86,6 +86,13 @@ async def _authenticate(request: Request, rt: Runtime) -> TokenInfo:
     return await rate_limits.authenticate_token(rt, secret, client_ip=client_ip, ui=False)
 
 
+async def authorize(request: Request, rt: Runtime, role: Role) -> TokenInfo:
+    """The request's bearer token, checked to hold `role` (Unauthorized, Forbidden otherwise)."""
+    token = await _authenticate(request, rt)
+    tokens.check_role(token, role)
+    return token
+
+
 def _query(request: Request, declared: Sequence[Query]) -> dict[str, Any]:
     known = {q.name for q in declared}
     for name in request.query_params:
@@ -137,10 +144,7 @@ async def _body(request: Request, schema_name: str | None) -> Any:
 
 async def _run(endpoint: Endpoint, request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
-    token = None
-    if endpoint.role is not None:
-        token = await _authenticate(request, rt)
-        tokens.check_role(token, endpoint.role)
+    token = None if endpoint.role is None else await authorize(request, rt, endpoint.role)
     if any("\x00" in value for value in request.path_params.values()):
         raise NotFound("API resource", request.url.path)  # no id or name holds NUL (see schema.py)
     call = Call(

@@ -11,6 +11,7 @@ import orjson
 from starlette.responses import Response
 
 from acme_server import errors
+from acme_server.observability.logs import with_request_id
 from ca_core import errors as core
 
 PROBLEM_JSON = "application/problem+json"
@@ -90,7 +91,7 @@ def unexpected_response(exc: Exception, path: str) -> Response:
 
 def _response(document: dict[str, Any], headers: dict[str, str]) -> Response:
     return Response(
-        orjson.dumps(document),
+        orjson.dumps(with_request_id(document)),
         status_code=document["status"],
         media_type=PROBLEM_JSON,
         headers=headers or None,

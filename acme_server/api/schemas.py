@@ -150,6 +150,7 @@ SCHEMAS: dict[str, Schema] = {
             "detail": string(),
             "field": string("the request field at fault, e.g. managed.altNames[0]"),
             "violations": array(obj({"field": string(), "value": string(), "reason": string()})),
+            "requestId": string("the request's id, as in the X-Request-ID header and the server's log"),
         },
         required=("type", "title", "status", "detail"),
     ),

@@ -5,17 +5,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import sys
+import tempfile
 import threading
 import time
 from typing import Any
 
 import uvicorn
 
-from acme_server.app import SETTINGS_ENV, settings_to_environment
+from acme_server.app import MULTIPROC_ENV, SETTINGS_ENV, settings_to_environment
 from acme_server.cli.common import FAST_SERVER, settings_options
-from acme_server.config import Settings, load_settings
+from acme_server.config import LOG_FORMATS, LOG_LEVELS, Settings, load_settings
 from acme_server.errors import ConfigError
+from acme_server.observability.logs import configure_logging
 from acme_server.services import bootstrap
 from acme_server.services.bootstrap import TLSFiles
 from acme_server.services.runtime import open_runtime
@@ -96,6 +99,21 @@ def register(commands: Any) -> None:
         help="ACME requests one worker handles at once; more are answered 503 (default 512; 0: no bound)",
     )
     parser.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        help="log level (env ACME_SERVER_LOG_LEVEL, default warning; info: a line per request)",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        help="text, or json: one JSON object per line (env ACME_SERVER_LOG_FORMAT, default text)",
+    )
+    parser.add_argument(
+        "--shutdown-grace",
+        metavar="SECONDS",
+        help="on SIGTERM, wait this long for in-flight requests (env ACME_SERVER_SHUTDOWN_GRACE, default 30)",
+    )
+    parser.add_argument(
         "--test-nonce-reject-rate",
         metavar="RATE",
         help="client testing aid: refuse this share (0..1) of valid nonces with badNonce (default 0)",
@@ -129,7 +147,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"  trust bundle:   {settings.root_bundle_path.resolve()}", flush=True)
     print(f"  database:       {settings.database_url}", flush=True)
     print(f"  status (CRL, OCSP): {settings.status_public_url}", flush=True)
+    # After the banner (the first lines a supervisor or test reads); the status listener and, with
+    # one worker, the server itself log through it.
+    configure_logging(settings.log_level, settings.log_format)
     os.environ[SETTINGS_ENV] = settings_to_environment(settings)
+    metrics_dir = _multiprocess_metrics(settings.workers)
     try:
         uvicorn.run(
             "acme_server.app:app_from_environment",
@@ -141,12 +163,27 @@ def run(args: argparse.Namespace) -> int:
             ssl_keyfile=str(files.key),
             log_level="warning",
             access_log=False,
+            timeout_graceful_shutdown=settings.shutdown_grace,
             **FAST_SERVER,
         )
     finally:
         if status is not None:
             status.stop()
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
+
+
+def _multiprocess_metrics(workers: int) -> str | None:
+    """Several workers: a fresh private directory for prometheus_client's multiprocess files, named
+    in the environment the workers inherit (they import prometheus_client after it is set), removed
+    when the server stops. One worker keeps its metrics in memory; a stray variable is dropped."""
+    os.environ.pop(MULTIPROC_ENV, None)
+    if workers == 1:
+        return None
+    directory = tempfile.mkdtemp(prefix="acme-server-metrics-")  # mode 0700
+    os.environ[MULTIPROC_ENV] = directory
+    return directory
 
 
 class StatusListener:

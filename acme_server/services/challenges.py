@@ -7,11 +7,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from acme_server.errors import Malformed, NotFound
+from acme_server.observability import metrics
 from acme_server.problems import ACME_ERROR
 from acme_server.services import rate_limits
 from acme_server.services.accounts import Account
@@ -142,7 +144,12 @@ async def _record(rt: Runtime, work: _Work, outcome: ValidationOutcome) -> None:
 async def _validate_one(rt: Runtime, validator: Validator, work: _Work, delay: float) -> None:
     if delay:
         await asyncio.sleep(delay)
-    await _record(rt, work, await validator.validate(work.task))
+    started = time.perf_counter()
+    outcome = await validator.validate(work.task)
+    kind, result = work.task.challenge_type.value, "valid" if outcome.valid else "invalid"
+    metrics.VALIDATION_SECONDS.labels(kind, result).observe(time.perf_counter() - started)
+    metrics.VALIDATIONS.labels(kind, result).inc()
+    await _record(rt, work, outcome)
 
 
 async def validate_due(rt: Runtime, validator: Validator, *, limit: int = 32, delay: float = 0.0) -> int:

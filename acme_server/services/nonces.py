@@ -12,6 +12,7 @@ import struct
 from datetime import datetime, timedelta
 
 from acme_server.errors import BadNonce
+from acme_server.observability import metrics
 from acme_server.storage import Redeemed, Storage
 from ca_core.errors import CAError
 from ca_core.jose import b64decode, b64encode
@@ -20,6 +21,12 @@ from ca_core.keyprotect import KeyEncryptionKey
 NONCE_LIFETIME = timedelta(hours=1)
 _LAYOUT = struct.Struct(">Q8s")  # issue time in ms since the epoch, 8 random bytes
 _MAC_BYTES = 16
+
+
+def _refused(reason: str, detail: str) -> BadNonce:
+    """The badNonce error, counted by reason (refusals only: issuing and redeeming stay uncounted)."""
+    metrics.BAD_NONCES.labels(reason).inc()
+    return BadNonce(detail)
 
 
 class Nonces:
@@ -41,15 +48,15 @@ class Nonces:
         try:
             raw = b64decode(nonce)
         except CAError:
-            raise BadNonce("the nonce is not base64url") from None
+            raise _refused("malformed", "the nonce is not base64url") from None
         body, mac = raw[: _LAYOUT.size], raw[_LAYOUT.size :]
         if len(raw) != _LAYOUT.size + _MAC_BYTES or not hmac.compare_digest(mac, self._mac(body)):
-            raise BadNonce("the nonce was not issued by this server")
+            raise _refused("foreign", "the nonce was not issued by this server")
         issued_ms, _ = _LAYOUT.unpack(body)
         issued = datetime.fromtimestamp(issued_ms / 1000, now.tzinfo)
         expires = issued + self.lifetime
         if expires <= now:
-            raise BadNonce("the nonce has expired")
+            raise _refused("expired", "the nonce has expired")
         return b64encode(raw), issued, expires
 
     async def redeem(self, storage: Storage, nonce: str, now: datetime) -> None:
@@ -58,6 +65,8 @@ class Nonces:
         canonical, issued, expires = self.check(nonce, now)
         outcome = await storage.nonces.redeem(canonical, issued_at=issued, expires_at=expires)
         if outcome is Redeemed.REPLAY:
-            raise BadNonce("the nonce was used before")
+            raise _refused("replay", "the nonce was used before")
         if outcome is Redeemed.ISSUED_BEFORE_RESET:
-            raise BadNonce("the nonce was issued before the server's record of used nonces was reset")
+            raise _refused(
+                "reset", "the nonce was issued before the server's record of used nonces was reset"
+            )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,7 @@ from acme_server.errors import (
     Subproblem,
     Unauthorized,
 )
+from acme_server.observability import metrics
 from acme_server.problems import ACME_ERROR, problem_document
 from acme_server.services import cas, catalog, certificates, eab, rate_limits, renewal_info, syncs
 from acme_server.services.accounts import Account, check_owner
@@ -297,12 +299,16 @@ async def finalize(rt: Runtime, account: Account, order_id: str, csr_der: bytes)
             current = await tx.orders.get(order_id)
             assert current is not None
             _check_ready(current.status)  # the loser of a race sees the winner's state
+    started = time.perf_counter()
     try:
         issued = await _sign(rt, configuration, profile, request, start if order.not_before else None, ttl)
         record, pushes = await _store(rt, order, profile, issued)
     except Exception as exc:  # Boulder failOrder: whatever went wrong lands on the order (rule 6)
         await _fail(rt, order_id, exc)
+        metrics.ORDERS.labels("invalid").inc()
         raise
+    metrics.ISSUANCE_SECONDS.observe(time.perf_counter() - started)
+    metrics.ORDERS.labels("valid").inc()
     await syncs.push_pending(rt, pushes)
     return record
 
@@ -389,6 +395,7 @@ async def recover_abandoned(rt: Runtime) -> int:
     async with rt.storage.transaction() as tx:
         failed = await tx.orders.fail_abandoned(cutoff, ABANDONED_PROBLEM)
     if failed:
+        metrics.ORDERS.labels("abandoned").inc(failed)
         log.warning("failed %d order(s) left processing for over %g s", failed, rt.processing_lease)
     return failed
 

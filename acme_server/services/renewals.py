@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from acme_server.errors import AlreadyRenewed, NotRenewable
+from acme_server.observability import metrics
 from acme_server.services import catalog, certificates
 from acme_server.services.certificates import CertificateInfo
 from acme_server.services.renew import renew_certificate
@@ -189,6 +190,7 @@ async def _renew_claimed(rt: Runtime, certificate_id: str, holder: str) -> Renew
         recorded = await tx.renewals.record_success(
             certificate_id, holder, at=rt.clock.now(), successor_id=successor.id
         )
+    metrics.RENEWALS.labels("renewed").inc()
     return _attempt(recorded)
 
 
@@ -205,6 +207,7 @@ async def _record_failure(rt: Runtime, certificate_id: str, holder: str, error: 
         recorded = await tx.renewals.record_failure(
             certificate_id, holder, at=now, error=error, retry_at=now + backoff(failures)
         )
+    metrics.RENEWALS.labels("failed").inc()
     log.warning("renewal of certificate %s failed (%d in a row): %s", certificate_id, failures, error)
     return _attempt(recorded)
 

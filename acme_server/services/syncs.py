@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from acme_server.destinations import DESTINATIONS, Bundle, Target, get_destination
 from acme_server.errors import Forbidden, NotFound
+from acme_server.observability import metrics
 from acme_server.services import profiles
 from acme_server.services.bundles import pem_bundle_of
 from acme_server.services.runtime import Runtime
@@ -273,6 +274,8 @@ async def _push(rt: Runtime, record: SyncRecord, certificate: CertificateRecord 
         else:
             state = result.state
             log.info("sync %s: %s", record.name, result.detail)
+    if error is not None:
+        metrics.SYNC_FAILURES.labels(record.name).inc()
     return await _record(rt, record, certificate, error, state)
 
 

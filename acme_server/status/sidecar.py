@@ -9,24 +9,19 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from acme_server.acme.problems import handle_ca_error, handle_http_error, handle_unexpected
 from acme_server.acme.renewal_info import get_renewal_info
 from acme_server.config import Settings
 from acme_server.services.runtime import Runtime, open_runtime
+from acme_server.status import health
 from acme_server.status.routes import ROUTES as STATUS_ROUTES
 from ca_core.errors import CAError
 
-
-async def health(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
-
-
 ROUTES: list[BaseRoute] = [
-    Route("/healthz", health, name="health"),
+    Route("/healthz", health.healthz, name="health"),
+    Route("/readyz", health.readyz, name="ready"),
     *STATUS_ROUTES,
     # The same path as the main server's, so a proxy can send /acme/renewal-info/ here.
     Route("/acme/renewal-info/{cert_id}", get_renewal_info, name="renewal_info", methods=["GET"]),

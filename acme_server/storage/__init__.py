@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from functools import cached_property
 
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.pool import QueuePool
 
+from acme_server.errors import Unavailable
 from acme_server.storage import migrate as migrations
 from acme_server.storage.accounts import AccountRecord, AccountRepository
 from acme_server.storage.authorizations import (
@@ -22,7 +25,12 @@ from acme_server.storage.authorizations import (
 )
 from acme_server.storage.base import LoopConnection
 from acme_server.storage.cas import CARecord, CARepository
-from acme_server.storage.certificates import CertificateFilter, CertificateRecord, CertificateRepository
+from acme_server.storage.certificates import (
+    CertificateFilter,
+    CertificateRecord,
+    CertificateRepository,
+    ExpiringCount,
+)
 from acme_server.storage.config import ConfigGenerationRepository
 from acme_server.storage.crls import CRLRecord, CRLRepository
 from acme_server.storage.cross import CrossCertificateRecord, CrossCertificateRepository
@@ -70,10 +78,12 @@ __all__ = [
     "DueCertificate",
     "EABBindingRecord",
     "EABKeyRecord",
+    "ExpiringCount",
     "NewAuthorization",
     "NonceStore",
     "OrderRecord",
     "PolicyRecord",
+    "PoolUsage",
     "ProfileRecord",
     "RateCounterStore",
     "Redeemed",
@@ -168,6 +178,14 @@ class Tx:
         return ChallengeRepository(self._connection)
 
 
+@dataclass(frozen=True)
+class PoolUsage:
+    pool: str  # "write" or "read"
+    in_use: int
+    idle: int
+    size: int
+
+
 class Storage:
     """Two engines (connection pools) per process, one for transaction() and one for read(); open
     once, close on shutdown."""
@@ -244,6 +262,23 @@ class Storage:
         writer = self._loop_writer or self._engine.sync_engine
         reader = self._loop_reader or self._read_engine.sync_engine
         return writer, reader
+
+    async def check_schema(self) -> None:
+        """Readiness (/readyz): connect through the read pool and check the schema is at this code's
+        head. Unavailable when the database does not answer, ConfigError at another revision."""
+        try:
+            await migrations.check_current(self._read_engine)
+        except (OSError, SQLAlchemyError) as exc:  # TimeoutError is an OSError
+            raise Unavailable(f"the database does not answer ({type(exc).__name__})", retry_after=5) from exc
+
+    def pool_usage(self) -> list[PoolUsage]:
+        """This process's connection pools (write, read): in use, idle, configured size."""
+        usage = []
+        for name, engine in zip(("write", "read"), self.engines, strict=True):
+            pool = engine.pool
+            if isinstance(pool, QueuePool):  # SQLite's loop engines and asyncpg's pools
+                usage.append(PoolUsage(name, pool.checkedout(), pool.checkedin(), pool.size()))
+        return usage
 
     async def close(self) -> None:
         if self._group_writer is not None:

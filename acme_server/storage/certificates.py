@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, bindparam, case, delete, func, insert, lit
 
 from acme_server.storage.base import Repository, make_id, pairs_match, utcnow
 from acme_server.storage.prepared import prepared
-from acme_server.storage.tables import certificate_metadata, certificates
+from acme_server.storage.tables import cas, certificate_metadata, certificates, profiles
 
 # Built once: issuance and the certificate download run these per order.
 _INSERT_RETURNING: Final = prepared(insert(certificates).returning(*certificates.c))
@@ -81,6 +81,16 @@ def _conditions(query: CertificateFilter) -> list[ColumnElement[bool]]:
         )
     conditions.extend(pairs_match(c.id, certificate_metadata, "certificate_id", query.metadata))
     return conditions
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiringCount:
+    """Active certificates of one issuing CA and profile expiring soon (names; "" when none)."""
+
+    ca: str
+    profile: str
+    soon: int  # not after <= the `soon` cut
+    later: int  # not after <= the `later` cut (including the soon ones)
 
 
 class CertificateRepository(Repository):
@@ -233,3 +243,30 @@ class CertificateRepository(Repository):
         """Remove a certificate; its metadata and revocation row go with it (ON DELETE CASCADE)."""
         statement = delete(certificates).where(certificates.c.id == certificate_id)
         return (await self._execute(statement)).rowcount == 1
+
+    async def count_expiring(
+        self, now: datetime, soon: datetime, later: datetime
+    ) -> builtins.list[ExpiringCount]:
+        """One GROUP BY over the not_after index: active, not yet expired, expiring by `later`."""
+        expiring_soon = func.sum(case((certificates.c.not_after <= soon, 1), else_=0))
+        statement = (
+            select(
+                func.coalesce(cas.c.name, "").label("ca"),
+                func.coalesce(profiles.c.name, "").label("profile"),
+                expiring_soon.label("soon"),
+                func.count().label("later"),
+            )
+            .select_from(
+                certificates.outerjoin(cas, cas.c.id == certificates.c.ca_id).outerjoin(
+                    profiles, profiles.c.id == certificates.c.profile_id
+                )
+            )
+            .where(
+                certificates.c.status == "active",
+                certificates.c.not_after > now,
+                certificates.c.not_after <= later,
+            )
+            .group_by(cas.c.name, profiles.c.name)
+        )
+        rows = await self._execute(statement)
+        return [ExpiringCount(row.ca, row.profile, int(row.soon or 0), int(row.later)) for row in rows]
