@@ -74,6 +74,8 @@ async def test_a_request_past_the_in_flight_bound_is_503_at_once_with_retry_afte
         refused, held = await first_done([client.register for client in clients])
         assert refused.status_code == 503
         body = refused.json()
+        # A 5xx problem carries the request id (docs/operations.md), the same as the response header.
+        assert body.pop("requestId") == refused.headers["x-request-id"]
         assert body == {
             "type": ERR + "serverInternal",
             "detail": f"the server is overloaded: 1 requests are in flight; retry after {RETRY_AFTER} s",
