@@ -68,7 +68,7 @@ def bare_crl(
     builders' constructors (no chained setters), the same extensions, the same key."""
     signer = ca.signer
     assert isinstance(signer, SoftwareSigner)
-    reasons = {
+    reasons: dict[RevocationReason, list[x509.Extension[x509.ExtensionType]]] = {
         reason: [x509.Extension(x509.CRLReason.oid, False, x509.CRLReason(reason.to_x509()))]
         for reason in REASONS
         if reason is not RevocationReason.UNSPECIFIED
