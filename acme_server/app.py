@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from acme_server.acme import links
 from acme_server.acme.problems import (
     handle_ca_error,
     handle_client_disconnect,
@@ -143,6 +144,9 @@ def create_app(
         ensure_audit_log()
         rt = runtime or await open_runtime(settings)
         rt.rate_limits = settings.rate_limits  # the served settings decide, a given runtime too
+        rt.issuer_domain_names = settings.caa_identities
+        rt.account_url_template = links.account_url_template(app, rt.public_url)
+        rt.account_hash_prefix = links.account_hash_prefix(rt.public_url)
         app.state.runtime = rt
         app.state.settings = settings
         app.state.nonces = Nonces(rt.kek)
