@@ -20,6 +20,7 @@ from starlette.requests import ClientDisconnect
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from acme_server.acme import links
 from acme_server.acme.in_flight import InFlightBound
 from acme_server.acme.problems import (
     handle_ca_error,
@@ -168,6 +169,9 @@ def create_app(
         rt = runtime or await open_runtime(settings)
         app.state.metrics_dir = metrics_dir
         rt.rate_limits = settings.rate_limits  # the served settings decide, a given runtime too
+        rt.issuer_domain_names = settings.caa_identities
+        rt.account_url_template = links.account_url_template(app, rt.public_url)
+        rt.account_hash_prefix = links.account_hash_prefix(rt.public_url)
         app.state.runtime = rt
         app.state.settings = settings
         app.state.nonces = Nonces(rt.kek)

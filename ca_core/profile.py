@@ -27,6 +27,20 @@ class EnrollmentMethod(StrEnum):
     ACME = "acme"
 
 
+class ChallengeType(StrEnum):
+    """ACME validation methods (RFC 8555 §8, RFC 8737, and the two DNS drafts a profile may offer)."""
+
+    HTTP_01 = "http-01"
+    DNS_01 = "dns-01"
+    TLS_ALPN_01 = "tls-alpn-01"
+    DNS_ACCOUNT_01 = "dns-account-01"  # draft-ietf-acme-dns-account-label
+    DNS_PERSIST_01 = "dns-persist-01"  # draft-ietf-acme-dns-persist
+
+
+# What a profile offers unless its challengeTypes says otherwise: the RFC 8555/8737 methods.
+DEFAULT_CHALLENGE_TYPES: Final = (ChallengeType.HTTP_01, ChallengeType.DNS_01, ChallengeType.TLS_ALPN_01)
+
+
 class KeyUsage(StrEnum):
     DIGITAL_SIGNATURE = "digital_signature"
     CONTENT_COMMITMENT = "content_commitment"
@@ -84,6 +98,7 @@ _DOCUMENT_KEYS: Final = (
     "authorizationReuse",
     "maxBackdate",
     "renewalWindow",
+    "challengeTypes",
 )
 _SET_FIELDS: Final = ("key_usages", "extended_key_usages", "allowed_key_algorithms", "enrollment_methods")
 
@@ -123,6 +138,9 @@ class Profile:
     # ACME Renewal Information (RFC 9773): the suggested renewal window, as percentages of the
     # certificate's lifetime from notBefore; by default its last third.
     renewal_window: tuple[int, int] = DEFAULT_RENEWAL_WINDOW
+    # The ACME challenge types authorizations of this profile offer (each identifier gets those of
+    # them that can validate it); dns-account-01 and dns-persist-01 only when listed here.
+    challenge_types: tuple[ChallengeType, ...] = DEFAULT_CHALLENGE_TYPES
 
     def __post_init__(self) -> None:
         # Lists or sets given by hand or via dataclasses.replace become frozensets: the value stays hashable.
@@ -130,6 +148,7 @@ class Profile:
             object.__setattr__(self, attribute, frozenset(getattr(self, attribute)))
         object.__setattr__(self, "pre_authorized", tuple(self.pre_authorized))
         object.__setattr__(self, "renewal_window", tuple(self.renewal_window))
+        object.__setattr__(self, "challenge_types", tuple(self.challenge_types))
         if not _NAME.fullmatch(self.name):
             raise InvalidSetting("name", "use letters, digits, '-' and '_' only")
         self._check_issuer()
@@ -142,6 +161,8 @@ class Profile:
             raise InvalidSetting("allowedKeyAlgorithms", "allow at least one key algorithm")
         if not self.enrollment_methods:
             raise InvalidSetting("enrollmentMethods", "allow at least one enrollment method")
+        if not self.challenge_types:
+            raise InvalidSetting("challengeTypes", "offer at least one challenge type")
         self._check_acme_rules()
         self._check_renewal_window()
 
@@ -224,6 +245,7 @@ class Profile:
             "authorizationReuse": format_duration(self.authorization_reuse),
             "maxBackdate": format_duration(self.max_backdate),
             "renewalWindow": {"start": self.renewal_window[0], "end": self.renewal_window[1]},
+            "challengeTypes": _in_order(ChallengeType, self.challenge_types),
         }
 
     @classmethod
@@ -313,6 +335,12 @@ def _members(enum: type[_E], what: str) -> Callable[[object, str], frozenset[_E]
     return read
 
 
+def _challenge_types(value: object, path: str) -> tuple[ChallengeType, ...]:
+    """A list of challenge type names, kept in the enum's order (the order challenges are offered)."""
+    chosen = _members(ChallengeType, "challenge type")(value, path)
+    return tuple(member for member in ChallengeType if member in chosen)
+
+
 # document key -> (Profile attribute, reader); basicConstraints holds two attributes and is read apart
 _READERS: Final[dict[str, tuple[str, Callable[[object, str], object]]]] = {
     "description": ("description", read_string),
@@ -332,6 +360,7 @@ _READERS: Final[dict[str, tuple[str, Callable[[object, str], object]]]] = {
     "preAuthorized": ("pre_authorized", _patterns),
     "authorizationReuse": ("authorization_reuse", _window("no reuse")),
     "maxBackdate": ("max_backdate", _window("no backdating")),
+    "challengeTypes": ("challenge_types", _challenge_types),
 }
 
 

@@ -33,6 +33,9 @@ async def directory(request: Request) -> Response:
         meta["website"] = settings.website
     if settings.caa_identities:
         meta["caaIdentities"] = list(settings.caa_identities)
+        # draft-ietf-acme-dns-persist-02 §3.2, §4.1: what a pre-provisioned record names
+        meta["issuerDomainNames"] = list(settings.caa_identities)[:10]
+        meta["accountHashPrefix"] = links.account_hash_prefix(rt.public_url)
     meta["profiles"] = {
         profile.name: profile.description or profile.name
         for profile in await profiles.acme_profiles(rt)

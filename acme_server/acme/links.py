@@ -3,6 +3,7 @@ right behind a load balancer) and the route table's names (never string-built pa
 
 from __future__ import annotations
 
+from starlette.applications import Starlette
 from starlette.requests import Request
 
 from acme_server.services.runtime import Runtime
@@ -53,6 +54,18 @@ def scoped(request: Request, name: str, **params: str) -> str:
 
 def account_url(request: Request, account_id: str) -> str:
     return url_for(request, "account", account_id=account_id)
+
+
+def account_url_template(app: Starlette, public_url: str) -> str:
+    """The account URL with an "{account_id}" placeholder, for code outside a request (the
+    validation worker binds CAA accounturi and dns-account-01 to it)."""
+    return public_url + str(app.url_path_for("account", account_id="{account_id}"))
+
+
+def account_hash_prefix(public_url: str) -> str:
+    """draft-ietf-acme-dns-persist-02 §4.1 accountHashPrefix: hashed account URIs sit under it (an
+    identifier only: nothing is served there, and the draft asks for no more than a valid URI)."""
+    return f"{public_url}/acme/account-hash/"
 
 
 def account_id_from_kid(request: Request, kid: str) -> str | None:

@@ -67,8 +67,13 @@ def challenge(request: Request, value: ChallengeView) -> dict[str, Any]:
         "type": value.type,
         "url": links.challenge_url(request, value.id),
         "status": value.status,
-        "token": value.token,
     }
+    if value.type == "dns-persist-01":
+        # draft-ietf-acme-dns-persist-02 §3.1: no token (the record is the same for every
+        # challenge); the issuer domain names a record may name instead, at most 10.
+        body["issuerDomainNames"] = list(links.runtime(request).issuer_domain_names)[:10]
+    else:
+        body["token"] = value.token
     if value.validated_at:
         body["validated"] = timestamp(value.validated_at)
     if value.error:

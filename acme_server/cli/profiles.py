@@ -11,7 +11,7 @@ from acme_server.services import profiles
 from acme_server.services.profiles import ProfileInfo
 from acme_server.services.runtime import Runtime
 from ca_core.keys import KeyAlgorithm
-from ca_core.profile import EnrollmentMethod, ExtendedKeyUsage, KeyUsage
+from ca_core.profile import ChallengeType, EnrollmentMethod, ExtendedKeyUsage, KeyUsage
 
 # flag dest -> document key, for flags that map one to one
 _SIMPLE = {
@@ -29,6 +29,7 @@ _SIMPLE = {
     "require_eab": "requireEab",
     "pre_authorize": "preAuthorized",
     "authorization_reuse": "authorizationReuse",
+    "challenge_type": "challengeTypes",
 }
 
 
@@ -141,6 +142,13 @@ def _options(parser: argparse.ArgumentParser) -> None:
         "--renewal-window",
         metavar="START:END",
         help="ACME renewalInfo window in percent of the lifetime (default 67:100, the last third)",
+    )
+    acme.add_argument(
+        "--challenge-type",
+        action="append",
+        choices=list(ChallengeType),
+        help="challenge type ACME authorizations offer; repeat for several (default: http-01, dns-01,"
+        " tls-alpn-01)",
     )
     acme.add_argument(
         "--authorization-reuse",

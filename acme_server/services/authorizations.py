@@ -18,7 +18,7 @@ from acme_server.storage import AuthorizationRecord, NewAuthorization, Tx
 __all__ = ["AuthorizationRecord", "Identifier"]
 from ca_core.errors import InvalidIdentifier
 from ca_core.names import dns_pattern_matches, normalize_dns_name, parse_ip
-from ca_core.profile import DEFAULT_AUTHORIZATION_REUSE
+from ca_core.profile import DEFAULT_AUTHORIZATION_REUSE, DEFAULT_CHALLENGE_TYPES
 
 PENDING_LIFETIME = timedelta(days=7)
 VALID_LIFETIME = timedelta(days=30)
@@ -103,17 +103,29 @@ def _unsupported(kind: object) -> str:
     return f"identifier type {kind!r} is not supported; use dns or ip"
 
 
-def challenge_types(identifier: Identifier) -> tuple[ChallengeType, ...]:
-    """§7.1.3/§8: wildcards only dns-01; IP identifiers no dns-01 (RFC 8738 §7)."""
+# §7.1.3/§8: a wildcard is validated through DNS only (dns-01, and the two DNS drafts, which say
+# the same of themselves); an IP address never through DNS (RFC 8738 §7).
+_DNS_METHODS = frozenset({ChallengeType.DNS_01, ChallengeType.DNS_ACCOUNT_01, ChallengeType.DNS_PERSIST_01})
+
+
+def challenge_types(
+    identifier: Identifier, offered: Sequence[ChallengeType] = DEFAULT_CHALLENGE_TYPES
+) -> tuple[ChallengeType, ...]:
+    """The `offered` types (the profile's challengeTypes) that can validate `identifier`."""
     if identifier.wildcard:
-        return (ChallengeType.DNS_01,)
+        return tuple(t for t in offered if t in _DNS_METHODS)
     if identifier.type is IdentifierType.IP:
-        return (ChallengeType.HTTP_01, ChallengeType.TLS_ALPN_01)
-    return (ChallengeType.HTTP_01, ChallengeType.DNS_01, ChallengeType.TLS_ALPN_01)
+        return tuple(t for t in offered if t not in _DNS_METHODS)
+    return tuple(offered)
 
 
 def new_authorization(
-    account_id: str, identifier: Identifier, now: datetime, *, pre_authorized: bool
+    account_id: str,
+    identifier: Identifier,
+    now: datetime,
+    *,
+    pre_authorized: bool,
+    offered: Sequence[ChallengeType] = DEFAULT_CHALLENGE_TYPES,
 ) -> NewAuthorization:
     """A pending authorization with one challenge per usable type; or, pre-authorized, one that is
     valid at once and has no challenges (§7.1.4 lists for a valid authorization the challenge that
@@ -129,7 +141,7 @@ def new_authorization(
         # §8: a token has at least 128 bits of entropy and is base64url.
         challenges=()
         if pre_authorized
-        else tuple((t.value, secrets.token_urlsafe(32)) for t in challenge_types(identifier)),
+        else tuple((t.value, secrets.token_urlsafe(32)) for t in challenge_types(identifier, offered)),
     )
 
 
@@ -142,6 +154,7 @@ class AuthorizationRules:
     reuse: timedelta = DEFAULT_AUTHORIZATION_REUSE
     pre_authorized: tuple[str, ...] = ()
     max_pending: int = 0  # pending_authorizations_per_account (services/rate_limits.py); 0: off
+    challenge_types: tuple[ChallengeType, ...] = DEFAULT_CHALLENGE_TYPES  # what new ones offer
 
     def grants(self, identifier: Identifier) -> bool:
         return identifier.type is IdentifierType.DNS and any(
@@ -200,7 +213,11 @@ async def authorizations_for(
         reusable = await _reusable(tx, account, identifier, now, rules, granted=granted)
         ids.append(reusable.id if reusable else None)
         if reusable is None:
-            missing.append(new_authorization(account.id, identifier, now, pre_authorized=granted))
+            missing.append(
+                new_authorization(
+                    account.id, identifier, now, pre_authorized=granted, offered=rules.challenge_types
+                )
+            )
     adding = sum(1 for authorization in missing if authorization.status == "pending")
     await rate_limits.check_pending_authorizations(
         tx, account.id, adding=adding, allowed=rules.max_pending, now=now

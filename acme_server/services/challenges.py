@@ -106,6 +106,9 @@ async def _claim(rt: Runtime, limit: int, *, started: datetime | None = None) ->
             identifier_value=authorization.identifier_value,
             token=challenge.token,
             key_authorization=f"{challenge.token}.{thumbprints[authorization.account_id]}",  # §8.1
+            account_uri=rt.account_url(authorization.account_id),
+            account_hash_prefix=rt.account_hash_prefix,
+            wildcard=authorization.wildcard,
         )
         work.append(_Work(challenge, authorization, task))
     return work
@@ -130,6 +133,8 @@ async def _record(rt: Runtime, work: _Work, outcome: ValidationOutcome) -> None:
             return  # another worker recorded it (a stale claim taken over)
         status = "valid" if outcome.valid else "invalid"
         expires = now + VALID_LIFETIME if outcome.valid else None  # a proven name stays usable longer
+        if expires is not None and outcome.valid_until is not None:
+            expires = min(expires, outcome.valid_until)  # dns-persist-01 persistUntil (draft -02 §4.1)
         if await tx.authorizations.set_status(
             work.authorization.id, status, expected="pending", expires_at=expires
         ):

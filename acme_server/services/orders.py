@@ -26,8 +26,14 @@ from acme_server.observability import metrics
 from acme_server.problems import ACME_ERROR, problem_document
 from acme_server.services import cas, catalog, certificates, eab, rate_limits, renewal_info, syncs
 from acme_server.services.accounts import Account, check_owner
-from acme_server.services.authorizations import AuthorizationRules, Identifier, authorizations_for
+from acme_server.services.authorizations import (
+    AuthorizationRules,
+    Identifier,
+    authorizations_for,
+    challenge_types,
+)
 from acme_server.services.catalog import Catalog
+from acme_server.services.ports import ChallengeType
 from acme_server.services.runtime import Runtime
 from acme_server.storage import OrderRecord, Tx
 
@@ -76,10 +82,21 @@ def acme_profile(configuration: Catalog, ref: str) -> AcmeProfile:
     return AcmeProfile(profile_id, profile, configuration.policy(profile.policy_id))
 
 
-def _identifier_problems(profile: AcmeProfile, identifiers: Sequence[Identifier]) -> list[Subproblem]:
-    """One subproblem per identifier the profile refuses: a wildcard where allowWildcards is off, or a
-    name or address its policy does not allow."""
-    problems: list[Subproblem] = []
+def _identifier_problems(
+    profile: AcmeProfile, identifiers: Sequence[Identifier], rules: AuthorizationRules
+) -> list[Subproblem]:
+    """One subproblem per identifier the profile refuses: a wildcard where allowWildcards is off, one
+    none of its challenge types can validate, or a name or address its policy does not allow."""
+    problems: list[Subproblem] = [
+        Subproblem(
+            "rejectedIdentifier",
+            f"profile {profile.profile.name!r} offers no challenge type that can validate"
+            f" {i.value} ({', '.join(rules.challenge_types)})",
+            i.to_json(),
+        )
+        for i in identifiers
+        if not challenge_types(i, rules.challenge_types) and not rules.grants(i)
+    ]
     checked = list(identifiers)
     if not profile.profile.allow_wildcards:
         refused = [i for i in identifiers if i.wildcard]
@@ -103,20 +120,23 @@ def _identifier_problems(profile: AcmeProfile, identifiers: Sequence[Identifier]
     ]
 
 
-def _check_identifiers(profile: AcmeProfile, identifiers: Sequence[Identifier]) -> None:
+def _check_identifiers(
+    profile: AcmeProfile, identifiers: Sequence[Identifier], rules: AuthorizationRules
+) -> None:
     """Rule 5: every refused identifier is a subproblem of one rejectedIdentifier (compound if several)."""
-    problems = _identifier_problems(profile, identifiers)
+    problems = _identifier_problems(profile, identifiers, rules)
     if problems:
         detail = problems[0].detail if len(problems) == 1 else f"{len(problems)} identifiers are not allowed"
         raise RejectedIdentifier(detail, tuple(problems))
 
 
 async def _authorization_rules(
-    tx: Tx, account: Account, profile: AcmeProfile, *, max_pending: int
+    rt: Runtime, tx: Tx, account: Account, profile: AcmeProfile, *, max_pending: int
 ) -> AuthorizationRules:
     """The profile's authorization rules for this account. requireEab: only an account whose external
     account binding covers the profile may order (unauthorized, as Boulder answers an account that
-    may not use a profile); preAuthorized names are granted to such accounts only."""
+    may not use a profile); preAuthorized names are granted to such accounts only. dns-persist-01 is
+    offered only by a server with issuer domain names (--caa-identities) for its records to name."""
     rules = profile.profile
     bound = False
     if rules.require_eab or rules.pre_authorized:
@@ -125,10 +145,14 @@ async def _authorization_rules(
         raise Unauthorized(
             f"profile {rules.name!r} requires an account registered with an external account key for it"
         )
+    offered = tuple(
+        t for t in rules.challenge_types if t != ChallengeType.DNS_PERSIST_01 or rt.issuer_domain_names
+    )
     return AuthorizationRules(
         reuse=rules.authorization_reuse,
         pre_authorized=rules.pre_authorized if bound else (),
         max_pending=max_pending,
+        challenge_types=offered,
     )
 
 
@@ -191,8 +215,8 @@ async def new_order(
     async with rt.storage.transaction() as tx:
         profile = acme_profile(await catalog.catalog_in(rt, tx), name)
         max_pending = rate_limits.pending_authorizations_allowed(rt, name)
-        rules = await _authorization_rules(tx, account, profile, max_pending=max_pending)
-        _check_identifiers(profile, order.identifiers)
+        rules = await _authorization_rules(rt, tx, account, profile, max_pending=max_pending)
+        _check_identifiers(profile, order.identifiers, rules)
         _check_validity(profile.profile, order, now)
         if order.replaces and await tx.orders.find_replacing(order.replaces):
             raise AlreadyReplaced(f"certificate {order.replaces!r} is already being replaced")

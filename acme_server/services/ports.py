@@ -8,6 +8,18 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from ca_core.profile import ChallengeType
+
+__all__ = [
+    "ChallengeType",
+    "Clock",
+    "IdentifierType",
+    "SystemClock",
+    "ValidationOutcome",
+    "ValidationTask",
+    "Validator",
+]
+
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
@@ -20,12 +32,6 @@ class SystemClock:
 
 # --- the validation authority (VA) seam: services/challenges.py calls it; acme_server/validation
 # implements it over the network; tests/fakes.py has scripted doubles for unit tests of services.
-
-
-class ChallengeType(StrEnum):
-    HTTP_01 = "http-01"
-    DNS_01 = "dns-01"
-    TLS_ALPN_01 = "tls-alpn-01"
 
 
 class IdentifierType(StrEnum):
@@ -43,6 +49,16 @@ class ValidationTask:
     identifier_value: str
     token: str
     key_authorization: str  # token "." base64url(JWK thumbprint), RFC 8555 §8.1
+    # The requesting account's URL (RFC 8555 §7.3 Location): CAA accounturi (RFC 8657 §3),
+    # dns-account-01 and dns-persist-01 bind to it. None: not known, and nothing bound to it matches.
+    account_uri: str | None = None
+    account_hash_prefix: str | None = None  # dns-persist-01 hashed account URIs (draft -02 §4.1)
+    wildcard: bool = False  # the authorization is for "*." + identifier_value (RFC 8659 §4.3 issuewild)
+
+    @property
+    def thumbprint(self) -> str:
+        """The account key's JWK thumbprint (RFC 7638), the key authorization's second half."""
+        return self.key_authorization.rpartition(".")[2]
 
 
 @dataclass(frozen=True)
@@ -54,6 +70,9 @@ class ValidationOutcome:
     error_type: str | None = None  # connection | dns | incorrectResponse | tls | unauthorized | caa | ...
     detail: str | None = None
     records: tuple[Mapping[str, Any], ...] = ()
+    # A validation that may be relied on only until then (dns-persist-01 persistUntil): the
+    # authorization must not outlive it.
+    valid_until: datetime | None = None
 
 
 class Validator(Protocol):

@@ -58,6 +58,18 @@ class Runtime:
     rate_limits: RateLimits = field(default_factory=RateLimits)  # services/rate_limits.py
     # Process-local status data: the newest CRL per CA, delegated OCSP responders (services/crls.py, ocsp.py)
     status_cache: dict[object, object] = field(default_factory=dict, repr=False)
+    # The CAA issuer domain names of this CA (Settings.caa_identities): what a dns-persist-01
+    # record must name (draft-ietf-acme-dns-persist §3.1 issuerDomainNames).
+    issuer_domain_names: tuple[str, ...] = ()
+    # An account's URL with "{account_id}" to fill in; the web layer (acme/links.py) sets it, since
+    # only it builds ACME URLs. The VA needs it for CAA accounturi and the account-bound challenges.
+    account_url_template: str | None = None
+    account_hash_prefix: str | None = None  # draft-ietf-acme-dns-persist-02 §4.1, set with the above
+
+    def account_url(self, account_id: str) -> str | None:
+        if self.account_url_template is None:
+            return None
+        return self.account_url_template.format(account_id=account_id)
 
     def wake_validators(self) -> None:
         """A challenge was queued in this process: let its validation worker look now."""
@@ -142,6 +154,7 @@ async def open_runtime(settings: Settings, *, read_only: bool = False) -> Runtim
         ocsp_responder=settings.ocsp_responder,
         processing_lease=settings.processing_lease,
         rate_limits=settings.rate_limits,
+        issuer_domain_names=settings.caa_identities,
         host=DestinationHost(
             dict(settings.reload_commands),
             run_as_root=settings.reload_as_root,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 from types import TracebackType
 from typing import Any
 
@@ -15,7 +16,8 @@ from acme_server.services.ports import (
     ValidationTask,
 )
 from acme_server.validation import caa
-from acme_server.validation.dns01 import validate_dns01
+from acme_server.validation.dns01 import validate_dns01, validate_dns_account01
+from acme_server.validation.dnspersist01 import validate_dns_persist01
 from acme_server.validation.failures import ValidationFailure
 from acme_server.validation.http01 import HTTP01
 from acme_server.validation.resolver import Resolver
@@ -51,7 +53,7 @@ class NetworkValidator:
     async def validate(self, task: ValidationTask) -> ValidationOutcome:
         records: list[dict[str, Any]] = []
         try:
-            await self._check_challenge(task, records)
+            valid_until = await self._check_challenge(task, records)
         except ValidationFailure as failure:
             return _invalid(failure.error_type, failure.detail, records)
         except (OSError, dns.exception.DNSException) as error:
@@ -59,29 +61,44 @@ class NetworkValidator:
             # to see, not a crash of the validation worker.
             return _invalid("connection", f"network error during validation: {type(error).__name__}", records)
         if task.identifier_type == IdentifierType.DNS and self.settings.caa_identities:
-            # RFC 8659: checked before the challenge is declared valid. ValidationTask does not say
-            # whether the authorization is for a wildcard (its identifier is the base domain), so
-            # this checks `issue` only; for a wildcard authorization services must also call
-            # check_caa(name, wildcard=True), which honours `issuewild` (RFC 8659 §4.3).
-            refused = await self.check_caa(task.identifier_value, wildcard=False, method=task.challenge_type)
+            # RFC 8659: checked before the challenge is declared valid, as Boulder does, after the
+            # challenge passed: RFC 8657's parameters need the method that was used and the
+            # account that asked; a wildcard authorization is held to `issuewild` (RFC 8659 §4.3).
+            refused = await self.check_caa(
+                task.identifier_value,
+                wildcard=task.wildcard,
+                method=task.challenge_type,
+                account_uri=task.account_uri,
+            )
             if refused is not None:
                 return replace(refused, records=tuple(records))
-        return ValidationOutcome(valid=True, records=tuple(records))
+        return ValidationOutcome(valid=True, records=tuple(records), valid_until=valid_until)
 
     async def check_caa(
-        self, name: str, *, wildcard: bool, method: ChallengeType | None = None
+        self,
+        name: str,
+        *,
+        wildcard: bool,
+        method: ChallengeType | None = None,
+        account_uri: str | None = None,
     ) -> ValidationOutcome | None:
         """None when CAA allows this CA to issue for `name` (or caa_identities is empty), else an
-        invalid outcome (`caa`, or `dns` when the lookup failed). `method` enables RFC 8657
-        validationmethods matching."""
+        invalid outcome (`caa`, or `dns` when the lookup failed). `method` and `account_uri` are
+        what RFC 8657 validationmethods and accounturi are matched against."""
         if not self.settings.caa_identities:
             return None
         name = name.lower().removeprefix("*.").removesuffix(".")
         return await caa.check_caa(
-            self._resolver, self.settings.caa_identities, name, wildcard=wildcard, method=method
+            self._resolver,
+            self.settings.caa_identities,
+            name,
+            wildcard=wildcard,
+            method=method,
+            account_uri=account_uri,
         )
 
-    async def _check_challenge(self, task: ValidationTask, records: list[dict[str, Any]]) -> None:
+    async def _check_challenge(self, task: ValidationTask, records: list[dict[str, Any]]) -> datetime | None:
+        """Raises ValidationFailure; returns until when the validation may be relied on, if limited."""
         identifier = parse_identifier(task)
         match task.challenge_type:
             case ChallengeType.HTTP_01:
@@ -89,10 +106,17 @@ class NetworkValidator:
                 await self._http01.validate(identifier, task.token, task.key_authorization, records)
             case ChallengeType.DNS_01:
                 await validate_dns01(identifier, task.key_authorization, self._resolver, records)
+            case ChallengeType.DNS_ACCOUNT_01:
+                await validate_dns_account01(identifier, task, self._resolver, records)
+            case ChallengeType.DNS_PERSIST_01:
+                return await validate_dns_persist01(
+                    identifier, task, self.settings.caa_identities, self._resolver, records
+                )
             case ChallengeType.TLS_ALPN_01:
                 await self._tlsalpn01.validate(identifier, task.key_authorization, records)
             case _:
                 raise ValueError(f"unknown challenge type {task.challenge_type!r}")
+        return None
 
 
 def _invalid(error_type: str, detail: str, records: list[dict[str, Any]]) -> ValidationOutcome:

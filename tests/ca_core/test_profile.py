@@ -9,6 +9,7 @@ from ca_core.keys import KeyAlgorithm
 from ca_core.profile import (
     DEFAULT_EXTENDED_KEY_USAGES,
     DEFAULT_KEY_USAGES,
+    ChallengeType,
     EnrollmentMethod,
     IssuerType,
     KeyUsage,
@@ -136,6 +137,7 @@ SUB_CA_DOCUMENT: dict[str, Any] = {
     "authorizationReuse": "30d",
     "maxBackdate": "1h",
     "renewalWindow": {"start": 50, "end": 75},
+    "challengeTypes": ["http-01", "dns-01", "tls-alpn-01"],
 }
 SUB_CA = Profile(
     name="sub-ca",
@@ -191,6 +193,7 @@ def test_default_profile_document_spells_out_every_setting() -> None:
         "authorizationReuse": "30d",
         "maxBackdate": "1h",
         "renewalWindow": {"start": 67, "end": 100},
+        "challengeTypes": ["http-01", "dns-01", "tls-alpn-01"],
     }
     assert Profile.from_document("web", WEB.to_document()) == WEB
 
@@ -347,3 +350,15 @@ def test_issuer_rules_apply_to_documents() -> None:
 def test_a_document_that_is_not_an_object_is_refused() -> None:
     with pytest.raises(InvalidSetting, match="profile: must be an object"):
         Profile.from_document("p", "web")  # type: ignore[arg-type]
+
+
+def test_challenge_types_are_read_in_offering_order_and_an_empty_or_unknown_list_is_refused() -> None:
+    profile = Profile.from_document(
+        "p", {"caId": "x", "challengeTypes": ["dns-persist-01", "dns-account-01"]}
+    )
+
+    assert profile.challenge_types == (ChallengeType.DNS_ACCOUNT_01, ChallengeType.DNS_PERSIST_01)
+    with pytest.raises(InvalidSetting, match="challengeTypes"):
+        Profile.from_document("p", {"caId": "x", "challengeTypes": []})
+    with pytest.raises(InvalidSetting, match=r"challengeTypes\[0\]"):
+        Profile.from_document("p", {"caId": "x", "challengeTypes": ["tls-sni-01"]})

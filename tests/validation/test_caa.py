@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import pytest
@@ -21,8 +22,20 @@ def caa(*records: tuple[int, str, str]) -> CAASet:
     return CAASet(owner="example.test", records=tuple(CAARecord(*record) for record in records))
 
 
-def forbidden(relevant: CAASet, *, wildcard: bool = False, method: ChallengeType | None = None) -> bool:
-    return evaluate_caa(relevant, CA, "example.test", wildcard=wildcard, method=method) is not None
+ACCOUNT = "https://ca.test/acme/account/1"
+
+
+def forbidden(
+    relevant: CAASet,
+    *,
+    wildcard: bool = False,
+    method: ChallengeType | None = None,
+    account_uri: str | None = ACCOUNT,
+) -> bool:
+    reason = evaluate_caa(
+        relevant, CA, "example.test", wildcard=wildcard, method=method, account_uri=account_uri
+    )
+    return reason is not None
 
 
 def test_rfc8659_s3_empty_relevant_rrset_allows_issuance() -> None:
@@ -84,8 +97,34 @@ def test_rfc8657_s4_validationmethods_limits_the_challenge_types() -> None:
     assert forbidden(relevant)  # unknown method: not authorized
 
 
-def test_rfc8657_s3_accounturi_is_not_taken_as_authorization() -> None:
-    assert forbidden(caa((0, "issue", "ca.test; accounturi=https://ca.test/acct/1")))
+def test_rfc8657_s3_accounturi_authorizes_only_the_account_with_that_url() -> None:
+    relevant = caa((0, "issue", f"ca.test; accounturi={ACCOUNT}"))
+
+    assert not forbidden(relevant)
+    assert forbidden(relevant, account_uri="https://ca.test/acme/account/2")
+    assert forbidden(relevant, account_uri=None)  # no account known: nothing bound to one matches
+
+
+def test_rfc8657_s3_accounturi_is_compared_case_sensitively_and_its_tag_is_not() -> None:
+    assert forbidden(caa((0, "issue", f"ca.test; accounturi={ACCOUNT.upper()}")))
+    assert not forbidden(caa((0, "issue", f"ca.test; AccountURI={ACCOUNT}")))
+    assert forbidden(caa((0, "issue", "ca.test; AccountURI=https://ca.test/acme/account/2")))
+
+
+def test_rfc8657_s3_s4_a_repeated_parameter_makes_the_property_unsatisfiable() -> None:
+    other = "https://ca.test/acme/account/2"
+    assert forbidden(caa((0, "issue", f"ca.test; accounturi={ACCOUNT}; accounturi={other}")))
+    doubled = "ca.test; validationmethods=dns-01; validationmethods=http-01"
+    assert forbidden(caa((0, "issue", doubled)), method=ChallengeType.DNS_01)
+
+
+def test_rfc8657_s4_method_names_match_exactly_and_a_malformed_list_authorizes_nothing() -> None:
+    assert forbidden(caa((0, "issue", "ca.test; validationmethods=HTTP-01")), method=ChallengeType.HTTP_01)
+    assert forbidden(
+        caa((0, "issue", "ca.test; validationmethods=http-01,,dns-01")), method=ChallengeType.DNS_01
+    )
+    unknown_first = caa((0, "issue", "ca.test; validationmethods=xyz-01,dns-account-01"))
+    assert not forbidden(unknown_first, method=ChallengeType.DNS_ACCOUNT_01)
 
 
 def test_unknown_parameters_are_ignored() -> None:
@@ -247,3 +286,35 @@ async def test_failed_challenge_does_not_look_up_caa(
 
     assert outcome.error_type == "dns"
     assert all(rdtype != "CAA" for _, rdtype in dns_server.queries)
+
+
+async def test_rfc8657_through_dns_accounturi_and_validationmethods_decide_after_the_challenge(
+    dns_server: ScriptedDNS, make_validator: MakeValidator
+) -> None:
+    answer_dns01(dns_server)
+    dns_server.add(
+        "example.test", "CAA", f'0 issue "ca.test; accounturi={ACCOUNT}; validationmethods=dns-01"'
+    )
+    validator = make_validator(caa_identities=CA)
+    task = make_task(ChallengeType.DNS_01, "example.test")
+
+    mine = await validator.validate(dataclasses.replace(task, account_uri=ACCOUNT))
+    theirs = await validator.validate(dataclasses.replace(task, account_uri=ACCOUNT + "0"))
+
+    assert mine.valid, mine.detail
+    assert (theirs.valid, theirs.error_type) == (False, "caa")
+    assert theirs.detail == (
+        "CAA record for example.test prevents issuance for example.test: no issue property authorizes this CA"
+    )
+
+
+async def test_rfc8659_s4_3_a_wildcard_task_is_held_to_issuewild(
+    dns_server: ScriptedDNS, make_validator: MakeValidator
+) -> None:
+    answer_dns01(dns_server)
+    dns_server.add("example.test", "CAA", '0 issue "ca.test"', '0 issuewild ";"')
+    task = make_task(ChallengeType.DNS_01, "example.test")
+
+    outcome = await make_validator(caa_identities=CA).validate(dataclasses.replace(task, wildcard=True))
+
+    assert (outcome.valid, outcome.error_type) == (False, "caa")
