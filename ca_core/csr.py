@@ -77,6 +77,8 @@ def parse_csr(data: bytes, *, der_only: bool = False) -> CertificateRequest:
         signature_ok = csr.is_signature_valid
     except UnsupportedAlgorithm as exc:
         raise BadPublicKey(f"CSR key or signature algorithm is not supported: {exc}") from None
+    except ValueError as exc:  # e.g. an EC point not on its curve: the CSR is broken, not its key type
+        raise BadCSR(f"CSR public key is malformed: {exc}") from None
     # RFC 2986 §3: the signature proves possession of the private key; without it anyone could ask for
     # a certificate on someone else's public key.
     if not signature_ok:

@@ -147,9 +147,10 @@ def parse_jwk(jwk: Any) -> JWK:
         raise BadPublicKey("the JWK is not an object")
     if "d" in jwk:
         raise BadPublicKey("the JWK contains a private key")
-    build = _KEY_TYPES.get(jwk.get("kty"))  # type: ignore[arg-type]
+    kty = jwk.get("kty")
+    build = _KEY_TYPES.get(kty) if isinstance(kty, str) else None  # a JSON list or object is unhashable
     if build is None:
-        raise BadPublicKey(f"unsupported JWK key type {jwk.get('kty')!r}")
+        raise BadPublicKey(f"unsupported JWK key type {kty!r}")
     try:
         members, key = build(jwk)
     except BadPublicKey:
@@ -191,7 +192,7 @@ def _int_bytes(value: int) -> bytes:
 
 def check_algorithm(alg: Any, jwk: JWK) -> None:
     """The alg must be one we accept and fit the key (RFC 8555 §6.2; RFC 7518 §3.4 curve per alg)."""
-    if alg not in _ALGORITHMS:
+    if not isinstance(alg, str) or alg not in _ALGORITHMS:  # a JSON list or object is unhashable
         raise UnsupportedAlgorithm(f"algorithm {alg!r} is not supported; use one of {', '.join(ALGORITHMS)}")
     kty, curve, _, _ = _ALGORITHMS[alg]
     if jwk.members["kty"] != kty or (curve is not None and jwk.members.get("crv") != curve):
