@@ -511,7 +511,7 @@ def _prefix(batch: Batch, count: int) -> Batch:
 def responder(target: Target, thumbprint: str, workdir: Path) -> Iterator[Process]:
     """bench/responder.py on the target's http-01 port."""
     argv = [sys.executable, "-m", "bench.responder", "--port", str(target.http01_port)]
-    process = Process("responder", [*argv, "--thumbprint", thumbprint], log=workdir / "responder.log")
+    process = Process("responder", [*argv, f"--thumbprint={thumbprint}"], log=workdir / "responder.log")
     try:
         wait_until(
             lambda: tcp_open(target.http01_port), what="responder", process=process, timeout=STARTUP_TIMEOUT
