@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import secrets
 import tempfile
 import time
@@ -106,7 +107,7 @@ async def run_engine(url: str, calls: int) -> dict[str, dict[str, float]]:
         await storage.close()
 
 
-async def main(calls: int, engines: list[str]) -> None:
+async def run(calls: int, engines: list[str]) -> dict[str, dict[str, dict[str, float]]]:
     results: dict[str, dict[str, dict[str, float]]] = {}
     if "sqlite" in engines:
         with tempfile.TemporaryDirectory() as directory:
@@ -120,22 +121,27 @@ async def main(calls: int, engines: list[str]) -> None:
         finally:
             await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
             await admin.close()
-    print(f"{'engine':<11} {'call':<44} {'CPU us/call':>12} {'wall us/call':>13}")
-    for engine, figures in results.items():
-        for call, figure in figures.items():
-            print(f"{engine:<11} {call:<44} {figure['cpu_us']:>12.0f} {figure['wall_us']:>13.0f}")
+    return results
 
 
-def cli() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--engines", default="sqlite,postgresql")
     parser.add_argument("--quick", action="store_true", help="20 calls per figure: checks the harness only")
-    args = parser.parse_args()
-    asyncio.run(main(20 if args.quick else args.calls, args.engines.split(",")))
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args(argv)
+    results = asyncio.run(run(20 if args.quick else args.calls, args.engines.split(",")))
+    print(f"{'engine':<11} {'call':<44} {'CPU us/call':>12} {'wall us/call':>13}")
+    for engine, figures in results.items():
+        for call, figure in figures.items():
+            print(f"{engine:<11} {call:<44} {figure['cpu_us']:>12.0f} {figure['wall_us']:>13.0f}")
+    if args.json is not None:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
 
 
 if __name__ == "__main__":
-    cli()
+    raise SystemExit(main())
