@@ -23,7 +23,7 @@ from acme_server.storage.authorizations import (
     ChallengeRepository,
     NewAuthorization,
 )
-from acme_server.storage.base import LoopConnection
+from acme_server.storage.base import DriverConnection, LoopConnection
 from acme_server.storage.cas import CARecord, CARepository
 from acme_server.storage.certificates import (
     CertificateFilter,
@@ -34,6 +34,7 @@ from acme_server.storage.certificates import (
 from acme_server.storage.config import ConfigGenerationRepository
 from acme_server.storage.crls import CRLRecord, CRLRepository
 from acme_server.storage.cross import CrossCertificateRecord, CrossCertificateRepository
+from acme_server.storage.driver_pool import DriverPool
 from acme_server.storage.eab import EABBindingRecord, EABKeyRecord, EABRepository
 from acme_server.storage.engine import (
     DEFAULT_BUSY_TIMEOUT,
@@ -43,6 +44,7 @@ from acme_server.storage.engine import (
 )
 from acme_server.storage.group_commit import GroupCommitWriter
 from acme_server.storage.integrity import as_conflict
+from acme_server.storage.kept_connections import KeptConnections
 from acme_server.storage.leases import LeaseRepository
 from acme_server.storage.nonce_store import NonceStore, PostgresNonceStore, Redeemed, SqliteNonceStore
 from acme_server.storage.orders import OrderRecord, OrderRepository
@@ -102,7 +104,7 @@ class Tx:
     """The repositories of one transaction, all over the same connection. Each is made when first
     used (a request touches two or three of the eighteen)."""
 
-    def __init__(self, connection: AsyncConnection | LoopConnection) -> None:
+    def __init__(self, connection: AsyncConnection | LoopConnection | DriverConnection) -> None:
         self._connection = connection
 
     @cached_property
@@ -200,6 +202,12 @@ class Storage:
         self._loop_writer: Engine | None = None
         self._group_writer: GroupCommitWriter | None = None
         self._idle_readers: list[Connection] = []
+        # PostgreSQL: connections kept between transactions, which run on asyncpg
+        # (storage/kept_connections.py).
+        self._kept_writers = KeptConnections(engine, keep=_KEPT_PG, isolation=None, readonly=False)
+        self._kept_readers = KeptConnections(
+            read_engine, keep=_KEPT_PG, isolation="repeatable_read", readonly=True
+        )
         if engine.dialect.name == "sqlite":
             url = engine.url.render_as_string(hide_password=False)
             self._loop_reader = create_sqlite_loop_engine(url, read_only=True, busy_timeout=busy_timeout)
@@ -210,14 +218,17 @@ class Storage:
             self._group_writer = GroupCommitWriter(self._loop_writer, busy_timeout=busy_timeout)
         # Used ACME nonces live where a write costs no fsync (storage/nonce_store.py).
         self.nonces: NonceStore
+        self._driver_pool: DriverPool | None = None
         if engine.dialect.name == "sqlite":
             nonces = SqliteNonceStore.beside(engine.url.database or "", busy_timeout=busy_timeout)
             self.nonces = nonces
             # Rate-limit counters share the used nonces' file and its terms (storage/rate_counters.py).
             self.rate_counters: RateCounterStore = SqliteRateCounters(nonces.path, busy_timeout=busy_timeout)
         else:
-            self.nonces = PostgresNonceStore(engine)
-            self.rate_counters = PostgresRateCounters(engine)
+            # ... on asyncpg's own pool: one plain statement each, no SQLAlchemy (storage/driver_pool.py).
+            self._driver_pool = DriverPool(engine.url)
+            self.nonces = PostgresNonceStore(self._driver_pool)
+            self.rate_counters = PostgresRateCounters(self._driver_pool)
 
     @classmethod
     async def open(
@@ -285,8 +296,12 @@ class Storage:
             await self._group_writer.close()
         while self._idle_readers:
             self._idle_readers.pop().close()
+        await self._kept_writers.close()
+        await self._kept_readers.close()
         await self.nonces.close()
         await self.rate_counters.close()
+        if self._driver_pool is not None:
+            await self._driver_pool.close()
         for loop_engine in (self._loop_reader, self._loop_writer):
             if loop_engine is not None:
                 loop_engine.dispose()
@@ -309,10 +324,10 @@ class Storage:
                 raise conflict from error
 
     @asynccontextmanager
-    async def _write_connection(self) -> AsyncIterator[AsyncConnection | LoopConnection]:
+    async def _write_connection(self) -> AsyncIterator[DriverConnection | LoopConnection]:
         if self._group_writer is None:
-            async with _begun(self._engine) as connection:
-                yield connection
+            async with self._kept_writers.transaction() as connection:
+                yield DriverConnection(connection)
             return
         async with self._group_writer.transaction() as loop_connection:
             yield loop_connection
@@ -327,9 +342,8 @@ class Storage:
             async with self.read() as tx:
                 yield tx
             return
-        async with self._read_engine.connect() as connection:
-            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            yield Tx(autocommit)
+        async with self._kept_readers.autocommit() as connection:
+            yield Tx(DriverConnection(connection))
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:
@@ -349,15 +363,9 @@ class Storage:
             else:
                 reader.close()
             return
-        async with _begun(self._read_engine) as connection:
-            yield Tx(connection)
+        async with self._kept_readers.transaction() as connection:
+            yield Tx(DriverConnection(connection))
 
 
 _IDLE_READERS = 8  # SQLite read connections kept between reads (more are opened under load)
-
-
-@asynccontextmanager
-async def _begun(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """A connection in a begun transaction, committed when the block ends, rolled back when it raises."""
-    async with engine.connect() as connection, connection.begin():
-        yield connection
+_KEPT_PG = 4  # PostgreSQL connections kept per pool between transactions (of each pool's 10)

@@ -7,7 +7,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable, Hashable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy import ColumnElement, Executable, Row, Table, bindparam, insert, select, update
 from sqlalchemy.engine import Connection, CursorResult, Dialect
@@ -37,16 +37,24 @@ def to_record(cls: type[R], row: Row[Any]) -> R:
     return cls(**row._mapping)
 
 
-class LoopConnection:
-    """A synchronous SQLAlchemy connection (SQLite reads, engine.create_sqlite_loop_reader) behind the
-    async interface of AsyncConnection: each statement runs at once on the calling thread."""
+C = TypeVar("C", Connection, AsyncConnection)
 
-    def __init__(self, connection: Connection) -> None:
-        self._connection = connection
+
+class _Beneath(Generic[C]):
+    """A repository's connection: SQLAlchemy's connection beneath, whose prepared statements
+    (storage/prepared.py) the subclass runs on the driver."""
+
+    def __init__(self, connection: C) -> None:
+        self._connection: C = connection
 
     @property
     def dialect(self) -> Dialect:
         return self._connection.dialect
+
+
+class LoopConnection(_Beneath[Connection]):
+    """A synchronous SQLAlchemy connection (SQLite reads, engine.create_sqlite_loop_reader) behind the
+    async interface of AsyncConnection: each statement runs at once on the calling thread."""
 
     async def execute(
         self, statement: Executable, parameters: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None = None
@@ -59,6 +67,22 @@ class LoopConnection:
 
     async def stream(self, statement: Executable) -> _Streamed:
         return _Streamed(self._connection.execute(statement))
+
+
+class DriverConnection(_Beneath[AsyncConnection]):
+    """A PostgreSQL AsyncConnection whose prepared statements run straight on asyncpg
+    (storage/prepared.py); every other statement goes through SQLAlchemy as before."""
+
+    async def execute(
+        self, statement: Executable, parameters: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None = None
+    ) -> CursorResult[Any]:
+        plan = plan_for(statement, parameters, self._connection.dialect)
+        if plan is not None:
+            return cast(CursorResult[Any], await plan.execute_async(self._connection, parameters))
+        return await self._connection.execute(statement, parameters)
+
+    async def stream(self, statement: Executable) -> Any:
+        return await self._connection.stream(statement)
 
 
 class _Streamed:
@@ -97,7 +121,7 @@ def updating(table: Table, where: ColumnElement[bool], columns: Sequence[str]) -
 class Repository:
     """A repository is a thin set of statements over the connection of one transaction."""
 
-    def __init__(self, connection: AsyncConnection | LoopConnection) -> None:
+    def __init__(self, connection: AsyncConnection | LoopConnection | DriverConnection) -> None:
         self._connection = connection
 
     async def _execute(

@@ -24,9 +24,9 @@ import time
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Final, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from acme_server.storage.driver_pool import DriverPool
 
 PURGE_EVERY: Final = 60.0  # seconds between purges of expired rows, per process
 
@@ -112,17 +112,9 @@ _PG_PURGE: Final = "DELETE FROM acme_nonces WHERE expires_at <= $1 AND nonce <> 
 class PostgresNonceStore:
     """The used nonces of a PostgreSQL deployment: the UNLOGGED acme_nonces table (migration 0007)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    def __init__(self, pool: DriverPool) -> None:
+        self._raw = pool.fetch  # one autocommit statement on asyncpg's own pool
         self._next_purge = 0.0
-
-    async def _raw(self, query: str, *args: Any) -> Any:
-        """Run `query` on a pooled asyncpg connection outside any transaction (autocommit)."""
-        async with self._engine.connect() as connection:
-            raw = await connection.get_raw_connection()
-            driver = raw.driver_connection
-            assert driver is not None
-            return await driver.fetch(query, *args)
 
     async def redeem(self, nonce: str, *, issued_at: datetime, expires_at: datetime) -> Redeemed:
         rows = await self._raw(_PG_REDEEM, nonce, expires_at, issued_at)
@@ -144,4 +136,4 @@ class PostgresNonceStore:
             await self._raw(_PG_PURGE, datetime.now(UTC))
 
     async def close(self) -> None:
-        """The engine belongs to Storage, which disposes of it."""
+        """The pool belongs to Storage, which closes it."""

@@ -13,10 +13,9 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Sequence
-from typing import Any, Final, Protocol
+from typing import Final, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
+from acme_server.storage.driver_pool import DriverPool
 from acme_server.storage.nonce_store import PURGE_EVERY
 
 
@@ -94,17 +93,9 @@ _PG_PURGE: Final = "DELETE FROM acme_rate_counters WHERE expires_at <= $1"
 class PostgresRateCounters:
     """The counters of a PostgreSQL deployment: the UNLOGGED acme_rate_counters table (migration 0009)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    def __init__(self, pool: DriverPool) -> None:
+        self._raw = pool.fetch  # one autocommit statement on asyncpg's own pool
         self._next_purge = 0.0
-
-    async def _raw(self, query: str, *args: Any) -> Any:
-        """Run `query` on a pooled asyncpg connection outside any transaction (autocommit)."""
-        async with self._engine.connect() as connection:
-            raw = await connection.get_raw_connection()
-            driver = raw.driver_connection
-            assert driver is not None
-            return await driver.fetch(query, *args)
 
     async def add(self, key: str, *, window_start: int, expires_at: int) -> int:
         rows = await self._raw(_PG_ADD, key, window_start, expires_at)
@@ -125,4 +116,4 @@ class PostgresRateCounters:
         return int(rows[0]["count"] or 0)
 
     async def close(self) -> None:
-        """The engine belongs to Storage, which disposes of it."""
+        """The pool belongs to Storage, which closes it."""

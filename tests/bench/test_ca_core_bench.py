@@ -1,12 +1,12 @@
-"""bench.ca_core, bench.crl and bench.inventory in their smallest runs produce their report fields
-(harness checks; timings are never asserted)."""
+"""bench.ca_core, bench.crl, bench.inventory and bench.storage_path in their smallest runs produce
+their report fields (harness checks; timings are never asserted)."""
 
 import json
 from pathlib import Path
 
 import pytest
 
-from bench import ca_core, crl, inventory
+from bench import ca_core, crl, inventory, storage_path
 
 
 @pytest.mark.parametrize("figure", ["sign_p256", "sign_rsa2048", "pkcs12"])
@@ -33,3 +33,13 @@ def test_inventory_quick_run_measures_every_page(tmp_path: Path) -> None:
     assert report["certificates"] == 200
     assert set(report["pages"]) == set(inventory.pages(200, "x"))
     assert all(page["p99_ms"] >= page["p50_ms"] > 0 for page in report["pages"].values())
+
+
+def test_storage_path_quick_run_measures_each_call_on_both_engines(tmp_path: Path) -> None:
+    out = tmp_path / "storage_path.json"
+    assert storage_path.main(["--quick", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert set(report) == {"sqlite", "postgresql"}
+    for figures in report.values():
+        assert len(figures) == 4
+        assert all(figure["cpu_us"] > 0 and figure["wall_us"] > 0 for figure in figures.values())

@@ -1,6 +1,6 @@
-"""storage/prepared.py: the hot statements on pysqlite give exactly what SQLAlchemy gives — the same
-rows, the same stored values (JSON null, timestamps, booleans), the same errors — and the statements
-it cannot express run through SQLAlchemy."""
+"""storage/prepared.py: the hot statements on the driver (pysqlite, asyncpg) give exactly what
+SQLAlchemy gives — the same rows, the same stored values (JSON null, timestamps, booleans), the same
+errors — and the statements it cannot express run through SQLAlchemy."""
 
 from __future__ import annotations
 
@@ -33,18 +33,20 @@ async def sqlite_storage(tmp_path: Path) -> AsyncIterator[Storage]:
 async def _both_ways(storage: Storage, statement: Executable, parameters: dict[str, Any]) -> tuple[Any, Any]:
     """The statement's rows on the driver (prepared) and through SQLAlchemy, as plain dicts."""
     async with storage.read() as tx:
-        connection = tx.orders._connection  # the transaction's LoopConnection
+        connection = tx.orders._connection  # the transaction's LoopConnection or DriverConnection
         fast = [dict(row._mapping) for row in await connection.execute(statement, parameters)]
-        slow = [dict(row._mapping) for row in connection._connection.execute(statement, parameters)]
+        beneath = connection._connection  # SQLAlchemy's own (sync or async) connection
+        result = beneath.execute(statement, parameters)
+        slow = [dict(row._mapping) for row in (await result if storage.dialect == "postgresql" else result)]
     return fast, slow
 
 
-async def test_a_prepared_join_gives_the_rows_sqlalchemy_gives(sqlite_storage: Storage) -> None:
-    async with sqlite_storage.transaction() as tx:
+async def test_a_prepared_join_gives_the_rows_sqlalchemy_gives(storage: Storage) -> None:
+    async with storage.transaction() as tx:
         account = await make_account(tx)
         order = await make_order(tx, account.id, "a.example", "b.example")
 
-    fast, slow = await _both_ways(sqlite_storage, _GET_ORDER, {"id": order.id})
+    fast, slow = await _both_ways(storage, _GET_ORDER, {"id": order.id})
     assert fast == slow and len(fast) == 2
     assert fast[0]["created_at"].tzinfo is not None  # UTCDateTime's result processing ran
     assert fast[0]["identifiers"] == [
@@ -52,9 +54,23 @@ async def test_a_prepared_join_gives_the_rows_sqlalchemy_gives(sqlite_storage: S
         {"type": "dns", "value": "b.example"},
     ]
 
-    fast, slow = await _both_ways(sqlite_storage, _GET_AUTHORIZATION, {"id": order.authorization_ids[0]})
+    fast, slow = await _both_ways(storage, _GET_AUTHORIZATION, {"id": order.authorization_ids[0]})
     assert fast == slow and len(fast) == 3  # one row per challenge
     assert isinstance(fast[0]["wildcard"], bool)
+
+
+async def test_an_expanding_in_gets_a_plan_per_number_of_values(storage: Storage) -> None:
+    async with storage.transaction() as tx:
+        account = await make_account(tx)
+        order = await make_order(tx, account.id, "a.example", "b.example", "c.example")
+    ids = sorted(order.authorization_ids)
+    for count in (1, 2, 3, 2, 1):  # each length compiled once, then reused
+        fast, slow = await _both_ways(storage, _GET_AUTHORIZATIONS, {"ids": ids[:count]})
+        assert fast == slow and len(fast) == 3 * count
+    dialect = storage.engines[1].dialect
+    assert plan_for(_GET_AUTHORIZATIONS, {"ids": ids[:2]}, dialect) is plan_for(
+        _GET_AUTHORIZATIONS, {"ids": ["x", "y"]}, dialect
+    )
 
 
 async def test_values_stored_through_the_driver_read_back_as_sqlalchemy_stores_them(
@@ -81,22 +97,22 @@ async def test_values_stored_through_the_driver_read_back_as_sqlalchemy_stores_t
     assert stored[order.id] == stored["reference-order"]
 
 
-async def test_a_unique_violation_on_the_driver_is_still_a_conflict(sqlite_storage: Storage) -> None:
-    async with sqlite_storage.transaction() as tx:
+async def test_a_unique_violation_on_the_driver_is_still_a_conflict(storage: Storage) -> None:
+    async with storage.transaction() as tx:
         ca = await make_ca(tx)
         await make_certificate(tx, ca_id=ca.id, serial="0abc")
     with pytest.raises(Conflict):
-        async with sqlite_storage.transaction() as tx:
+        async with storage.transaction() as tx:
             await make_certificate(tx, ca_id=ca.id, serial="0abc")  # certificates insert is prepared
-    async with sqlite_storage.read() as tx:
+    async with storage.read() as tx:
         count = (await tx.orders._connection.execute(select(certificates.c.id))).all()
     assert len(count) == 1
 
 
-async def test_what_the_driver_plan_cannot_express_runs_through_sqlalchemy(sqlite_storage: Storage) -> None:
-    dialect = sqlite_storage.engines[1].dialect
+async def test_what_the_driver_plan_cannot_express_runs_through_sqlalchemy(storage: Storage) -> None:
+    dialect = storage.engines[1].dialect
     assert plan_for(_GET_ORDER, {"id": "x"}, dialect) is not None
-    assert plan_for(_GET_AUTHORIZATIONS, {"ids": ["x"]}, dialect) is None  # an expanding IN
+    assert plan_for(_GET_AUTHORIZATIONS, {"ids": []}, dialect) is None  # an empty expanding IN
     assert plan_for(select(acme_orders.c.id), None, dialect) is None  # not marked prepared()
-    async with sqlite_storage.read() as tx:
+    async with storage.read() as tx:
         assert await tx.authorizations.get_many(["missing"]) == []

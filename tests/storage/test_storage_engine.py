@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from acme_server.errors import ConfigError
-from acme_server.storage import Storage
+from acme_server.storage import Redeemed, Storage
 from acme_server.storage.engine import create_engine, normalize_url
 from tests.conftest import _admin
 from tests.storage.factories import make_ca
@@ -142,6 +142,29 @@ async def test_pooled_connections_killed_by_a_database_restart_cost_no_failed_re
         assert await tx.config.current() >= 0
     async with storage.transaction() as tx:
         assert await tx.config.current() >= 0
+    async with storage.read_one() as tx:  # a kept autocommit connection (storage/kept_connections.py)
+        assert await tx.config.current() >= 0
+    now = datetime.now(UTC)  # asyncpg's own pool (storage/driver_pool.py)
+    assert await storage.nonces.redeem("n", issued_at=now, expires_at=now + timedelta(hours=1)) in {
+        Redeemed.FIRST_USE,
+        Redeemed.ISSUED_BEFORE_RESET,
+    }
+
+
+@pytest.mark.parametrize("database_engine", ["postgresql"])
+async def test_a_failed_transaction_leaves_no_open_transaction_on_a_kept_connection(storage: Storage) -> None:
+    """A block that raises is rolled back; the connection it used serves the next transaction clean."""
+    with pytest.raises(RuntimeError):
+        async with storage.transaction() as tx:
+            await make_ca(tx, "rolled-back")
+            raise RuntimeError("the block failed")
+    for _ in range(3):
+        async with storage.transaction() as tx:
+            assert [ca.name for ca in await tx.cas.list()] == []
+    async with storage.transaction() as tx:
+        await make_ca(tx, "kept")
+    async with storage.read() as tx:
+        assert [ca.name for ca in await tx.cas.list()] == ["kept"]
 
 
 async def test_a_write_inside_a_read_block_fails(storage: Storage) -> None:
