@@ -1,0 +1,174 @@
+"""Issue 10 part 3: every UI route has one row here — its methods and the least role that may use it —
+and each is driven over real HTTP with a viewer, an operator and an admin session: a role below the row's
+gets 403 "Not allowed", the others get past the check, a POST without its form token gets 403 "Form
+expired", and no session at all is sent to sign in. A route added to acme_server/ui/routes.py without a
+row fails test_every_ui_route_has_a_role_row, so no action lands without its role decision.
+
+The ids in the paths name nothing, so an allowed action stops at its 404 (or a 400 for an empty form)
+and changes no data; what the test looks at is only whether the role check let it through."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from starlette.routing import Mount, Route
+
+from acme_server.services.tokens import Role
+from acme_server.ui.routes import ROUTES
+from tests.test_serve import trust
+from tests.ui.conftest import UI
+
+VIEWER, OPERATOR, ADMIN = Role.VIEWER, Role.OPERATOR, Role.ADMIN
+PUBLIC = None  # no sign-in needed
+
+
+@dataclass(frozen=True)
+class Row:
+    methods: frozenset[str]
+    role: Role | None
+
+
+def row(role: Role | None, *methods: str) -> Row:
+    return Row(frozenset(methods), role)
+
+
+# route name (ui:<name>) -> methods and the least role; the API's role for the same object (api/routes.py)
+EXPECTED: dict[str, Row] = {
+    "home": row(PUBLIC, "GET"),
+    "sign_in": row(PUBLIC, "GET", "POST"),
+    "sign_out": row(PUBLIC, "POST"),
+    "static": row(PUBLIC, "GET"),
+    "not_found": row(PUBLIC, "GET"),
+    # certificates and their Options menu
+    "certificates": row(VIEWER, "GET"),
+    "certificate": row(VIEWER, "GET"),
+    "metadata": row(OPERATOR, "POST"),
+    "export_pem": row(OPERATOR, "POST"),
+    "export_pkcs12": row(OPERATOR, "POST"),
+    "revoke": row(OPERATOR, "POST"),
+    "auto_renew": row(OPERATOR, "POST"),
+    "renew": row(OPERATOR, "POST"),
+    "delete": row(OPERATOR, "POST"),
+    "add_sync": row(OPERATOR, "POST"),
+    "push_sync": row(OPERATOR, "POST"),
+    "remove_sync": row(OPERATOR, "POST"),
+    # requests and CAs
+    "requests": row(VIEWER, "GET"),
+    "create_request": row(OPERATOR, "POST"),
+    "cas": row(VIEWER, "GET"),
+    "ca": row(VIEWER, "GET"),
+}
+
+
+@dataclass(frozen=True)
+class UIRoute:
+    name: str
+    path: str  # with every parameter filled by an id that names nothing
+    methods: frozenset[str]
+
+
+def _ui_routes() -> list[UIRoute]:
+    (mount,) = [r for r in ROUTES if isinstance(r, Mount) and r.name == "ui"]
+    found: list[UIRoute] = []
+    for route in mount.routes:
+        if isinstance(route, Mount):  # the static files
+            found.append(UIRoute(route.name or "", "/ui" + route.path + "/ui.css", frozenset({"GET"})))
+        elif isinstance(route, Route):
+            path = re.sub(r"\{(\w+)(:\w+)?\}", lambda m: "no-such-" + m.group(1), route.path)
+            found.append(UIRoute(route.name, "/ui" + path, frozenset(route.methods or ()) - {"HEAD"}))
+    return found
+
+
+UI_ROUTES = _ui_routes()
+GUARDED = [(r, method) for r in UI_ROUTES if EXPECTED.get(r.name, row(PUBLIC)).role for method in r.methods]
+
+
+def test_every_ui_route_has_a_role_row() -> None:
+    """A new UI route needs its row (and a role decision) here; a removed one takes its row along."""
+    assert sorted(r.name for r in UI_ROUTES) == sorted(EXPECTED)
+    for route in UI_ROUTES:
+        assert route.methods == EXPECTED[route.name].methods, route.name
+
+
+@dataclass
+class Session:
+    http: httpx.Client
+    csrf: str
+
+
+def _csrf(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found is not None, "no form token on the page"
+    return found.group(1)
+
+
+def _session(ui: UI, role: Role | None) -> Session:
+    http = httpx.Client(base_url=ui.server.url, verify=trust(ui.data_dir))
+    csrf = _csrf(http.get("/ui/sign-in").text)
+    if role is not None:
+        signed_in = http.post("/ui/sign-in", data={"csrf": csrf, "token": ui.seeded.tokens[role]})
+        assert signed_in.status_code == 303, signed_in.text
+        csrf = _csrf(http.get("/ui/certificates").text)  # a new session, a new form token
+    return Session(http, csrf)
+
+
+@pytest.fixture(scope="module")
+def sessions(ui: UI) -> Iterator[dict[Role | None, Session]]:
+    made = {role: _session(ui, role) for role in (None, *Role)}
+    yield made
+    for session in made.values():
+        session.http.close()
+
+
+def _call(session: Session, path: str, method: str, *, csrf: bool = True) -> httpx.Response:
+    if method == "GET":
+        return session.http.get(path)
+    return session.http.post(path, data={"csrf": session.csrf} if csrf else {})
+
+
+@pytest.mark.parametrize(("route", "method"), GUARDED, ids=[f"{r.name}-{m}" for r, m in GUARDED])
+def test_each_role_is_allowed_or_refused_as_its_row_says(
+    sessions: dict[Role | None, Session], route: UIRoute, method: str
+) -> None:
+    required = EXPECTED[route.name].role
+    assert required is not None
+    anonymous = _call(sessions[None], route.path, method)
+    assert anonymous.status_code == 303
+    assert anonymous.headers["location"].startswith("/ui/sign-in?next=")
+    for role in Role:
+        response = _call(sessions[role], route.path, method)
+        if role.allows(required):
+            assert response.status_code != 403 and response.status_code < 500, (role, response.text)
+            assert "Not allowed" not in response.text
+        else:
+            assert response.status_code == 403, role
+            assert "Not allowed" in response.text and f"({role.value})" in response.text
+
+
+POSTS = [r for r in UI_ROUTES if "POST" in r.methods]
+
+
+@pytest.mark.parametrize("route", POSTS, ids=[r.name for r in POSTS])
+def test_a_post_without_its_form_token_is_refused_for_every_role(
+    sessions: dict[Role | None, Session], route: UIRoute
+) -> None:
+    for role in (None, *Role):
+        response = _call(sessions[role], route.path, "POST", csrf=False)
+        assert response.status_code == 403, (role, response.text)
+        assert "Form expired" in response.text
+
+
+PUBLIC_ROUTES = [
+    r for r in UI_ROUTES if EXPECTED.get(r.name, row(VIEWER)).role is None and "GET" in r.methods
+]
+
+
+@pytest.mark.parametrize("route", PUBLIC_ROUTES, ids=[r.name for r in PUBLIC_ROUTES])
+def test_public_routes_need_no_session(sessions: dict[Role | None, Session], route: UIRoute) -> None:
+    response = sessions[None].http.get(route.path)
+    assert response.status_code in (200, 303, 404), response.text
+    assert not response.headers.get("location", "").startswith("/ui/sign-in?next=")
