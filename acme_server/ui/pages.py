@@ -15,12 +15,13 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from acme_server.errors import RateLimited, Unauthorized
+from acme_server.errors import RateLimited
 from acme_server.problems import problem_for
-from acme_server.services import tokens
+from acme_server.services import ui_sessions
 from acme_server.services.runtime import Runtime
 from acme_server.services.tokens import Role, TokenInfo
-from acme_server.ui.session import COOKIE, LIFETIME, Session, SessionCodec
+from acme_server.services.ui_sessions import LIFETIME
+from acme_server.ui.session import COOKIE, Session, SessionCodec
 from ca_core.errors import CAError
 
 SIGN_IN = "ui:sign_in"
@@ -145,12 +146,9 @@ def _set_cookie(request: Request, response: Response, session: Session) -> None:
 
 
 async def _user(rt: Runtime, session: Session) -> TokenInfo | None:
-    if session.token is None:
-        return None
-    try:
-        return await tokens.authenticate(rt, session.token)
-    except Unauthorized:
-        return None  # deleted or expired since sign-in: sign in again
+    """The signed-in token, or None (also when the session ended since: signed out elsewhere, timed
+    out, token revoked — sign in again)."""
+    return None if session.secret is None else await ui_sessions.session_user(rt, session.secret)
 
 
 def _error(page: Page, status: int, title: str, detail: str) -> Response:
