@@ -46,6 +46,10 @@ SECTIONS: Mapping[str, str] = {
     "requests.html": "requests",
     "cas.html": "cas",
     "ca.html": "cas",
+    "accounts.html": "accounts",
+    "account.html": "accounts",
+    "eab_keys.html": "eab",
+    "tokens.html": "tokens",
 }
 
 templates = jinja2.Environment(
@@ -85,7 +89,9 @@ class Page:
         return f"{path}?{urlencode(given, doseq=True)}" if given else path
 
     def render(self, template: str, status: int = 200, **context: Any) -> Response:
-        context.setdefault("section", SECTIONS.get(template, ""))
+        kind = context.get("kind")  # a profile's or policy's pages (ui/documents.py)
+        context.setdefault("section", kind.plural if kind is not None else SECTIONS.get(template, ""))
+        context.setdefault("Role", Role)
         html = templates.get_template(template).render(
             page=self, user=self.user, csrf=self.session.csrf, url=self.url, **context
         )

@@ -61,7 +61,36 @@ EXPECTED: dict[str, Row] = {
     "create_request": row(OPERATOR, "POST"),
     "cas": row(VIEWER, "GET"),
     "ca": row(VIEWER, "GET"),
+    # profiles and policies: everyone reads, admins change (API: certificate-profiles, -policies)
+    **{
+        name.format(key=key, plural=plural): rule
+        for key, plural in (("profile", "profiles"), ("policy", "policies"))
+        for name, rule in (
+            ("{plural}", row(VIEWER, "GET")),
+            ("{key}", row(VIEWER, "GET")),
+            ("new_{key}", row(ADMIN, "GET")),
+            ("create_{key}", row(ADMIN, "POST")),
+            ("update_{key}", row(ADMIN, "POST")),
+            ("delete_{key}", row(ADMIN, "POST")),
+        )
+    },
+    # ACME accounts: everyone reads; deactivating locks a client out for good, as an EAB key's does
+    "accounts": row(VIEWER, "GET"),
+    "account": row(VIEWER, "GET"),
+    "deactivate_account": row(ADMIN, "POST"),
+    # EAB keys and API tokens: admin only, reading too (API: eab-keys, tokens)
+    "eab_keys": row(ADMIN, "GET"),
+    "create_eab_key": row(ADMIN, "POST"),
+    "disable_eab_key": row(ADMIN, "POST"),
+    "enable_eab_key": row(ADMIN, "POST"),
+    "delete_eab_key": row(ADMIN, "POST"),
+    "tokens": row(ADMIN, "GET"),
+    "create_token": row(ADMIN, "POST"),
+    "revoke_token": row(ADMIN, "POST"),
 }
+# what an allowed POST sends besides its form token, where an empty form would change data: a refused
+# binding limit (a key with the default limit of one would be created)
+FORMS: dict[str, dict[str, str]] = {"create_eab_key": {"max_accounts": "0"}}
 
 
 @dataclass(frozen=True)
@@ -124,10 +153,11 @@ def sessions(ui: UI) -> Iterator[dict[Role | None, Session]]:
         session.http.close()
 
 
-def _call(session: Session, path: str, method: str, *, csrf: bool = True) -> httpx.Response:
+def _call(session: Session, route: UIRoute, method: str, *, csrf: bool = True) -> httpx.Response:
     if method == "GET":
-        return session.http.get(path)
-    return session.http.post(path, data={"csrf": session.csrf} if csrf else {})
+        return session.http.get(route.path)
+    form = FORMS.get(route.name, {})
+    return session.http.post(route.path, data={"csrf": session.csrf, **form} if csrf else form)
 
 
 @pytest.mark.parametrize(("route", "method"), GUARDED, ids=[f"{r.name}-{m}" for r, m in GUARDED])
@@ -136,11 +166,11 @@ def test_each_role_is_allowed_or_refused_as_its_row_says(
 ) -> None:
     required = EXPECTED[route.name].role
     assert required is not None
-    anonymous = _call(sessions[None], route.path, method)
+    anonymous = _call(sessions[None], route, method)
     assert anonymous.status_code == 303
     assert anonymous.headers["location"].startswith("/ui/sign-in?next=")
     for role in Role:
-        response = _call(sessions[role], route.path, method)
+        response = _call(sessions[role], route, method)
         if role.allows(required):
             assert response.status_code != 403 and response.status_code < 500, (role, response.text)
             assert "Not allowed" not in response.text
@@ -157,7 +187,7 @@ def test_a_post_without_its_form_token_is_refused_for_every_role(
     sessions: dict[Role | None, Session], route: UIRoute
 ) -> None:
     for role in (None, *Role):
-        response = _call(sessions[role], route.path, "POST", csrf=False)
+        response = _call(sessions[role], route, "POST", csrf=False)
         assert response.status_code == 403, (role, response.text)
         assert "Form expired" in response.text
 
