@@ -21,7 +21,7 @@ async def _render(current: Page, status: int = 200, **extra: object) -> Response
         keys=await eab.list_eab_keys(current.rt),
         profile_names=sorted(p.profile.name for p in await profiles.list_profiles(current.rt)),
         errors=extra.pop("errors", {}),
-        form=current.form or {},
+        form=extra.pop("form", current.form or {}),
         **extra,
     )
 

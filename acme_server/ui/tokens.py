@@ -26,7 +26,7 @@ async def _render(current: Page, status: int = 200, **extra: object) -> Response
         tokens=await tokens.list_tokens(current.rt),
         roles=list(Role),
         errors=extra.pop("errors", {}),
-        form=current.form or {},
+        form=extra.pop("form", current.form or {}),
         **extra,
     )
 
