@@ -46,6 +46,7 @@ SECTIONS: Mapping[str, str] = {
     "requests.html": "requests",
     "cas.html": "cas",
     "ca.html": "cas",
+    "syncs.html": "syncs",
     "accounts.html": "accounts",
     "account.html": "accounts",
     "eab_keys.html": "eab",

@@ -73,6 +73,10 @@ ROUTES: list[BaseRoute] = [
             Route("/cas/{id}", cas.show_ca, name="ca"),
             *_document_routes(documents.PROFILES),
             *_document_routes(documents.POLICIES),
+            Route("/syncs", syncs.list_syncs, name="syncs"),
+            Route("/syncs", syncs.add_sync, methods=["POST"], name="create_sync"),
+            Route("/syncs/{sync}/push", syncs.push_sync, methods=["POST"], name="run_sync"),
+            Route("/syncs/{sync}/remove", syncs.remove_sync, methods=["POST"], name="delete_sync"),
             Route("/accounts", accounts.list_accounts, name="accounts"),
             Route("/accounts/{id}", accounts.show_account, name="account"),
             Route(

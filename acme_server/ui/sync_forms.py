@@ -4,6 +4,10 @@ as labelled fields. Read by the details page (to render) and ui/syncs.py (to rea
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from acme_server.services import syncs
+from acme_server.services.runtime import Runtime
 
 
 @dataclass(frozen=True)
@@ -38,3 +42,13 @@ SYNC_FORMS: dict[str, tuple[SyncField, ...]] = {
 
 def form_name(destination_type: str, field: SyncField) -> str:
     return f"{destination_type}-{field.key}"
+
+
+def form_context(rt: Runtime) -> dict[str, Any]:
+    """What templates/_sync_fields.html needs, for the page that includes it."""
+    return {
+        "destination_types": sorted(SYNC_FORMS),
+        "sync_forms": SYNC_FORMS,
+        "sync_form_name": form_name,
+        "reload_commands": syncs.reload_command_names(rt),
+    }

@@ -10,11 +10,12 @@ from typing import Any
 from starlette.responses import RedirectResponse, Response
 
 from acme_server.errors import Forbidden
+from acme_server.problems import problem_for
 from acme_server.services import syncs
 from acme_server.services.tokens import Role
-from acme_server.ui.certificates import details_page
+from acme_server.ui.certificates import details_page, known_names
 from acme_server.ui.pages import Page, page
-from acme_server.ui.sync_forms import SYNC_FORMS, SyncField, form_name
+from acme_server.ui.sync_forms import SYNC_FORMS, SyncField, form_context, form_name
 from ca_core.errors import CAError, InvalidSetting
 from ca_core.metadata import parse_pairs
 
@@ -59,31 +60,73 @@ def _form_field(exc: CAError, destination_type: str) -> str:
     return f"{destination_type}-{key}" if key in known else "sync"
 
 
+def _on_certificate(current: Page) -> bool:
+    """Whether the action came from a certificate's details page (else from the Syncs page)."""
+    return "id" in current.request.path_params
+
+
 def _back(current: Page) -> Response:
-    """To the details page's Syncs section."""
-    return RedirectResponse(current.url("certificate", id=current.request.path_params["id"]) + "#syncs", 303)
+    """To the page the action came from: the details page's Syncs section, or the Syncs page."""
+    if _on_certificate(current):
+        url = current.url("certificate", id=current.request.path_params["id"]) + "#syncs"
+        return RedirectResponse(url, 303)
+    return current.redirect("syncs")
+
+
+async def syncs_page(current: Page, status: int = 200, errors: dict[str, str] | None = None) -> Response:
+    return current.render(
+        "syncs.html",
+        status=status,
+        syncs=await syncs.list_syncs(current.rt),
+        profile_names=(await known_names(current))[0],
+        errors=errors or {},
+        **form_context(current.rt),
+    )
+
+
+async def _refused(current: Page, status: int, errors: dict[str, str]) -> Response:
+    if _on_certificate(current):
+        return await details_page(current, status, errors=errors, sync_open=True)
+    return await syncs_page(current, status, errors)
+
+
+def _follows(current: Page) -> tuple[str | None, str | None]:
+    """(certificate, profile) the new sync pushes: the details page's certificate, or what the Syncs
+    page's form names (a profile's newest certificate, or one certificate by id)."""
+    if _on_certificate(current):
+        return current.request.path_params["id"], None
+    if current.field("follows") == "certificate":
+        return current.field("certificate") or None, None
+    return None, current.field("profile") or None
+
+
+@page()
+async def list_syncs(current: Page) -> Response:
+    return await syncs_page(current)
 
 
 @page(Role.OPERATOR)
 async def add_sync(current: Page) -> Response:
-    certificate_id = current.request.path_params["id"]
     destination_type = current.field("destination_type")
     try:
         config, secrets = _parts(current, destination_type)
+        certificate, profile = _follows(current)
         await syncs.create_sync(
             current.rt,
             name=current.field("sync_name"),
             destination_type=destination_type,
             config=config,
             secrets=secrets,
-            certificate=certificate_id,
             role=current.user.role if current.user else Role.VIEWER,
+            certificate=certificate,
+            profile=profile,
         )
-    except Forbidden as exc:  # e.g. an operator naming a reload command: admins only
-        return await details_page(current, 403, errors={"sync": exc.detail}, sync_open=True)
+    except Forbidden as exc:  # e.g. a directory outside the configured roots: admins only
+        return await _refused(current, 403, {"sync": exc.detail})
     except CAError as exc:
+        status = problem_for(exc)[1]
         errors = {_form_field(exc, destination_type): exc.detail}
-        return await details_page(current, 400, errors=errors, sync_open=True)
+        return await _refused(current, status if status < 500 else 400, errors)
     return _back(current)
 
 

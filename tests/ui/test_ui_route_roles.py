@@ -56,6 +56,11 @@ EXPECTED: dict[str, Row] = {
     "add_sync": row(OPERATOR, "POST"),
     "push_sync": row(OPERATOR, "POST"),
     "remove_sync": row(OPERATOR, "POST"),
+    # the Syncs page (API: syncs; what only an admin may configure is the service's check)
+    "syncs": row(VIEWER, "GET"),
+    "create_sync": row(OPERATOR, "POST"),
+    "run_sync": row(OPERATOR, "POST"),
+    "delete_sync": row(OPERATOR, "POST"),
     # requests and CAs
     "requests": row(VIEWER, "GET"),
     "create_request": row(OPERATOR, "POST"),
