@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -207,3 +208,23 @@ def test_public_routes_need_no_session(sessions: dict[Role | None, Session], rou
     response = sessions[None].http.get(route.path)
     assert response.status_code in (200, 303, 404), response.text
     assert not response.headers.get("location", "").startswith("/ui/sign-in?next=")
+
+
+def _documented_rows() -> str:
+    (mount,) = [r for r in ROUTES if isinstance(r, Mount) and r.name == "ui"]
+    rows = []
+    for route in mount.routes:
+        if not isinstance(route, Route):
+            continue
+        rule = EXPECTED[route.name]
+        for method in sorted(rule.methods):
+            role = rule.role.value if rule.role else "none"
+            rows.append(f"| `{method} /ui{route.path}` | {role} | `{route.name}` |\n")
+    return "".join(rows)
+
+
+def test_the_ui_roles_table_in_docs_matches_the_route_table() -> None:
+    text = (Path(__file__).parents[2] / "docs" / "ui.md").read_text()
+    block = text.split("<!-- ui-roles:begin -->\n", 1)[1].split("<!-- ui-roles:end -->", 1)[0]
+    header = "| route | least role | name |\n|---|---|---|\n"
+    assert block == header + _documented_rows(), "regenerate the table in docs/ui.md from EXPECTED"
