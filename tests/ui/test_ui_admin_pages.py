@@ -223,7 +223,8 @@ def test_a_token_is_shown_once_with_a_copy_button_and_can_be_revoked(
         second.fill("#token", secret)
         second.click("button[type=submit]")
         second.wait_for_url("**/ui/certificates")
-        page.locator("#tokens tbody tr", has_text="deploy-bot").get_by_role("button", name="Revoke").click()
+        row.locator("summary").click()
+        row.get_by_role("button", name="Revoke token").click()
         expect(page.locator("#tokens")).not_to_contain_text("deploy-bot")
         second.goto(ui.url + "/certificates")
         second.wait_for_url("**/ui/sign-in?next=*")  # its session ended with it
