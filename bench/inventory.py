@@ -35,7 +35,7 @@ import httpx
 
 from acme_server.app import create_app
 from acme_server.config import Settings, load_settings
-from acme_server.services import bootstrap, certificates, tokens
+from acme_server.services import bootstrap, certificates, tokens, ui_sessions
 from acme_server.services.certificates import CertificateInfo, ManagedRequest
 from acme_server.services.runtime import open_runtime
 from acme_server.services.tokens import Role
@@ -202,7 +202,9 @@ async def run_engine(engine: str, settings: Settings, count: int, rounds: int) -
     results: dict[str, Any] = {"engine": engine, "certificates": count, "seed_s": seed_s, "pages": {}}
     async with app.router.lifespan_context(app):
         rt = app.state.runtime
-        cookie = SessionCodec(rt.kek).encode(Session.new(rt.clock.now(), token=token))
+        # a server-side session, as signing in makes one (services/ui_sessions.py)
+        secret = await ui_sessions.start_session(rt, await tokens.authenticate(rt, token))
+        cookie = SessionCodec(rt.kek).encode(Session.new(rt.clock.now(), secret=secret))
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app),
             base_url="https://bench",

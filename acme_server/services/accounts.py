@@ -142,6 +142,27 @@ async def get_account(rt: Runtime, account_id: str) -> Account:
     return _account(record)
 
 
+async def list_accounts(rt: Runtime, *, limit: int, offset: int) -> tuple[list[Account], int]:
+    """One page of accounts, newest first, and the total (the UI's accounts page)."""
+    async with rt.storage.read() as tx:
+        records, total = await tx.accounts.list(limit=limit, offset=offset)
+    return [_account(record) for record in records], total
+
+
+async def find_account(rt: Runtime, account_id: str) -> Account:
+    """get_account for an operator looking one up: an unknown id is NotFound, not an ACME problem."""
+    try:
+        return await get_account(rt, account_id)
+    except AccountDoesNotExist:
+        raise NotFound("ACME account", account_id) from None
+
+
+async def deactivate_by_id(rt: Runtime, account_id: str) -> Account:
+    """An operator deactivating an account (RFC 8555 §7.3.6 effect: final; its requests are refused
+    from now on); one already deactivated or revoked stays as it is."""
+    return await deactivate_account(rt, await find_account(rt, account_id))
+
+
 @dataclass(frozen=True)
 class NewAccount:
     jwk: JWK

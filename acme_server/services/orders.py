@@ -262,6 +262,15 @@ async def list_orders(
         return await tx.orders.list_for_account(account.id, limit=limit, cursor=cursor)
 
 
+async def account_orders(rt: Runtime, account_id: str, limit: int = 50) -> tuple[list[OrderRecord], bool]:
+    """The first `limit` orders of an account, oldest first, and whether it has more (the UI's
+    account page)."""
+    async with rt.storage.read() as tx:
+        ids, more = await tx.orders.list_for_account(account_id, limit=limit, cursor=None)
+        found = [await tx.orders.get(order_id) for order_id in ids]
+    return [record for record in found if record is not None], more is not None
+
+
 def _parse_csr(csr_der: bytes, profile: Profile) -> CertificateRequest:
     """§7.4: every CSR problem is badCSR, with the precise reason (a weak key or one the profile
     does not allow included). The csr is DER: a PEM one (base64url of its text) is refused too."""

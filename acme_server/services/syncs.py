@@ -123,6 +123,11 @@ def destination_types() -> list[str]:
     return sorted(DESTINATIONS)
 
 
+def reload_command_names(rt: Runtime) -> list[str]:
+    """The reload commands a `directory` sync may name: the server's configuration, never the API."""
+    return sorted(rt.host.reload_commands)
+
+
 async def find_record(tx: Tx, ref: str) -> SyncRecord:
     """A sync by id or name."""
     record = await tx.syncs.get(ref) or await tx.syncs.get_by_name(ref)

@@ -94,9 +94,15 @@ async def authenticate(rt: Runtime, plaintext: str) -> TokenInfo:
     """The token behind a bearer secret; Unauthorized when unknown or expired (one detail for both, so
     a caller cannot tell a revoked token from a mistyped one). Records the use, at most once a minute
     per token: checking a token is a read, so API calls and UI page views cost no write each."""
-    now = rt.clock.now()
     async with rt.storage.read() as tx:
         record = await tx.tokens.find_by_hash(hash_token(plaintext.strip()))
+    return await accept(rt, record)
+
+
+async def accept(rt: Runtime, record: TokenRecord | None) -> TokenInfo:
+    """A found token, refused when missing or expired, its use recorded (for authenticate and the UI's
+    sessions, services/ui_sessions.py)."""
+    now = rt.clock.now()
     if record is None or (record.expires_at is not None and record.expires_at <= now):
         raise Unauthorized("the API token is unknown, revoked or expired")
     if record.last_used_at is None or now - record.last_used_at >= LAST_USED_RESOLUTION:

@@ -65,6 +65,7 @@ from acme_server.storage.requests import (
 from acme_server.storage.revocations import RevocationRecord, RevocationRepository
 from acme_server.storage.syncs import SyncRecord, SyncRepository
 from acme_server.storage.tokens import TokenRecord, TokenRepository
+from acme_server.storage.ui_sessions import UISessionRecord, UISessionRepository
 
 __all__ = [
     "AccountRecord",
@@ -96,6 +97,7 @@ __all__ = [
     "SyncRecord",
     "TokenRecord",
     "Tx",
+    "UISessionRecord",
     "normalize_url",
 ]
 
@@ -146,6 +148,10 @@ class Tx:
     @cached_property
     def tokens(self) -> TokenRepository:
         return TokenRepository(self._connection)
+
+    @cached_property
+    def ui_sessions(self) -> UISessionRepository:
+        return UISessionRepository(self._connection)
 
     @cached_property
     def leases(self) -> LeaseRepository:

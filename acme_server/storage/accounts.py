@@ -3,12 +3,13 @@ changes and key rollover are conditional writes."""
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import Row, bindparam, insert, select, update
+from sqlalchemy import Row, bindparam, func, insert, select, update
 
 from acme_server.storage.base import Repository, make_id, utcnow
 from acme_server.storage.prepared import prepared
@@ -70,6 +71,18 @@ class AccountRepository(Repository):
         statement = select(acme_accounts).where(acme_accounts.c.jwk_thumbprint == jwk_thumbprint)
         row = (await self._execute(statement)).first()
         return None if row is None else _record(row)
+
+    async def list(self, *, limit: int, offset: int) -> tuple[builtins.list[AccountRecord], int]:
+        """One page of accounts, newest first, and how many there are (the UI's accounts page)."""
+        statement = (
+            select(acme_accounts)
+            .order_by(acme_accounts.c.created_at.desc(), acme_accounts.c.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        records = [_record(row) for row in await self._execute(statement)]
+        total = (await self._execute(select(func.count()).select_from(acme_accounts))).scalar_one()
+        return records, int(total)
 
     async def update_contacts(self, account_id: str, contacts: Sequence[str]) -> AccountRecord | None:
         """Replace the contacts; the updated account, or None when there is no such account."""

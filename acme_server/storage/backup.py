@@ -60,8 +60,8 @@ from acme_server.storage.tables import UTCDateTime, metadata
 FORMAT: Final = "acme-server-backup"
 VERSION: Final = 1
 # Process state, not data: used nonces may be forgotten (a restore resets the guard), rate-limit
-# windows start over, leases expire.
-SKIPPED: Final = frozenset({"acme_nonces", "acme_rate_counters", "leases"})
+# windows start over, leases expire, UI sessions end (everyone signs in again).
+SKIPPED: Final = frozenset({"acme_nonces", "acme_rate_counters", "leases", "ui_sessions"})
 # Rows every migrated schema has before anything is stored; a target holding only these is empty.
 SEEDED: Final = frozenset({"config_generation", *SKIPPED})
 _BATCH: Final = 500

@@ -276,6 +276,20 @@ api_tokens = Table(
     _one_of("role", "admin", "operator", "viewer"),
 )
 
+# One row per signed-in UI session (ui/session.py): the cookie holds the session's random secret,
+# the row its SHA-256, so sign-out (deleting the row) ends every copy of the cookie at once and a
+# read of the table signs no one in. Revoking the token deletes its sessions.
+ui_sessions = Table(
+    "ui_sessions",
+    metadata,
+    Column("id_hash", Text, primary_key=True),
+    Column(
+        "token_id", String(36), ForeignKey("api_tokens.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    _created_at(),
+    Column("expires_at", UTCDateTime(), nullable=False, index=True),
+)
+
 # One row, bumped in the same transaction as every change to a CA, policy, profile or cross
 # certificate: a process caches that configuration and reloads it when the number moved.
 config_generation = Table(

@@ -8,12 +8,12 @@ from datetime import datetime, timedelta
 
 from starlette.responses import Response
 
-from acme_server.destinations import DESTINATIONS
 from acme_server.problems import problem_for
 from acme_server.services import catalog, certificates, renew, renewals, syncs
 from acme_server.services.certificates import CertificateFilter, CertificateInfo
 from acme_server.services.tokens import Role
 from acme_server.ui.pages import Page, page
+from acme_server.ui.sync_forms import form_context
 from ca_core.errors import CAError, InvalidSetting
 from ca_core.metadata import parse_pairs
 from ca_core.revocation import RevocationReason
@@ -130,7 +130,7 @@ async def details_page(current: Page, status: int = 200, **extra: object) -> Res
         renewal=renewal,
         renewal_chain=chain,
         syncs=bound,
-        destination_types=sorted(DESTINATIONS),
+        **form_context(current.rt),
         profile_names=profile_names,
         ca_names=ca_names,
         reasons=list(RevocationReason),

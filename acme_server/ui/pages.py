@@ -4,6 +4,7 @@ services; they never see cookies or tokens."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,14 +16,17 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from acme_server.errors import RateLimited, Unauthorized
+from acme_server.errors import RateLimited
+from acme_server.observability import logs
 from acme_server.problems import problem_for
-from acme_server.services import tokens
+from acme_server.services import ui_sessions
 from acme_server.services.runtime import Runtime
 from acme_server.services.tokens import Role, TokenInfo
-from acme_server.ui.session import COOKIE, LIFETIME, Session, SessionCodec
+from acme_server.services.ui_sessions import LIFETIME
+from acme_server.ui.session import COOKIE, Session, SessionCodec
 from ca_core.errors import CAError
 
+log = logging.getLogger(__name__)
 SIGN_IN = "ui:sign_in"
 # script-src 'self': no inline script anywhere, so injected markup cannot run code.
 SECURITY_HEADERS: Mapping[str, str] = {
@@ -42,6 +46,11 @@ SECTIONS: Mapping[str, str] = {
     "requests.html": "requests",
     "cas.html": "cas",
     "ca.html": "cas",
+    "syncs.html": "syncs",
+    "accounts.html": "accounts",
+    "account.html": "accounts",
+    "eab_keys.html": "eab",
+    "tokens.html": "tokens",
 }
 
 templates = jinja2.Environment(
@@ -81,7 +90,9 @@ class Page:
         return f"{path}?{urlencode(given, doseq=True)}" if given else path
 
     def render(self, template: str, status: int = 200, **context: Any) -> Response:
-        context.setdefault("section", SECTIONS.get(template, ""))
+        kind = context.get("kind")  # a profile's or policy's pages (ui/documents.py)
+        context.setdefault("section", kind.plural if kind is not None else SECTIONS.get(template, ""))
+        context.setdefault("Role", Role)
         html = templates.get_template(template).render(
             page=self, user=self.user, csrf=self.session.csrf, url=self.url, **context
         )
@@ -145,12 +156,9 @@ def _set_cookie(request: Request, response: Response, session: Session) -> None:
 
 
 async def _user(rt: Runtime, session: Session) -> TokenInfo | None:
-    if session.token is None:
-        return None
-    try:
-        return await tokens.authenticate(rt, session.token)
-    except Unauthorized:
-        return None  # deleted or expired since sign-in: sign in again
+    """The signed-in token, or None (also when the session ended since: signed out elsewhere, timed
+    out, token revoked — sign in again)."""
+    return None if session.secret is None else await ui_sessions.session_user(rt, session.secret)
 
 
 def _error(page: Page, status: int, title: str, detail: str) -> Response:
@@ -179,6 +187,16 @@ async def _run(page: Page, handler: Handler, required: Role | None) -> Response:
         return _error(page, status, "Not found" if status == 404 else "Could not do that", detail)
 
 
+def _unexpected(page: Page, exc: Exception) -> Response:
+    """A bug or an outage: logged with its traceback, shown as a page naming the request id the log
+    line carries (so a report leads to it), and nothing of the error itself."""
+    log.error("unexpected error on %s", page.request.url.path, exc_info=exc)
+    request_id = logs.REQUEST_ID.get()
+    detail = "The server could not complete the request. It has been logged"
+    detail += f" with request id {request_id}." if request_id else "."
+    return _error(page, 500, "Something went wrong", detail)
+
+
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
@@ -194,8 +212,11 @@ def page(required: Role | None = Role.VIEWER) -> Callable[[Handler], Endpoint]:
             current = Page(request, rt, session or Session.new(now), None)
             if session is None:
                 current.start_session(current.session)
-            current.user = await _user(rt, current.session)
-            response = await _run(current, handler, required)
+            try:
+                current.user = await _user(rt, current.session)
+                response = await _run(current, handler, required)
+            except Exception as exc:  # the UI's error edge: a page, never a traceback or a JSON problem
+                response = _unexpected(current, exc)
             if current._new_session is not None:
                 _set_cookie(request, response, current._new_session)
             response.headers.update(SECURITY_HEADERS)

@@ -7,7 +7,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from acme_server.ui import auth, cas, certificates, requests, syncs
+from acme_server.ui import accounts, auth, cas, certificates, documents, eab, requests, syncs, tokens
 from acme_server.ui.pages import Page, page
 
 
@@ -22,6 +22,22 @@ async def not_found(current: Page) -> Response:
 
 
 _CERTIFICATE = "/certificates/{id}"
+
+
+def _document_routes(kind: documents.Kind) -> list[BaseRoute]:
+    """A profile's or policy's pages: list, new, create, show (its form), update, delete."""
+    handlers = documents.handlers(kind)
+    base, one = f"/{kind.plural}", f"/{kind.plural}/{{id}}"
+    return [
+        Route(base, handlers[kind.plural], name=kind.plural),
+        Route(base + "/new", handlers[f"new_{kind.key}"], name=f"new_{kind.key}"),
+        Route(base, handlers[f"create_{kind.key}"], methods=["POST"], name=f"create_{kind.key}"),
+        Route(one, handlers[kind.key], name=kind.key),
+        Route(one, handlers[f"update_{kind.key}"], methods=["POST"], name=f"update_{kind.key}"),
+        Route(one + "/delete", handlers[f"delete_{kind.key}"], methods=["POST"], name=f"delete_{kind.key}"),
+    ]
+
+
 _SYNC = _CERTIFICATE + "/syncs/{sync}"
 
 ROUTES: list[BaseRoute] = [
@@ -55,6 +71,28 @@ ROUTES: list[BaseRoute] = [
             Route("/requests", requests.create_request, methods=["POST"], name="create_request"),
             Route("/cas", cas.list_cas, name="cas"),
             Route("/cas/{id}", cas.show_ca, name="ca"),
+            *_document_routes(documents.PROFILES),
+            *_document_routes(documents.POLICIES),
+            Route("/syncs", syncs.list_syncs, name="syncs"),
+            Route("/syncs", syncs.add_sync, methods=["POST"], name="create_sync"),
+            Route("/syncs/{sync}/push", syncs.push_sync, methods=["POST"], name="run_sync"),
+            Route("/syncs/{sync}/remove", syncs.remove_sync, methods=["POST"], name="delete_sync"),
+            Route("/accounts", accounts.list_accounts, name="accounts"),
+            Route("/accounts/{id}", accounts.show_account, name="account"),
+            Route(
+                "/accounts/{id}/deactivate",
+                accounts.deactivate_account,
+                methods=["POST"],
+                name="deactivate_account",
+            ),
+            Route("/eab-keys", eab.list_eab_keys, name="eab_keys"),
+            Route("/eab-keys", eab.create_eab_key, methods=["POST"], name="create_eab_key"),
+            Route("/eab-keys/{kid}/disable", eab.disable_eab_key, methods=["POST"], name="disable_eab_key"),
+            Route("/eab-keys/{kid}/enable", eab.enable_eab_key, methods=["POST"], name="enable_eab_key"),
+            Route("/eab-keys/{kid}/delete", eab.delete_eab_key, methods=["POST"], name="delete_eab_key"),
+            Route("/tokens", tokens.list_tokens, name="tokens"),
+            Route("/tokens", tokens.create_token, methods=["POST"], name="create_token"),
+            Route("/tokens/{id}/revoke", tokens.revoke_token, methods=["POST"], name="revoke_token"),
             Mount("/static", StaticFiles(packages=[("acme_server.ui", "static")]), name="static"),
             Route("/{path:path}", not_found, name="not_found"),
         ],

@@ -1,7 +1,8 @@
-"""The UI session: one cookie holding the signed-in API token and the form (CSRF) token, sealed with
-AES-GCM under a key derived from the KEK — replicas sharing the KEK read each other's cookies, and
-nothing new has to be kept secret. The token is re-checked on every request, so deleting or expiring
-it ends the session too."""
+"""The UI session cookie: the form (CSRF) token and, once signed in, the secret of a server-side session
+(services/ui_sessions.py), sealed with AES-GCM under a key derived from the KEK — replicas sharing the
+KEK read each other's cookies, and nothing new has to be kept secret. The API token itself never
+leaves the sign-in request; the server-side session is looked up on every request, so signing out,
+its expiry, or deleting or expiring the token ends it for every copy of the cookie."""
 
 from __future__ import annotations
 
@@ -11,29 +12,29 @@ import hmac
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from acme_server.services.ui_sessions import LIFETIME
 from ca_core.keyprotect import KeyEncryptionKey
 
 COOKIE = "acme_ui_session"
-LIFETIME = timedelta(hours=12)
-_PURPOSE = b"acme-server ui session cookie v1"
+_PURPOSE = b"acme-server ui session cookie v2"  # v2: a session secret where v1 held the API token
 _NONCE_BYTES = 12
 
 
 @dataclass(frozen=True)
 class Session:
     csrf: str  # echoed by every form; compared in constant time
-    token: str | None  # the API token the user signed in with; None before sign-in
+    secret: str | None  # the server-side session's secret; None before sign-in
     started: datetime
 
     @classmethod
-    def new(cls, now: datetime, token: str | None = None) -> Session:
+    def new(cls, now: datetime, secret: str | None = None) -> Session:
         """A fresh session; signing in starts a new one, so a pre-sign-in CSRF token never carries over."""
-        return cls(csrf=secrets.token_urlsafe(32), token=token, started=now)
+        return cls(csrf=secrets.token_urlsafe(32), secret=secret, started=now)
 
     def accepts(self, csrf: str | None) -> bool:
         return csrf is not None and hmac.compare_digest(self.csrf.encode(), csrf.encode())
@@ -45,7 +46,7 @@ class SessionCodec:
 
     def encode(self, session: Session) -> str:
         payload = json.dumps(
-            {"c": session.csrf, "t": session.token, "s": int(session.started.timestamp())}
+            {"c": session.csrf, "t": session.secret, "s": int(session.started.timestamp())}
         ).encode()
         nonce = secrets.token_bytes(_NONCE_BYTES)
         sealed = nonce + self._aead.encrypt(nonce, payload, COOKIE.encode())
@@ -60,7 +61,7 @@ class SessionCodec:
             payload = self._aead.decrypt(sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], COOKIE.encode())
             fields = json.loads(payload)
             started = datetime.fromtimestamp(int(fields["s"]), tz=now.tzinfo)
-            session = Session(csrf=str(fields["c"]), token=fields["t"], started=started)
+            session = Session(csrf=str(fields["c"]), secret=fields["t"], started=started)
         except (binascii.Error, ValueError, InvalidTag, KeyError, TypeError):
             return None
         if now - session.started > LIFETIME:

@@ -5,6 +5,7 @@ by Playwright (never a downloaded browser). Screenshots land in tests/ui/artifac
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -147,10 +148,17 @@ def sign_in(page: Page, ui: UI, role: Role = Role.OPERATOR) -> None:
     page.wait_for_url("**/ui/certificates")
 
 
+# UI_SCREENSHOTS=docs/img: the pages' screenshots are also written there as ui-<name>.png, for the
+# docs (`UI_SCREENSHOTS=docs/img .venv/bin/python -m pytest tests/ui -q`); off in CI.
+DOCS_SCREENSHOTS = os.environ.get("UI_SCREENSHOTS")
+
+
 def screenshot(page: Page, name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
+    if DOCS_SCREENSHOTS:
+        shutil.copyfile(path, Path(DOCS_SCREENSHOTS) / f"ui-{name}.png")
     return path
 
 

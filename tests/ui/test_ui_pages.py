@@ -3,7 +3,6 @@ the details page and every action of its Options menu, the CA pages, roles and C
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -232,11 +231,12 @@ def test_syncs_are_added_pushed_and_removed_from_the_details_page(page: Page, ui
     choose(page, "Manage syncs")
     page.fill("#sync_name", "web-files")
     page.select_option("#destination_type", "directory")
-    page.fill("#config", '{"path": "relative/dir"}')
+    expect(page.locator("#sync-fields-aws-acm")).to_be_hidden()  # only the chosen type's fields
+    page.fill("#directory-path", "relative/dir")
     page.click("#add-sync")
-    expect(page.locator("#config-error")).to_contain_text("config.path")  # refused next to the field
-    expect(page.locator("#config")).to_have_value('{"path": "relative/dir"}')
-    page.fill("#config", json.dumps({"path": str(target)}))
+    expect(page.locator("#directory-path-error")).to_contain_text("absolute")  # next to the field
+    expect(page.locator("#directory-path")).to_have_value("relative/dir")
+    page.fill("#directory-path", str(target))
     page.click("#add-sync")
     row = page.locator("#sync-list tbody tr", has_text="web-files")
     expect(row).to_contain_text("ok")

@@ -126,3 +126,21 @@ document.addEventListener("DOMContentLoaded", () => {
   addRows(document);
   requestMethod(document);
 });
+
+function syncTypes(root) {
+  // The Add a sync form shows the fields of the chosen destination type only (all show without JS;
+  // the server reads the chosen type's fields only).
+  const form = root.querySelector("form[data-sync-form]");
+  if (!form) return;
+  const select = form.querySelector("select[name=destination_type]");
+  const update = () => {
+    for (const set of form.querySelectorAll("fieldset[data-sync-type]")) {
+      set.hidden = set.dataset.syncType !== select.value;
+      set.disabled = set.dataset.syncType !== select.value;
+    }
+  };
+  select.addEventListener("change", update);
+  update();
+}
+
+document.addEventListener("DOMContentLoaded", () => syncTypes(document));
