@@ -9,9 +9,29 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import ColumnElement, bindparam, case, delete, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Executable,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 
-from acme_server.storage.base import Repository, make_id, pairs_match, utcnow
+from acme_server.storage.base import (
+    Repository,
+    make_id,
+    pair_owners,
+    pairs_exist,
+    pairs_match,
+    pairs_owners,
+    utcnow,
+)
 from acme_server.storage.prepared import prepared
 from acme_server.storage.tables import cas, certificate_metadata, certificates, profiles
 
@@ -62,6 +82,7 @@ class CertificateFilter:
 
 
 def _conditions(query: CertificateFilter) -> list[ColumnElement[bool]]:
+    """Every criterion but the metadata pairs (list() chooses how to match those)."""
     c = certificates.c
     conditions: list[ColumnElement[bool]] = []
     if query.status is not None:
@@ -79,7 +100,6 @@ def _conditions(query: CertificateFilter) -> list[ColumnElement[bool]]:
                 c.san_text.icontains(query.search, autoescape=True),
             )
         )
-    conditions.extend(pairs_match(c.id, certificate_metadata, "certificate_id", query.metadata))
     return conditions
 
 
@@ -167,6 +187,18 @@ class CertificateRepository(Repository):
         """One page, newest first, and the total number matching the filter."""
         conditions = _conditions(query)
         c = certificates.c
+        pairs = query.metadata
+        total = await self._count(conditions, pairs)
+        if total == 0:
+            return [], 0
+        if pairs:
+            # Many matches: probe each row along the created_at index (EXISTS) and stop after the page;
+            # few: materialise the matching ids (IN) rather than walk the whole index for them. The
+            # probe walks about (offset + limit) * all / total rows, IN sorts `total` ids.
+            population = await self._number(select(func.count()).select_from(certificates))
+            walked = (offset + limit) * population / total
+            match = pairs_exist if walked <= 2 * total else pairs_match
+            conditions = [*conditions, *match(c.id, certificate_metadata, "certificate_id", pairs)]
         # A deferred join: the page's ids come from the (created_at, id) index and the filters, then
         # only those rows are read whole. Sorting or skipping whole rows (PEMs and all) cost seconds
         # at 100,000 certificates (bench/inventory.py).
@@ -180,9 +212,37 @@ class CertificateRepository(Repository):
             .scalar_subquery()
         )
         page = select(certificates).where(c.id.in_(ids)).order_by(*newest_first)
-        total = select(func.count()).select_from(certificates).where(*conditions)
-        records = await self._all(CertificateRecord, page)
-        return records, int((await self._execute(total)).scalar_one())
+        return await self._all(CertificateRecord, page), total
+
+    async def _count(self, conditions: Sequence[ColumnElement[bool]], pairs: Mapping[str, str]) -> int:
+        """How many certificates match, driven from the smaller side. Each pair's count is a range of
+        the metadata index (under a millisecond for 20,000); the rarest pair drives a self-join of
+        that index, or, when the other criteria select fewer certificates, those certificates probe
+        the pairs (EXISTS). Counting with IN over id sets sorted them all: a 2-pair count of 10,000
+        among 100,000 went from 84 to 28 ms on SQLite (bench/inventory.py)."""
+        everything = select(func.count()).select_from(certificates).where(*conditions)
+        if not pairs:
+            return await self._number(everything)
+        sizes = {
+            key: await self._number(pair_owners(certificate_metadata, key, value))
+            for key, value in pairs.items()
+        }
+        ordered = sorted(pairs.items(), key=lambda pair: sizes[pair[0]])
+        rarest = sizes[ordered[0][0]]
+        if rarest == 0:
+            return 0
+        if conditions and await self._number(everything) <= rarest:
+            probes = pairs_exist(certificates.c.id, certificate_metadata, "certificate_id", pairs)
+            return await self._number(everything.where(*probes))
+        if len(ordered) == 1 and not conditions:
+            return rarest
+        joined, where, owner = pairs_owners(certificate_metadata, "certificate_id", ordered)
+        if conditions:
+            joined = joined.join(certificates, certificates.c.id == owner)
+        return await self._number(select(func.count()).select_from(joined).where(*where, *conditions))
+
+    async def _number(self, statement: Executable) -> int:
+        return int((await self._execute(statement)).scalar_one())
 
     async def get_metadata(self, certificate_id: str) -> dict[str, str]:
         return await self._read_pairs(certificate_metadata, "certificate_id", certificate_id)
