@@ -9,7 +9,21 @@ from collections.abc import AsyncIterator, Callable, Hashable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar, cast
 
-from sqlalchemy import ColumnElement, Executable, Row, Table, bindparam, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Executable,
+    FromClause,
+    Row,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    exists,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection, CursorResult, Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -202,8 +216,45 @@ def _named_parameters(
 def pairs_match(
     owner_id: ColumnElement[str], table: Table, owner_column: str, pairs: Mapping[str, str]
 ) -> list[ColumnElement[bool]]:
-    """One condition per metadata pair; together they say the owner has ALL the pairs."""
+    """One condition per metadata pair; together they say the owner has ALL the pairs. `IN (ids
+    with the pair)`: the planner materialises each pair's owners, cheap when they are few."""
     return [
         owner_id.in_(select(table.c[owner_column]).where(table.c.key == key, table.c.value == value))
         for key, value in sorted(pairs.items())
     ]
+
+
+def pairs_exist(
+    owner_id: ColumnElement[str], table: Table, owner_column: str, pairs: Mapping[str, str]
+) -> list[ColumnElement[bool]]:
+    """The same conditions as correlated EXISTS probes of the (owner, key) primary key: a page read
+    along the created_at index stops after its rows, cheap when many owners match (a first page of
+    10,000 matches among 100,000 in under a millisecond, where IN sorts all 10,000)."""
+    return [
+        exists().where(table.c[owner_column] == owner_id, table.c.key == key, table.c.value == value)
+        for key, value in sorted(pairs.items())
+    ]
+
+
+def pair_owners(table: Table, key: str, value: str) -> Select[int]:
+    """How many owners have one pair: a range count of the covering (key, value, owner) index."""
+    return select(func.count()).select_from(table).where(table.c.key == key, table.c.value == value)
+
+
+def pairs_owners(
+    table: Table, owner_column: str, pairs: Sequence[tuple[str, str]]
+) -> tuple[FromClause, list[ColumnElement[bool]], ColumnElement[str]]:
+    """The owners having ALL the (non-empty) pairs as a join of the metadata table with itself, read
+    from its covering (key, value, owner) index alone: the join, its conditions and the owner column.
+    The first pair drives the join: give the rarest first. A count of matches then never touches the
+    owners' rows (joined to them only for other filters)."""
+    (first_key, first_value), *rest = pairs
+    first = table.alias("pair_0")
+    owner = first.c[owner_column]
+    joined: FromClause = first
+    for index, (key, value) in enumerate(rest, start=1):
+        other = table.alias(f"pair_{index}")
+        joined = joined.join(
+            other, and_(other.c[owner_column] == owner, other.c.key == key, other.c.value == value)
+        )
+    return joined, [first.c.key == first_key, first.c.value == first_value], owner

@@ -114,6 +114,45 @@ async def test_metadata_filter_needs_all_pairs(storage: Storage) -> None:
         assert await _ids(tx, combined) == ([staging.id, prod.id], 2)
 
 
+async def test_metadata_filters_give_the_same_pages_whichever_way_they_are_matched(storage: Storage) -> None:
+    """list() counts from the metadata index and matches dense pairs by EXISTS probes, sparse ones by
+    IN (storage/certificates.py); every filter and page must equal a plain reading of the rows."""
+    teams, envs = ("ops", "web", "db"), ("prod", "dev")
+    async with storage.transaction() as tx:
+        ca = await make_ca(tx)
+        made = []
+        for index in range(48):
+            pairs = {"team": teams[index % 3], "env": envs[index % 2]}
+            if index % 16 == 0:
+                pairs["rare"] = "yes"
+            made.append(await make_certificate(tx, ca_id=ca.id, metadata=pairs))
+            if index % 5 == 0:
+                await tx.certificates.set_status(made[-1].id, "revoked")
+    async with storage.read() as tx:
+        newest_first, _ = await _ids(tx, CertificateFilter(), limit=100)
+        stored = {c.id: await tx.certificates.get_metadata(c.id) for c in made}
+        statuses = {c.id: (await tx.certificates.get(c.id)).status for c in made}  # type: ignore[union-attr]
+        filters = [
+            {"team": "ops"},
+            {"team": "ops", "env": "prod"},
+            {"env": "dev", "rare": "yes"},
+            {"rare": "yes"},
+            {"team": "nobody"},
+        ]
+        for pairs in filters:
+            for status in (None, "revoked", "active"):
+                expected = [
+                    key
+                    for key in newest_first
+                    if all(stored[key].get(k) == v for k, v in pairs.items())
+                    and status in (None, statuses[key])
+                ]
+                for limit, offset in ((5, 0), (5, 5), (2, 6), (50, 0)):
+                    query = CertificateFilter(metadata=pairs, status=status)
+                    page = await _ids(tx, query, limit=limit, offset=offset)
+                    assert page == (expected[offset : offset + limit], len(expected)), (pairs, status, offset)
+
+
 async def test_paging_keeps_the_total(storage: Storage) -> None:
     async with storage.transaction() as tx:
         ca = await make_ca(tx)
