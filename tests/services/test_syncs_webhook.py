@@ -19,7 +19,7 @@ import pytest
 from acme_server.destinations.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from acme_server.errors import Forbidden
 from acme_server.observability import metrics
-from acme_server.services import cas, certificates, syncs
+from acme_server.services import certificates, syncs
 from acme_server.services.renew import renew_certificate
 from acme_server.services.runtime import Runtime
 from acme_server.services.tokens import Role
@@ -28,7 +28,7 @@ from ca_core.errors import InvalidSetting
 from tests.fakes import FixedClock
 from tests.services.receivers import Exchange, Received, Receiver, https_server, server_tls
 from tests.services.test_certificates import _csr_pem
-from tests.services.test_syncs import issue
+from tests.services.test_syncs import issue, root_pem
 
 KEY = "webhook-hmac-key-0123456789abcdef"
 
@@ -54,10 +54,6 @@ async def loopback_allowed(dev: Runtime) -> AsyncIterator[Runtime]:
     """As with validation_allow_loopback = true: the receiver lives on 127.0.0.1."""
     dev.host = replace(dev.host, blocked_networks=ALWAYS_BLOCKED)
     yield dev
-
-
-async def root_pem(rt: Runtime) -> str:
-    return (await cas.get_ca(rt, "dev-root")).certificate_pem or ""
 
 
 def verify(request: Received, key: str = KEY) -> dict[str, Any]:
