@@ -17,6 +17,7 @@ from typing import Any
 
 from acme_server.services import bootstrap
 from acme_server.services.runtime import Runtime
+from tests.tools import openssl
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,21 @@ async def server_tls(rt: Runtime, directory: Path) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(files.certificate, files.key)
     return context
+
+
+def self_signed_tls(directory: Path) -> tuple[ssl.SSLContext, str]:
+    """A TLS server context with a self-signed certificate for 127.0.0.1 (openssl), and that
+    certificate's PEM for the client to trust: for a server without the dev CA."""
+    directory.mkdir(parents=True, exist_ok=True)
+    certificate, key = directory / "self-signed.pem", directory / "self-signed.key"
+    openssl(
+        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+        "-keyout", key, "-out", certificate,
+    )  # fmt: skip
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certificate, key)
+    return context, certificate.read_text()
 
 
 @contextmanager

@@ -98,3 +98,40 @@ def test_a_viewer_sees_the_syncs_but_no_form(page: Page, ui: UI) -> None:
     page.goto(ui.url + "/syncs")
     expect(page.locator("#sync-list")).to_be_visible()
     expect(page.locator("main form")).to_have_count(0)
+
+
+def test_the_webhook_and_key_vault_forms_and_the_webhook_block_list(page: Page, ui: UI) -> None:
+    sign_in(page, ui, Role.OPERATOR)
+    page.goto(ui.url + "/syncs")
+    page.select_option("#destination_type", "azure-keyvault")
+    for field in ("vaultUrl", "certificateName", "tenantId", "clientId", "tags", "clientSecret"):
+        expect(page.locator(f"#azure-keyvault-{field}")).to_be_visible()
+    expect(page.locator("#azure-keyvault-clientSecret")).to_have_attribute("type", "password")
+    expect(page.locator("#azure-keyvault-authorityHost")).to_have_count(0)  # an admin's choice
+    page.select_option("#destination_type", "webhook")
+    expect(page.locator("#azure-keyvault-vaultUrl")).to_be_hidden()
+    for field in ("url", "body", "caCertificates", "timeout", "hmacKey"):
+        expect(page.locator(f"#webhook-{field}")).to_be_visible()
+    expect(page.locator("#webhook-body option")).to_have_text(["bundle", "metadata"])
+    expect(page.locator("#webhook-includeKey")).to_have_count(0)  # sending the key: admins only
+    # the server's block list (loopback, by default) refuses an internal address, under its field
+    page.fill("#sync_name", "hook-internal")
+    page.fill("#webhook-url", "https://127.0.0.1:9/hooks")
+    page.fill("#webhook-hmacKey", "ui-hmac-key-0123456789")
+    page.click("#add-sync")
+    expect(page.locator("#webhook-url-error")).to_contain_text(
+        "127.0.0.1 is in a blocked network (127.0.0.0/8)"
+    )
+    expect(page.locator("#webhook-url")).to_have_value("https://127.0.0.1:9/hooks")
+    expect(page.locator("#sync-list")).not_to_contain_text("hook-internal")
+    assert "ui-hmac-key-0123456789" not in page.content()
+
+
+def test_admins_are_offered_the_webhook_key_and_another_authority(page: Page, ui: UI) -> None:
+    sign_in(page, ui, Role.ADMIN)
+    page.goto(ui.url + "/syncs")
+    page.select_option("#destination_type", "webhook")
+    expect(page.locator("#webhook-includeKey")).to_be_visible()
+    expect(page.locator("#webhook-includeKey")).to_have_attribute("type", "checkbox")
+    page.select_option("#destination_type", "azure-keyvault")
+    expect(page.locator("#azure-keyvault-authorityHost")).to_be_visible()
