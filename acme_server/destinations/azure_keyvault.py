@@ -40,6 +40,7 @@ VAULT_SUFFIXES: Final = (
     ".vault.microsoftazure.de",
 )
 _CERTIFICATE_NAME: Final = re.compile(r"[0-9A-Za-z-]{1,127}")  # Key Vault's object name rule
+_DIRECTORY_ID: Final = re.compile(r"[0-9A-Za-z.-]{1,128}")  # a tenant (GUID or domain) or client id
 _TIMEOUT: Final = 30  # seconds, for connecting and for each read
 
 
@@ -118,6 +119,8 @@ class AzureKeyVaultTarget:
             ) from None
         except exceptions.AzureError as exc:
             raise DestinationError(f"Key Vault import failed: {type(exc).__name__}") from None
+        except ValueError as exc:  # the SDK's own checks of its arguments (a tenant id, a URL)
+            raise DestinationError(f"Key Vault import failed: {_first_line(exc)}") from None
         version = str(imported.properties.version)
         return PushResult(
             f"imported as {self.certificate_name} version {version} in {self.vault_url}",
@@ -128,6 +131,13 @@ class AzureKeyVaultTarget:
 def _first_line(message: object) -> str:
     """An SDK error's first line: the later ones repeat the request (never the secret, but long)."""
     return str(message).strip().splitlines()[0][:300] if str(message).strip() else "no detail"
+
+
+def _directory_id(value: object, path: str) -> str:
+    text = read_string(value, path)
+    if not _DIRECTORY_ID.fullmatch(text):
+        raise InvalidSetting(path, "must be an Entra ID GUID or domain (letters, digits, '.', '-')")
+    return text
 
 
 def _https_url(value: object, path: str) -> str:
@@ -178,8 +188,8 @@ class AzureKeyVaultDestination:
         return AzureKeyVaultTarget(
             vault_url=_https_url(settings["vaultUrl"], "config.vaultUrl"),
             certificate_name=name,
-            tenant_id=read_string(settings["tenantId"], "config.tenantId"),
-            client_id=read_string(settings["clientId"], "config.clientId"),
+            tenant_id=_directory_id(settings["tenantId"], "config.tenantId"),
+            client_id=_directory_id(settings["clientId"], "config.clientId"),
             authority_host=None if authority is None else _https_url(authority, "config.authorityHost"),
             tags=read_tags(settings.get("tags", {})),
             client_secret=_client_secret(secrets),

@@ -136,7 +136,7 @@ class WebhookTarget:
         except httpx.ConnectError as exc:
             reason = "TLS verification failed" if _caused_by_tls(exc) else "connection failed"
             raise DestinationError(f"the webhook at {self._origin}: {reason}") from None
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise DestinationError(f"the webhook at {self._origin}: {type(exc).__name__}") from None
 
     @property
@@ -145,10 +145,17 @@ class WebhookTarget:
         return f"{parts.scheme}://{parts.netloc}"
 
     def _tls(self) -> ssl.SSLContext:
-        context = ssl.create_default_context()
-        if self.ca_certificates is not None:
-            context.load_verify_locations(cadata=self.ca_certificates)
-        return context
+        return _tls_context(self.ca_certificates)
+
+
+def _tls_context(ca_certificates: str | None) -> ssl.SSLContext:
+    """The system's trust store, or only `ca_certificates` when given (the receiver's own CA)."""
+    if ca_certificates is None:
+        return ssl.create_default_context()
+    try:
+        return ssl.create_default_context(cadata=ca_certificates)
+    except (ssl.SSLError, ValueError):
+        raise InvalidSetting("config.caCertificates", "OpenSSL cannot load these certificates") from None
 
 
 def _caused_by_tls(error: BaseException) -> bool:
@@ -212,6 +219,7 @@ def _ca_certificates(value: object) -> str | None:
         load_certificates_pem(text.encode())
     except InvalidSetting:
         raise InvalidSetting("config.caCertificates", "must be PEM certificates") from None
+    _tls_context(text)
     return text
 
 

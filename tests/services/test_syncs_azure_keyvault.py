@@ -179,6 +179,8 @@ async def test_only_an_admin_may_point_the_sdk_elsewhere(dev: Runtime) -> None:
         ({"vaultUrl": "http://contoso.vault.azure.net"}, {"clientSecret": "s"}, "config.vaultUrl"),
         ({"certificateName": "web.example"}, {"clientSecret": "s"}, "config.certificateName"),
         ({"tenantId": None}, {"clientSecret": "s"}, "config.tenantId"),
+        ({"tenantId": "../common?x="}, {"clientSecret": "s"}, "config.tenantId"),
+        ({"clientId": ""}, {"clientSecret": "s"}, "config.clientId"),
         ({"region": "westeurope"}, {"clientSecret": "s"}, "config.region"),
         ({}, {}, "secrets.clientSecret"),
         ({}, {"clientSecret": "s", "password": "p"}, "secrets.password"),

@@ -198,6 +198,8 @@ async def test_only_an_admin_may_send_the_key_to_a_webhook(
     [
         ({"url": "http://hooks.example.internal/"}, {"hmacKey": KEY}, "config.url"),
         ({"url": "https://user:pw@hooks.example.internal/"}, {"hmacKey": KEY}, "config.url"),
+        ({"url": "https://[::1/"}, {"hmacKey": KEY}, "config.url"),
+        ({"url": "https://hooks.example.internal:99999/"}, {"hmacKey": KEY}, "config.url"),
         ({"url": "https://hooks.example.internal/", "body": "all"}, {"hmacKey": KEY}, "config.body"),
         (
             {"url": "https://hooks.example.internal/", "includeKey": "yes"},
