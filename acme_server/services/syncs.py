@@ -331,7 +331,11 @@ async def _record(
     at = rt.clock.now()
     retry_at = None
     if error is not None and queued_at is not None:
-        failed = int(record.destination_state.get(FAILED_ATTEMPTS, 0)) + 1
+        # A retry is the push queued for the time the previous failure chose; anything else (a new
+        # issuance or renewal) starts its own count.
+        previous = record.destination_state
+        retrying = previous.get(NEXT_ATTEMPT_AT) == queued_at.isoformat()
+        failed = int(previous.get(FAILED_ATTEMPTS, 0)) + 1 if retrying else 1
         retry_at = at + retry_delay(failed) if failed < RETRY_ATTEMPTS else None
         state = {
             **record.destination_state,

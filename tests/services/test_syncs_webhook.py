@@ -318,3 +318,10 @@ async def test_retries_stop_after_the_last_attempt(loopback_allowed: Runtime, tl
     assert final.last_status == "failed" and final.next_push_at is None
     assert final.destination_state["failedAttempts"] == syncs.RETRY_ATTEMPTS
     assert final.destination_state["nextAttemptAt"] is None
+
+    # the next renewal's push (the receiver is gone now) gets retries of its own
+    again = await renew_certificate(rt, final.last_certificate_id or "", actor="test")
+    renewed = await syncs.get_sync(rt, "giveup")
+    assert renewed.last_certificate_id == again.id and renewed.last_error is not None
+    assert renewed.last_error.endswith("connection failed")
+    assert renewed.destination_state["failedAttempts"] == 1 and renewed.next_push_at is not None
