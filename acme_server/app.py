@@ -38,7 +38,7 @@ from acme_server.services import challenges, crls, orders, renewals, syncs
 from acme_server.services import metrics as scrape
 from acme_server.services.nonces import Nonces
 from acme_server.services.ports import Validator
-from acme_server.services.runtime import Runtime, open_runtime
+from acme_server.services.runtime import Runtime, listen_hosts, open_runtime
 from acme_server.status import health, trust
 from acme_server.status.routes import ROUTES as STATUS_ROUTES
 from acme_server.ui.routes import ROUTES as UI_ROUTES
@@ -130,13 +130,8 @@ def validation_settings(settings: Settings) -> ValidationSettings:
         allow_loopback=settings.validation_allow_loopback,
         block_private=settings.block_private,
         # Resolved once at start: the VA must not be a way to reach the server itself.
-        own_addresses=listening_addresses(_listen_hosts(settings)),
+        own_addresses=listening_addresses(listen_hosts(settings)),
     )
-
-
-def _listen_hosts(settings: Settings) -> list[str]:
-    status = settings.status_address
-    return [settings.host] + ([status[0]] if status else [])
 
 
 METRICS_FLUSH_INTERVAL = 5.0  # seconds: how stale another worker's request counts may be in a scrape

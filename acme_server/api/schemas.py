@@ -405,11 +405,16 @@ SCHEMAS: dict[str, Schema] = {
             "destinationType": string(enum=destination_types()),
             "config": {"type": "object"},
             "hasSecrets": {"type": "boolean"},
-            "state": {"type": "object", "description": "what the destination keeps, e.g. certificateArn"},
+            "state": {
+                "type": "object",
+                "description": "what the destination keeps, e.g. certificateArn; after a failed queued push"
+                " also failedAttempts and nextAttemptAt (the retry)",
+            },
             "lastStatus": string(enum=["never", "ok", "failed"]),
             "lastError": nullable(string()),
             "lastRunAt": nullable(TIMESTAMP),
             "lastCertificateId": nullable(string()),
+            "nextPushAt": nullable(TIMESTAMP),
             "createdAt": TIMESTAMP,
         }
     ),
@@ -423,12 +428,15 @@ SCHEMAS: dict[str, Schema] = {
             "config": {
                 "type": "object",
                 "description": "directory: path, reloadCommand, reloadTimeout;"
-                " aws-acm: region, endpointUrl, certificateArn, tags",
+                " aws-acm: region, endpointUrl, certificateArn, tags;"
+                " azure-keyvault: vaultUrl, certificateName, tenantId, clientId, authorityHost, tags;"
+                " webhook: url, body (bundle|metadata), includeKey, caCertificates, timeout",
             },
             "secrets": {
                 "type": "object",
                 "additionalProperties": {"type": "string"},
-                "description": "aws-acm: accessKeyId, secretAccessKey, sessionToken; stored sealed",
+                "description": "aws-acm: accessKeyId, secretAccessKey, sessionToken; azure-keyvault:"
+                " clientSecret; webhook: hmacKey; stored sealed, never shown",
             },
             "push": {"type": "boolean", "description": "push at once (default true)"},
         },

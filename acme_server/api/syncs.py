@@ -1,4 +1,5 @@
-"""/cert-manager/syncs: push certificates to destinations (a directory, AWS Certificate Manager).
+"""/cert-manager/syncs: push certificates to destinations (a directory, AWS Certificate Manager, Azure
+Key Vault, a webhook).
 Secrets go in on creation and never come out: every view shows only `hasSecrets`."""
 
 from __future__ import annotations

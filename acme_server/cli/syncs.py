@@ -1,6 +1,6 @@
 """`acme-server sync ...`: push certificates to destinations (a directory for nginx/Apache, AWS
-Certificate Manager). Secrets come from a JSON file or standard input, never from the command line,
-and no command prints them."""
+Certificate Manager, Azure Key Vault, a webhook). Secrets come from a JSON file or standard input,
+never from the command line, and no command prints them."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import argparse
 import sys
 from typing import Any
 
-from acme_server.cli.common import emit, emit_table, leaf, read_json_object
+from acme_server.cli.common import emit, emit_table, leaf, read_input, read_json_object
 from acme_server.services import syncs
 from acme_server.services.runtime import Runtime
 from acme_server.services.syncs import SyncInfo
@@ -21,6 +21,15 @@ _CONFIG_FLAGS = {
     "region": "region",
     "endpoint_url": "endpointUrl",
     "certificate_arn": "certificateArn",
+    "vault_url": "vaultUrl",
+    "certificate_name": "certificateName",
+    "tenant_id": "tenantId",
+    "client_id": "clientId",
+    "authority_host": "authorityHost",
+    "url": "url",
+    "body": "body",
+    "include_key": "includeKey",
+    "timeout": "timeout",
 }
 
 
@@ -37,6 +46,10 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
         value = getattr(args, attribute)
         if value is not None:
             config[key] = value
+    if args.ca_certificates:  # the local shell's own file: the server never reads a path from the API
+        config["caCertificates"] = read_input(args.ca_certificates, what="CA certificates").decode(
+            errors="replace"
+        )
     return config
 
 
@@ -89,7 +102,7 @@ async def delete(rt: Runtime, args: argparse.Namespace) -> int:
 def _add_create(group: Any) -> None:
     p = leaf(group, "create", create, "bind a certificate or a profile's latest certificate to a destination")
     p.add_argument("name", metavar="NAME", help="a name for the sync (letters, digits, '.', '-', '_')")
-    p.add_argument("--type", required=True, choices=["directory", "aws-acm"], help="destination type")
+    p.add_argument("--type", required=True, choices=syncs.destination_types(), help="destination type")
     target = p.add_mutually_exclusive_group(required=True)
     target.add_argument("--certificate", help="certificate id (its renewals follow automatically)")
     target.add_argument("--profile", help="profile (id or name): push its newest active certificate")
@@ -105,11 +118,32 @@ def _add_create(group: Any) -> None:
     p.add_argument("--region", help="aws-acm: the AWS region, e.g. eu-west-1")
     p.add_argument("--endpoint-url", help="aws-acm: another ACM endpoint (e.g. a local test server)")
     p.add_argument("--certificate-arn", help="aws-acm: re-import into this existing ACM certificate")
+    p.add_argument("--vault-url", help="azure-keyvault: the vault, e.g. https://my-vault.vault.azure.net")
+    p.add_argument(
+        "--certificate-name", help="azure-keyvault: the certificate's name (each push: a new version)"
+    )
+    p.add_argument("--tenant-id", help="azure-keyvault: the directory (tenant) id of the app registration")
+    p.add_argument("--client-id", help="azure-keyvault: the app registration's client id")
+    p.add_argument("--authority-host", help="azure-keyvault: another Entra ID endpoint (a sovereign cloud)")
+    p.add_argument("--url", help="webhook: the https:// URL to POST to")
+    p.add_argument(
+        "--body", choices=["bundle", "metadata"], help="webhook: the PEMs (default) or metadata only"
+    )
+    p.add_argument(
+        "--include-key",
+        action="store_const",
+        const=True,
+        help="webhook: also send the server-held private key",
+    )
+    p.add_argument(
+        "--ca-certificates", metavar="FILE", help="webhook: PEM CA certificates to trust the receiver by"
+    )
+    p.add_argument("--timeout", type=float, metavar="SECONDS", help="webhook: default 10")
     p.add_argument(
         "--secrets-file",
         metavar="FILE",
-        help="JSON object of secrets, e.g. aws-acm accessKeyId/secretAccessKey/sessionToken ('-': stdin);"
-        " stored encrypted, never shown",
+        help="JSON object of secrets ('-': stdin): aws-acm accessKeyId/secretAccessKey/sessionToken,"
+        " azure-keyvault clientSecret, webhook hmacKey; stored encrypted, never shown",
     )
     p.add_argument("--no-push", action="store_true", help="do not push now (the next issuance will)")
 

@@ -1,5 +1,5 @@
 """Sync destinations: plugins behind one small interface (base.py), found by type name. A new kind
-(Azure Key Vault, Kubernetes secrets ...) is one module with a Destination and one line below.
+(Kubernetes secrets ...) is one module with a Destination and one line below.
 Destinations talk to the outside world only: no storage, no services."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Final
 
 from acme_server.destinations.aws_acm import AwsAcmDestination
+from acme_server.destinations.azure_keyvault import AzureKeyVaultDestination
 from acme_server.destinations.base import (
     Bundle,
     Destination,
@@ -16,10 +17,17 @@ from acme_server.destinations.base import (
     Target,
 )
 from acme_server.destinations.directory import DirectoryDestination
+from acme_server.destinations.webhook import WebhookDestination
 from ca_core.errors import InvalidSetting
 
 DESTINATIONS: Final[dict[str, Destination]] = {
-    destination.type_name: destination for destination in (DirectoryDestination(), AwsAcmDestination())
+    destination.type_name: destination
+    for destination in (
+        DirectoryDestination(),
+        AwsAcmDestination(),
+        AzureKeyVaultDestination(),
+        WebhookDestination(),
+    )
 }
 
 

@@ -13,7 +13,14 @@ from types import ModuleType
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from acme_server.destinations.base import Bundle, DestinationError, DestinationHost, PushResult
+from acme_server.destinations.base import (
+    Bundle,
+    DestinationError,
+    DestinationHost,
+    PushResult,
+    read_secrets,
+    read_tags,
+)
 from ca_core.documents import read_object, read_string
 from ca_core.errors import InvalidSetting
 
@@ -91,21 +98,11 @@ class AwsAcmTarget:
         return PushResult(f"{verb} {new_arn}", {"certificateArn": new_arn, "serial": bundle.serial})
 
 
-def _tags(value: object) -> tuple[tuple[str, str], ...]:
-    if not isinstance(value, Mapping):
-        raise InvalidSetting("config.tags", "must be an object of tag names to values")
-    return tuple((str(k), read_string(v, f"config.tags.{k}")) for k, v in value.items())
-
-
 def _credentials(secrets: Mapping[str, str]) -> dict[str, str]:
-    for name in secrets:
-        if name not in _SECRETS:
-            raise InvalidSetting(f"secrets.{name}", f"unknown secret; use {', '.join(_SECRETS)}")
-    for name, value in secrets.items():
-        read_string(value, f"secrets.{name}")
+    secrets = read_secrets(secrets, _SECRETS)
     if secrets and not ("accessKeyId" in secrets and "secretAccessKey" in secrets):
         raise InvalidSetting("secrets", "give accessKeyId and secretAccessKey together (or neither)")
-    return dict(secrets)
+    return secrets
 
 
 class AwsAcmDestination:
@@ -140,6 +137,6 @@ class AwsAcmDestination:
             region=region,
             endpoint_url=endpoint,
             certificate_arn=arn,
-            tags=_tags(document.get("tags", {})),
+            tags=read_tags(document.get("tags", {})),
             credentials=_credentials(secrets),
         )

@@ -7,10 +7,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from ca_core.errors import CAError
+from acme_server.validation.blocklist import ALWAYS_BLOCKED, LOOPBACK, Network
+from ca_core.documents import read_string
+from ca_core.errors import CAError, InvalidSetting
 
 
 class DestinationError(CAError):
@@ -27,6 +30,9 @@ class Bundle:
     certificate_pem: str
     chain_pem: str  # the issuing CA first, up to the root; empty for a self-signed certificate
     private_key_pem: str | None  # unencrypted PKCS#8; None for a certificate issued from a CSR
+    names: tuple[str, ...] = ()  # its subjectAltName values
+    not_after: datetime | None = None
+    download_url: str = ""  # where a holder of an operator token fetches it (the REST export)
 
     @property
     def fullchain_pem(self) -> str:
@@ -42,6 +48,9 @@ class DestinationHost:
     run_as_root: bool = False
     # Where `directory` syncs may write (Settings.sync_directories); empty: anywhere, admins only.
     directory_roots: tuple[Path, ...] = ()
+    # Where a `webhook` sync may never connect (docs/security.md "Webhook syncs"): the validator's block
+    # list from the same settings (blocked_networks, block_private, validation_allow_loopback).
+    blocked_networks: tuple[Network, ...] = (*ALWAYS_BLOCKED, *LOOPBACK)
 
     def running_as_root(self) -> bool:
         return os.geteuid() == 0
@@ -78,3 +87,19 @@ class Destination(Protocol):
         """A Target for `config` on `host`; InvalidSetting naming the field (e.g. "config.path") when
         invalid."""
         ...
+
+
+def read_tags(value: object) -> tuple[tuple[str, str], ...]:
+    """`config.tags`: an object of tag names to string values (aws-acm, azure-keyvault)."""
+    if not isinstance(value, Mapping):
+        raise InvalidSetting("config.tags", "must be an object of tag names to values")
+    return tuple((str(k), read_string(v, f"config.tags.{k}")) for k, v in value.items())
+
+
+def read_secrets(secrets: Mapping[str, str], names: tuple[str, ...]) -> dict[str, str]:
+    """A destination's secrets: only `names`, each a string (the values are never part of an error)."""
+    for name, value in secrets.items():
+        if name not in names:
+            raise InvalidSetting(f"secrets.{name}", f"unknown secret; use {', '.join(names)}")
+        read_string(value, f"secrets.{name}")
+    return dict(secrets)

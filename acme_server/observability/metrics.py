@@ -51,6 +51,11 @@ ISSUANCE_SECONDS = Histogram(
 )
 RENEWALS = Counter("acme_server_renewals", "Server-driven renewal attempts by outcome", ["outcome"])
 SYNC_FAILURES = Counter("acme_server_sync_push_failures", "Failed sync pushes, by sync name", ["sync"])
+SYNC_RETRIES = Counter(
+    "acme_server_sync_push_retries",
+    "Failed queued sync pushes queued again with back-off, by sync name",
+    ["sync"],
+)
 BAD_NONCES = Counter(
     "acme_server_bad_nonces",
     "Nonces refused with badNonce, by reason: malformed, foreign, expired, replay, reset",

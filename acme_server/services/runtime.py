@@ -17,6 +17,7 @@ from acme_server.destinations.base import DestinationHost
 from acme_server.services.keyring import load_kek
 from acme_server.services.ports import Clock, SystemClock
 from acme_server.storage import Storage
+from acme_server.validation.blocklist import Network, block_list, listening_addresses
 from ca_core.keyprotect import KeyEncryptionKey, seal, seal_private_key, unseal, unseal_private_key
 from ca_core.keys import PrivateKey, PublicKey
 from ca_core.signer import Signer, SoftwareSigner
@@ -139,6 +140,22 @@ class Runtime:
         return f"{self.status_base_url}/ocsp"
 
 
+def listen_hosts(settings: Settings) -> list[str]:
+    """The hosts the server listens on (its own addresses: neither the VA nor a webhook connects there)."""
+    status = settings.status_address
+    return [settings.host] + ([status[0]] if status else [])
+
+
+def outbound_block_list(settings: Settings) -> tuple[Network, ...]:
+    """Where a webhook sync may never connect: the validator's block list, from the same settings."""
+    return block_list(
+        allow_loopback=settings.validation_allow_loopback,
+        block_private=settings.block_private,
+        own_addresses=listening_addresses(listen_hosts(settings)),
+        extra=settings.blocked_network_list or (),
+    )
+
+
 async def open_runtime(settings: Settings, *, read_only: bool = False) -> Runtime:
     """Storage opened (migrations run), the KEK loaded or created; the caller closes rt.storage.
     read_only (the status sidecar): neither migrate nor create a KEK; both must exist already."""
@@ -159,5 +176,6 @@ async def open_runtime(settings: Settings, *, read_only: bool = False) -> Runtim
             dict(settings.reload_commands),
             run_as_root=settings.reload_as_root,
             directory_roots=tuple(Path(p) for p in settings.sync_directories),
+            blocked_networks=outbound_block_list(settings),
         ),
     )

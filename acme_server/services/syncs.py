@@ -37,6 +37,14 @@ PUSH_WAIT_POLLS: Final = 300
 # Before reload commands were named from the server's configuration, a failed one's output was kept
 # in lastError (readable by every role); such a stored error is shown without that output.
 _LEAKED_OUTPUT: Final = re.compile(r"(files written, but reload command .{0,2000}? exited -?\d+): .*", re.S)
+# A queued push (on issuance or renewal) that fails is queued again after RETRY_FIRST, doubling up to
+# RETRY_LONGEST, at most RETRY_ATTEMPTS pushes in all; the count and the next try are in the sync's
+# state (these keys, never handed to the destination) until a push succeeds.
+RETRY_FIRST: Final = timedelta(seconds=30)
+RETRY_LONGEST: Final = timedelta(hours=1)
+RETRY_ATTEMPTS: Final = 10  # about three hours of retries
+FAILED_ATTEMPTS: Final = "failedAttempts"
+NEXT_ATTEMPT_AT: Final = "nextAttemptAt"
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,7 @@ class SyncInfo:
     last_run_at: datetime | None
     last_certificate_id: str | None
     created_at: datetime
+    next_push_at: datetime | None = None  # a queued push (or its retry) is due then
 
     def to_document(self) -> dict[str, Any]:
         """The camelCase shape the REST API and `sync ... --json` show (no secrets: hasSecrets only)."""
@@ -72,6 +81,7 @@ class SyncInfo:
             "lastError": self.last_error,
             "lastRunAt": self.last_run_at,
             "lastCertificateId": self.last_certificate_id,
+            "nextPushAt": self.next_push_at,
             "createdAt": self.created_at,
         }
 
@@ -91,6 +101,7 @@ def _info(record: SyncRecord) -> SyncInfo:
         last_run_at=record.last_run_at,
         last_certificate_id=record.last_certificate_id,
         created_at=record.created_at,
+        next_push_at=record.push_due_at,
     )
 
 
@@ -232,7 +243,7 @@ async def run_sync(rt: Runtime, ref: str) -> SyncInfo:
     return await _push_sync(rt, record.id)
 
 
-async def _push_sync(rt: Runtime, sync_id: str) -> SyncInfo:
+async def _push_sync(rt: Runtime, sync_id: str, queued_at: datetime | None = None) -> SyncInfo:
     """One push of a sync at a time across workers and replicas (a database lease), each reading the
     sync's state and its current certificate only once it holds the lease: two certificates issued at
     once on one profile end with the newer one pushed, and a first ACM import is never made twice."""
@@ -244,35 +255,57 @@ async def _push_sync(rt: Runtime, sync_id: str) -> SyncInfo:
         if attempt == PUSH_WAIT_POLLS:
             async with rt.storage.read() as tx:
                 record = await find_record(tx, sync_id)
-            return await _record(rt, record, None, "another push of this sync is still running; try again")
+            return await _record(
+                rt, record, None, "another push of this sync is still running; try again", queued_at=queued_at
+            )
         await asyncio.sleep(PUSH_POLL_SECONDS)
     try:
         async with rt.storage.read() as tx:
             record = await find_record(tx, sync_id)
             certificate = await _current_certificate(tx, record)
-        return await _push(rt, record, certificate)
+        return await _push(rt, record, certificate, queued_at)
     finally:
         async with rt.storage.transaction() as tx:
             await tx.leases.release(lease, holder)
 
 
-async def _push(rt: Runtime, record: SyncRecord, certificate: CertificateRecord | None) -> SyncInfo:
+def _bundle(rt: Runtime, certificate: CertificateRecord) -> Bundle:
+    pem = pem_bundle_of(rt, certificate)
+    return Bundle(
+        certificate.id,
+        certificate.serial,
+        certificate.common_name,
+        pem.certificate,
+        pem.chain,
+        pem.private_key,
+        names=tuple(certificate.san_text.split()),
+        not_after=certificate.not_after,
+        # The REST export (api/routes.py exportCertificate): an operator token fetches it there.
+        download_url=f"{rt.public_url}/api/v1/cert-manager/certificates/{certificate.id}/export",
+    )
+
+
+def _destination_state(record: SyncRecord) -> dict[str, Any]:
+    """What the destination remembers, without the retry bookkeeping kept beside it."""
+    return {k: v for k, v in record.destination_state.items() if k not in (FAILED_ATTEMPTS, NEXT_ATTEMPT_AT)}
+
+
+def retry_delay(failed_attempts: int) -> timedelta:
+    """The wait after the `failed_attempts`-th failed queued push: 30 s, 1 min, 2 min ... at most 1 h."""
+    delay: timedelta = RETRY_FIRST * (1 << (failed_attempts - 1))
+    return min(delay, RETRY_LONGEST)
+
+
+async def _push(
+    rt: Runtime, record: SyncRecord, certificate: CertificateRecord | None, queued_at: datetime | None
+) -> SyncInfo:
     state: dict[str, Any] | None = None
     error: str | None = None
     if certificate is None:
         error = "no certificate to push: the profile has no active certificate yet"
     else:
         try:
-            pem = pem_bundle_of(rt, certificate)
-            bundle = Bundle(
-                certificate.id,
-                certificate.serial,
-                certificate.common_name,
-                pem.certificate,
-                pem.chain,
-                pem.private_key,
-            )
-            result = await _target(rt, record).push(bundle, record.destination_state)
+            result = await _target(rt, record).push(_bundle(rt, certificate), _destination_state(record))
         except CAError as exc:  # DestinationError, or a configuration that no longer holds
             error = exc.detail
             log.warning("sync %s: push of %s failed: %s", record.name, certificate.serial, error)
@@ -281,7 +314,7 @@ async def _push(rt: Runtime, record: SyncRecord, certificate: CertificateRecord 
             log.info("sync %s: %s", record.name, result.detail)
     if error is not None:
         metrics.SYNC_FAILURES.labels(record.name).inc()
-    return await _record(rt, record, certificate, error, state)
+    return await _record(rt, record, certificate, error, state, queued_at=queued_at)
 
 
 async def _record(
@@ -290,16 +323,41 @@ async def _record(
     certificate: CertificateRecord | None,
     error: str | None,
     state: dict[str, Any] | None = None,
+    *,
+    queued_at: datetime | None = None,
 ) -> SyncInfo:
+    """The push's outcome on the sync, and for a queued push in the same transaction: unqueued when
+    done (or out of attempts), else queued again with back-off (docs/renewals-and-syncs.md "Retries")."""
+    at = rt.clock.now()
+    retry_at = None
+    if error is not None and queued_at is not None:
+        # A retry is the push queued for the time the previous failure chose; anything else (a new
+        # issuance or renewal) starts its own count.
+        previous = record.destination_state
+        retrying = previous.get(NEXT_ATTEMPT_AT) == queued_at.isoformat()
+        failed = int(previous.get(FAILED_ATTEMPTS, 0)) + 1 if retrying else 1
+        retry_at = at + retry_delay(failed) if failed < RETRY_ATTEMPTS else None
+        state = {
+            **record.destination_state,
+            FAILED_ATTEMPTS: failed,
+            NEXT_ATTEMPT_AT: None if retry_at is None else retry_at.isoformat(),
+        }
     async with rt.storage.transaction() as tx:
         await tx.syncs.record_push(
             record.id,
-            at=rt.clock.now(),
+            at=at,
             certificate_id=None if certificate is None else certificate.id,
             error=error,
             state=state,
         )
+        if queued_at is not None and retry_at is not None:
+            await tx.syncs.retry_push(record.id, queued_at=queued_at, retry_at=retry_at)
+        elif queued_at is not None:
+            await tx.syncs.clear_push(record.id, queued_at=queued_at)
         updated = await find_record(tx, record.id)
+    if retry_at is not None:
+        metrics.SYNC_RETRIES.labels(record.name).inc()
+        log.info("sync %s: push queued again for %s", record.name, retry_at.isoformat())
     return _info(updated)
 
 
@@ -336,14 +394,22 @@ async def push_pending(rt: Runtime, pending: PendingPushes) -> list[SyncInfo]:
 
 
 async def _push_queued(rt: Runtime, sync_id: str) -> SyncInfo:
-    """Push a queued sync, then unqueue it unless another push was queued after this one began."""
+    """Push a queued sync; then it is unqueued unless another push was queued after this one began,
+    or queued again for a retry when it failed (_record)."""
     async with rt.storage.read() as tx:
         queued_at = (await find_record(tx, sync_id)).push_due_at
-    info = await _push_sync(rt, sync_id)
-    if queued_at is not None:
-        async with rt.storage.transaction() as tx:
-            await tx.syncs.clear_push(sync_id, queued_at=queued_at)
-    return info
+    return await _push_sync(rt, sync_id, queued_at)
+
+
+async def push_due(rt: Runtime, *, limit: int) -> list[SyncInfo]:
+    """One pass over the queue: the pushes due now (rt.clock), the longest waiting first; `limit` at most."""
+    async with rt.storage.read() as tx:
+        due = await tx.syncs.due_pushes(limit=limit, now=rt.clock.now())
+    pushed = []
+    for sync_id in due:
+        with suppress(NotFound):  # deleted since: nothing to push
+            pushed.append(await _push_queued(rt, sync_id))
+    return pushed
 
 
 PUSH_WORKER_POLL: Final = 2.0  # seconds between looks at the queue when not woken (other processes)
@@ -358,11 +424,7 @@ async def run_push_worker(rt: Runtime, stop: asyncio.Event) -> None:
     try:
         while not stop.is_set():
             try:
-                async with rt.storage.read() as tx:
-                    due = await tx.syncs.due_pushes(limit=PUSH_BATCH)
-                for sync_id in due:
-                    with suppress(NotFound):
-                        await _push_queued(rt, sync_id)
+                due = await push_due(rt, limit=PUSH_BATCH)
             except (OSError, CAError) as exc:  # the database went away for a moment: keep going
                 log.warning("sync push worker: %s", exc)
                 due = []

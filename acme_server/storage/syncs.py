@@ -112,14 +112,17 @@ class SyncRepository(Repository):
             parameters["w_profile_id"] = profile_id
         return [row[0] for row in await self._execute(statement, parameters)]
 
-    async def due_pushes(self, *, limit: int) -> builtins.list[str]:
-        """Syncs with a queued push, the longest waiting first."""
+    async def due_pushes(self, *, limit: int, now: datetime | None = None) -> builtins.list[str]:
+        """Syncs with a queued push, the longest waiting first; with `now`, only those due by then (a
+        failed push retried later is queued in the future)."""
         statement = (
             select(syncs.c.id)
             .where(syncs.c.push_due_at.is_not(None))
             .order_by(syncs.c.push_due_at, syncs.c.id)
             .limit(limit)
         )
+        if now is not None:
+            statement = statement.where(syncs.c.push_due_at <= now)
         return [row[0] for row in await self._execute(statement)]
 
     async def clear_push(self, sync_id: str, *, queued_at: datetime) -> bool:
@@ -128,6 +131,16 @@ class SyncRepository(Repository):
             update(syncs)
             .where(syncs.c.id == sync_id, syncs.c.push_due_at <= queued_at)
             .values(push_due_at=None)
+        )
+        return (await self._execute(statement)).rowcount == 1
+
+    async def retry_push(self, sync_id: str, *, queued_at: datetime, retry_at: datetime) -> bool:
+        """A queued push failed: queue it again for `retry_at`, unless a newer push was queued since
+        (that one is due at once and goes first)."""
+        statement = (
+            update(syncs)
+            .where(syncs.c.id == sync_id, syncs.c.push_due_at <= queued_at)
+            .values(push_due_at=retry_at)
         )
         return (await self._execute(statement)).rowcount == 1
 

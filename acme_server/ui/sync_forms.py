@@ -15,9 +15,10 @@ class SyncField:
     key: str  # the destination's configuration key or secret name
     label: str
     part: str = "config"  # config | secrets
-    kind: str = "text"  # text | number | pairs | secret | reload
+    kind: str = "text"  # text | number | pairs | secret | reload | choice | check | pem
     hint: str = ""
     admin_only: bool = False  # only an admin may set it (the service refuses others: this hides it)
+    choices: tuple[str, ...] = ()  # kind "choice": the values offered, the first the default
 
 
 # destination type -> its form; tests/ui/test_ui_sync_forms.py fails when a destination has none
@@ -36,6 +37,26 @@ SYNC_FORMS: dict[str, tuple[SyncField, ...]] = {
         SyncField("accessKeyId", "Access key id", "secrets", "secret"),
         SyncField("secretAccessKey", "Secret access key", "secrets", "secret"),
         SyncField("sessionToken", "Session token", "secrets", "secret"),
+    ),
+    "azure-keyvault": (
+        SyncField("vaultUrl", "Vault URL", hint="https://my-vault.vault.azure.net"),
+        SyncField("certificateName", "Certificate name (each push: a new version)", hint="web-example-com"),
+        SyncField("tenantId", "Tenant (directory) id"),
+        SyncField("clientId", "Client (application) id"),
+        SyncField("tags", "Tags", kind="pairs", hint="key=value, one a line"),
+        SyncField("authorityHost", "Entra ID authority host", hint="https://login.microsoftonline.us",
+                  admin_only=True),
+        SyncField("clientSecret", "Client secret", "secrets", "secret"),
+    ),
+    "webhook": (
+        SyncField("url", "URL (https://)", hint="https://deploy.example.internal/hooks/certificates"),
+        SyncField("body", "Body", kind="choice", choices=("bundle", "metadata")),
+        SyncField("caCertificates", "CA certificates to trust the receiver by (PEM; empty: the system's)",
+                  kind="pem", hint="-----BEGIN CERTIFICATE-----"),
+        SyncField("timeout", "Timeout (seconds)", kind="number", hint="10"),
+        SyncField("includeKey", "Also send the private key (bundle body only)", kind="check",
+                  admin_only=True),
+        SyncField("hmacKey", "HMAC signing key (at least 16 characters)", "secrets", "secret"),
     ),
 }  # fmt: skip
 

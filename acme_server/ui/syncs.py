@@ -1,7 +1,7 @@
 """A certificate's syncs on its details page: add one — a form per destination type, its fields
 from ui/sync_forms.py (never JSON to type) — push now, remove. Validation, the role rule for what only an
-admin may set (a reload command, a directory outside the configured roots, an endpoint URL) and
-pushing are services/syncs.py; secrets go in and are never shown again."""
+admin may set (a reload command, a directory outside the configured roots, an endpoint URL, a
+webhook's key) and pushing are services/syncs.py; secrets go in and are never shown again."""
 
 from __future__ import annotations
 
@@ -29,6 +29,8 @@ def _value(current: Page, destination_type: str, field: SyncField) -> Any:
             return float(text)
         except ValueError:
             raise InvalidSetting(f"config.{field.key}", f"{text!r} is not a number") from None
+    if field.kind == "check":
+        return True
     if field.kind == "pairs":
         lines = [line for line in text.splitlines() if line.strip()]
         return parse_pairs(lines, field=f"config.{field.key}")

@@ -1,5 +1,6 @@
-"""`acme-server sync ...` end to end: a directory sync and an ACM sync (moto's server on loopback)
-created, listed without secrets, run and deleted; one-line errors with exit 1."""
+"""`acme-server sync ...` end to end: a directory sync, an ACM sync (moto's server on loopback) and a
+webhook sync (a real HTTPS receiver) created, listed without secrets, run and deleted; one-line errors
+with exit 1."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from tests.cli.test_cli import CLI, cli  # noqa: F401 - the fixture
+from tests.services.receivers import https_server, self_signed_tls
 from tests.services.test_syncs import AWS_SECRETS, moto_endpoint  # noqa: F401 - the fixture
+from tests.services.test_syncs_webhook import KEY, Script, verify
 from tests.tools import write
 
 
@@ -111,3 +114,29 @@ def test_sync_errors_are_one_line_and_exit_1(cli: CLI, tmp_path: Path) -> None: 
     assert error.startswith(
         "error: config.reloadCommand: 'sh -c id' is not one of the server's reload commands"
     )
+
+
+def test_webhook_sync_from_the_cli_obeys_the_block_list_and_never_prints_its_key(
+    cli: CLI,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cert_id = _issue(cli)
+    context, receiver_pem = self_signed_tls(tmp_path / "receiver")
+    trust = write(tmp_path / "receiver-ca.pem", receiver_pem)
+    secrets = write(tmp_path / "hook.json", json.dumps({"hmacKey": KEY}))
+    with https_server(context, Script(200)) as receiver:
+        create = (
+            "sync", "create", "hook", "--type", "webhook", "--certificate", cert_id, "--url", receiver.url,
+            "--body", "metadata", "--ca-certificates", str(trust), "--secrets-file", str(secrets),
+        )  # fmt: skip
+        error = cli(*create, expect=1)
+        assert error.startswith("error: config.url: 127.0.0.1 is in a blocked network (127.0.0.0/8)")
+        monkeypatch.setenv("ACME_SERVER_VALIDATION_ALLOW_LOOPBACK", "1")  # the operator's configuration
+        out = cli(*create, "--json")
+        created = json.loads(out)
+        assert created["lastStatus"] == "ok" and created["config"]["body"] == "metadata"
+        [request] = receiver.received
+        assert verify(request)["certificateId"] == cert_id
+        for text in (out, cli("sync", "show", "hook"), cli("sync", "list", "--json")):
+            assert KEY not in text

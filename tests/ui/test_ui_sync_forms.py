@@ -98,3 +98,74 @@ def test_a_viewer_sees_the_syncs_but_no_form(page: Page, ui: UI) -> None:
     page.goto(ui.url + "/syncs")
     expect(page.locator("#sync-list")).to_be_visible()
     expect(page.locator("main form")).to_have_count(0)
+
+
+def test_the_webhook_and_key_vault_forms_and_the_webhook_block_list(page: Page, ui: UI) -> None:
+    sign_in(page, ui, Role.OPERATOR)
+    page.goto(ui.url + "/syncs")
+    page.select_option("#destination_type", "azure-keyvault")
+    for field in ("vaultUrl", "certificateName", "tenantId", "clientId", "tags", "clientSecret"):
+        expect(page.locator(f"#azure-keyvault-{field}")).to_be_visible()
+    expect(page.locator("#azure-keyvault-clientSecret")).to_have_attribute("type", "password")
+    expect(page.locator("#azure-keyvault-authorityHost")).to_have_count(0)  # an admin's choice
+    page.select_option("#destination_type", "webhook")
+    expect(page.locator("#azure-keyvault-vaultUrl")).to_be_hidden()
+    for field in ("url", "body", "caCertificates", "timeout", "hmacKey"):
+        expect(page.locator(f"#webhook-{field}")).to_be_visible()
+    expect(page.locator("#webhook-body option")).to_have_text(["bundle", "metadata"])
+    expect(page.locator("#webhook-includeKey")).to_have_count(0)  # sending the key: admins only
+    # the server's block list (loopback, by default) refuses an internal address, under its field
+    page.fill("#sync_name", "hook-internal")
+    page.fill("#webhook-url", "https://127.0.0.1:9/hooks")
+    page.fill("#webhook-hmacKey", "ui-hmac-key-0123456789")
+    page.click("#add-sync")
+    expect(page.locator("#webhook-url-error")).to_contain_text(
+        "127.0.0.1 is in a blocked network (127.0.0.0/8)"
+    )
+    expect(page.locator("#webhook-url")).to_have_value("https://127.0.0.1:9/hooks")
+    expect(page.locator("#sync-list")).not_to_contain_text("hook-internal")
+    assert "ui-hmac-key-0123456789" not in page.content()
+
+
+def test_admins_are_offered_the_webhook_key_and_another_authority(page: Page, ui: UI) -> None:
+    sign_in(page, ui, Role.ADMIN)
+    page.goto(ui.url + "/syncs")
+    page.select_option("#destination_type", "webhook")
+    expect(page.locator("#webhook-includeKey")).to_be_visible()
+    expect(page.locator("#webhook-includeKey")).to_have_attribute("type", "checkbox")
+    page.select_option("#destination_type", "azure-keyvault")
+    expect(page.locator("#azure-keyvault-authorityHost")).to_be_visible()
+
+
+def test_a_failed_queued_push_shows_when_it_is_tried_again(page: Page, ui: UI) -> None:
+    """A renewal queues a push; when it fails the push worker queues a retry, and the Syncs page says
+    when (here a webhook to TEST-NET-1, which never answers)."""
+    certificate = ui.seeded.certificates["ledger.example.com"]
+    sign_in(page, ui, Role.OPERATOR)
+    page.goto(ui.url + "/syncs")
+    page.fill("#sync_name", "hook-unanswered")
+    page.check("input[name=follows][value=certificate]")
+    page.fill("#follow-certificate", certificate)
+    page.select_option("#destination_type", "webhook")
+    page.fill("#webhook-url", "https://192.0.2.1/hooks")
+    page.fill("#webhook-timeout", "1")
+    page.fill("#webhook-hmacKey", "ui-hmac-key-0123456789")
+    page.click("#add-sync")
+    page.wait_for_url("**/ui/syncs")
+    row = page.locator("#sync-list tbody tr", has_text="hook-unanswered")
+    expect(row.locator(".badge")).to_have_text("failed")
+    expect(row.locator(".next-push")).to_have_count(0)  # pushed on demand: not retried
+
+    page.goto(f"{ui.url}/certificates/{certificate}")
+    page.locator("#renew-now").evaluate("button => button.form.requestSubmit()")
+    page.wait_for_load_state()
+    page.goto(ui.url + "/syncs")
+    for _ in range(100):  # until the push worker has tried the renewal's push
+        if row.locator(".next-push").count():
+            break
+        page.wait_for_timeout(100)
+        page.reload()
+    expect(row.locator(".next-push")).to_contain_text("next push")
+    expect(row.locator(".badge")).to_have_text("failed")
+    row.get_by_role("button", name="Remove").click()
+    expect(page.locator("#sync-list")).not_to_contain_text("hook-unanswered")
