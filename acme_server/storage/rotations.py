@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
 from acme_server.storage.base import Repository, inserting, make_id
@@ -129,21 +129,39 @@ class RotationRepository(Repository):
         self, old_ca_id: str, new_ca_id: str, *, key: str, now: datetime, overdue: str
     ) -> RotationCounts:
         """The progress of a rotation: `overdue` is the latest renewal moment (the ISO text the
-        rotation stored under `key`) that counts as not renewing at `now`."""
+        rotation stored under `key`) that counts as not renewing at `now`.
+
+        A certificate's successor is the one its renewal link names (the scheduler's renewals, ACME
+        orders with RFC 9773 `replaces`) or, for ACME clients that do not send `replaces` (certbot),
+        a later certificate for the same account and the same names."""
         c, m = certificates.c, certificate_metadata.c
-        on_old = (c.ca_id == old_ca_id, c.status == "active", c.not_after > now, c.renewed_by_id.is_(None))
+        successor = aliased(certificates)
+        s = successor.c
+        has_successor = (
+            select(s.id)
+            .where(
+                s.ca_id == new_ca_id,
+                or_(
+                    s.id == c.renewed_by_id,
+                    and_(s.account_id == c.account_id, s.san_text == c.san_text, s.created_at > c.created_at),
+                ),
+            )
+            .exists()
+        )
+        on_old = (
+            c.ca_id == old_ca_id,
+            c.status == "active",
+            c.not_after > now,
+            c.renewed_by_id.is_(None),
+            ~has_successor,
+        )
         count_on_old = select(func.count()).select_from(certificates).where(*on_old)
         late = (
             select(func.count())
             .select_from(certificates.join(certificate_metadata, m.certificate_id == c.id))
             .where(*on_old, m.key == key, m.value <= overdue)
         )
-        successor = aliased(certificates)
-        renewed = (
-            select(func.count())
-            .select_from(certificates.join(successor, successor.c.id == c.renewed_by_id))
-            .where(c.ca_id == old_ca_id, successor.c.ca_id == new_ca_id)
-        )
+        renewed = select(func.count()).select_from(certificates).where(c.ca_id == old_ca_id, has_successor)
         return RotationCounts(
             on_old=int((await self._execute(count_on_old)).scalar_one()),
             renewed=int((await self._execute(renewed)).scalar_one()),
