@@ -9,6 +9,7 @@ from starlette.responses import Response
 from acme_server.services import cas, rotation
 from acme_server.services.tokens import Role
 from acme_server.ui.pages import Page, page
+from ca_core.durations import format_duration
 from ca_core.export import load_certificates_pem
 from ca_core.inspect import inspect_certificate
 
@@ -39,6 +40,7 @@ async def show_ca(current: Page) -> Response:
         rotation=await rotation.find_rotation(current.rt, ca.id),
         # where an admin may rotate it to: the other active CAs
         targets=[c for c in every if c.id != ca.id and c.status == "active"],
+        duration=format_duration,
     )
 
 

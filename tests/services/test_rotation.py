@@ -175,6 +175,19 @@ async def test_finish_is_refused_while_certificates_depend_on_the_old_ca(fleet: 
     assert old.id in {info.ca_id for info in published}
 
 
+async def test_of_two_concurrent_finishes_one_wins(fleet: Runtime) -> None:
+    await rotate(fleet)
+    results = await asyncio.gather(
+        rotation.finish_rotation(fleet, bootstrap.INTERMEDIATE_NAME),
+        rotation.finish_rotation(fleet, bootstrap.INTERMEDIATE_NAME),
+        return_exceptions=True,
+    )
+    finished = [r for r in results if isinstance(r, rotation.RotationProgress)]
+    assert len(finished) == 1 and finished[0].rotation.state == RotationState.COMPLETED
+    (lost,) = [r for r in results if not isinstance(r, rotation.RotationProgress)]
+    assert isinstance(lost, Conflict)
+
+
 async def test_finish_without_dependants_disables_and_frees_the_ca(fleet: Runtime) -> None:
     await rotate(fleet)
     done = await rotation.finish_rotation(fleet, bootstrap.INTERMEDIATE_NAME)

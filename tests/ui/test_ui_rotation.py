@@ -64,6 +64,7 @@ def test_an_admin_rotates_a_ca_and_a_viewer_follows_its_progress(
     expect(page.locator("#rotation-new-ca")).to_have_text("dev-intermediate-2")
     expect(page.locator("#rotation-on-old")).to_have_text(str(progress.on_old))
     expect(page.locator("#rotation-renewed")).to_have_text("0")
+    expect(page.locator("#rotation-spread-shown")).to_have_text("0d")
     expect(page.locator("#rotation-not-renewing")).to_contain_text(str(progress.not_renewing))
     assert progress.not_renewing == progress.on_old
     screenshot(page, "ca-rotation")
