@@ -69,6 +69,14 @@ class RevocationRepository(Repository):
         statement = select(r.serial, r.revoked_at, r.reason).where(r.ca_id == ca_id)
         return await self._all(RevocationRecord, statement)
 
+    async def count_by_partition(self, ca_id: str) -> dict[int, int]:
+        """CRL partition -> how many revocations of the CA it lists (from the (ca_id, partition) index)."""
+        r = revocations.c
+        entries = func.count().label("entries")
+        statement = select(r.crl_partition, entries).where(r.ca_id == ca_id).group_by(r.crl_partition)
+        rows = (await self._execute(statement)).all()
+        return {int(row.crl_partition): int(row.entries) for row in rows}
+
     async def newest_by_partition(self) -> dict[tuple[str, int], datetime]:
         """(ca_id, CRL partition) -> when its latest revocation was made: what tells whether the
         partition's newest CRL may lack one (a process killed between the revocation and its CRL)."""
