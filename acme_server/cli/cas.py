@@ -39,8 +39,11 @@ def _subject_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _status_options(parser: argparse.ArgumentParser) -> None:
+    # Its own dest: the CA's setting, not this process's status_url setting (which `serve` takes).
     parser.add_argument(
         "--status-url",
+        dest="ca_status_url",
+        metavar="URL",
         help="base URL of the CRLs and OCSP this CA's certificates name (default: this process's)",
     )
     parser.add_argument(
@@ -68,7 +71,7 @@ def _settings(args: argparse.Namespace) -> CASettings:
         ocsp_url=args.ocsp_url,
         issuer_url=args.issuer_url,
         max_path_length=args.max_path_length,
-        status_url=args.status_url,
+        status_url=args.ca_status_url,
         crl_partitions=1 if args.crl_partitions is None else args.crl_partitions,
     )
 
@@ -177,9 +180,9 @@ async def enable(rt: Runtime, args: argparse.Namespace) -> int:
 
 
 async def update(rt: Runtime, args: argparse.Namespace) -> int:
-    if args.status_url is None and args.crl_partitions is None:
+    if args.ca_status_url is None and args.crl_partitions is None:
         raise InvalidSetting("ca update", "give --status-url and/or --crl-partitions")
-    ca = await crls.update_ca(rt, args.ca, status_url=args.status_url, crl_partitions=args.crl_partitions)
+    ca = await crls.update_ca(rt, args.ca, status_url=args.ca_status_url, crl_partitions=args.crl_partitions)
     emit(args, _view(ca))
     return 0
 

@@ -127,7 +127,7 @@ def test_crl_partitions_from_the_cli(cli: CLI, tmp_path: Path) -> None:
         (("ca", "crl", "issuing", "--partition", "1"), "error: no CRL partition of CA issuing '1'\n"),
         (
             ("ca", "update", "issuing", "--status-url", "ftp://pki.example.internal"),
-            "error: status_url: must start with http:// (or https://)\n",
+            "error: statusUrl: 'ftp://pki.example.internal' is not an http(s) URL\n",
         ),
         (
             (
