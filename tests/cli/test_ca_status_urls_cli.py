@@ -19,6 +19,7 @@ from acme_server.services import cas
 from acme_server.services.runtime import open_runtime
 from ca_core.authority import CASettings
 from ca_core.request import Subject
+from tests.test_serve import Server
 from tests.tools import openssl
 
 
@@ -178,3 +179,27 @@ async def test_serve_warns_about_a_ca_whose_status_url_it_does_not_serve(
         assert [w.split(":")[1] for w in await unserved_status_warnings(rt, sidecars)] == [" CA served"]
     finally:
         await rt.storage.close()
+
+
+def test_serve_started_on_other_ports_warns_after_its_banner(tmp_path: Path) -> None:
+    """The dev CAs store the first server's status URL; a server started on other ports says, after
+    its banner, which CAs' certificates point elsewhere and the command that would move them."""
+    data_dir = tmp_path / "data"
+    first = Server(data_dir)
+    first.stop()
+    second = Server(data_dir)
+    try:
+        assert second.process.stdout is not None
+        warnings = [second.process.stdout.readline().rstrip("\n") for _ in range(3)]
+    finally:
+        second.stop()
+    assert [w.split(":")[1].strip() for w in warnings] == [
+        "CA dev-root",
+        "CA dev-intermediate",
+        "CA dev-cross-root",
+    ]
+    assert warnings[1] == (
+        f"warning: CA dev-intermediate: its certificates name {first.status_url} for CRLs and OCSP, which "
+        f"this server does not serve (its status URL is {second.status_url}); if relying parties reach it "
+        f"there now: acme-server ca update dev-intermediate --status-url {second.status_url}"
+    )
