@@ -296,7 +296,7 @@ async def _newest(rt: Runtime, ca_ref: str, partition: int) -> tuple[str, CRLInf
     async with rt.storage.read() as tx:
         record = await cas.find_record(tx, ca_ref)
         _check_partition(record, partition)
-        current = (await tx.crls.latest_numbers()).get((record.id, partition))
+        current = await tx.crls.latest_number(record.id, partition)
         if current is None:
             return record.id, None
         cached = rt.status_cache.get(("crl", record.id, partition))

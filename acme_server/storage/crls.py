@@ -65,6 +65,19 @@ class CRLRepository(Repository):
         )
         return await self._one_or_none(CRLRecord, statement)
 
+    async def latest_number(self, ca_id: str, partition: int) -> tuple[int, datetime, datetime] | None:
+        """(number, next_update, this_update) of the partition's newest CRL, without the DER: what a
+        request for it checks first (walks the (ca_id, number) index down to the partition's newest)."""
+        c = crls.c
+        statement = (
+            select(c.number, c.next_update, c.this_update)
+            .where(c.ca_id == ca_id, c.partition == partition)
+            .order_by(c.number.desc())
+            .limit(1)
+        )
+        row = (await self._execute(statement)).first()
+        return None if row is None else (int(row.number), row.next_update, row.this_update)
+
     async def latest_numbers(self) -> dict[tuple[str, int], tuple[int, datetime, datetime]]:
         """(ca_id, partition) -> (number, next_update, this_update) of each partition's newest CRL,
         without the DER: what the updater and the endpoints check before loading a (possibly 40 MB)
