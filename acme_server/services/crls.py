@@ -275,7 +275,8 @@ async def update_ca(
     partition at once: a new partition has one before any certificate names it (the sidecar never
     generates one), and every issuing distribution point names the current URLs."""
     info = await cas.update_ca_settings(rt, ca_ref, status_url=status_url, crl_partitions=crl_partitions)
-    if info.certificate_pem is not None:
+    changed = status_url is not None or crl_partitions is not None
+    if changed and info.certificate_pem is not None:
         await generate_crls(rt, info.id)
     return info
 
