@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import column, insert, inspect, table
 from sqlalchemy.engine import Connection
 
@@ -14,10 +15,13 @@ from acme_server.storage.engine import create_engine
 from acme_server.storage.tables import UTCDateTime
 from tests.storage.factories import NOW
 
+# The revision before 0014, read from the script: the lead re-chains migrations at merge.
+BEFORE = str(ScriptDirectory.from_config(migrate.alembic_config()).get_revision("0014").down_revision)
+
 
 def _ca_before_0014(connection: Connection) -> None:
-    """At revision 0012: one CA and a CRL of it."""
-    migrate.upgrade_to(connection, "0012")
+    """At the revision before 0014: one CA and a CRL of it."""
+    migrate.upgrade_to(connection, BEFORE)
     cas = table(
         "cas",
         *(column(name) for name in ("id", "name", "kind", "status", "sealed_key", "key_algorithm")),
@@ -72,8 +76,8 @@ async def test_0014_downgrades_with_cas_in_place(empty_database_url: str) -> Non
         async with engine.connect() as connection, connection.begin():
             await connection.run_sync(_ca_before_0014)
             await connection.run_sync(lambda sync: migrate.upgrade_to(sync, "0014"))
-            await connection.run_sync(lambda sync: command.downgrade(migrate.alembic_config(sync), "0012"))
-            assert await connection.run_sync(migrate.current_revision) == "0012"
+            await connection.run_sync(lambda sync: command.downgrade(migrate.alembic_config(sync), BEFORE))
+            assert await connection.run_sync(migrate.current_revision) == BEFORE
             names = await connection.run_sync(
                 lambda sync: [c["name"] for c in inspect(sync).get_columns("cas")]
             )
