@@ -132,6 +132,12 @@ def _sign_in_child(
     return _sign(authority, blobs, scope)
 
 
+def _child_may_sign(record: CARecord) -> bool:
+    """Whether a child process can sign this CA's CRLs: it unseals the CA's sealed key itself. The one
+    place to say so for a key that cannot leave this process (a key in a token signs here)."""
+    return bool(record.sealed_key)
+
+
 @contextlib.asynccontextmanager
 async def _child_process() -> AsyncIterator[ProcessPoolExecutor]:
     pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
@@ -213,7 +219,15 @@ async def _generate(
     now = rt.clock.now()
     point = authority.settings.crl_url_of(partition) if record.crl_partitions_published > 1 else None
     scope = _Scope(number, now, now + validity, point)
-    der = await _signed_der(rt, record, blobs, scope, in_process=count >= process_threshold, child=child)
+    in_child = _child_may_sign(record)
+    der = await _signed_der(
+        rt,
+        record,
+        blobs,
+        scope,
+        in_process=in_child and count >= process_threshold,
+        child=child if in_child else None,
+    )
     async with rt.storage.transaction() as tx:
         stored = await tx.crls.store(
             record.id,
@@ -245,8 +259,9 @@ async def _publish(
     --partitions: request latency during the build)."""
     if len(partitions) > 1:
         async with rt.storage.read() as tx:
+            record = await cas.find_record(tx, ca_id)
             counts = await tx.revocations.count_by_partition(ca_id)
-        if sum(counts.get(p, 0) for p in partitions) >= process_threshold:
+        if _child_may_sign(record) and sum(counts.get(p, 0) for p in partitions) >= process_threshold:
             async with _child_process() as child:
                 return [
                     await _generate(rt, ca_id, p, CRL_VALIDITY, process_threshold, child) for p in partitions
