@@ -66,6 +66,8 @@ def ca_settings(body: Mapping[str, Any]) -> CASettings:
         ocsp_url=body.get("ocspUrl"),
         issuer_url=body.get("issuerUrl"),
         max_path_length=body.get("maxPathLength"),
+        status_url=body.get("statusUrl"),
+        crl_partitions=body.get("crlPartitions", 1),
     )
 
 

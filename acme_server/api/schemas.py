@@ -100,6 +100,16 @@ CA_SETTINGS: dict[str, Schema] = {
     "issuerUrl": string("AIA caIssuers URL written into what this CA issues"),
     "maxPathLength": {"type": "integer", "minimum": 0, "description": "basicConstraints pathLen"},
 }
+# What can change after creation: where the CA's certificates send relying parties.
+CA_STATUS_SETTINGS: dict[str, Schema] = {
+    "statusUrl": string("base URL of the CRLs and OCSP this CA's certificates name (default: this server's)"),
+    "crlPartitions": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 1024,
+        "description": "CRLs new certificates are spread over (RFC 5280 §5.2.5 partitions; default 1)",
+    },
+}
 PAGE = {
     "totalCount": {"type": "integer", "description": "how many match the filters"},
     "limit": {"type": "integer"},
@@ -207,9 +217,12 @@ SCHEMAS: dict[str, Schema] = {
             "certificateChain": PEM,
             "csr": nullable(string("PEM CSR of an external CA waiting for its signed certificate")),
             **{key: nullable(value) for key, value in CA_SETTINGS.items()},
+            **CA_STATUS_SETTINGS,
+            "crlUrls": array(string("one per published partition, partition 0 first")),
             "createdAt": TIMESTAMP,
         }
     ),
+    "CAUpdate": obj(CA_STATUS_SETTINGS),
     "CAList": obj({"cas": array(ref("CA"))}, required=("cas",)),
     "NewCA": obj(
         {
@@ -224,6 +237,7 @@ SCHEMAS: dict[str, Schema] = {
             "keyAlgorithm": enum(KeyAlgorithm),
             "ttl": DURATION,
             **CA_SETTINGS,
+            **CA_STATUS_SETTINGS,
         },
         required=("type", "name"),
     ),
@@ -236,6 +250,7 @@ SCHEMAS: dict[str, Schema] = {
             "id": string(),
             "caId": string(),
             "crlNumber": {"type": "integer"},
+            "partition": {"type": "integer", "description": "CRL partition (0 when not partitioned)"},
             "thisUpdate": TIMESTAMP,
             "nextUpdate": TIMESTAMP,
             "crl": PEM,

@@ -99,6 +99,7 @@ async def test_api_500s_hostile_values_in_every_field_never_answer_500(api: ApiS
     bases: dict[str, tuple[str, dict[str, Any]]] = {
         "createCa": (f"{CM}/cas", {"type": "root", "name": "fuzz-root"}),
         "importCaCertificate": (f"{CM}/cas/corp-issuing/import", {"certificate": "x"}),
+        "updateCa": (f"{CM}/cas/corp-issuing", {}),
         "createPolicy": (f"{CM}/certificate-policies", {"name": "fuzz"}),
         "replacePolicy": (f"{CM}/certificate-policies/internal", {}),
         "updatePolicy": (f"{CM}/certificate-policies/internal", {}),
