@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from acme_server.acme import links
@@ -31,7 +31,7 @@ from acme_server.acme.problems import (
 from acme_server.acme.routes import ROUTES as ACME_ROUTES
 from acme_server.acme.routes import AcmeHeaders
 from acme_server.api.metrics import get_metrics
-from acme_server.api.routes import api_app
+from acme_server.api.routes import api_mount
 from acme_server.config import Settings, rate_limits_from
 from acme_server.observability import logs, metrics
 from acme_server.services import challenges, crls, orders, renewals, syncs
@@ -115,7 +115,7 @@ ROUTES: list[BaseRoute] = [
     Route("/ca/{ca}.pem", trust.ca_bundle, name="ca_bundle"),
     *ACME_ROUTES,
     *UI_ROUTES,
-    Mount("/api/v1", app=api_app(), name="api"),
+    api_mount(),  # /api/v1
 ]
 
 

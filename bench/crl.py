@@ -4,13 +4,20 @@
     .venv/bin/python -m bench.crl --storage             # also the service path on SQLite, with the
                                                         # event loop's worst stall while it runs
     .venv/bin/python -m bench.crl --sizes 10000,100000 --json /tmp/crl.json
+    .venv/bin/python -m bench.crl --partitions 8        # also a CA with 8 CRL partitions, built while a
+                                                        # client fetches a CRL from its status listener
+    .venv/bin/python -m bench.crl --quick --partitions 8   # 10,000 and 100,000 entries only
 
 The pure path signs entries made in memory (half with a reason code, as in practice), then builds the
 same CRL with cryptography's builders alone (ratio = ours / bare). The storage path
 seeds the revocations into a fresh SQLite database in one transaction (a benchmark may seed through
 storage), then times services.crls.generate_crl — read the revocations, sign off the event loop, store
 — while a ticker on the event loop measures how late it gets to run: the server's other requests wait
-that long. Timings are printed, never asserted."""
+that long. The partitioned path (--partitions N) seeds the same revocations spread over N partitions
+(serial mod N, as issuance does), then times services.crls.generate_crls — every partition, one after
+the other — while an HTTP client fetches partition 0's CRL from the status app served on the same event
+loop, every 10 ms: its latencies are what relying parties see during the build. Timings are printed,
+never asserted."""
 
 from __future__ import annotations
 
@@ -18,18 +25,22 @@ import argparse
 import asyncio
 import json
 import secrets
+import socket
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
+import uvicorn
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from acme_server.config import Settings
 from acme_server.services import bootstrap, cas, crls
-from acme_server.services.runtime import open_runtime
+from acme_server.services.runtime import Runtime, open_runtime
+from acme_server.status.sidecar import create_status_app
 from acme_server.storage.tables import certificates, revocations
 from ca_core.authority import CASettings, CertificateAuthority, create_intermediate, create_root
 from ca_core.crl import build_crl
@@ -40,6 +51,7 @@ from ca_core.serials import format_serial, random_serial
 from ca_core.signer import SoftwareSigner, signature_hash
 
 SIZES = (10_000, 100_000, 1_000_000)
+QUICK_SIZES = (10_000, 100_000)
 REASONS = (RevocationReason.UNSPECIFIED, RevocationReason.KEY_COMPROMISE)
 
 
@@ -105,8 +117,9 @@ def pure(size: int) -> dict[str, Any]:
     }  # fmt: skip
 
 
-async def _seed(rt: Any, ca_id: str, profile_id: str, size: int) -> None:
-    """`size` revoked certificates of the CA, inserted in batches in one transaction."""
+async def _seed(rt: Any, ca_id: str, profile_id: str, size: int, partitions: int = 1) -> None:
+    """`size` revoked certificates of the CA, inserted in batches in one transaction, each in the CRL
+    partition its serial gives."""
     now = datetime.now(UTC)
     placeholder = "-----BEGIN CERTIFICATE-----\nbench\n-----END CERTIFICATE-----\n"
     async with rt.storage.transaction() as tx:
@@ -114,7 +127,8 @@ async def _seed(rt: Any, ca_id: str, profile_id: str, size: int) -> None:
         for start in range(0, size, 20_000):
             rows, revoked = [], []
             for i in range(start, min(size, start + 20_000)):
-                certificate_id, serial = f"bench-{i:08d}", format_serial(random_serial())
+                certificate_id, number = f"bench-{i:08d}", random_serial()
+                serial, partition = format_serial(number), number % partitions
                 rows.append(
                     {
                         "id": certificate_id, "ca_id": ca_id, "profile_id": profile_id, "serial": serial,
@@ -123,12 +137,13 @@ async def _seed(rt: Any, ca_id: str, profile_id: str, size: int) -> None:
                         "certificate_pem": placeholder, "chain_pem": "", "key_algorithm": "EC_prime256v1",
                         "san_text": "", "fingerprint_sha256": secrets.token_hex(32), "enrollment": "api",
                         "created_at": now, "revoked_at": now, "revocation_reason": REASONS[i % 2].value,
+                        "crl_partition": partition,
                     }
                 )  # fmt: skip
                 revoked.append(
                     {
                         "certificate_id": certificate_id, "ca_id": ca_id, "serial": serial, "revoked_at": now,
-                        "reason": REASONS[i % 2].value, "source": "api",
+                        "reason": REASONS[i % 2].value, "source": "api", "crl_partition": partition,
                     }
                 )  # fmt: skip
             await connection.execute(certificates.insert(), rows)
@@ -174,18 +189,113 @@ async def with_storage(size: int) -> dict[str, Any]:
             await rt.storage.close()
 
 
+async def _fetch(url: str, stop: asyncio.Event, latencies: list[tuple[float, float]]) -> None:
+    """GET `url` every 10 ms until `stop`, recording (when it was sent, its latency) of each."""
+    async with httpx.AsyncClient(timeout=60) as http:
+        while not stop.is_set():
+            started = time.perf_counter()
+            response = await http.get(url)
+            latencies.append((started, time.perf_counter() - started))
+            response.raise_for_status()
+            await asyncio.sleep(0.01)
+
+
+async def _serve_status(
+    rt: Runtime, settings: Settings, port: int
+) -> tuple[uvicorn.Server, asyncio.Task[None]]:
+    """The status app on this event loop (the loop the CRLs are built on, as in `serve`)."""
+    config = uvicorn.Config(
+        create_status_app(settings, runtime=rt, read_only=False),
+        host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on",
+    )  # fmt: skip
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()  # raises why it could not start
+        await asyncio.sleep(0.01)
+    return server, task
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else 0.0
+
+
+async def with_partitions(size: int, partitions: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as directory:
+        settings = Settings(data_dir=Path(directory))
+        rt = await open_runtime(settings)
+        try:
+            await bootstrap.ensure_dev_setup(rt)
+            ca = await cas.update_ca_settings(rt, "dev-intermediate", crl_partitions=partitions)
+            async with rt.storage.read() as tx:
+                profile = await tx.profiles.get_by_name("default")
+            assert profile is not None
+            seeding = time.perf_counter()
+            await _seed(rt, ca.id, profile.id, size, partitions)
+            seeded = time.perf_counter()
+            await crls.generate_crl(rt, ca.id)  # partition 0, which the client fetches meanwhile
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                port = int(probe.getsockname()[1])
+            server, serving = await _serve_status(rt, settings, port)
+            stop, worst, latencies = asyncio.Event(), [0.0], list[tuple[float, float]]()
+            tasks = [
+                asyncio.create_task(_ticker(stop, worst)),
+                asyncio.create_task(_fetch(f"http://127.0.0.1:{port}/crl/{ca.id}.crl", stop, latencies)),
+            ]
+            await asyncio.sleep(2)  # the same requests before the build: the idle latency
+            idle_stall, worst[0] = worst[0], 0.0
+            started = time.perf_counter()
+            infos = await crls.generate_crls(rt, ca.id)
+            generated = time.perf_counter()
+            stop.set()
+            await asyncio.gather(*tasks)
+            idle = [latency for sent, latency in latencies if sent < started]
+            during = [latency for sent, latency in latencies if started <= sent < generated]
+            server.should_exit = True
+            await serving
+            return {
+                "entries": size,
+                "partitions": partitions,
+                "seed_s": seeded - seeding,
+                "generate_all_s": generated - started,
+                "per_partition_s": (generated - started) / partitions,
+                "largest_partition_bytes": max(len(info.der) for info in infos),
+                "worst_loop_stall_s": worst[0],
+                "idle_loop_stall_s": idle_stall,
+                "requests": len(during),
+                "idle_p50_s": _percentile(idle, 0.5),
+                "idle_p99_s": _percentile(idle, 0.99),
+                "request_p50_s": _percentile(during, 0.5),
+                "request_p99_s": _percentile(during, 0.99),
+                "request_max_s": max(during, default=0.0),
+            }
+        finally:
+            await rt.storage.close()
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.crl", description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="revoked entries per CRL")
     parser.add_argument("--storage", action="store_true", help="also time the service path on SQLite")
+    parser.add_argument(
+        "--partitions", type=int, metavar="N", help="also the partitioned path: a CA with N CRL partitions"
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"sizes {','.join(map(str, QUICK_SIZES))} only (a shared machine)",
+    )
     parser.add_argument("--json", help="also write the results to this file")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
-    results: dict[str, list[dict[str, Any]]] = {"pure": [], "storage": []}
+    sizes = list(QUICK_SIZES) if args.quick else [int(s) for s in args.sizes.split(",") if s.strip()]
+    results: dict[str, list[dict[str, Any]]] = {"pure": [], "storage": [], "partitioned": []}
     print(
         f"{'entries':>10}  {'build s':>8}  {'bare s':>7}  {'ratio':>5}  {'DER s':>6}  {'MB':>6}"
         "   ca_core.crl.build_crl beside the bare builder"
@@ -208,6 +318,23 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{size:>10}  {row['seed_s']:>7.1f}  {row['generate_s']:>10.2f}  "
                 f"{row['worst_loop_stall_s']:>12.3f}",
+                flush=True,
+            )
+    if args.partitions:
+        header = (
+            f"{'entries':>10}  {'parts':>5}  {'seed s':>7}  {'all s':>6}  {'each s':>6}  {'loop stall s':>12}"
+            f"  {'idle p50/p99 ms':>15}  {'req p50 ms':>10}  {'req p99 ms':>10}  {'req max ms':>10}"
+        )
+        print(f"\n{header}   services.crls.generate_crls, a client fetching a CRL meanwhile")
+        for size in sizes:
+            row = asyncio.run(with_partitions(size, args.partitions))
+            results["partitioned"].append(row)
+            print(
+                f"{size:>10}  {row['partitions']:>5}  {row['seed_s']:>7.1f}  {row['generate_all_s']:>6.2f}  "
+                f"{row['per_partition_s']:>6.2f}  {row['worst_loop_stall_s']:>12.3f}  "
+                f"{row['idle_p50_s'] * 1000:>7.1f}/{row['idle_p99_s'] * 1000:<7.1f}  "
+                f"{row['request_p50_s'] * 1000:>10.1f}  {row['request_p99_s'] * 1000:>10.1f}  "
+                f"{row['request_max_s'] * 1000:>10.1f}",
                 flush=True,
             )
     if args.json:

@@ -48,26 +48,58 @@ def _check_url(field: str, value: str | None) -> None:
         raise InvalidSetting(field, f"{value!r} is not an http(s) URL")
 
 
+MAX_CRL_PARTITIONS: Final = 1024
+
+
 @dataclass(frozen=True)
 class CASettings:
-    """What a CA writes into the certificates it signs (CRL and AIA URLs) and its own path length."""
+    """What a CA writes into the certificates it signs (CRL and AIA URLs) and its own path length.
+    status_url: the base URL of its CRLs and OCSP responder, from which crl_url and ocsp_url default;
+    crl_partitions: how many CRLs new certificates are spread over (RFC 5280 §5.2.5)."""
 
     crl_url: str | None = None
     ocsp_url: str | None = None
     issuer_url: str | None = None
     max_path_length: int | None = None
+    status_url: str | None = None
+    crl_partitions: int = 1
 
     def __post_init__(self) -> None:
         # RFC 5280 §4.2.1.13 / §4.2.2.1: clients fetch these over HTTP; we publish nothing else.
         _check_url("crlUrl", self.crl_url)
         _check_url("ocspUrl", self.ocsp_url)
         _check_url("issuerUrl", self.issuer_url)
+        _check_url("statusUrl", self.status_url)
+        check_crl_partitions(self.crl_partitions, self.crl_url)
         if self.max_path_length is not None and (
             isinstance(self.max_path_length, bool) or self.max_path_length < 0
         ):
             raise InvalidSetting(
                 "maxPathLength", f"must be a non-negative integer, got {self.max_path_length}"
             )
+
+    def crl_url_of(self, partition: int) -> str | None:
+        """The CRL URL of `partition`: partition 0 is the CA's CRL URL itself (what its certificates
+        named before it was partitioned), partition k that URL with `.crl` replaced by `/k.crl`."""
+        if self.crl_url is None or partition == 0:
+            return self.crl_url
+        return f"{self.crl_url.removesuffix('.crl')}/{partition}.crl"
+
+    def crl_partition_of(self, serial: int) -> int:
+        """The partition a new certificate with `serial` is listed in: serials are random, so this
+        spreads certificates evenly, and it depends on nothing that can change before it is stored."""
+        return serial % self.crl_partitions
+
+
+def check_crl_partitions(partitions: int, crl_url: str | None) -> None:
+    if isinstance(partitions, bool) or not isinstance(partitions, int):
+        raise InvalidSetting("crlPartitions", f"must be an integer, got {partitions!r}")
+    if not 1 <= partitions <= MAX_CRL_PARTITIONS:
+        raise InvalidSetting("crlPartitions", f"must be from 1 to {MAX_CRL_PARTITIONS}, got {partitions}")
+    if partitions > 1 and crl_url is not None and not crl_url.endswith(".crl"):
+        raise InvalidSetting(
+            "crlPartitions", f"partitions are named after a CRL URL ending in .crl, not {crl_url!r}"
+        )
 
 
 def common_name_of(certificate: x509.Certificate) -> str:
@@ -215,13 +247,14 @@ def create_root(
     return signer.sign_certificate(builder)
 
 
-def distribution_extensions(settings: CASettings) -> list[x509.ExtensionType]:
-    """CRL distribution point (RFC 5280 §4.2.1.13) and AIA (§4.2.2.1) for what a CA with `settings`
-    signs; both non-critical."""
+def distribution_extensions(settings: CASettings, *, partition: int = 0) -> list[x509.ExtensionType]:
+    """CRL distribution point (RFC 5280 §4.2.1.13) naming the CRL of `partition`, and AIA (§4.2.2.1),
+    for what a CA with `settings` signs; both non-critical."""
     extensions: list[x509.ExtensionType] = []
-    if settings.crl_url:
+    crl_url = settings.crl_url_of(partition)
+    if crl_url:
         point = x509.DistributionPoint(
-            full_name=[x509.UniformResourceIdentifier(settings.crl_url)],
+            full_name=[x509.UniformResourceIdentifier(crl_url)],
             relative_name=None,
             reasons=None,
             crl_issuer=None,

@@ -37,6 +37,22 @@ def _revoked(entries: Iterable[RevokedEntry]) -> list[x509.RevokedCertificate]:
     return revoked
 
 
+def _issuing_distribution_point(url: str) -> x509.Extension[x509.ExtensionType]:
+    """RFC 5280 §5.2.5: a CRL that covers only the certificates whose distribution point is `url` says
+    so in this critical extension; relying parties (openssl) then accept it only for those. The
+    partition may list CA certificates too (a profile can issue them), so no onlyContains flag."""
+    point = x509.IssuingDistributionPoint(
+        full_name=[x509.UniformResourceIdentifier(url)],
+        relative_name=None,
+        only_contains_user_certs=False,
+        only_contains_ca_certs=False,
+        only_some_reasons=None,
+        indirect_crl=False,
+        only_contains_attribute_certs=False,
+    )
+    return x509.Extension(x509.IssuingDistributionPoint.oid, True, point)
+
+
 def build_crl(
     ca: CertificateAuthority,
     entries: Iterable[RevokedEntry],
@@ -44,9 +60,11 @@ def build_crl(
     number: int,
     this_update: datetime,
     next_update: datetime,
+    distribution_point: str | None = None,
 ) -> x509.CertificateRevocationList:
     """The CRL numbered `number`, signed by `ca.signer`. A disabled CA still publishes: its revocations
-    must stay visible to relying parties."""
+    must stay visible to relying parties. `distribution_point`: the URL of one partition of a
+    partitioned CRL, named in its issuing distribution point extension."""
     if not 0 <= number <= MAX_SERIAL:  # RFC 5280 §5.2.3: CRL numbers have the serials' 20-octet limit
         raise InvalidSetting(
             "crlNumber", f"must be a non-negative integer of at most 20 octets, got {number}"
@@ -59,6 +77,8 @@ def build_crl(
         x509.Extension(x509.AuthorityKeyIdentifier.oid, False, ca.authority_key_identifier()),
         x509.Extension(x509.CRLNumber.oid, False, x509.CRLNumber(number)),
     ]
+    if distribution_point is not None:
+        extensions.append(_issuing_distribution_point(distribution_point))
     builder = x509.CertificateRevocationListBuilder(
         ca.certificate.subject, this_update, next_update, extensions, _revoked(entries)
     )

@@ -56,11 +56,13 @@ def _pem(certificates: tuple[x509.Certificate, ...]) -> str:
 
 @dataclass(frozen=True)
 class IssuedCertificate:
-    """A signed certificate, the issuers above it (issuing CA first) and, for managed issuance, its key."""
+    """A signed certificate, the issuers above it (issuing CA first), for managed issuance its key, and
+    the CRL partition its distribution point names (0 when the CA is not partitioned)."""
 
     certificate: x509.Certificate
     chain: tuple[x509.Certificate, ...]
     private_key: PrivateKey | None = None
+    crl_partition: int = 0
 
     @property
     def serial(self) -> int:
@@ -185,10 +187,11 @@ def issue(
     draft = _Draft(request.subject, request.sans, request.public_key, algorithm, serial, validity)
     builder = _builder(profile, draft, ca.certificate.subject, ca.authority_key_identifier())
     builder = builder.add_extension(_basic_constraints(profile, ca), critical=True)
-    for extension in distribution_extensions(ca.settings):
+    partition = ca.settings.crl_partition_of(serial)
+    for extension in distribution_extensions(ca.settings, partition=partition):
         builder = builder.add_extension(extension, critical=False)
     certificate = ca.signer.sign_certificate(builder)
-    return IssuedCertificate(certificate, (ca.certificate, *ca.chain), private_key)
+    return IssuedCertificate(certificate, (ca.certificate, *ca.chain), private_key, partition)
 
 
 def issue_self_signed(

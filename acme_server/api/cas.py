@@ -1,5 +1,6 @@
 """/cert-manager/cas: create a root, an intermediate or an external (offline-root-signed) CA, import
-its signed certificate, list, details, disable/enable, the CA's CRLs and its rotation."""
+its signed certificate, list, details, change its status URL and CRL partitions, disable/enable, the
+CA's CRLs and its rotation."""
 
 from __future__ import annotations
 
@@ -52,6 +53,14 @@ async def list_cas(call: Call) -> dict[str, Any]:
 
 async def get_ca(call: Call) -> dict[str, Any]:
     return views.ca(await cas.get_ca(call.rt, call.path["ca"]))
+
+
+async def update_ca(call: Call) -> dict[str, Any]:
+    body = call.body
+    info = await crls.update_ca(
+        call.rt, call.path["ca"], status_url=body.get("statusUrl"), crl_partitions=body.get("crlPartitions")
+    )
+    return views.ca(info)
 
 
 async def disable_ca(call: Call) -> dict[str, Any]:

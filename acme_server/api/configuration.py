@@ -1,5 +1,6 @@
 """/cert-manager/certificate-policies and /certificate-profiles: CRUD over the documents ca_core
-validates (an error names the field, e.g. `keyUsages[2]`); a profile or policy in use is not deleted.
+validates (an error names the field, e.g. `keyUsages[2]`); a profile or policy in use is not deleted;
+the name is given at creation only (PUT and PATCH bodies have no `name`).
 Both resources have the same shape, so one DocumentResource serves each."""
 
 from __future__ import annotations
@@ -12,20 +13,8 @@ from acme_server.api import views
 from acme_server.api.http import Call
 from acme_server.services import policies, profiles
 from acme_server.services.runtime import Runtime
-from ca_core.errors import InvalidSetting
 
 Info = TypeVar("Info", policies.PolicyInfo, profiles.ProfileInfo)
-
-
-def _split(body: dict[str, Any], *, creating: bool) -> tuple[str, dict[str, Any]]:
-    """(name, document): the name is only given at creation; a rename is refused by name."""
-    document = dict(body)
-    name = document.pop("name", None)
-    if creating and not name:
-        raise InvalidSetting("name", "is required")
-    if not creating and name is not None:
-        raise InvalidSetting("name", "cannot be changed; create a new one instead")
-    return name or "", document
 
 
 @dataclass(frozen=True)
@@ -43,7 +32,8 @@ class DocumentResource(Generic[Info]):
     document: Callable[[Info], dict[str, Any]]
 
     async def create(self, call: Call) -> dict[str, Any]:
-        name, document = _split(call.body, creating=True)
+        document = dict(call.body)  # the schema (NewPolicy, NewProfile) requires the name
+        name = document.pop("name")
         return self.view(await self.create_one(call.rt, name, document))
 
     async def listing(self, call: Call) -> dict[str, Any]:
@@ -54,14 +44,12 @@ class DocumentResource(Generic[Info]):
 
     async def replace(self, call: Call) -> dict[str, Any]:
         """PUT: the whole document; fields left out take their defaults."""
-        _, document = _split(call.body, creating=False)
-        return self.view(await self.update_one(call.rt, call.path[self.param], document))
+        return self.view(await self.update_one(call.rt, call.path[self.param], call.body))
 
     async def patch(self, call: Call) -> dict[str, Any]:
         """PATCH: only the fields given change; the rest keep their stored values."""
-        _, changes = _split(call.body, creating=False)
         current = await self.get_one(call.rt, call.path[self.param])
-        return self.view(await self.update_one(call.rt, current.id, {**self.document(current), **changes}))
+        return self.view(await self.update_one(call.rt, current.id, {**self.document(current), **call.body}))
 
     async def delete(self, call: Call) -> None:
         await self.delete_one(call.rt, call.path[self.param])

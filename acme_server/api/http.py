@@ -70,6 +70,7 @@ class Endpoint:
     query: tuple[Query, ...] = ()
     media_type: str = "application/json"
     errors: tuple[int, ...] = field(default=())  # statuses beyond the common ones the docs should list
+    forbidden: str = ""  # when a token of the role itself is refused too (403), for the docs
 
 
 def json_response(value: Any, status: int = 200) -> Response:

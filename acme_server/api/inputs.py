@@ -66,6 +66,8 @@ def ca_settings(body: Mapping[str, Any]) -> CASettings:
         ocsp_url=body.get("ocspUrl"),
         issuer_url=body.get("issuerUrl"),
         max_path_length=body.get("maxPathLength"),
+        status_url=body.get("statusUrl"),
+        crl_partitions=body.get("crlPartitions", 1),
     )
 
 
@@ -100,9 +102,10 @@ def managed(body: Mapping[str, Any]) -> ManagedRequest:
 
 
 def instant(text: str) -> datetime:
-    """An ISO date or date-time (already checked by the schema); a date means its midnight, UTC."""
+    """An ISO date or date-time in UTC (already checked by the schema, in range too); a date means its
+    midnight, UTC."""
     parsed = datetime.fromisoformat(text)
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC) if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def required(values: Mapping[str, Any], key: str) -> Any:

@@ -13,14 +13,22 @@ from typing import Any
 from acme_server.api.http import Endpoint
 from acme_server.api.problems import PROBLEM_JSON
 from acme_server.api.schemas import SCHEMAS, ref
+from acme_server.services.tokens import Role
 
 API_PREFIX = "/api/v1"
 _PARAMETER = re.compile(r"{([^}:]+)(?::[^}]+)?}")
+# Statuses every operation that needs a token may answer, whatever it does (api/http.py dispatch).
 _COMMON_ERRORS = {
     400: "Bad input: the problem's `field` names what is wrong",
     401: "Missing, unknown or expired API token",
-    403: "The token's role may not do this",
     404: "No such resource",
+    429: "Too many wrong API tokens from this address (rate limit api_token_failures_per_ip):"
+    " every request is refused until Retry-After seconds have passed",
+}
+# Headers those answers always carry (api/problems.py problem_response): (description, schema).
+_HEADERS: dict[int, dict[str, tuple[str, dict[str, Any]]]] = {
+    401: {"WWW-Authenticate": ('the bearer challenge, `Bearer realm="acme-server"`', {"type": "string"})},
+    429: {"Retry-After": ("seconds until the window ends", {"type": "integer", "minimum": 0})},
 }
 
 
@@ -31,8 +39,23 @@ def _version() -> str:
         return "0.0.0"
 
 
-def _problem(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {PROBLEM_JSON: {"schema": ref("Problem")}}}
+def _problem(status: int, description: str) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {PROBLEM_JSON: {"schema": ref("Problem")}},
+    }
+    headers = _HEADERS.get(status, {})
+    if headers:
+        response["headers"] = {
+            name: {"description": text, "required": True, "schema": schema}
+            for name, (text, schema) in headers.items()
+        }
+    return response
+
+
+def _refused_roles(role: Role) -> str:
+    """The roles below `role`, which its operations refuse with 403."""
+    return " or ".join(r.value for r in Role if not r.allows(role))
 
 
 def _parameters(endpoint: Endpoint) -> list[dict[str, Any]]:
@@ -82,7 +105,8 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
         operation["parameters"] = parameters
     if endpoint.body is not None:
         operation["requestBody"] = {
-            "required": True,
+            # api/http.py reads a missing or blank body as {}: only a schema with required fields needs one
+            "required": bool(SCHEMAS[endpoint.body].get("required")),
             "content": {"application/json": {"schema": ref(endpoint.body)}},
         }
     if endpoint.role is None:
@@ -90,10 +114,15 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
         return operation
     operation["description"] = f"Needs a token with role {endpoint.role.value} or above."
     statuses = dict(_COMMON_ERRORS)
+    if endpoint.role is not Role.VIEWER or endpoint.forbidden:  # every token is at least a viewer
+        refused = _refused_roles(endpoint.role)
+        statuses[403] = "; ".join(
+            filter(None, [f"A {refused} token is refused" if refused else "", endpoint.forbidden])
+        )
     for status in endpoint.errors:
         statuses[status] = "Conflicts with the stored state" if status == 409 else "Error"
     for status, description in sorted(statuses.items()):
-        operation["responses"][str(status)] = _problem(description)
+        operation["responses"][str(status)] = _problem(status, description)
     return operation
 
 

@@ -4,10 +4,11 @@ request checks and the OpenAPI document are all built from this list."""
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any
 
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import BaseRoute, Route, Router
+from starlette.routing import BaseRoute, Mount, Route, Router
 
 from acme_server.api import admin, cas, certificates, openapi, syncs
 from acme_server.api.configuration import POLICIES, PROFILES
@@ -74,6 +75,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              "Create a root, intermediate or external CA", "cas", body="NewCA", response="CA", status=201,
              errors=(409,)),
     Endpoint("GET", f"{CM}/cas/{{ca}}", cas.get_ca, VIEWER, "getCa", "CA details", "cas", response="CA"),
+    Endpoint("PATCH", f"{CM}/cas/{{ca}}", cas.update_ca, ADMIN, "updateCa",
+             "Change the CA's status URL or CRL partitions (for certificates issued from now on)", "cas",
+             body="CAUpdate", response="CA"),
     Endpoint("POST", f"{CM}/cas/{{ca}}/import", cas.import_certificate, ADMIN, "importCaCertificate",
              "Import the externally signed certificate of an external CA", "cas", body="CAImport",
              response="CA", errors=(409,)),
@@ -101,7 +105,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("GET", f"{CM}/certificate-policies", POLICIES.listing, VIEWER, "listPolicies",
              "List certificate policies", "certificate-policies", response="PolicyList"),
     Endpoint("POST", f"{CM}/certificate-policies", POLICIES.create, ADMIN, "createPolicy",
-             "Create a certificate policy", "certificate-policies", body="PolicyInput", response="Policy",
+             "Create a certificate policy", "certificate-policies", body="NewPolicy", response="Policy",
              status=201, errors=(409,)),
     Endpoint("GET", f"{CM}/certificate-policies/{{policy}}", POLICIES.get, VIEWER, "getPolicy",
              "Certificate policy details", "certificate-policies", response="Policy"),
@@ -118,7 +122,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("GET", f"{CM}/certificate-profiles", PROFILES.listing, VIEWER, "listProfiles",
              "List certificate profiles", "certificate-profiles", response="ProfileList"),
     Endpoint("POST", f"{CM}/certificate-profiles", PROFILES.create, ADMIN, "createProfile",
-             "Create a certificate profile", "certificate-profiles", body="ProfileInput", response="Profile",
+             "Create a certificate profile", "certificate-profiles", body="NewProfile", response="Profile",
              status=201, errors=(409,)),
     Endpoint("GET", f"{CM}/certificate-profiles/{{profile}}", PROFILES.get, VIEWER, "getProfile",
              "Certificate profile details", "certificate-profiles", response="Profile"),
@@ -182,7 +186,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              query=SYNC_FILTERS),
     Endpoint("POST", f"{CM}/syncs", syncs.create_sync, OPERATOR, "createSync",
              "Bind a certificate or a profile's latest to a destination; pushes at once", "syncs",
-             body="NewSync", response="Sync", status=201, errors=(409,)),
+             body="NewSync", response="Sync", status=201, errors=(409,),
+             forbidden="an operator's too when it names config.reloadCommand (or an aws-acm endpointUrl),"
+             " or a directory sync while the server lists no sync_directories"),
     Endpoint("GET", f"{CM}/syncs/{{sync}}", syncs.get_sync, VIEWER, "getSync",
              "A sync (id or name) and its last push", "syncs", response="Sync"),
     Endpoint("POST", f"{CM}/syncs/{{sync}}/run", syncs.run_sync, OPERATOR, "runSync",
@@ -225,5 +231,13 @@ def routes(endpoints: tuple[Endpoint, ...] = ENDPOINTS) -> list[BaseRoute]:
 
 
 def api_app() -> Router:
-    """What app.py mounts at /api/v1: the routes, and a problem document for unknown paths."""
+    """The API's router: the routes, and a problem document for unknown paths."""
     return Router(routes=routes(), default=not_found)
+
+
+def api_mount() -> Mount:
+    """What app.py mounts: api_app at /api/v1. Starlette's mount pattern ends in `.*`, which stops at a
+    newline, so /api/v1/cas/%0Ax fell through to the app's ACME 404; here it matches any path below."""
+    mount = Mount(openapi.API_PREFIX, app=api_app(), name="api")
+    mount.path_regex = re.compile(mount.path_regex.pattern, re.DOTALL)
+    return mount

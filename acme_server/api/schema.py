@@ -5,9 +5,10 @@ an InvalidSetting naming the field path (`managed.altNames[1]`)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
+from acme_server.api.schemas import DURATION_FORMAT
 from ca_core.durations import parse_duration
 from ca_core.errors import InvalidSetting
 
@@ -26,8 +27,14 @@ _TYPE_WORDS = {"object": "an object", "array": "a list", "string": "a string", "
 
 
 def _check_date_time(value: str, path: str) -> None:
-    parsed = datetime.fromisoformat(value) if "T" in value or " " in value else date.fromisoformat(value)
-    del parsed
+    if "T" not in value and " " not in value:
+        date.fromisoformat(value)
+        return
+    parsed = datetime.fromisoformat(value)
+    try:  # what the API does with it (inputs.instant); 9999-12-31T23:59:59-01:00 is past datetime.max
+        parsed.astimezone(UTC)
+    except OverflowError:
+        raise InvalidSetting(path, f"{value!r} lies outside 0001-01-01 to 9999-12-31 in UTC") from None
 
 
 def _check_duration(value: str, path: str) -> None:
@@ -36,7 +43,7 @@ def _check_duration(value: str, path: str) -> None:
 
 _FORMATS: dict[str, tuple[Callable[[str, str], None], str]] = {
     "date-time": (_check_date_time, "an ISO 8601 date or date-time like 2027-01-31 or 2027-01-31T12:00:00Z"),
-    "duration": (_check_duration, "a duration like '30d', '12h30m' or '1y'"),
+    DURATION_FORMAT: (_check_duration, "a duration like '30d', '12h30m' or '1y'"),
 }
 
 

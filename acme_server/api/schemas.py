@@ -10,7 +10,7 @@ from acme_server.services.rotation import RotationState
 from acme_server.services.syncs import destination_types
 from acme_server.services.tokens import Role
 from ca_core.keys import KeyAlgorithm
-from ca_core.profile import EnrollmentMethod, ExtendedKeyUsage, IssuerType, KeyUsage
+from ca_core.profile import ChallengeType, EnrollmentMethod, ExtendedKeyUsage, IssuerType, KeyUsage
 from ca_core.revocation import RevocationReason
 
 Schema = dict[str, Any]
@@ -35,8 +35,16 @@ def nullable(schema: Schema) -> Schema:
     return {**schema, "type": [schema["type"], "null"]}
 
 
-def obj(properties: dict[str, Schema], *, required: tuple[str, ...] = (), closed: bool = True) -> Schema:
+def obj(
+    properties: dict[str, Schema],
+    *,
+    required: tuple[str, ...] = (),
+    closed: bool = True,
+    description: str = "",
+) -> Schema:
     schema: Schema = {"type": "object", "properties": properties}
+    if description:
+        schema["description"] = description
     if required:
         schema["required"] = list(required)
     if closed:
@@ -49,7 +57,29 @@ def array(items: Schema) -> Schema:
 
 
 TIMESTAMP = string("RFC 3339 UTC time", format="date-time")
-DURATION = string("a duration like '30d', '12h' or '1y'", format="duration")
+# Not JSON Schema's "duration" format: that one is ISO 8601 ("P30D"), which ca_core.durations does not
+# read. Our own format name (api/schema.py checks it with parse_duration) and the syntax as a pattern:
+# numbers with units, largest first, each unit once (case and surrounding spaces ignored).
+DURATION_FORMAT = "acme-server-duration"
+_UNITS = "ywdhms"
+
+
+def _units(units: str) -> str:
+    return "".join(f"([0-9]{{1,15}}[{u}{u.upper()}])?" for u in units)
+
+
+# At least one unit: one alternative per largest unit, then the smaller ones, each optional.
+DURATION_PATTERN = (
+    r"^\s*("
+    + "|".join(f"[0-9]{{1,15}}[{u}{u.upper()}]{_units(_UNITS[i + 1 :])}" for i, u in enumerate(_UNITS))
+    + r")\s*$"
+)
+DURATION = string(
+    "a duration like '30d', '12h30m' or '1y': units y (365 days), w, d, h, m, s, largest first;"
+    " longer than zero and at most 36500d",
+    format=DURATION_FORMAT,
+    pattern=DURATION_PATTERN,
+)
 PEM = string("PEM text")
 NAME = string("a unique name (also usable in URLs in place of the id)", minLength=1, maxLength=200)
 METADATA = {
@@ -70,6 +100,16 @@ CA_SETTINGS: dict[str, Schema] = {
     "ocspUrl": string("OCSP responder URL written into what this CA issues"),
     "issuerUrl": string("AIA caIssuers URL written into what this CA issues"),
     "maxPathLength": {"type": "integer", "minimum": 0, "description": "basicConstraints pathLen"},
+}
+# What can change after creation: where the CA's certificates send relying parties.
+CA_STATUS_SETTINGS: dict[str, Schema] = {
+    "statusUrl": string("base URL of the CRLs and OCSP this CA's certificates name (default: this server's)"),
+    "crlPartitions": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 1024,
+        "description": "CRLs new certificates are spread over (RFC 5280 §5.2.5 partitions; default 1)",
+    },
 }
 PAGE = {
     "totalCount": {"type": "integer", "description": "how many match the filters"},
@@ -114,6 +154,14 @@ PROFILE_DOCUMENT: dict[str, Schema] = {
     "preAuthorized": array(string()),
     "authorizationReuse": string("a duration, or '0' for no reuse"),
     "maxBackdate": string("how far back an ACME order's notBefore may lie; '0' for not at all"),
+    "renewalWindow": obj(
+        {
+            "start": {"type": "integer", "minimum": 0, "maximum": 100},
+            "end": {"type": "integer", "minimum": 0, "maximum": 100},
+        },
+        description="ACME renewalInfo window (RFC 9773) in percent of the lifetime; start before end",
+    ),
+    "challengeTypes": array(enum(ChallengeType, "ACME challenge types new authorizations offer")),
 }
 _STORED = {"id": string(), "name": string(), "createdAt": TIMESTAMP, "updatedAt": TIMESTAMP}
 
@@ -170,9 +218,12 @@ SCHEMAS: dict[str, Schema] = {
             "certificateChain": PEM,
             "csr": nullable(string("PEM CSR of an external CA waiting for its signed certificate")),
             **{key: nullable(value) for key, value in CA_SETTINGS.items()},
+            **CA_STATUS_SETTINGS,
+            "crlUrls": array(string("one per published partition, partition 0 first")),
             "createdAt": TIMESTAMP,
         }
     ),
+    "CAUpdate": obj(CA_STATUS_SETTINGS),
     "CAList": obj({"cas": array(ref("CA"))}, required=("cas",)),
     "NewCA": obj(
         {
@@ -187,6 +238,7 @@ SCHEMAS: dict[str, Schema] = {
             "keyAlgorithm": enum(KeyAlgorithm),
             "ttl": DURATION,
             **CA_SETTINGS,
+            **CA_STATUS_SETTINGS,
         },
         required=("type", "name"),
     ),
@@ -241,6 +293,7 @@ SCHEMAS: dict[str, Schema] = {
             "id": string(),
             "caId": string(),
             "crlNumber": {"type": "integer"},
+            "partition": {"type": "integer", "description": "CRL partition (0 when not partitioned)"},
             "thisUpdate": TIMESTAMP,
             "nextUpdate": TIMESTAMP,
             "crl": PEM,
@@ -249,10 +302,12 @@ SCHEMAS: dict[str, Schema] = {
     "CRLList": array(ref("CRL")),
     "Policy": obj({**_STORED, **POLICY_DOCUMENT}),
     "PolicyList": obj({"certificatePolicies": array(ref("Policy"))}, required=("certificatePolicies",)),
-    "PolicyInput": obj({"name": NAME, **POLICY_DOCUMENT}),
+    "NewPolicy": obj({"name": NAME, **POLICY_DOCUMENT}, required=("name",)),
+    "PolicyInput": obj(POLICY_DOCUMENT),  # PUT and PATCH: the name stays (create a new one instead)
     "Profile": obj({**_STORED, "slug": string("the name, as used in URLs"), **PROFILE_DOCUMENT}),
     "ProfileList": obj({"certificateProfiles": array(ref("Profile"))}, required=("certificateProfiles",)),
-    "ProfileInput": obj({"name": NAME, **PROFILE_DOCUMENT}),
+    "NewProfile": obj({"name": NAME, **PROFILE_DOCUMENT}, required=("name",)),
+    "ProfileInput": obj(PROFILE_DOCUMENT),
     "ManagedRequest": obj(
         {
             **SUBJECT_FIELDS,
@@ -383,6 +438,7 @@ SCHEMAS: dict[str, Schema] = {
     "AutoRenewalInput": obj({"enabled": {"type": "boolean"}}, required=("enabled",)),
     "PemExport": obj(
         {
+            "certificateId": string("getLatestActiveBundle: which certificate is the newest active one"),
             "serialNumber": string(),
             "certificate": PEM,
             "certificateChain": PEM,

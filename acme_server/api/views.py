@@ -35,6 +35,9 @@ def ca(info: CAInfo) -> dict[str, Any]:
         "ocspUrl": info.settings.ocsp_url,
         "issuerUrl": info.settings.issuer_url,
         "maxPathLength": info.settings.max_path_length,
+        "statusUrl": info.settings.status_url,
+        "crlPartitions": info.settings.crl_partitions,
+        "crlUrls": info.crl_urls,
         "createdAt": info.created_at,
     }
 
@@ -67,6 +70,7 @@ def crl(info: CRLInfo) -> dict[str, Any]:
         "id": info.id,
         "caId": info.ca_id,
         "crlNumber": info.number,
+        "partition": info.partition,
         "thisUpdate": info.this_update,
         "nextUpdate": info.next_update,
         "crl": info.pem,

@@ -36,6 +36,23 @@ def _subject_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ocsp-url", help="OCSP responder URL written into what this CA issues")
     parser.add_argument("--issuer-url", help="AIA caIssuers URL written into what this CA issues")
     parser.add_argument("--max-path-length", type=int, help="basicConstraints pathLen of this CA")
+    _status_options(parser)
+
+
+def _status_options(parser: argparse.ArgumentParser) -> None:
+    # Its own dest: the CA's setting, not this process's status_url setting (which `serve` takes).
+    parser.add_argument(
+        "--status-url",
+        dest="ca_status_url",
+        metavar="URL",
+        help="base URL of the CRLs and OCSP this CA's certificates name (default: this process's)",
+    )
+    parser.add_argument(
+        "--crl-partitions",
+        type=int,
+        metavar="N",
+        help="spread new certificates over N CRLs, each with its own URL (default 1)",
+    )
 
 
 def _subject(args: argparse.Namespace) -> Subject:
@@ -55,6 +72,8 @@ def _settings(args: argparse.Namespace) -> CASettings:
         ocsp_url=args.ocsp_url,
         issuer_url=args.issuer_url,
         max_path_length=args.max_path_length,
+        status_url=args.ca_status_url,
+        crl_partitions=1 if args.crl_partitions is None else args.crl_partitions,
     )
 
 
@@ -73,6 +92,9 @@ def _view(ca: CAInfo) -> dict[str, Any]:
         "ocspUrl": ca.settings.ocsp_url,
         "issuerUrl": ca.settings.issuer_url,
         "maxPathLength": ca.settings.max_path_length,
+        "statusUrl": ca.settings.status_url,
+        "crlPartitions": ca.settings.crl_partitions,
+        "crlUrls": ca.crl_urls,
     }
 
 
@@ -158,8 +180,16 @@ async def enable(rt: Runtime, args: argparse.Namespace) -> int:
     return 0
 
 
+async def update(rt: Runtime, args: argparse.Namespace) -> int:
+    if args.ca_status_url is None and args.crl_partitions is None:
+        raise InvalidSetting("ca update", "give --status-url and/or --crl-partitions")
+    ca = await crls.update_ca(rt, args.ca, status_url=args.ca_status_url, crl_partitions=args.crl_partitions)
+    emit(args, _view(ca))
+    return 0
+
+
 async def crl(rt: Runtime, args: argparse.Namespace) -> int:
-    info = await crls.generate_crl(rt, args.ca)
+    info = await crls.generate_crl(rt, args.ca, partition=args.partition)
     data = info.der if args.der else info.pem.encode()
     if args.out:
         write_output(args.out, data)
@@ -167,6 +197,7 @@ async def crl(rt: Runtime, args: argparse.Namespace) -> int:
             args,
             {
                 "ca": info.ca_id,
+                "partition": info.partition,
                 "number": info.number,
                 "thisUpdate": info.this_update,
                 "nextUpdate": info.next_update,
@@ -301,6 +332,9 @@ def register(commands: Any) -> None:
     p.add_argument("ca", help="the CA to cross-sign (id or name)")
     p.add_argument("--issuer", required=True, help="the CA that signs it (id or name)")
     p.add_argument("--ttl", default="1825d", help="validity (default 1825d, clipped to the issuer's)")
+    p = leaf(group, "update", update, "change where a CA's certificates point (status URL, CRL partitions)")
+    p.add_argument("ca", help="id or name")
+    _status_options(p)
     leaf(group, "list", list_all, "list CAs")
     p = leaf(group, "show", show, "show a CA")
     p.add_argument("ca", help="id or name")
@@ -312,3 +346,4 @@ def register(commands: Any) -> None:
     p.add_argument("ca", help="id or name")
     p.add_argument("--out", help="write to this file")
     p.add_argument("--der", action="store_true", help="DER instead of PEM")
+    p.add_argument("--partition", type=int, default=0, metavar="K", help="CRL partition (default 0)")

@@ -19,9 +19,9 @@ from acme_server.cli.common import FAST_SERVER, settings_options
 from acme_server.config import LOG_FORMATS, LOG_LEVELS, Settings, load_settings
 from acme_server.errors import ConfigError
 from acme_server.observability.logs import configure_logging
-from acme_server.services import bootstrap
+from acme_server.services import bootstrap, cas
 from acme_server.services.bootstrap import TLSFiles
-from acme_server.services.runtime import open_runtime
+from acme_server.services.runtime import Runtime, open_runtime
 from acme_server.status.sidecar import create_status_app
 
 
@@ -125,28 +125,44 @@ def register(commands: Any) -> None:
     )
 
 
-async def prepare(settings: Settings) -> TLSFiles:
-    """Everything that must exist before workers start: schema, CAs, the HTTPS cert, the trust bundle."""
+async def prepare(settings: Settings) -> tuple[TLSFiles, list[str]]:
+    """Everything that must exist before workers start: schema, CAs, the HTTPS cert, the trust bundle;
+    and the warnings to print after the banner."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     rt = await open_runtime(settings)
     try:
         await bootstrap.ensure_dev_setup(rt)
         files = await bootstrap.ensure_server_tls(rt, settings.tls_dir, settings.host)
         await bootstrap.write_trust_bundle(rt, settings.root_bundle_path)
-        return files
+        return files, await unserved_status_warnings(rt, settings)
     finally:
         await rt.storage.close()
 
 
+async def unserved_status_warnings(rt: Runtime, settings: Settings) -> list[str]:
+    """The CRL and OCSP URLs certificates name are CA settings (docs/status.md): one warning per CA
+    whose URL this server does not serve, since relying parties would not reach it here."""
+    served = settings.status_public_url
+    unserved = await cas.unserved_status_urls(rt, (served, settings.public_url))
+    return [
+        f"warning: CA {ca.name}: its certificates name {ca.settings.status_url} for CRLs and OCSP, which "
+        f"this server does not serve (its status URL is {served}); if relying parties reach it there "
+        f"now: acme-server ca update {ca.name} --status-url {served}"
+        for ca in unserved
+    ]
+
+
 def run(args: argparse.Namespace) -> int:
     settings = load_settings(vars(args), os.environ)
-    files = asyncio.run(prepare(settings))
+    files, warnings = asyncio.run(prepare(settings))
     status = start_status_listener(settings, explicit=settings.status_listen is not None)
     print(f"acme-server listening on {settings.public_url} ({settings.workers} worker(s))", flush=True)
     print(f"  ACME directory: {settings.directory_url}", flush=True)
     print(f"  trust bundle:   {settings.root_bundle_path.resolve()}", flush=True)
     print(f"  database:       {settings.database_url}", flush=True)
     print(f"  status (CRL, OCSP): {settings.status_public_url}", flush=True)
+    for warning in warnings:  # after the banner, which supervisors and tests read first
+        print(warning, file=sys.stderr, flush=True)
     # After the banner (the first lines a supervisor or test reads); the status listener and, with
     # one worker, the server itself log through it.
     configure_logging(settings.log_level, settings.log_format)

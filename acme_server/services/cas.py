@@ -17,6 +17,7 @@ from acme_server.storage import CARecord, Tx
 from ca_core.authority import (
     CASettings,
     CertificateAuthority,
+    check_crl_partitions,
     check_signed_intermediate,
     create_intermediate_csr,
     create_root,
@@ -51,6 +52,13 @@ class CAInfo:
     csr_pem: str | None
     settings: CASettings
     created_at: datetime
+    crl_partitions_published: int = 1  # partitions with a CRL: the most the CA ever had
+
+    @property
+    def crl_urls(self) -> list[str]:
+        """The URL of every CRL partition the CA publishes, partition 0 first."""
+        urls = (self.settings.crl_url_of(p) for p in range(self.crl_partitions_published))
+        return [url for url in urls if url is not None]
 
     @property
     def bundle_pem(self) -> str:
@@ -63,14 +71,29 @@ def _pem(cert: x509.Certificate) -> str:
 
 
 def effective_settings(rt: Runtime, record: CARecord) -> CASettings:
-    """Stored settings; the CRL and OCSP URLs default to the ones this server (or its status sidecar)
-    publishes for the CA."""
+    """Stored settings; the CRL and OCSP URLs default to the CA's stored status URL (only a row an
+    older release inserted has none: then this process's)."""
+    status_url = record.status_url or rt.status_base_url
     return CASettings(
-        crl_url=record.crl_url or rt.crl_url(record.id),
-        ocsp_url=record.ocsp_url or rt.ocsp_url(),
+        crl_url=record.crl_url or crl_url(status_url, record.id),
+        ocsp_url=record.ocsp_url or f"{status_url}/ocsp",
         issuer_url=record.issuer_url,
         max_path_length=record.max_path_length,
+        status_url=status_url,
+        crl_partitions=record.crl_partitions,
     )
+
+
+def crl_url(status_url: str, ca_id: str) -> str:
+    """The CRL URL of a CA under a status URL; its partition k is at /crl/CA_ID/k.crl
+    (CASettings.crl_url_of, the status routes)."""
+    return f"{status_url}/crl/{ca_id}.crl"
+
+
+def _status_url(value: str) -> str:
+    """A status URL as stored: http(s), no trailing slash (the paths are appended to it)."""
+    CASettings(status_url=value)  # the URL check
+    return value.rstrip("/")
 
 
 def _info(rt: Runtime, record: CARecord) -> CAInfo:
@@ -94,6 +117,7 @@ def _info(rt: Runtime, record: CARecord) -> CAInfo:
         csr_pem=record.csr_pem,
         settings=effective_settings(rt, record),
         created_at=record.created_at,
+        crl_partitions_published=record.crl_partitions_published,
     )
 
 
@@ -144,6 +168,8 @@ async def _store(
             max_path_length=settings.max_path_length,
             not_before=certificate.not_valid_before_utc if certificate is not None else None,
             not_after=certificate.not_valid_after_utc if certificate is not None else None,
+            status_url=_status_url(settings.status_url or rt.status_base_url),
+            crl_partitions=settings.crl_partitions,
         )
     return _info(rt, record)
 
@@ -267,6 +293,33 @@ async def set_ca_enabled(rt: Runtime, ref: str, enabled: bool) -> CAInfo:
             raise Conflict(f"CA {record.name!r} has no certificate yet; import it first")
         await tx.cas.set_status(record.id, "active" if enabled else "disabled")
         return _info(rt, await find_record(tx, record.id))
+
+
+async def update_ca_settings(
+    rt: Runtime, ref: str, *, status_url: str | None = None, crl_partitions: int | None = None
+) -> CAInfo:
+    """Change where the CA's certificates point relying parties (its status URL) or how many CRL
+    partitions new certificates are spread over. Certificates already issued keep the URLs written
+    into them; lowering the partitions keeps publishing the higher ones they name."""
+    stored_url = _status_url(status_url) if status_url is not None else None
+    async with rt.storage.transaction() as tx:
+        record = await find_record(tx, ref)
+        if crl_partitions is not None:
+            check_crl_partitions(crl_partitions, record.crl_url)
+        await tx.cas.update_settings(record.id, status_url=stored_url, crl_partitions=crl_partitions)
+        return _info(rt, await find_record(tx, record.id))
+
+
+async def unserved_status_urls(rt: Runtime, served: tuple[str, ...]) -> list[CAInfo]:
+    """The CAs with a certificate whose stored status URL none of the `served` base URLs (a server's
+    status and HTTPS listeners) is: relying parties following their certificates' CRL and OCSP URLs
+    would not reach this server."""
+    bases = {url.rstrip("/") for url in served}
+    return [
+        info
+        for info in await list_cas(rt)
+        if info.certificate_pem is not None and info.settings.status_url not in bases
+    ]
 
 
 def authority_from_record(rt: Runtime, record: CARecord) -> CertificateAuthority:

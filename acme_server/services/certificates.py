@@ -273,6 +273,7 @@ async def record_issued(
         renewed_from_id=None if renewed_from is None else renewed_from.id,
         auto_renew=auto_renew and issued.private_key is not None,
         metadata=metadata,
+        crl_partition=issued.crl_partition,
     )
     if renewed_from is not None:
         if not await tx.certificates.mark_renewed(renewed_from.id, record.id):
@@ -393,7 +394,8 @@ async def delete_certificate(rt: Runtime, certificate_id: str) -> None:
 async def revoke_certificate(
     rt: Runtime, certificate_id: str, reason: RevocationReason, *, source: str = "api"
 ) -> CertificateInfo:
-    """Revoke once (a second time is AlreadyRevoked), then publish a fresh CRL of the issuing CA."""
+    """Revoke once (a second time is AlreadyRevoked), then publish a fresh CRL of the issuing CA (of
+    the certificate's partition)."""
     now = rt.clock.now()
     async with rt.storage.transaction() as tx:
         record = await find_record(tx, certificate_id)
@@ -401,8 +403,8 @@ async def revoke_certificate(
             raise AlreadyRevoked(f"certificate {record.serial} is already revoked")
         revoked = await find_record(tx, record.id)
         metadata = await tx.certificates.get_metadata(record.id)
-    if revoked.ca_id is not None:
-        await crls.generate_crl(rt, revoked.ca_id)
+    if revoked.ca_id is not None:  # the partition its distribution point names
+        await crls.generate_crl(rt, revoked.ca_id, partition=revoked.crl_partition)
     return _info(revoked, metadata)
 
 

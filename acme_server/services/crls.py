@@ -1,7 +1,8 @@
-"""CRL use-cases: number, build and store a CA's CRL from its revocations; read the latest (generating
-it on demand in the main server, never in the read-only status sidecar); and the updater that
-regenerates every CA's CRL well before its nextUpdate, in one worker or replica at a time under a
-database lease (Boulder's crl-updater)."""
+"""CRL use-cases: number, build and store a CA's CRL from its revocations — one CRL per partition when
+the CA is partitioned (RFC 5280 §5.2.5, as Boulder shards) —; read the latest (generating it on demand
+in the main server, never in the read-only status sidecar); and the updater that regenerates every
+CRL well before its nextUpdate, in one worker or replica at a time under a database lease (Boulder's
+crl-updater)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import contextlib
 import logging
 import multiprocessing
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -51,6 +52,7 @@ class CRLInfo:
     this_update: datetime
     next_update: datetime
     der: bytes
+    partition: int = 0
 
     @property
     def pem(self) -> str:
@@ -60,7 +62,15 @@ class CRLInfo:
 
 
 def _info(record: CRLRecord) -> CRLInfo:
-    return CRLInfo(record.id, record.ca_id, record.number, record.this_update, record.next_update, record.der)
+    return CRLInfo(
+        record.id,
+        record.ca_id,
+        record.number,
+        record.this_update,
+        record.next_update,
+        record.der,
+        record.partition,
+    )
 
 
 def _encode(batch: Sequence[tuple[str, datetime, str]]) -> bytes:
@@ -78,15 +88,24 @@ def _entries(blobs: Sequence[bytes]) -> Iterator[RevokedEntry]:
             )
 
 
-def _sign(
-    authority: CertificateAuthority,
-    blobs: Sequence[bytes],
-    number: int,
-    this_update: datetime,
-    next_update: datetime,
-) -> bytes:
+@dataclass(frozen=True)
+class _Scope:
+    """What one CRL is: its number, validity and, for a partition, the URL its IDP names."""
+
+    number: int
+    this_update: datetime
+    next_update: datetime
+    distribution_point: str | None
+
+
+def _sign(authority: CertificateAuthority, blobs: Sequence[bytes], scope: _Scope) -> bytes:
     crl = build_crl(
-        authority, _entries(blobs), number=number, this_update=this_update, next_update=next_update
+        authority,
+        _entries(blobs),
+        number=scope.number,
+        this_update=scope.this_update,
+        next_update=scope.next_update,
+        distribution_point=scope.distribution_point,
     )
     return crl.public_bytes(Encoding.DER)
 
@@ -96,9 +115,7 @@ def _sign_in_child(
     sealed_key: bytes,
     kek_text: str,
     blobs: Sequence[bytes],
-    number: int,
-    this_update: datetime,
-    next_update: datetime,
+    scope: _Scope,
 ) -> bytes:
     """_sign in a child process, for large CRLs: cryptography holds the GIL while it signs and encodes
     a CRL (1.5 s for a million entries), which in a thread would stall every request of the server.
@@ -112,26 +129,41 @@ def _sign_in_child(
         context=key_context(public_key),  # type: ignore[arg-type]
     )
     authority = CertificateAuthority("crl", certificate, (), SoftwareSigner(key), CASettings())
-    return _sign(authority, blobs, number, this_update, next_update)
+    return _sign(authority, blobs, scope)
+
+
+def _child_may_sign(record: CARecord) -> bool:
+    """Whether a child process can sign this CA's CRLs: it unseals the CA's sealed key itself. The one
+    place to say so for a key that cannot leave this process (a key in a token signs here)."""
+    return bool(record.sealed_key)
+
+
+@contextlib.asynccontextmanager
+async def _child_process() -> AsyncIterator[ProcessPoolExecutor]:
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        yield pool
+    finally:
+        await asyncio.to_thread(pool.shutdown)  # joining the child blocks: not on the event loop
 
 
 async def _signed_der(
     rt: Runtime,
     record: CARecord,
     blobs: Sequence[bytes],
+    scope: _Scope,
     *,
     in_process: bool,
-    number: int,
-    now: datetime,
-    end: datetime,
+    child: ProcessPoolExecutor | None,
 ) -> bytes:
     """Entries, signature and DER off the event loop (ARCHITECTURE rule 9): in a thread, or for a
-    large CRL in a child process that holds no GIL of ours."""
-    if not in_process:
-        return await asyncio.to_thread(_sign, cas.authority_from_record(rt, record), blobs, number, now, end)
+    large CRL in a child process that holds no GIL of ours (`child`, shared by the partitions of one
+    publication, else one of its own)."""
+    if child is None and not in_process:
+        return await asyncio.to_thread(_sign, cas.authority_from_record(rt, record), blobs, scope)
     assert record.certificate_pem is not None
-    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-    try:
+    async with contextlib.AsyncExitStack() as stack:
+        pool = child or await stack.enter_async_context(_child_process())
         return await asyncio.get_running_loop().run_in_executor(
             pool,
             _sign_in_child,
@@ -139,81 +171,172 @@ async def _signed_der(
             record.sealed_key,
             rt.kek.to_text(),
             blobs,
-            number,
-            now,
-            end,
+            scope,
         )
-    finally:
-        await asyncio.to_thread(pool.shutdown)  # joining the child blocks: not on the event loop
+
+
+def _check_partition(record: CARecord, partition: int) -> None:
+    """Partitions 0 .. crl_partitions_published - 1 exist; a CA that was never partitioned has 0."""
+    if not 0 <= partition < record.crl_partitions_published:
+        raise NotFound(f"CRL partition of CA {record.name}", str(partition))
 
 
 async def generate_crl(
     rt: Runtime,
     ca_ref: str,
     *,
+    partition: int = 0,
     validity: timedelta = CRL_VALIDITY,
     process_threshold: int = PROCESS_THRESHOLD,
 ) -> CRLInfo:
-    """A new CRL with the next number; the number is taken in its own transaction so it stays
-    monotonic across workers and replicas even when two generations overlap. From
-    `process_threshold` entries on it is signed in a child process."""
+    """A new CRL of one partition with the CA's next number; the number is taken in its own
+    transaction so it stays monotonic across workers and replicas even when two generations overlap
+    (and, one counter per CA, within every partition). From `process_threshold` entries on it is
+    signed in a child process. A partitioned CA's CRLs name their partition's URL in an issuing
+    distribution point; a CA that never had more than one partition publishes exactly as before."""
+    return await _generate(rt, ca_ref, partition, validity, process_threshold, None)
+
+
+async def _generate(
+    rt: Runtime,
+    ca_ref: str,
+    partition: int,
+    validity: timedelta,
+    process_threshold: int,
+    child: ProcessPoolExecutor | None,
+) -> CRLInfo:
     async with rt.storage.transaction() as tx:
         record = await cas.find_record(tx, ca_ref)
+        _check_partition(record, partition)
         number = await tx.cas.next_crl_number(record.id)
-    cas.authority_from_record(rt, record)  # a CA without a certificate is refused before any work
+    # A CA without a certificate is refused before any work.
+    authority = cas.authority_from_record(rt, record)
     blobs, count = [], 0
     async with rt.storage.read() as tx:
-        async for batch in tx.revocations.stream_for_ca(record.id):
+        async for batch in tx.revocations.stream_for_ca(record.id, partition=partition):
             blobs.append(_encode(batch))
             count += len(batch)
     now = rt.clock.now()
-    in_process = count >= process_threshold
+    point = authority.settings.crl_url_of(partition) if record.crl_partitions_published > 1 else None
+    scope = _Scope(number, now, now + validity, point)
+    in_child = _child_may_sign(record)
     der = await _signed_der(
-        rt, record, blobs, in_process=in_process, number=number, now=now, end=now + validity
+        rt,
+        record,
+        blobs,
+        scope,
+        in_process=in_child and count >= process_threshold,
+        child=child if in_child else None,
     )
     async with rt.storage.transaction() as tx:
         stored = await tx.crls.store(
-            record.id, number=number, this_update=now, next_update=now + validity, der=der
+            record.id,
+            number=number,
+            this_update=now,
+            next_update=now + validity,
+            der=der,
+            partition=partition,
         )
     return _remember(rt, _info(stored))
 
 
-def _remember(rt: Runtime, info: CRLInfo) -> CRLInfo:
-    """Keep the newest CRL of each CA in this process, so a request for an unchanged CRL reads one
-    small row instead of the whole DER (tens of MB for a large CA)."""
-    cached = rt.status_cache.get(("crl", info.ca_id))
-    if not isinstance(cached, CRLInfo) or cached.number < info.number:
-        rt.status_cache[("crl", info.ca_id)] = info
+async def generate_crls(
+    rt: Runtime, ca_ref: str, *, process_threshold: int = PROCESS_THRESHOLD
+) -> list[CRLInfo]:
+    """A new CRL of every partition the CA publishes (one for a CA that is not partitioned)."""
+    async with rt.storage.read() as tx:
+        record = await cas.find_record(tx, ca_ref)
+    partitions = range(record.crl_partitions_published)
+    return await _publish(rt, record.id, partitions, process_threshold=process_threshold)
+
+
+async def _publish(
+    rt: Runtime, ca_id: str, partitions: Sequence[int], *, process_threshold: int = PROCESS_THRESHOLD
+) -> list[CRLInfo]:
+    """New CRLs of these partitions of one CA, one after the other. When they hold
+    `process_threshold` entries between them, one child process signs them all: a single spawn, and
+    no GIL of ours held while a partition too small for a child of its own is signed (bench.crl
+    --partitions: request latency during the build)."""
+    if len(partitions) > 1:
+        async with rt.storage.read() as tx:
+            record = await cas.find_record(tx, ca_id)
+            counts = await tx.revocations.count_by_partition(ca_id)
+        if _child_may_sign(record) and sum(counts.get(p, 0) for p in partitions) >= process_threshold:
+            async with _child_process() as child:
+                return [
+                    await _generate(rt, ca_id, p, CRL_VALIDITY, process_threshold, child) for p in partitions
+                ]
+    return [await _generate(rt, ca_id, p, CRL_VALIDITY, process_threshold, None) for p in partitions]
+
+
+def _by_ca(keys: Sequence[Partition]) -> dict[str, list[int]]:
+    grouped: dict[str, list[int]] = {}
+    for ca_id, partition in keys:
+        grouped.setdefault(ca_id, []).append(partition)
+    return grouped
+
+
+async def _publish_each(rt: Runtime, keys: Sequence[Partition]) -> list[CRLInfo]:
+    """New CRLs of these partitions, CA by CA."""
+    return [
+        info for ca_id, partitions in _by_ca(keys).items() for info in await _publish(rt, ca_id, partitions)
+    ]
+
+
+async def update_ca(
+    rt: Runtime, ca_ref: str, *, status_url: str | None = None, crl_partitions: int | None = None
+) -> cas.CAInfo:
+    """Change a CA's status URL or CRL partitions (services/cas.py), then publish a CRL of every
+    partition at once: a new partition has one before any certificate names it (the sidecar never
+    generates one), and every issuing distribution point names the current URLs."""
+    info = await cas.update_ca_settings(rt, ca_ref, status_url=status_url, crl_partitions=crl_partitions)
+    changed = status_url is not None or crl_partitions is not None
+    if changed and info.certificate_pem is not None:
+        await generate_crls(rt, info.id)
     return info
 
 
-async def _newest(rt: Runtime, ca_ref: str) -> tuple[str, CRLInfo | None]:
-    """(CA id, its newest stored CRL or None), from the process cache when the number is current."""
+def _remember(rt: Runtime, info: CRLInfo) -> CRLInfo:
+    """Keep the newest CRL of each partition in this process, so a request for an unchanged CRL reads
+    one small row instead of the whole DER (tens of MB for a large CA)."""
+    key = ("crl", info.ca_id, info.partition)
+    cached = rt.status_cache.get(key)
+    if not isinstance(cached, CRLInfo) or cached.number < info.number:
+        rt.status_cache[key] = info
+    return info
+
+
+async def _newest(rt: Runtime, ca_ref: str, partition: int) -> tuple[str, CRLInfo | None]:
+    """(CA id, the partition's newest stored CRL or None), from the process cache when the number is
+    current."""
     async with rt.storage.read() as tx:
         record = await cas.find_record(tx, ca_ref)
-        current = (await tx.crls.latest_numbers()).get(record.id)
+        _check_partition(record, partition)
+        current = await tx.crls.latest_number(record.id, partition)
         if current is None:
             return record.id, None
-        cached = rt.status_cache.get(("crl", record.id))
+        cached = rt.status_cache.get(("crl", record.id, partition))
         if isinstance(cached, CRLInfo) and cached.number == current[0]:
             return record.id, cached
         stored = await tx.crls.get_number(record.id, current[0])
     return record.id, _remember(rt, _info(stored)) if stored is not None else None
 
 
-async def latest_crl(rt: Runtime, ca_ref: str) -> CRLInfo:
-    """The newest CRL of a CA, generating one on demand when there is none or it has expired."""
-    ca_id, latest = await _newest(rt, ca_ref)
+async def latest_crl(rt: Runtime, ca_ref: str, *, partition: int = 0) -> CRLInfo:
+    """The newest CRL of a CA's partition, generating one on demand when there is none or it has
+    expired."""
+    ca_id, latest = await _newest(rt, ca_ref, partition)
     if latest is None or latest.next_update <= rt.clock.now():
-        return await generate_crl(rt, ca_id)
+        return await generate_crl(rt, ca_id, partition=partition)
     return latest
 
 
-async def published_crl(rt: Runtime, ca_ref: str) -> CRLInfo:
-    """The newest stored CRL, never generating one: what the read-only status sidecar serves."""
-    _, latest = await _newest(rt, ca_ref)
+async def published_crl(rt: Runtime, ca_ref: str, *, partition: int = 0) -> CRLInfo:
+    """The newest stored CRL of a partition, never generating one: what the read-only status sidecar
+    serves."""
+    _, latest = await _newest(rt, ca_ref, partition)
     if latest is None:
-        raise NotFound("published CRL of CA", ca_ref)
+        raise NotFound("published CRL of CA", ca_ref if partition == 0 else f"{ca_ref} partition {partition}")
     return latest
 
 
@@ -223,12 +346,24 @@ async def list_crls(rt: Runtime, ca_ref: str) -> list[CRLInfo]:
         return [_info(r) for r in await tx.crls.list_for_ca(record.id)]
 
 
+Partition = tuple[str, int]  # (CA id, CRL partition)
+
+
 def _lacks_revocations(
-    ca_id: str, newest: dict[str, tuple[int, datetime, datetime]], revoked: dict[str, datetime]
+    key: Partition,
+    newest: dict[Partition, tuple[int, datetime, datetime]],
+    revoked: dict[Partition, datetime],
 ) -> bool:
-    """The CA has a revocation made after its newest CRL: one whose own CRL was never
+    """The partition has a revocation made after its newest CRL: one whose own CRL was never
     published (the process was killed between the two), or not yet."""
-    return ca_id in revoked and (ca_id not in newest or revoked[ca_id] > newest[ca_id][2])
+    return key in revoked and (key not in newest or revoked[key] > newest[key][2])
+
+
+def _partitions(records: Sequence[CARecord]) -> list[Partition]:
+    """Every published partition of every CA that has a certificate."""
+    return [
+        (r.id, p) for r in records if r.certificate_pem is not None for p in range(r.crl_partitions_published)
+    ]
 
 
 async def publish_unpublished(rt: Runtime) -> list[CRLInfo]:
@@ -237,10 +372,10 @@ async def publish_unpublished(rt: Runtime) -> list[CRLInfo]:
     updater's lease: a killed process may hold it for UPDATER_LEASE_TTL, and two processes
     generating at once only spend a CRL number each."""
     async with rt.storage.read() as tx:
-        records = [r.id for r in await tx.cas.list() if r.certificate_pem is not None]
+        keys = _partitions(await tx.cas.list())
         newest = await tx.crls.latest_numbers()
-        revoked = await tx.revocations.newest_by_ca()
-    return [await generate_crl(rt, ca_id) for ca_id in records if _lacks_revocations(ca_id, newest, revoked)]
+        revoked = await tx.revocations.newest_by_partition()
+    return await _publish_each(rt, [key for key in keys if _lacks_revocations(key, newest, revoked)])
 
 
 async def refresh_due_crls(rt: Runtime, *, holder: str) -> list[CRLInfo]:
@@ -250,17 +385,17 @@ async def refresh_due_crls(rt: Runtime, *, holder: str) -> list[CRLInfo]:
     async with rt.storage.transaction() as tx:
         if not await tx.leases.try_acquire(UPDATER_LEASE, holder, now=now, ttl=UPDATER_LEASE_TTL):
             return []
-        records = [r for r in await tx.cas.list() if r.certificate_pem is not None]
+        keys = _partitions(await tx.cas.list())
         newest = await tx.crls.latest_numbers()
-        revoked = await tx.revocations.newest_by_ca()
+        revoked = await tx.revocations.newest_by_partition()
     due = [
-        r.id
-        for r in records
-        if r.id not in newest
-        or newest[r.id][1] - now <= CRL_VALIDITY - CRL_REFRESH_AFTER
-        or _lacks_revocations(r.id, newest, revoked)
+        key
+        for key in keys
+        if key not in newest
+        or newest[key][1] - now <= CRL_VALIDITY - CRL_REFRESH_AFTER
+        or _lacks_revocations(key, newest, revoked)
     ]
-    return [await generate_crl(rt, ca_id) for ca_id in due]
+    return await _publish_each(rt, due)
 
 
 async def run_updater(rt: Runtime, stop: asyncio.Event, *, interval: float = UPDATER_INTERVAL) -> None:
@@ -268,13 +403,18 @@ async def run_updater(rt: Runtime, stop: asyncio.Event, *, interval: float = UPD
     holder = f"crl-updater-{uuid.uuid4().hex[:12]}"
     try:
         for info in await publish_unpublished(rt):
-            log.warning("published CRL %d of CA %s: a revocation was not in its CRL", info.number, info.ca_id)
+            log.warning(
+                "published CRL %d of CA %s partition %d: a revocation was not in its CRL",
+                info.number,
+                info.ca_id,
+                info.partition,
+            )
     except OSError as exc:  # the database away for a moment: the lease holder's passes catch up
         log.warning("CRL updater: %s", exc)
     while not stop.is_set():
         try:
             for info in await refresh_due_crls(rt, holder=holder):
-                log.info("published CRL %d of CA %s", info.number, info.ca_id)
+                log.info("published CRL %d of CA %s partition %d", info.number, info.ca_id, info.partition)
         except OSError as exc:  # the database went away for a moment; try again next round
             log.warning("CRL updater: %s", exc)
         with contextlib.suppress(TimeoutError):

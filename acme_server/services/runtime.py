@@ -131,13 +131,8 @@ class Runtime:
 
     @property
     def status_base_url(self) -> str:
+        """This process's status URL: what a CA created here stores (services/cas.py)."""
         return self.status_url or self.public_url
-
-    def crl_url(self, ca_id: str) -> str:
-        return f"{self.status_base_url}/crl/{ca_id}.crl"
-
-    def ocsp_url(self) -> str:
-        return f"{self.status_base_url}/ocsp"
 
 
 def listen_hosts(settings: Settings) -> list[str]:
@@ -161,7 +156,10 @@ async def open_runtime(settings: Settings, *, read_only: bool = False) -> Runtim
     read_only (the status sidecar): neither migrate nor create a KEK; both must exist already."""
     kek = load_kek(settings.kek_path, settings.kek, create=not read_only)
     storage = await Storage.open(
-        settings.database_url, migrate=not read_only, busy_timeout=settings.database_busy_timeout
+        settings.database_url,
+        migrate=not read_only,
+        busy_timeout=settings.database_busy_timeout,
+        status_url=settings.status_public_url,
     )
     return Runtime(
         storage=storage,

@@ -1,5 +1,6 @@
-"""GET /crl/{ca_id}.crl (DER) and .pem: the CRL distribution point written into issued certificates,
-with the validators and lifetimes HTTP caches need (RFC 5019 §6 applies the same headers to OCSP)."""
+"""GET /crl/{ca_id}.crl (DER) and .pem, and /crl/{ca_id}/{k}.crl for partition k > 0: the CRL
+distribution points written into issued certificates, with the validators and lifetimes HTTP caches
+need (RFC 5019 §6 applies the same headers to OCSP)."""
 
 from __future__ import annotations
 
@@ -18,11 +19,14 @@ async def get_crl(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
     ca_id = request.path_params["ca_id"]
     fmt = request.path_params["format"]
+    partition = request.path_params.get("partition", 0)
     if fmt not in ("crl", "pem"):
         raise NotFound("CRL format", fmt)
+    if "partition" in request.path_params and partition == 0:  # one URL per CRL: /crl/CA_ID.crl
+        raise NotFound("CRL partition", "0")
     # The status sidecar only reads what the main server published (it never signs a CRL).
     read_only = getattr(request.app.state, "status_read_only", False)
-    crl = await (crls.published_crl if read_only else crls.latest_crl)(rt, ca_id)
+    crl = await (crls.published_crl if read_only else crls.latest_crl)(rt, ca_id, partition=partition)
     pem = fmt == "pem"
     etag = f'"{crl.ca_id}-{crl.number}{"-pem" if pem else ""}"'
     headers = {

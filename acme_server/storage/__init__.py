@@ -245,17 +245,27 @@ class Storage:
 
     @classmethod
     async def open(
-        cls, url: str, *, migrate: bool = True, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+        cls,
+        url: str,
+        *,
+        migrate: bool = True,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        status_url: str | None = None,
     ) -> Storage:
         """Connect and upgrade the schema to head (safe when several processes open at once); with
         migrate=False (a read-only process) only check that it is at head.
         `url`: sqlite:///path, a plain path, or postgresql://...; anything else is a ConfigError.
-        `busy_timeout`: seconds a SQLite writer waits for another process's lock (then Unavailable)."""
+        `busy_timeout`: seconds a SQLite writer waits for another process's lock (then Unavailable).
+        `status_url`: this process's status base URL, stored on existing CAs by migration 0014."""
         engine = create_engine(url, busy_timeout=busy_timeout)
         read_engine = create_engine(url, read_only=True, busy_timeout=busy_timeout)
         migrated = False
         try:
-            await (migrations.upgrade(engine) if migrate else migrations.check_current(read_engine))
+            await (
+                migrations.upgrade(engine, status_url=status_url)
+                if migrate
+                else migrations.check_current(read_engine)
+            )
             migrated = True
         finally:
             if not migrated:

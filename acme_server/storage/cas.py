@@ -6,7 +6,7 @@ import builtins
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import case, insert, select, update
 
 from acme_server.errors import NotFound
 from acme_server.storage.base import ConfigRepository, make_id, utcnow
@@ -33,6 +33,9 @@ class CARecord:
     not_after: datetime | None
     crl_number: int  # the last CRL number handed out
     created_at: datetime
+    status_url: str | None  # base URL of its CRLs and OCSP; None only for a row an older release made
+    crl_partitions: int  # CRL partitions new certificates are spread over
+    crl_partitions_published: int  # partitions published: the most it ever had
 
 
 class CARepository(ConfigRepository):
@@ -54,6 +57,8 @@ class CARepository(ConfigRepository):
         max_path_length: int | None = None,
         not_before: datetime | None = None,
         not_after: datetime | None = None,
+        status_url: str | None = None,
+        crl_partitions: int = 1,
     ) -> CARecord:
         statement = (
             insert(cas)
@@ -76,6 +81,9 @@ class CARepository(ConfigRepository):
                 not_after=not_after,
                 crl_number=0,
                 created_at=utcnow(),
+                status_url=status_url,
+                crl_partitions=crl_partitions,
+                crl_partitions_published=crl_partitions,
             )
             .returning(*cas.c)
         )
@@ -123,6 +131,26 @@ class CARepository(ConfigRepository):
         completed = (await self._execute(statement)).rowcount == 1
         await self._changed()
         return completed
+
+    async def update_settings(
+        self, ca_id: str, *, status_url: str | None = None, crl_partitions: int | None = None
+    ) -> bool:
+        """Change the status URL and/or the partition count (None: unchanged). Partitions published
+        never shrink: certificates issued with more keep naming theirs."""
+        values: dict[str, object] = {}
+        if status_url is not None:
+            values["status_url"] = status_url
+        if crl_partitions is not None:
+            values["crl_partitions"] = crl_partitions
+            values["crl_partitions_published"] = case(
+                (cas.c.crl_partitions_published < crl_partitions, crl_partitions),
+                else_=cas.c.crl_partitions_published,
+            )
+        if not values:
+            return await self.get(ca_id) is not None
+        result = await self._execute(update(cas).where(cas.c.id == ca_id).values(values))
+        await self._changed()
+        return result.rowcount == 1
 
     async def next_crl_number(self, ca_id: str) -> int:
         """Hand out the next CRL number. One UPDATE ... RETURNING: the row lock (PostgreSQL) or the

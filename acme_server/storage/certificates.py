@@ -75,6 +75,7 @@ class CertificateRecord:
     created_at: datetime
     revoked_at: datetime | None
     revocation_reason: str | None
+    crl_partition: int  # the CRL partition its distribution point names
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,7 @@ class CertificateRepository(Repository):
         renewed_from_id: str | None = None,
         auto_renew: bool = False,
         metadata: Mapping[str, str] | None = None,
+        crl_partition: int = 0,
     ) -> CertificateRecord:
         """Store a certificate and its metadata pairs together."""
         values = dict(
@@ -174,6 +176,7 @@ class CertificateRepository(Repository):
             created_at=utcnow(),
             revoked_at=None,
             revocation_reason=None,
+            crl_partition=crl_partition,
         )
         record = await self._one_or_none(CertificateRecord, _INSERT_RETURNING, values)
         assert record is not None

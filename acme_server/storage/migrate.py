@@ -21,13 +21,15 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _PG_LOCK_KEY = int.from_bytes(b"acme_mig", "big") & 0x7FFF_FFFF_FFFF_FFFF
 
 
-def alembic_config(connection: Connection | None = None) -> Config:
+def alembic_config(connection: Connection | None = None, *, status_url: str | None = None) -> Config:
     """The Alembic configuration; migrations/env.py runs on `connection` (None only for offline
-    inspection of the scripts, e.g. heads)."""
+    inspection of the scripts, e.g. heads). `status_url`: the base status URL of the migrating process,
+    which revision 0014 stores on the CAs that had none (what that process wrote into certificates)."""
     config = Config()
     # Config values are %-interpolated: escape a path that contains '%'.
     config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
     config.attributes["connection"] = connection
+    config.attributes["status_url"] = status_url
     return config
 
 
@@ -38,7 +40,7 @@ def head() -> str:
     return revision
 
 
-async def upgrade(engine: AsyncEngine) -> None:
+async def upgrade(engine: AsyncEngine, *, status_url: str | None = None) -> None:
     """Bring the database to head in one transaction. PostgreSQL: a transaction-scoped advisory lock
     serialises concurrent openers (the second waits, then finds nothing to do; DDL is transactional so
     a failed upgrade leaves nothing behind). SQLite: the write transaction starts with BEGIN IMMEDIATE
@@ -46,7 +48,7 @@ async def upgrade(engine: AsyncEngine) -> None:
     async with engine.connect() as connection, connection.begin():
         if connection.dialect.name == "postgresql":
             await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
-        await connection.run_sync(_upgrade)
+        await connection.run_sync(_upgrade, status_url)
 
 
 async def check_current(read_engine: AsyncEngine) -> None:
@@ -82,8 +84,8 @@ def upgrade_to(connection: Connection, revision: str) -> None:
     command.upgrade(alembic_config(connection), revision)
 
 
-def _upgrade(connection: Connection) -> None:
-    config = alembic_config(connection)
+def _upgrade(connection: Connection, status_url: str | None) -> None:
+    config = alembic_config(connection, status_url=status_url)
     current = MigrationContext.configure(connection).get_current_revision()
     known = {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
     if current is not None and current not in known:

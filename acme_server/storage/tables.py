@@ -103,6 +103,13 @@ cas = Table(
     # The last CRL number handed out (RFC 5280 §5.2.3: monotonically increasing per CA).
     Column("crl_number", BigInteger, nullable=False, server_default=text("0")),
     _created_at(),
+    # Base URL of the CA's CRLs and OCSP written into its certificates (a CA setting, not a flag of
+    # whichever process signs); NULL only for a row an older release inserted.
+    Column("status_url", Text, nullable=True),
+    # CRL partitions new certificates are spread over, and how many are published: the most the CA
+    # ever had, since certificates keep naming the partition they were issued in.
+    Column("crl_partitions", Integer, nullable=False, server_default=text("1")),
+    Column("crl_partitions_published", Integer, nullable=False, server_default=text("1")),
     _one_of("kind", "root", "intermediate", "external"),
     _one_of("status", "active", "disabled", "pending"),
 )
@@ -192,6 +199,8 @@ certificates = Table(
     _created_at(),
     Column("revoked_at", UTCDateTime(), nullable=True),
     Column("revocation_reason", Text, nullable=True),
+    # The CRL partition the certificate's distribution point names (RFC 5280 §5.2.5); 0 unpartitioned.
+    Column("crl_partition", Integer, nullable=False, server_default=text("0")),
     UniqueConstraint("ca_id", "serial"),
     _one_of("status", "active", "revoked", "superseded"),
     _one_of("enrollment", *ENROLLMENTS),
@@ -231,8 +240,9 @@ revocations = Table(
     Column("revoked_at", UTCDateTime(), nullable=False),
     Column("reason", Text, nullable=False),  # RFC 5280 reason name, e.g. 'KEY_COMPROMISE'
     Column("source", Text, nullable=False),
+    Column("crl_partition", Integer, nullable=False, server_default=text("0")),  # the certificate's
     _one_of("source", *ENROLLMENTS),
-    Index(None, "ca_id"),
+    Index(None, "ca_id", "crl_partition"),  # one partition's entries without reading the others'
 )
 
 crls = Table(
@@ -245,6 +255,8 @@ crls = Table(
     Column("next_update", UTCDateTime(), nullable=False),
     Column("der", LargeBinary, nullable=False),
     _created_at(),
+    # Numbers come from the CA's one counter, so they grow within each partition too.
+    Column("partition", Integer, nullable=False, server_default=text("0")),
     UniqueConstraint("ca_id", "number"),
 )
 

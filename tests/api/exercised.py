@@ -1,4 +1,4 @@
-"""(method, status, path) of every request the API suite made; test_api_zz_every_endpoint.py reads it.
+"""(method, status, path) of every request the API suite made; test_api_every_endpoint.py reads it.
 Its own module, so that pytest's copy of conftest and the tests' imports of it share one set."""
 
 from __future__ import annotations

@@ -141,3 +141,45 @@ async def test_list_crls_returns_pem_crls_newest_first(api: ApiServer, tmp_path:
     assert issued["certificate"]["serialNumber"].upper().lstrip("0")[:8] in text.replace(":", "").upper()
     assert "Key Compromise" in text
     assert await api.ok("GET", f"{CM}/ca/internal/{pki['inter']['id']}/crls", role="viewer") == crls
+
+
+async def test_patch_ca_changes_its_status_url_and_crl_partitions(api: ApiServer) -> None:
+    created = await api.ok(
+        "POST",
+        f"{CM}/cas",
+        json={
+            "type": "root",
+            "name": "corp-root",
+            "statusUrl": "http://pki.example.internal/",
+            "crlPartitions": 2,
+        },
+        status=201,
+    )
+    ca_id = created["id"]
+    assert (created["statusUrl"], created["crlPartitions"]) == ("http://pki.example.internal", 2)
+    assert created["crlUrls"] == [
+        f"http://pki.example.internal/crl/{ca_id}.crl",
+        f"http://pki.example.internal/crl/{ca_id}/1.crl",
+    ]
+    updated = await api.ok(
+        "PATCH",
+        f"{CM}/cas/corp-root",
+        json={"statusUrl": "http://status.example.internal", "crlPartitions": 3},
+    )
+    assert updated["statusUrl"] == "http://status.example.internal"
+    assert updated["ocspUrl"] == "http://status.example.internal/ocsp"
+    assert updated["crlUrls"][2] == f"http://status.example.internal/crl/{ca_id}/2.crl"
+    # Every partition was published at once; the partition's CRL names its URL (RFC 5280 §5.2.5).
+    crls = await api.ok("GET", f"{CM}/cas/corp-root/crls", role="viewer")
+    assert {crl["partition"] for crl in crls} >= {0, 1, 2}
+    problem = await api.problem(
+        "PATCH", f"{CM}/cas/corp-root", 400, "invalid-field", json={"crlPartitions": 0}
+    )
+    assert problem["field"] == "crlPartitions"
+    problem = await api.problem(
+        "PATCH", f"{CM}/cas/corp-root", 400, "invalid-field", json={"statusUrl": "ftp://x.example"}
+    )
+    assert problem["detail"] == "statusUrl: 'ftp://x.example' is not an http(s) URL"
+    await api.problem("PATCH", f"{CM}/cas/corp-root", 403, "forbidden", json={}, role="operator")
+    await api.problem("PATCH", f"{CM}/cas/nope", 404, "not-found", json={"crlPartitions": 2})
+    assert (await api.ok("GET", f"{CM}/cas/corp-root", role="viewer"))["crlPartitions"] == 3

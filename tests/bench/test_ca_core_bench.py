@@ -26,6 +26,15 @@ def test_crl_bench_builds_the_same_crl_as_the_bare_builder(tmp_path: Path) -> No
     assert row["entries"] == 100 and row["bare_build_s"] > 0 and row["ratio"] > 0
 
 
+def test_crl_bench_partitioned_run_reports_build_time_and_request_latency(tmp_path: Path) -> None:
+    out = tmp_path / "crl.json"
+    assert crl.main(["--sizes", "200", "--partitions", "4", "--json", str(out)]) == 0
+    (row,) = json.loads(out.read_text())["partitioned"]
+    assert (row["entries"], row["partitions"]) == (200, 4)
+    assert row["generate_all_s"] > 0 and row["largest_partition_bytes"] > 0
+    assert row["requests"] > 0 and row["request_max_s"] >= row["request_p99_s"] >= row["request_p50_s"] > 0
+
+
 def test_inventory_quick_run_measures_every_page(tmp_path: Path) -> None:
     out = tmp_path / "inventory.json"
     assert inventory.main(["--quick", "--json", str(out)]) == 0

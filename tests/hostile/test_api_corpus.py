@@ -102,7 +102,7 @@ def call(
     method: str, path: str | Callable[[World], str], *, role: str | None = "admin", **kwargs: Any
 ) -> Send:
     """A request as `role` (None: no token); `path` may depend on the world (certificate ids). Sent
-    past ApiServer.request, so that tests/api/test_api_zz_every_endpoint.py counts only its own suite."""
+    past ApiServer.request, so that tests/api/test_api_every_endpoint.py counts only its own suite."""
 
     extra_headers = kwargs.pop("headers", {})
 

@@ -53,3 +53,31 @@ async def test_a_crl_signed_in_a_child_process_equals_the_threaded_one(
         "crl", "-in", write(tmp_path / "crl.der", child.der), "-inform", "DER", "-noout", "-text"
     ).stdout
     assert f"X509v3 CRL Number: {child.number}" in " ".join(text.split())
+
+
+async def test_the_partitions_of_a_large_ca_are_signed_in_one_child_process(storage: Storage) -> None:
+    """generate_crls with as many entries as the threshold between the partitions: one child signs
+    them all, and each partition's CRL lists its own revocations and names its URL in its IDP."""
+    rt = Runtime(storage=storage, kek=KeyEncryptionKey.generate(), public_url="https://127.0.0.1:1")
+    await bootstrap.ensure_dev_setup(rt)
+    ca = await crls.update_ca(rt, "dev-intermediate", crl_partitions=3)
+    by_partition: dict[int, set[int]] = {}
+    for index in range(6):
+        name = f"part-{index}.example.internal"
+        info = await certificates.issue_certificate(
+            rt,
+            profile="default",
+            managed=ManagedRequest(Subject(common_name=name), SubjectAltNames(dns=(name,))),
+        )
+        await certificates.revoke_certificate(rt, info.id, RevocationReason.KEY_COMPROMISE)
+        by_partition.setdefault(int(info.serial, 16) % 3, set()).add(int(info.serial, 16))
+    published = await crls.generate_crls(rt, ca.id, process_threshold=6)  # 6 entries: the child
+    issuer = x509.load_pem_x509_certificate((ca.certificate_pem or "").encode())
+    assert [info.partition for info in published] == [0, 1, 2]
+    assert [info.number for info in published] == sorted({info.number for info in published})
+    for info, url in zip(published, ca.crl_urls, strict=True):
+        parsed = x509.load_der_x509_crl(info.der)
+        assert parsed.is_signature_valid(issuer.public_key())  # type: ignore[arg-type]
+        assert {e.serial_number for e in parsed} == by_partition.get(info.partition, set())
+        idp = parsed.extensions.get_extension_for_class(x509.IssuingDistributionPoint).value
+        assert idp.full_name == [x509.UniformResourceIdentifier(url)]

@@ -1,5 +1,6 @@
-"""Runs last in tests/api (by name): every operation in the route table was called by the suite at least
-once with success and once with an error (skipped when only part of tests/api ran)."""
+"""Every operation in the route table was called by the suite at least once with success and once with
+an error (skipped when only part of tests/api ran). It runs after every other test of the session:
+tests/api/conftest.py moves it to the end at collection, whatever the files' order."""
 
 from __future__ import annotations
 
