@@ -114,6 +114,20 @@ def settings_options() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="database URL (env ACME_SERVER_DATABASE; default SQLite in the data dir)",
     )
+    parent.add_argument(
+        "--pkcs11-module",
+        metavar="PATH",
+        default=argparse.SUPPRESS,
+        help="PKCS#11 module of the token holding CA keys (env ACME_SERVER_PKCS11_MODULE; "
+        "default SoftHSM2's when installed)",
+    )
+    parent.add_argument(
+        "--pkcs11-pin-file",
+        metavar="FILE",
+        default=argparse.SUPPRESS,
+        help="file (mode 0600) with the token's user PIN (env ACME_SERVER_PKCS11_PIN_FILE; "
+        "or the PIN itself in ACME_PKCS11_PIN)",
+    )
     return parent
 
 

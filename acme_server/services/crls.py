@@ -167,7 +167,9 @@ async def generate_crl(
             blobs.append(_encode(batch))
             count += len(batch)
     now = rt.clock.now()
-    in_process = count >= process_threshold
+    # A key in a token signs in this process (the child has no session with the token, and only the
+    # digest crosses to it); a sealed key of a large CRL signs in the child.
+    in_process = count >= process_threshold and record.key_uri is None
     der = await _signed_der(
         rt, record, blobs, in_process=in_process, number=number, now=now, end=now + validity
     )
