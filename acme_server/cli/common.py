@@ -98,6 +98,14 @@ def write_output(path: str, data: bytes, *, private: bool = False) -> None:
         raise Malformed(f"cannot write {path}: {exc.strerror}") from None
 
 
+class _NoPinFlag(argparse.Action):
+    """`--pkcs11-pin VALUE` is refused (a flag's value is visible to every user in `ps`); defined so
+    that argparse does not take it for an abbreviation of --pkcs11-pin-file. The value is not echoed."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
+        parser.error("the PKCS#11 PIN is never a flag value: use --pkcs11-pin-file FILE or ACME_PKCS11_PIN")
+
+
 def settings_options() -> argparse.ArgumentParser:
     """Options every command accepts, before or after the command name."""
     parent = argparse.ArgumentParser(add_help=False)
@@ -128,6 +136,7 @@ def settings_options() -> argparse.ArgumentParser:
         help="file (mode 0600) with the token's user PIN (env ACME_SERVER_PKCS11_PIN_FILE; "
         "or the PIN itself in ACME_PKCS11_PIN)",
     )
+    parent.add_argument("--pkcs11-pin", action=_NoPinFlag, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parent
 
 

@@ -19,7 +19,7 @@ from acme_server.cli.common import FAST_SERVER, settings_options
 from acme_server.config import LOG_FORMATS, LOG_LEVELS, Settings, load_settings
 from acme_server.errors import ConfigError
 from acme_server.observability.logs import configure_logging
-from acme_server.services import bootstrap
+from acme_server.services import bootstrap, cas
 from acme_server.services.bootstrap import TLSFiles
 from acme_server.services.runtime import open_runtime
 from acme_server.status.sidecar import create_status_app
@@ -130,6 +130,7 @@ async def prepare(settings: Settings) -> TLSFiles:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     rt = await open_runtime(settings)
     try:
+        await cas.check_token_keys(rt)
         await bootstrap.ensure_dev_setup(rt)
         files = await bootstrap.ensure_server_tls(rt, settings.tls_dir, settings.host)
         await bootstrap.write_trust_bundle(rt, settings.root_bundle_path)

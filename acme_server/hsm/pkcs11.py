@@ -50,17 +50,22 @@ class Pkcs11Key:
         return self._module.sign(self.uri, data, mechanism)
 
 
+# PKCS#11 logs a whole process in to a token (a second C_Login fails with USER_ALREADY_LOGGED_IN), so the
+# logged-in sessions belong to the process, not to one Runtime: (module, token) -> session. One lock:
+# a session runs one operation at a time, and signatures come from worker threads.
+_SESSIONS: dict[tuple[str, str], pkcs11.Session] = {}
+_LOCK = threading.Lock()
+
+
 class Pkcs11Module:
-    """A PKCS#11 module loaded in this process, with one logged-in session per token (PKCS#11 logs a
-    whole application in, so sessions are shared) and one lock: a session runs one operation at a time,
-    and signatures come from worker threads."""
+    """A PKCS#11 module as one Runtime uses it: the module path, where the PIN comes from, and the
+    private-key handles found so far (the sessions are the process's, above)."""
 
     def __init__(self, path: str | None, pin: Callable[[], str]) -> None:
         self.path = path
         self._pin = pin
-        self._lock = threading.Lock()
+        self._lock = _LOCK
         self._lib: Library | None = None
-        self._sessions: dict[str, pkcs11.Session] = {}
         self._keys: dict[TokenURI, pkcs11.SignMixin] = {}
 
     def open_key(self, uri: TokenURI) -> Pkcs11Key:
@@ -90,7 +95,7 @@ class Pkcs11Module:
             try:
                 return self._sign(uri, data, mechanism)
             except _LOST_SESSION:
-                self._sessions.pop(_token_key(uri), None)
+                _SESSIONS.pop((self.path or "", _token_key(uri)), None)
                 self._keys.clear()
                 return self._sign(uri, data, mechanism)
 
@@ -119,8 +124,8 @@ class Pkcs11Module:
         return self._lib
 
     def _session(self, uri: TokenURI) -> pkcs11.Session:
-        key = _token_key(uri)
-        session = self._sessions.get(key)
+        key = (self.path or "", _token_key(uri))
+        session = _SESSIONS.get(key)
         if session is None:
             token = _find_token(self._library(), uri, self.path or "")
             try:
@@ -141,7 +146,7 @@ class Pkcs11Module:
                 ) from None
             except p11.PKCS11Error as exc:
                 raise HSMError(f"token {uri.token!r}: cannot log in ({type(exc).__name__})") from None
-            self._sessions[key] = session
+            _SESSIONS[key] = session
         return session
 
     def _find(self, session: pkcs11.Session, object_class: ObjectClass, uri: TokenURI) -> list[Any]:

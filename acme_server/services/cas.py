@@ -144,7 +144,7 @@ async def _new_key(rt: Runtime, algorithm: KeyAlgorithm | None, pkcs11_uri: str 
     )
     found = check_key(token_key.public_key)
     if algorithm is not None and found is not algorithm:
-        raise Conflict(f"{uri}: the token already holds a {found} key there, not {algorithm}")
+        raise Conflict(f"{token_key.uri}: the key in the token is {found}, not {algorithm}")
     return _NewKey(TokenSigner(token_key, token_key.public_key), found, uri=str(token_key.uri))
 
 
@@ -331,6 +331,16 @@ def authority_from_record(rt: Runtime, record: CARecord) -> CertificateAuthority
         settings=effective_settings(rt, record),
         enabled=record.status == "active",
     )
+
+
+async def check_token_keys(rt: Runtime) -> int:
+    """Log in to the token of every active CA whose key is in one and find the key: a wrong module,
+    token, PIN or key then stops a start at once instead of failing its first signature. How many."""
+    async with rt.storage.read() as tx:
+        records = [r for r in await tx.cas.list() if r.key_uri is not None and r.status == "active"]
+    for record in records:
+        await asyncio.to_thread(authority_from_record, rt, record)
+    return len(records)
 
 
 async def load_authority(rt: Runtime, ref: str) -> CertificateAuthority:
