@@ -71,24 +71,19 @@ class Pkcs11Module:
     def open_key(self, uri: TokenURI) -> Pkcs11Key:
         """The existing key `uri` names; HSMError when the token, the PIN or the key is wrong."""
         with self._lock:
-            session = self._session(uri)
-            private = self._private_key(session, uri)
-            return Pkcs11Key(self, self._exact(uri, private), self._public_key(session, uri, private))
+            return self._existing(self._session(uri), uri)
 
-    def open_or_generate(self, uri: TokenURI, algorithm: KeyAlgorithm) -> tuple[Pkcs11Key, bool]:
+    def open_or_generate(self, uri: TokenURI, algorithm: KeyAlgorithm) -> Pkcs11Key:
         """The key `uri` names, generated in the token (label = object, a fresh random id unless the URI
-        gives one) when there is none yet. True when it was generated."""
+        gives one) when there is none yet."""
         with self._lock:
             session = self._session(uri)
             if self._find(session, ObjectClass.PRIVATE_KEY, uri):
-                private = self._private_key(session, uri)
-                return Pkcs11Key(
-                    self, self._exact(uri, private), self._public_key(session, uri, private)
-                ), False
+                return self._existing(session, uri)
             exact = uri if uri.id is not None else uri.with_id(os.urandom(_KEY_ID_BYTES))
             public, private = _generate(session, exact, algorithm)
             self._keys[exact] = private
-            return Pkcs11Key(self, exact, _to_cryptography(public)), True
+            return Pkcs11Key(self, exact, _to_cryptography(public))
 
     def sign(self, uri: TokenURI, data: bytes, mechanism: Mechanism) -> bytes:
         with self._lock:
@@ -97,17 +92,30 @@ class Pkcs11Module:
             except _LOST_SESSION:
                 _SESSIONS.pop((self.path or "", _token_key(uri)), None)
                 self._keys.clear()
+            try:
                 return self._sign(uri, data, mechanism)
+            except _LOST_SESSION as exc:
+                raise HSMError(f"token {uri.token!r}: the session was lost ({type(exc).__name__})") from None
 
     def _sign(self, uri: TokenURI, data: bytes, mechanism: Mechanism) -> bytes:
-        private = self._keys.get(uri) or self._private_key(self._session(uri), uri)
-        self._keys[uri] = private
+        private = self._keys.get(uri)
+        if private is None:
+            private = self._private_key(self._session(uri), uri)
+            self._keys[uri] = private
         try:
             return bytes(private.sign(data, mechanism=_MECHANISMS[mechanism]))
         except _LOST_SESSION:
             raise
         except p11.PKCS11Error as exc:
             raise HSMError(f"token {uri.token!r}: signing failed ({type(exc).__name__})") from None
+
+    def _existing(self, session: pkcs11.Session, uri: TokenURI) -> Pkcs11Key:
+        """The key pair `uri` names, with the URI made exact (the token's CKA_ID added)."""
+        private = self._private_key(session, uri)
+        key_id = bytes(private[Attribute.ID] or b"")
+        exact = uri.with_id(key_id) if uri.id is None and key_id else uri
+        self._keys[exact] = private
+        return Pkcs11Key(self, exact, self._public_key(session, exact))
 
     def _library(self) -> Library:
         if self._lib is None:
@@ -168,19 +176,12 @@ class Pkcs11Module:
         private: pkcs11.SignMixin = found[0]
         return private
 
-    def _exact(self, uri: TokenURI, private: pkcs11.SignMixin) -> TokenURI:
-        key_id = bytes(private[Attribute.ID] or b"")
-        exact = uri.with_id(key_id) if uri.id is None and key_id else uri
-        self._keys[exact] = private
-        return exact
-
-    def _public_key(self, session: pkcs11.Session, uri: TokenURI, private: pkcs11.SignMixin) -> PublicKey:
-        """The public half, from the token's public-key object of the same id (or label)."""
-        exact = self._exact(uri, private)
+    def _public_key(self, session: pkcs11.Session, exact: TokenURI) -> PublicKey:
+        """The public half, from the token's public-key object of the same id (and label)."""
         found = self._find(session, ObjectClass.PUBLIC_KEY, exact)
         if len(found) != 1:
             raise HSMError(
-                f"token {uri.token!r}: the key {_named(uri)} has {len(found)} public-key objects, not 1"
+                f"token {exact.token!r}: the key {_named(exact)} has {len(found)} public-key objects, not 1"
             )
         return _to_cryptography(found[0])
 

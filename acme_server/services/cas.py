@@ -139,7 +139,7 @@ async def _new_key(rt: Runtime, algorithm: KeyAlgorithm | None, pkcs11_uri: str 
         key = await asyncio.to_thread(generate_key, algorithm)
         return _NewKey(SoftwareSigner(key), algorithm, private_key=key)
     uri = parse_uri(pkcs11_uri)
-    token_key, _ = await asyncio.to_thread(
+    token_key = await asyncio.to_thread(
         rt.pkcs11.open_or_generate, uri, algorithm or KeyAlgorithm.EC_prime256v1
     )
     found = check_key(token_key.public_key)
@@ -334,10 +334,11 @@ def authority_from_record(rt: Runtime, record: CARecord) -> CertificateAuthority
 
 
 async def check_token_keys(rt: Runtime) -> int:
-    """Log in to the token of every active CA whose key is in one and find the key: a wrong module,
-    token, PIN or key then stops a start at once instead of failing its first signature. How many."""
+    """Log in to the token of every CA whose key is in one and find the key (disabled CAs too: they
+    still sign their CRLs): a wrong module, token, PIN or key then stops a start at once instead of
+    failing its first signature. How many were checked."""
     async with rt.storage.read() as tx:
-        records = [r for r in await tx.cas.list() if r.key_uri is not None and r.status == "active"]
+        records = [r for r in await tx.cas.list() if r.key_uri is not None and r.certificate_pem]
     for record in records:
         await asyncio.to_thread(authority_from_record, rt, record)
     return len(records)

@@ -4,6 +4,7 @@ by openssl, and one `error:` line with exit 1 for a wrong token, PIN, URI or mod
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -176,4 +177,17 @@ def test_a_module_that_is_not_there_is_one_error_line(token: SoftToken, tmp_path
     args = ("ca", "create-root", "r", "--pkcs11-module", str(module), "--pkcs11-uri", ROOT_URI)
     assert refused(token.with_pin(), tmp_path / "data", *args).startswith(
         f"error: cannot load the PKCS#11 module {module}"
+    )
+
+
+def test_a_uri_naming_another_key_is_refused(token: SoftToken, tmp_path: Path) -> None:
+    """A CA row whose URI was pointed at another key of the token (a tampered or mistaken database)
+    signs nothing: the token's key must be the one in the CA certificate."""
+    env, data = token.with_pin(), tmp_path / "data"
+    create_ca(env, data, "a", f"pkcs11:token={TOKEN};object=key-a")
+    other = create_ca(env, data, "b", f"pkcs11:token={TOKEN};object=key-b")
+    with sqlite3.connect(data / "acme-server.db") as database:
+        database.execute("UPDATE cas SET key_uri = ? WHERE name = 'a'", (other["keyUri"],))
+    assert refused(env, data, "ca", "crl", "a") == (
+        f"error: {other['keyUri']}: the token's key is not the key of this CA's certificate"
     )
