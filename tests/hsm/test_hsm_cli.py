@@ -191,3 +191,11 @@ def test_a_uri_naming_another_key_is_refused(token: SoftToken, tmp_path: Path) -
     assert refused(env, data, "ca", "crl", "a") == (
         f"error: {other['keyUri']}: the token's key is not the key of this CA's certificate"
     )
+
+
+def test_ed25519_is_not_generated_in_a_token(token: SoftToken, tmp_path: Path) -> None:
+    args = ("ca", "create-root", "r", "--pkcs11-uri", ROOT_URI, "--key-algorithm", "ED25519")
+    assert refused(token.with_pin(), tmp_path / "data", *args) == (
+        "error: ED25519 keys cannot be generated in a token here; use EC_prime256v1, EC_secp384r1 or "
+        "RSA_2048/3072/4096"
+    )
