@@ -13,12 +13,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
-from ca_core.errors import CAError
+from ca_core.errors import KeyProtectionError
 from ca_core.signer import KeySigner
 
 
-class TokenError(CAError):
-    """The token refused or failed an operation, or answered something that is not a signature."""
+class TokenError(KeyProtectionError):
+    """The token refused or failed an operation, or answered something that is not a signature: a
+    server fault (HTTP 500, ACME serverInternal), never the client's."""
 
 
 class Mechanism(StrEnum):
