@@ -77,7 +77,7 @@ def acme_json(env: dict[str, str], data_dir: Path, *args: str, database: str | N
 class Server:
     """`acme-server serve` in a child process on free loopback ports, ready when /healthz answers."""
 
-    def __init__(self, env: dict[str, str], data_dir: Path, port: int, status_port: int) -> None:
+    def __init__(self, env: dict[str, str], data_dir: Path, port: int, status_port: int, *extra: str) -> None:
         self.url = f"https://127.0.0.1:{port}"
         self.status_url = f"http://127.0.0.1:{status_port}"
         self.data_dir = data_dir
@@ -88,6 +88,7 @@ class Server:
                 "--listen", f"127.0.0.1:{port}",
                 "--status-listen", f"127.0.0.1:{status_port}",
                 "--renewal-interval", "0",
+                *extra,
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

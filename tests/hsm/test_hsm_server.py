@@ -134,11 +134,12 @@ def test_a_token_backed_ca_serves_signs_and_survives_a_restart(tmp_path: Path) -
     finally:
         server.stop()
 
-    # A new process logs in to the token again and signs with the same key.
-    server = Server(env, data, port, status_port)
+    # New processes (two workers) log in to the token again and sign with the same key.
+    server = Server(env, data, port, status_port, "--workers", "2")
     try:
-        _, again = issue_over_api(api_client(server, secret), "after-restart.example.internal", tmp_path)
-        assert chain_verifies(root, chain, again)
+        api = api_client(server, secret)
+        for name in ("after-restart.example.internal", "again.example.internal", "third.example.internal"):
+            assert chain_verifies(root, chain, issue_over_api(api, name, tmp_path)[1])
     finally:
         server.stop()
 
