@@ -23,8 +23,9 @@ class TokenError(KeyProtectionError):
 
 
 class Mechanism(StrEnum):
-    """The PKCS#11 mechanisms we sign with (PKCS#11 v2.40 §2.3.6, §2.1.6): both over a digest
-    computed here, so a CRL of a million entries crosses to the token as 32-48 bytes."""
+    """The PKCS#11 mechanisms we sign with (PKCS#11 Current Mechanisms v2.40, "ECDSA without hashing"
+    and "PKCS #1 v1.5 RSA"): both over a digest computed here, so a CRL of a million entries crosses
+    to the token as 32-48 bytes."""
 
     ECDSA = "CKM_ECDSA"  # input: the digest; output: r || s, each the size of the group order
     RSA_PKCS = "CKM_RSA_PKCS"  # input: DER DigestInfo; output: the PKCS#1 v1.5 signature
@@ -65,8 +66,8 @@ def _digest(data: cryptography_utils.Buffer, algorithm: object) -> tuple[hashes.
 
 
 def ecdsa_der(raw: bytes, curve: ec.EllipticCurve) -> bytes:
-    """A PKCS#11 ECDSA signature (r || s, PKCS#11 v2.40 §2.3.1) as the DER Ecdsa-Sig-Value X.509 carries
-    (RFC 5480 §2.2 / RFC 3279 §2.2.3)."""
+    """A PKCS#11 ECDSA signature (r || s, PKCS#11 Current Mechanisms v2.40 "EC signatures") as the DER
+    Ecdsa-Sig-Value X.509 carries (RFC 3279 §2.2.3, RFC 5758 §3.2)."""
     size = (curve.key_size + 7) // 8
     if len(raw) != 2 * size:
         raise TokenError(
