@@ -8,7 +8,10 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from alembic import command
 
+from acme_server.storage import migrate
+from acme_server.storage.engine import create_engine
 from tests.hsm.softhsm import (
     PIN,
     TOKEN,
@@ -199,3 +202,16 @@ def test_ed25519_is_not_generated_in_a_token(token: SoftToken, tmp_path: Path) -
         "error: ED25519 keys cannot be generated in a token here; use EC_prime256v1, EC_secp384r1 or "
         "RSA_2048/3072/4096"
     )
+
+
+async def test_no_downgrade_below_0013_while_a_token_holds_a_ca_key(token: SoftToken, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    create_ca(token.with_pin(), data, "r", ROOT_URI)
+    engine = create_engine(f"sqlite:///{data / 'acme-server.db'}")
+    try:
+        with pytest.raises(RuntimeError, match=r"1 CA\(s\) keep their key in a PKCS#11 token"):
+            async with engine.connect() as connection, connection.begin():
+                await connection.run_sync(lambda c: command.downgrade(migrate.alembic_config(c), "0012"))
+    finally:
+        await engine.dispose()
+    assert create_ca(token.with_pin(), data, "r2", f"pkcs11:token={TOKEN};object=second")["kind"] == "root"

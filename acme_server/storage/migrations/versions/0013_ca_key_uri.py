@@ -22,6 +22,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Without the column a token-backed CA would have no key at all: refuse rather than lose it.
+    held = op.get_bind().execute(sa.text("SELECT COUNT(*) FROM cas WHERE key_uri IS NOT NULL")).scalar()
+    if held:
+        raise RuntimeError(f"{held} CA(s) keep their key in a PKCS#11 token; cannot go below revision 0013")
     # Not batch mode: rebuilding `cas` on SQLite would drop the table that certificates and (ON DELETE
     # CASCADE) cross_certificates reference. SQLite >= 3.35 drops a plain column in place.
     op.drop_column("cas", "key_uri")
