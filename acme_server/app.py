@@ -34,7 +34,7 @@ from acme_server.api.metrics import get_metrics
 from acme_server.api.routes import api_mount
 from acme_server.config import Settings, rate_limits_from
 from acme_server.observability import logs, metrics
-from acme_server.services import challenges, crls, orders, renewals, syncs
+from acme_server.services import cas, challenges, crls, orders, renewals, syncs
 from acme_server.services import metrics as scrape
 from acme_server.services.nonces import Nonces
 from acme_server.services.ports import Validator
@@ -162,6 +162,8 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         logs.configure_logging(settings.log_level, settings.log_format)
         rt = runtime or await open_runtime(settings)
+        if runtime is None:  # each worker process logs in to its CA tokens now, off the event loop
+            await cas.check_token_keys(rt)
         app.state.metrics_dir = metrics_dir
         rt.rate_limits = settings.rate_limits  # the served settings decide, a given runtime too
         rt.issuer_domain_names = settings.caa_identities

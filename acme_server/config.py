@@ -9,7 +9,7 @@ import re
 import shlex
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,6 +32,8 @@ ENVIRONMENT = {
     "workers": "ACME_SERVER_WORKERS",
     "base_url": "ACME_SERVER_BASE_URL",
     "kek": "ACME_SERVER_KEK",
+    "pkcs11_module": "ACME_SERVER_PKCS11_MODULE",
+    "pkcs11_pin_file": "ACME_SERVER_PKCS11_PIN_FILE",
     "http01_port": "ACME_SERVER_HTTP01_PORT",
     "tlsalpn01_port": "ACME_SERVER_TLSALPN01_PORT",
     "dns_resolver": "ACME_SERVER_DNS_RESOLVER",
@@ -80,6 +82,9 @@ _INTEGERS = {
     "shutdown_grace": (0, 3600),
 }
 CONFIG_ENV = "ACME_SERVER_CONFIG"
+# The PKCS#11 user PIN: from this variable or the file --pkcs11-pin-file names, never from a flag (which
+# any user sees in `ps`) or the TOML file (docs/key-protection.md "CA keys in an HSM").
+PKCS11_PIN_ENV = "ACME_PKCS11_PIN"
 
 
 @dataclass(frozen=True)
@@ -151,6 +156,11 @@ class Settings:
     workers: int = 1
     base_url: str | None = None  # None: derived from listen
     kek: str | None = None  # base64url key-encryption key; None: <data_dir>/kek.key
+    # CA keys in a PKCS#11 token (docs/key-protection.md): the module to load (None: SoftHSM2's, when
+    # installed), and the user PIN: a file (mode 0600) or, only from the environment, ACME_PKCS11_PIN.
+    pkcs11_module: str | None = None
+    pkcs11_pin_file: str | None = None
+    pkcs11_pin: str | None = field(default=None, repr=False)
     http01_port: int = 80  # where the VA connects for http-01 (RFC 8555 §8.3 says 80)
     tlsalpn01_port: int = 443  # where the VA connects for tls-alpn-01 (RFC 8737 says 443)
     dns_resolver: str | None = None  # HOST:PORT for the VA's DNS look-ups; None: the system's
@@ -298,6 +308,8 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Setti
         if environ.get(variable):
             merged[name] = environ[variable]
     merged.update({k: v for k, v in flags.items() if k in ENVIRONMENT and v is not None})
+    if environ.get(PKCS11_PIN_ENV):
+        merged["pkcs11_pin"] = environ[PKCS11_PIN_ENV]
     return _validate(Settings(), merged)
 
 

@@ -81,6 +81,10 @@ class ConfigError(CAError):
     """A setting from flags, environment or TOML is invalid."""
 
 
+class HSMError(ConfigError):
+    """A CA key in a PKCS#11 token cannot be used: the module, the token, the PIN or the key is wrong."""
+
+
 # --- RFC 8555 §6.7 protocol errors raised by the WFE and the ACME services
 
 

@@ -66,7 +66,8 @@ class CADisabled(CAError):
 
 
 class KeyProtectionError(CAError):
-    """A sealed private key cannot be opened: wrong key-encryption key or tampered data."""
+    """A protected private key cannot be used: a sealed one does not open (wrong key-encryption key or
+    tampered data), or a token refused or garbled a signature (ca_core.tokens.TokenError)."""
 
 
 class InvalidIdentifier(CAError):

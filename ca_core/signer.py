@@ -1,5 +1,7 @@
-"""The signing seam: a Signer turns cryptography builders into signed objects. SoftwareSigner holds the
-key in memory; an HSM or cloud KMS signer implements the same Protocol later (as step-ca cas/apiv1)."""
+"""The signing seam: a Signer turns cryptography builders into signed objects (as step-ca cas/apiv1).
+SoftwareSigner holds the key in memory; ca_core.tokens.TokenSigner signs in an HSM. Both hand the
+builder a private-key object of cryptography's own interfaces: the builders call its sign() with the
+to-be-signed bytes, so every object is assembled by cryptography whichever way the key signs."""
 
 from __future__ import annotations
 
@@ -38,8 +40,8 @@ def signature_hash(key: PrivateKey | PublicKey) -> hashes.SHA256 | hashes.SHA384
     return hashes.SHA256()
 
 
-class SoftwareSigner:
-    """A Signer over an in-memory private key (unsealed from the database by the service layer)."""
+class KeySigner:
+    """A Signer over one cryptography private-key object (in memory, or one whose sign() goes to a token)."""
 
     __slots__ = ("_hash", "private_key")
 
@@ -64,4 +66,10 @@ class SoftwareSigner:
         return builder.sign(self.private_key, self._hash)
 
     def __repr__(self) -> str:
-        return f"SoftwareSigner({type(self.private_key.public_key()).__name__})"
+        return f"{type(self).__name__}({type(self.private_key.public_key()).__name__.lstrip('_')})"
+
+
+class SoftwareSigner(KeySigner):
+    """A Signer over an in-memory private key (unsealed from the database by the service layer)."""
+
+    __slots__ = ()

@@ -28,9 +28,15 @@ def _subject_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--key-algorithm",
         type=KeyAlgorithm,
-        default=KeyAlgorithm.EC_prime256v1,
         choices=list(KeyAlgorithm),
-        help="CA key (default EC_prime256v1)",
+        help="CA key (default EC_prime256v1; with --pkcs11-uri: that of a key already in the token)",
+    )
+    parser.add_argument(
+        "--pkcs11-uri",
+        metavar="URI",
+        help="keep the CA key in a PKCS#11 token (RFC 7512, e.g. 'pkcs11:token=ca;object=root'): "
+        "generated there unless the token already holds it; the PIN comes from --pkcs11-pin-file "
+        "or ACME_PKCS11_PIN",
     )
     parser.add_argument("--crl-url", help="CRL distribution point for what this CA issues (default: ours)")
     parser.add_argument("--ocsp-url", help="OCSP responder URL written into what this CA issues")
@@ -95,6 +101,7 @@ def _view(ca: CAInfo) -> dict[str, Any]:
         "statusUrl": ca.settings.status_url,
         "crlPartitions": ca.settings.crl_partitions,
         "crlUrls": ca.crl_urls,
+        "keyUri": ca.key_uri,
     }
 
 
@@ -106,6 +113,7 @@ async def create_root(rt: Runtime, args: argparse.Namespace) -> int:
         key_algorithm=args.key_algorithm,
         validity=parse_duration(args.ttl, field="ttl"),
         settings=_settings(args),
+        pkcs11_uri=args.pkcs11_uri,
     )
     emit(args, _view(ca))
     return 0
@@ -120,6 +128,7 @@ async def create_intermediate(rt: Runtime, args: argparse.Namespace) -> int:
         key_algorithm=args.key_algorithm,
         validity=parse_duration(args.ttl, field="ttl"),
         settings=_settings(args),
+        pkcs11_uri=args.pkcs11_uri,
     )
     emit(args, _view(ca))
     return 0
@@ -127,7 +136,12 @@ async def create_intermediate(rt: Runtime, args: argparse.Namespace) -> int:
 
 async def create_csr(rt: Runtime, args: argparse.Namespace) -> int:
     ca = await cas.create_external_ca(
-        rt, name=args.name, subject=_subject(args), key_algorithm=args.key_algorithm, settings=_settings(args)
+        rt,
+        name=args.name,
+        subject=_subject(args),
+        key_algorithm=args.key_algorithm,
+        settings=_settings(args),
+        pkcs11_uri=args.pkcs11_uri,
     )
     assert ca.csr_pem is not None
     if args.out:

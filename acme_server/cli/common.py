@@ -98,6 +98,14 @@ def write_output(path: str, data: bytes, *, private: bool = False) -> None:
         raise Malformed(f"cannot write {path}: {exc.strerror}") from None
 
 
+class _NoPinFlag(argparse.Action):
+    """`--pkcs11-pin VALUE` is refused (a flag's value is visible to every user in `ps`); defined so
+    that argparse does not take it for an abbreviation of --pkcs11-pin-file. The value is not echoed."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
+        parser.error("the PKCS#11 PIN is never a flag value: use --pkcs11-pin-file FILE or ACME_PKCS11_PIN")
+
+
 def settings_options() -> argparse.ArgumentParser:
     """Options every command accepts, before or after the command name."""
     parent = argparse.ArgumentParser(add_help=False)
@@ -114,6 +122,21 @@ def settings_options() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="database URL (env ACME_SERVER_DATABASE; default SQLite in the data dir)",
     )
+    parent.add_argument(
+        "--pkcs11-module",
+        metavar="PATH",
+        default=argparse.SUPPRESS,
+        help="PKCS#11 module of the token holding CA keys (env ACME_SERVER_PKCS11_MODULE; "
+        "default SoftHSM2's when installed)",
+    )
+    parent.add_argument(
+        "--pkcs11-pin-file",
+        metavar="FILE",
+        default=argparse.SUPPRESS,
+        help="file (mode 0600) with the token's user PIN (env ACME_SERVER_PKCS11_PIN_FILE; "
+        "or the PIN itself in ACME_PKCS11_PIN)",
+    )
+    parent.add_argument("--pkcs11-pin", action=_NoPinFlag, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parent
 
 

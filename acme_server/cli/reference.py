@@ -11,7 +11,8 @@ from acme_server.cli import build_parser
 HEADER = """# CLI reference
 
 Generated from the parser: `python -m acme_server.cli.reference > docs/cli.md`. Every command accepts
-`--config`, `--data-dir` and `--database` (see the README's configuration table).
+`--config`, `--data-dir` and `--database` (see the README's configuration table), and, for CA keys in a
+PKCS#11 token, `--pkcs11-module` and `--pkcs11-pin-file` (docs/key-protection.md "CA keys in an HSM").
 
 ## Exit codes and errors
 

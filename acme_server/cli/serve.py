@@ -131,6 +131,7 @@ async def prepare(settings: Settings) -> tuple[TLSFiles, list[str]]:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     rt = await open_runtime(settings)
     try:
+        await cas.check_token_keys(rt)
         await bootstrap.ensure_dev_setup(rt)
         files = await bootstrap.ensure_server_tls(rt, settings.tls_dir, settings.host)
         await bootstrap.write_trust_bundle(rt, settings.root_bundle_path)

@@ -12,6 +12,7 @@ import uvicorn
 
 from acme_server.cli.common import FAST_SERVER, settings_options
 from acme_server.config import Settings, load_settings, split_listen
+from acme_server.services import cas
 from acme_server.services.runtime import open_runtime
 from acme_server.status.sidecar import create_status_app
 
@@ -36,9 +37,13 @@ def register(commands: Any) -> None:
 
 
 async def _check(settings: Settings) -> None:
-    """Fail with one line before listening: the schema must be current and the KEK present."""
+    """Fail with one line before listening: the schema must be current, the KEK present, and CA keys
+    kept in a token reachable with the configured PIN."""
     rt = await open_runtime(settings, read_only=True)
-    await rt.storage.close()
+    try:
+        await cas.check_token_keys(rt)
+    finally:
+        await rt.storage.close()
 
 
 def run(args: argparse.Namespace) -> int:

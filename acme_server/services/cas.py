@@ -11,6 +11,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from acme_server.errors import Conflict, NotFound
+from acme_server.hsm.uri import parse_uri
 from acme_server.services import catalog
 from acme_server.services.runtime import Runtime
 from acme_server.storage import CARecord, Tx
@@ -25,10 +26,11 @@ from ca_core.authority import (
 from ca_core.authority import create_intermediate as sign_intermediate
 from ca_core.errors import InvalidSetting
 from ca_core.export import certificates_pem, load_certificates_pem
-from ca_core.keys import KeyAlgorithm, PrivateKey, check_key, generate_key
+from ca_core.keys import KeyAlgorithm, PrivateKey, PublicKey, check_key, checked_public_key, generate_key
 from ca_core.request import Subject
 from ca_core.serials import random_serial
-from ca_core.signer import SoftwareSigner
+from ca_core.signer import Signer, SoftwareSigner
+from ca_core.tokens import TokenSigner
 
 ROOT_VALIDITY = timedelta(days=3650)
 INTERMEDIATE_VALIDITY = timedelta(days=1825)
@@ -52,6 +54,7 @@ class CAInfo:
     csr_pem: str | None
     settings: CASettings
     created_at: datetime
+    key_uri: str | None = None  # the RFC 7512 URI of a key in a PKCS#11 token; None: sealed in the database
     crl_partitions_published: int = 1  # partitions with a CRL: the most the CA ever had
 
     @property
@@ -118,6 +121,7 @@ def _info(rt: Runtime, record: CARecord) -> CAInfo:
         settings=effective_settings(rt, record),
         created_at=record.created_at,
         crl_partitions_published=record.crl_partitions_published,
+        key_uri=record.key_uri,
     )
 
 
@@ -137,12 +141,42 @@ async def _check_name_free(rt: Runtime, name: str) -> None:
             raise Conflict(f"a CA named {name!r} already exists")
 
 
+@dataclass(frozen=True)
+class _NewKey:
+    """A new CA's key: in memory (sealed when stored) or in a PKCS#11 token (its URI stored)."""
+
+    signer: Signer
+    algorithm: KeyAlgorithm
+    private_key: PrivateKey | None = None
+    uri: str | None = None
+
+    @property
+    def public_key(self) -> PublicKey:
+        return self.signer.public_key
+
+
+async def _new_key(rt: Runtime, algorithm: KeyAlgorithm | None, pkcs11_uri: str | None) -> _NewKey:
+    """A fresh software key of `algorithm` (default EC P-256), or the key `pkcs11_uri` names in a token:
+    generated there (of `algorithm`) when it does not exist yet, else used as it is."""
+    if pkcs11_uri is None:
+        algorithm = algorithm or KeyAlgorithm.EC_prime256v1
+        key = await asyncio.to_thread(generate_key, algorithm)
+        return _NewKey(SoftwareSigner(key), algorithm, private_key=key)
+    uri = parse_uri(pkcs11_uri)
+    token_key = await asyncio.to_thread(
+        rt.pkcs11.open_or_generate, uri, algorithm or KeyAlgorithm.EC_prime256v1
+    )
+    found = check_key(token_key.public_key)
+    if algorithm is not None and found is not algorithm:
+        raise Conflict(f"{token_key.uri}: the key in the token is {found}, not {algorithm}")
+    return _NewKey(TokenSigner(token_key, token_key.public_key), found, uri=str(token_key.uri))
+
+
 async def _store(
     rt: Runtime,
     name: str,
     kind: str,
-    key: PrivateKey,
-    key_algorithm: KeyAlgorithm,
+    key: _NewKey,
     settings: CASettings,
     *,
     certificate: x509.Certificate | None = None,
@@ -160,8 +194,9 @@ async def _store(
             certificate_pem=_pem(certificate) if certificate is not None else None,
             chain_pem=chain_pem,
             csr_pem=csr_pem,
-            sealed_key=rt.seal(key),
-            key_algorithm=key_algorithm.value,
+            sealed_key=rt.seal(key.private_key) if key.private_key is not None else b"",
+            key_uri=key.uri,
+            key_algorithm=key.algorithm.value,
             crl_url=settings.crl_url,
             ocsp_url=settings.ocsp_url,
             issuer_url=settings.issuer_url,
@@ -179,18 +214,25 @@ async def create_root_ca(
     *,
     name: str,
     subject: Subject,
-    key_algorithm: KeyAlgorithm = KeyAlgorithm.EC_prime256v1,
+    key_algorithm: KeyAlgorithm | None = None,
     validity: timedelta = ROOT_VALIDITY,
     settings: CASettings | None = None,
+    pkcs11_uri: str | None = None,
 ) -> CAInfo:
+    """A self-signed root; its key generated here (sealed) or in/from the token `pkcs11_uri` names."""
     await _check_name_free(rt, name)
     settings = settings or CASettings()
-    key = await asyncio.to_thread(generate_key, key_algorithm)
-    now = rt.clock.now()
-    certificate = create_root(
-        subject, SoftwareSigner(key), now=now, validity=validity, serial=random_serial(), settings=settings
+    key = await _new_key(rt, key_algorithm, pkcs11_uri)
+    certificate = await asyncio.to_thread(
+        create_root,
+        subject,
+        key.signer,
+        now=rt.clock.now(),
+        validity=validity,
+        serial=random_serial(),
+        settings=settings,
     )
-    return await _store(rt, name, "root", key, key_algorithm, settings, certificate=certificate)
+    return await _store(rt, name, "root", key, settings, certificate=certificate)
 
 
 async def create_intermediate_ca(
@@ -199,20 +241,22 @@ async def create_intermediate_ca(
     parent: str,
     name: str,
     subject: Subject,
-    key_algorithm: KeyAlgorithm = KeyAlgorithm.EC_prime256v1,
+    key_algorithm: KeyAlgorithm | None = None,
     validity: timedelta = INTERMEDIATE_VALIDITY,
     settings: CASettings | None = None,
+    pkcs11_uri: str | None = None,
 ) -> CAInfo:
     await _check_name_free(rt, name)
     settings = settings or CASettings()
     async with rt.storage.read() as tx:
         parent_record = await find_record(tx, parent)
     authority = authority_from_record(rt, parent_record)
-    key = await asyncio.to_thread(generate_key, key_algorithm)
-    certificate = sign_intermediate(
+    key = await _new_key(rt, key_algorithm, pkcs11_uri)
+    certificate = await asyncio.to_thread(
+        sign_intermediate,
         authority,
         subject,
-        key.public_key(),
+        key.public_key,
         now=rt.clock.now(),
         validity=validity,
         serial=random_serial(),
@@ -223,7 +267,6 @@ async def create_intermediate_ca(
         name,
         "intermediate",
         key,
-        key_algorithm,
         settings,
         certificate=certificate,
         chain_pem=authority.chain_pem(),
@@ -236,17 +279,16 @@ async def create_external_ca(
     *,
     name: str,
     subject: Subject,
-    key_algorithm: KeyAlgorithm = KeyAlgorithm.EC_prime256v1,
+    key_algorithm: KeyAlgorithm | None = None,
     settings: CASettings | None = None,
+    pkcs11_uri: str | None = None,
 ) -> CAInfo:
     """An intermediate whose certificate an offline root will sign: stored `pending` with its CSR."""
     await _check_name_free(rt, name)
     settings = settings or CASettings()
-    key = await asyncio.to_thread(generate_key, key_algorithm)
-    csr = create_intermediate_csr(subject, SoftwareSigner(key))
-    return await _store(
-        rt, name, "external", key, key_algorithm, settings, csr_pem=csr.public_bytes(Encoding.PEM).decode()
-    )
+    key = await _new_key(rt, key_algorithm, pkcs11_uri)
+    csr = await asyncio.to_thread(create_intermediate_csr, subject, key.signer)
+    return await _store(rt, name, "external", key, settings, csr_pem=csr.public_bytes(Encoding.PEM).decode())
 
 
 async def import_external_certificate(
@@ -328,15 +370,31 @@ def authority_from_record(rt: Runtime, record: CARecord) -> CertificateAuthority
         raise Conflict(f"CA {record.name!r} has no certificate yet; import the signed certificate first")
     certificate = load_certificates_pem(record.certificate_pem.encode())[0]
     chain = tuple(load_certificates_pem(record.chain_pem.encode())) if record.chain_pem.strip() else ()
-    public_key = certificate.public_key()
+    public_key = checked_public_key(certificate.public_key())
+    signer = (
+        rt.token_signer(record.key_uri, public_key)
+        if record.key_uri is not None
+        else rt.signer(record.sealed_key, public_key)
+    )
     return CertificateAuthority(
         id=record.id,
         certificate=certificate,
         chain=chain,
-        signer=rt.signer(record.sealed_key, public_key),  # type: ignore[arg-type]
+        signer=signer,
         settings=effective_settings(rt, record),
         enabled=record.status == "active",
     )
+
+
+async def check_token_keys(rt: Runtime) -> int:
+    """Log in to the token of every CA whose key is in one and find the key (disabled CAs too: they
+    still sign their CRLs): a wrong module, token, PIN or key then stops a start at once instead of
+    failing its first signature. How many were checked."""
+    async with rt.storage.read() as tx:
+        records = [r for r in await tx.cas.list() if r.key_uri is not None and r.certificate_pem]
+    for record in records:
+        await asyncio.to_thread(authority_from_record, rt, record)
+    return len(records)
 
 
 async def load_authority(rt: Runtime, ref: str) -> CertificateAuthority:

@@ -134,8 +134,9 @@ def _sign_in_child(
 
 def _child_may_sign(record: CARecord) -> bool:
     """Whether a child process can sign this CA's CRLs: it unseals the CA's sealed key itself. The one
-    place to say so for a key that cannot leave this process (a key in a token signs here)."""
-    return bool(record.sealed_key)
+    place to say so for a key that cannot leave this process (a key in a token signs here: the child
+    has no session with the token, and only the digest crosses to it)."""
+    return record.key_uri is None and bool(record.sealed_key)
 
 
 @contextlib.asynccontextmanager

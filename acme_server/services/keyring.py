@@ -1,5 +1,6 @@
 """The key-encryption key (KEK) that seals every CA and managed private key at rest: from the
-ACME_SERVER_KEK setting, or a file created once with mode 0600 in the data directory."""
+ACME_SERVER_KEK setting, or a file created once with mode 0600 in the data directory. And the PIN of
+a PKCS#11 token holding CA keys: from a 0600 file or the ACME_PKCS11_PIN environment variable."""
 
 from __future__ import annotations
 
@@ -28,6 +29,27 @@ def load_kek(path: Path, text: str | None, *, create: bool) -> KeyEncryptionKey:
         return KeyEncryptionKey.from_text(path.read_text().strip())
     except KeyProtectionError as exc:
         raise ConfigError(f"{path}: {exc.detail}") from None
+
+
+def load_pkcs11_pin(path: str | None, text: str | None) -> str:
+    """The token's user PIN: the file `path` (--pkcs11-pin-file) wins over `text` (ACME_PKCS11_PIN).
+    A PIN file others may read is refused, as the KEK file is."""
+    if path:
+        pin_file = Path(path)
+        try:
+            if pin_file.stat().st_mode & 0o077:
+                raise ConfigError(f"{pin_file} is readable by group or others; run: chmod 600 {pin_file}")
+            pin = pin_file.read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"pkcs11_pin_file: cannot read {pin_file}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"pkcs11_pin_file: {pin_file} is not text") from None
+        if not pin:
+            raise ConfigError(f"pkcs11_pin_file: {pin_file} is empty")
+        return pin
+    if text:
+        return text
+    raise ConfigError("a CA key is in a PKCS#11 token: give --pkcs11-pin-file FILE or set ACME_PKCS11_PIN")
 
 
 def _create_kek_file(path: Path) -> KeyEncryptionKey:

@@ -14,13 +14,17 @@ from cryptography.hazmat.primitives import serialization
 
 from acme_server.config import RateLimits, Settings
 from acme_server.destinations.base import DestinationHost
-from acme_server.services.keyring import load_kek
+from acme_server.errors import HSMError
+from acme_server.hsm.pkcs11 import Pkcs11Module, default_module
+from acme_server.hsm.uri import parse_uri
+from acme_server.services.keyring import load_kek, load_pkcs11_pin
 from acme_server.services.ports import Clock, SystemClock
 from acme_server.storage import Storage
 from acme_server.validation.blocklist import Network, block_list, listening_addresses
 from ca_core.keyprotect import KeyEncryptionKey, seal, seal_private_key, unseal, unseal_private_key
-from ca_core.keys import PrivateKey, PublicKey
+from ca_core.keys import PrivateKey, PublicKey, public_key_der
 from ca_core.signer import Signer, SoftwareSigner
+from ca_core.tokens import TokenSigner
 
 if TYPE_CHECKING:
     from acme_server.services.catalog import Catalog
@@ -66,6 +70,8 @@ class Runtime:
     # only it builds ACME URLs. The VA needs it for CAA accounturi and the account-bound challenges.
     account_url_template: str | None = None
     account_hash_prefix: str | None = None  # draft-ietf-acme-dns-persist-02 §4.1, set with the above
+    # CA keys in a PKCS#11 token (docs/key-protection.md): the module, logged in on first use.
+    pkcs11: Pkcs11Module = field(default_factory=lambda: Pkcs11Module(None, _no_pin), repr=False)
 
     def account_url(self, account_id: str) -> str | None:
         if self.account_url_template is None:
@@ -129,6 +135,19 @@ class Runtime:
             self._signers[cache_key] = signer
         return signer
 
+    def token_signer(self, uri: str, public_key: PublicKey) -> Signer:
+        """The signer of a CA whose key is in a PKCS#11 token, once per process and URI; the token's
+        key must be the one the CA certificate names (a URI pointing elsewhere is refused)."""
+        cache_key = hashlib.sha256(b"pkcs11\0" + uri.encode()).digest()
+        signer = self._signers.get(cache_key)
+        if signer is None:
+            key = self.pkcs11.open_key(parse_uri(uri))
+            if public_key_der(key.public_key) != public_key_der(public_key):
+                raise HSMError(f"{uri}: the token's key is not the key of this CA's certificate")
+            signer = TokenSigner(key, public_key)
+            self._signers[cache_key] = signer
+        return signer
+
     @property
     def status_base_url(self) -> str:
         """This process's status URL: what a CA created here stores (services/cas.py)."""
@@ -151,6 +170,10 @@ def outbound_block_list(settings: Settings) -> tuple[Network, ...]:
     )
 
 
+def _no_pin() -> str:
+    raise HSMError("no PKCS#11 PIN configured")
+
+
 async def open_runtime(settings: Settings, *, read_only: bool = False) -> Runtime:
     """Storage opened (migrations run), the KEK loaded or created; the caller closes rt.storage.
     read_only (the status sidecar): neither migrate nor create a KEK; both must exist already."""
@@ -170,6 +193,10 @@ async def open_runtime(settings: Settings, *, read_only: bool = False) -> Runtim
         processing_lease=settings.processing_lease,
         rate_limits=settings.rate_limits,
         issuer_domain_names=settings.caa_identities,
+        pkcs11=Pkcs11Module(
+            settings.pkcs11_module or default_module(),
+            lambda: load_pkcs11_pin(settings.pkcs11_pin_file, settings.pkcs11_pin),
+        ),
         host=DestinationHost(
             dict(settings.reload_commands),
             run_as_root=settings.reload_as_root,

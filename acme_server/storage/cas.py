@@ -23,7 +23,8 @@ class CARecord:
     certificate_pem: str | None  # None while pending
     chain_pem: str  # '' for a root
     csr_pem: str | None
-    sealed_key: bytes
+    sealed_key: bytes  # b"" when the key is in a token
+    key_uri: str | None  # the RFC 7512 URI of the key in a PKCS#11 token; None: sealed_key holds it
     key_algorithm: str
     crl_url: str | None
     ocsp_url: str | None
@@ -47,6 +48,7 @@ class CARepository(ConfigRepository):
         status: str,
         sealed_key: bytes,
         key_algorithm: str,
+        key_uri: str | None = None,
         parent_id: str | None = None,
         certificate_pem: str | None = None,
         chain_pem: str = "",
@@ -72,6 +74,7 @@ class CARepository(ConfigRepository):
                 chain_pem=chain_pem,
                 csr_pem=csr_pem,
                 sealed_key=sealed_key,
+                key_uri=key_uri,
                 key_algorithm=key_algorithm,
                 crl_url=crl_url,
                 ocsp_url=ocsp_url,

@@ -92,7 +92,10 @@ cas = Table(
     Column("certificate_pem", Text, nullable=True),
     Column("chain_pem", Text, nullable=False, server_default=""),
     Column("csr_pem", Text, nullable=True),
+    # The CA key sealed under the KEK; empty when the key lives in a PKCS#11 token, named by key_uri
+    # (an RFC 7512 URI, no key material, no PIN).
     Column("sealed_key", LargeBinary, nullable=False),
+    Column("key_uri", Text, nullable=True),
     Column("key_algorithm", Text, nullable=False),
     Column("crl_url", Text, nullable=True),
     Column("ocsp_url", Text, nullable=True),

@@ -35,6 +35,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The every-endpoint check reads what the other API tests exercised: run it after all of them."""
     last = [item for item in items if item.path.name == EVERY_ENDPOINT_CHECK]
     items[:] = [item for item in items if item.path.name != EVERY_ENDPOINT_CHECK] + last
+
+
 PROBLEM = "urn:acme-server:problem:"
 
 
