@@ -17,10 +17,15 @@ MakeValidator = Callable[..., NetworkValidator]
 BLOCKED = (IPv4Network("169.254.0.0/16"), IPv6Network("fe80::/10"))
 
 
-async def test_network_validator_is_a_ports_validator() -> None:
+async def test_network_validator_answers_through_the_ports_validator_protocol() -> None:
+    """What services see (ports.Validator): an outcome for a task, never an exception."""
     async with NetworkValidator(ValidationSettings()) as validator:
-        port: Validator = validator
-        assert callable(port.validate)
+        port: Validator = validator  # mypy checks the Protocol; the call below checks the behaviour
+        outcome = await port.validate(make_task(ChallengeType.HTTP_01, "exa mple.test"))
+    assert (outcome.error_type, outcome.detail) == (
+        "malformed",
+        "'exa mple.test' is not a valid DNS name to validate",
+    )
 
 
 @pytest.mark.parametrize("challenge", list(ChallengeType))
