@@ -325,6 +325,20 @@ class Target:
         """An operator asks for the certificate to be renewed now (its ARI window moves into the past)."""
         raise NotImplementedError
 
+    def rotation_profile(self, name: str) -> str:
+        """A CA of its own and an ACME profile `name` issuing from it, for a rotation scenario; returns
+        the CA's name."""
+        raise NotImplementedError
+
+    def rotate_ca(self, old: str, new: str) -> dict[str, object]:
+        """The operator rotates CA `old` onto a new CA `new` at once (no spread, no grace); the
+        rotation's state and counts."""
+        raise NotImplementedError
+
+    def rotation_status(self, old: str) -> dict[str, object]:
+        """The counts of `old`'s rotation: certificates still on it, renewed, not renewing."""
+        raise NotImplementedError
+
     def stop(self) -> None:
         self.process.stop()
 
@@ -578,6 +592,25 @@ class OurTarget(Target):
         listed = json.loads(self._cli("cert", "list", "--search", name, "--json"))
         (found,) = [row["id"] for row in listed if row["serial"] == serial]
         self._cli("cert", "request-renewal", found)
+
+    def rotation_profile(self, name: str) -> str:
+        """docs/operations.md "Rotating a CA": an intermediate under the dev root and a profile on it."""
+        ca = f"{name}-ca"
+        self._cli("ca", "create-intermediate", ca, "--parent", "dev-root")
+        self._cli("profile", "create", name, "--ca", ca, "--policy", "default")
+        return ca
+
+    def rotate_ca(self, old: str, new: str) -> dict[str, object]:
+        """docs/operations.md: `acme-server ca rotate OLD --to NEW --create --spread 0 --grace 0`."""
+        started: dict[str, object] = json.loads(
+            self._cli("ca", "rotate", old, "--to", new, "--create", "--spread", "0", "--grace", "0", "--json")
+        )
+        return started
+
+    def rotation_status(self, old: str) -> dict[str, object]:
+        """docs/operations.md: `acme-server ca rotation status OLD --json`."""
+        status: dict[str, object] = json.loads(self._cli("ca", "rotation", "status", old, "--json"))
+        return status
 
     def eab(self, max_accounts: int = 1) -> EAB:
         """docs/cert-manager.md: `acme-server eab create --profile NAME` mints a key (for a fleet:

@@ -1,5 +1,5 @@
 """certbot, the EFF client, in its standard flows: register, standalone http-01, manual dns-01 with hooks,
-a wildcard, forced renewal, revocation, EAB and profiles."""
+a wildcard, forced renewal, revocation, EAB, profiles, ARI renewal and a CA rotation."""
 
 from __future__ import annotations
 
@@ -194,3 +194,30 @@ def test_certbot_renews_early_when_ari_says_so(certbot: Certbot, target: Target,
     assert (certbot.config_dir / "archive" / asked / "cert2.pem").exists()
     assert not (certbot.config_dir / "archive" / untouched / "cert2.pem").exists()
     assert f"{untouched}/fullchain.pem expires on" in done.stdout + done.stderr  # listed as not due
+
+
+@pytest.mark.unsupported_by_reference(
+    "Pebble 2.4.0 has no CA rotation (no operator action that moves an ARI window)"
+)
+def test_certbot_renews_onto_the_new_ca_when_its_ca_is_rotated(
+    certbot: Certbot, target: Target, names: Names
+) -> None:
+    # RFC 9773 §4.2: the rotation moves each certificate's window to its moment (here: now), so an
+    # ARI-aware certbot renews at its next `renew` without being told, from the CA the profile now
+    # names; a certificate whose client never comes back is reported as not renewing.
+    _require_flag(certbot, "--required-profile")
+    profile = names.new("rotation").split(".")[0]
+    old = target.rotation_profile(profile)
+    renewing, silent = names.new("certbot-rotation"), names.new("certbot-rotation")
+    for name in (renewing, silent):
+        certbot.certonly_standalone(name, name, extra=("--required-profile", profile))
+    first = check_pem_chain(target, certbot.live(renewing), [renewing])
+    started = target.rotate_ca(old, f"{old}-next")
+    assert (started["state"], started["onOldCa"], started["renewed"]) == ("renewing", 2, 0)
+    done = certbot.run("renew", "--cert-name", renewing, "--no-random-sleep-on-renew")
+    renewed = check_pem_chain(target, certbot.live(renewing), [renewing])
+    assert renewed.serial_number != first.serial_number, done.stdout + done.stderr
+    issuer = renewed.issuer.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value
+    assert issuer == f"{old}-next"  # the new CA (created with its name as CN)
+    status = target.rotation_status(old)
+    assert (status["onOldCa"], status["renewed"], status["notRenewing"]) == (1, 1, 1)

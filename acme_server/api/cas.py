@@ -1,6 +1,6 @@
 """/cert-manager/cas: create a root, an intermediate or an external (offline-root-signed) CA, import
-its signed certificate, list, details, change its status URL and CRL partitions, disable/enable, and
-the CA's CRLs."""
+its signed certificate, list, details, change its status URL and CRL partitions, disable/enable, the
+CA's CRLs and its rotation."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 from acme_server.api import inputs, views
 from acme_server.api.http import Call
-from acme_server.services import cas, crls
+from acme_server.services import cas, crls, rotation
 from acme_server.services.cas import INTERMEDIATE_VALIDITY, ROOT_VALIDITY
 from ca_core.errors import InvalidSetting
 
@@ -78,3 +78,30 @@ async def list_crls(call: Call) -> list[dict[str, Any]]:
     if not found:
         found = [await crls.latest_crl(call.rt, call.path["ca"])]
     return [views.crl(info) for info in found]
+
+
+async def start_rotation(call: Call) -> dict[str, Any]:
+    body = call.body
+    progress = await rotation.start_rotation(
+        call.rt,
+        call.path["ca"],
+        to=body["to"],
+        create=body.get("create", False),
+        cross_sign=body.get("crossSign", False),
+        spread=rotation.parse_period(body.get("spread", "7d"), field="spread"),
+        grace=rotation.parse_period(body.get("grace", "1d"), field="grace"),
+    )
+    return views.rotation(progress)
+
+
+async def get_rotation(call: Call) -> dict[str, Any]:
+    return views.rotation(await rotation.rotation_status(call.rt, call.path["ca"]))
+
+
+async def finish_rotation(call: Call) -> dict[str, Any]:
+    force = call.body.get("force", False)
+    return views.rotation(await rotation.finish_rotation(call.rt, call.path["ca"], force=force))
+
+
+async def cancel_rotation(call: Call) -> dict[str, Any]:
+    return views.rotation(await rotation.cancel_rotation(call.rt, call.path["ca"]))

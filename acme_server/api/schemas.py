@@ -6,6 +6,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+from acme_server.services.rotation import RotationState
 from acme_server.services.syncs import destination_types
 from acme_server.services.tokens import Role
 from ca_core.keys import KeyAlgorithm
@@ -244,6 +245,48 @@ SCHEMAS: dict[str, Schema] = {
     "CAImport": obj(
         {"certificate": PEM, "certificateChain": PEM},
         required=("certificate",),
+    ),
+    "Rotation": obj(
+        {
+            "id": string(),
+            "oldCaId": string(),
+            "oldCa": string("the old CA's name"),
+            "newCaId": string(),
+            "newCa": string("the new CA's name"),
+            "state": enum(RotationState, "started, profiles_moved, renewing; then completed or cancelled"),
+            "spreadSeconds": {"type": "integer", "description": "renewal moments lie within this"},
+            "graceSeconds": {"type": "integer", "description": "after its moment plus this: not renewing"},
+            "startedAt": TIMESTAMP,
+            "finishedAt": nullable(TIMESTAMP),
+            "progress": obj(
+                {
+                    "asOf": TIMESTAMP,
+                    "onOldCa": {
+                        "type": "integer",
+                        "description": "active certificates still from the old CA",
+                    },
+                    "renewed": {"type": "integer", "description": "renewed by a certificate of the new CA"},
+                    "notRenewing": {
+                        "type": "integer",
+                        "description": "moment plus grace passed, no successor",
+                    },
+                    "waiting": {"type": "integer", "description": "on the old CA, moment not yet passed"},
+                }
+            ),
+        }
+    ),
+    "RotationInput": obj(
+        {
+            "to": string("the new CA (id or name); with create, the name of the CA to create", minLength=1),
+            "create": {"type": "boolean", "description": "create the new CA beside the old one"},
+            "crossSign": {"type": "boolean", "description": "have the old CA's root sign the new CA too"},
+            "spread": string("renewals spread over this long: a duration like '7d', or '0' (default 7d)"),
+            "grace": string("a certificate counts as not renewing this long after its moment (default 1d)"),
+        },
+        required=("to",),
+    ),
+    "RotationFinish": obj(
+        {"force": {"type": "boolean", "description": "disable the old CA although certificates remain"}}
     ),
     "CRL": obj(
         {

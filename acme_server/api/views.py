@@ -12,6 +12,7 @@ from acme_server.services.policies import PolicyInfo
 from acme_server.services.profiles import ProfileInfo
 from acme_server.services.renewals import RenewalStatus
 from acme_server.services.requests import RequestInfo
+from acme_server.services.rotation import RotationProgress
 from acme_server.services.tokens import TokenInfo
 from ca_core.export import PemBundle
 
@@ -38,6 +39,29 @@ def ca(info: CAInfo) -> dict[str, Any]:
         "crlPartitions": info.settings.crl_partitions,
         "crlUrls": info.crl_urls,
         "createdAt": info.created_at,
+    }
+
+
+def rotation(progress: RotationProgress) -> dict[str, Any]:
+    r = progress.rotation
+    return {
+        "id": r.id,
+        "oldCaId": r.old_ca_id,
+        "oldCa": r.old_ca,
+        "newCaId": r.new_ca_id,
+        "newCa": r.new_ca,
+        "state": r.state.value,
+        "spreadSeconds": int(r.spread.total_seconds()),
+        "graceSeconds": int(r.grace.total_seconds()),
+        "startedAt": r.started_at,
+        "finishedAt": r.finished_at,
+        "progress": {
+            "asOf": progress.as_of,
+            "onOldCa": progress.on_old,
+            "renewed": progress.renewed,
+            "notRenewing": progress.not_renewing,
+            "waiting": progress.waiting,
+        },
     }
 
 

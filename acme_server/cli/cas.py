@@ -6,8 +6,9 @@ import argparse
 from typing import Any
 
 from acme_server.cli.common import emit, emit_table, leaf, read_input, write_output
-from acme_server.services import cas, crls, renewal_info
+from acme_server.services import cas, crls, renewal_info, rotation
 from acme_server.services.cas import CAInfo
+from acme_server.services.rotation import RotationProgress
 from acme_server.services.runtime import Runtime
 from ca_core.authority import CASettings
 from ca_core.durations import parse_duration
@@ -222,10 +223,99 @@ async def crl(rt: Runtime, args: argparse.Namespace) -> int:
     return 0
 
 
+def _rotation_view(progress: RotationProgress) -> dict[str, Any]:
+    r = progress.rotation
+    return {
+        "id": r.id,
+        "oldCa": r.old_ca,
+        "newCa": r.new_ca,
+        "state": r.state,
+        "spreadSeconds": int(r.spread.total_seconds()),
+        "graceSeconds": int(r.grace.total_seconds()),
+        "startedAt": r.started_at,
+        "finishedAt": r.finished_at,
+        "onOldCa": progress.on_old,
+        "renewed": progress.renewed,
+        "notRenewing": progress.not_renewing,
+        "waiting": progress.waiting,
+    }
+
+
 async def rotate(rt: Runtime, args: argparse.Namespace) -> int:
-    marked = await renewal_info.mark_ca_for_rotation(rt, args.ca)
-    emit(args, {"ca": args.ca, "certificatesToRenew": marked})
+    if args.to is None:  # the plain "renew now" for every ACME certificate of the CA
+        if args.create or args.cross_sign:
+            raise InvalidSetting("to", "--create and --cross-sign need --to NEW")
+        marked = await renewal_info.mark_ca_for_rotation(rt, args.ca)
+        emit(args, {"ca": args.ca, "certificatesToRenew": marked})
+        return 0
+    progress = await rotation.start_rotation(
+        rt,
+        args.ca,
+        to=args.to,
+        create=args.create,
+        cross_sign=args.cross_sign,
+        spread=rotation.parse_period(args.spread, field="spread"),
+        grace=rotation.parse_period(args.grace, field="grace"),
+    )
+    emit(args, _rotation_view(progress))
     return 0
+
+
+async def rotation_status(rt: Runtime, args: argparse.Namespace) -> int:
+    emit(args, _rotation_view(await rotation.rotation_status(rt, args.ca)))
+    return 0
+
+
+async def rotation_finish(rt: Runtime, args: argparse.Namespace) -> int:
+    emit(args, _rotation_view(await rotation.finish_rotation(rt, args.ca, force=args.force)))
+    return 0
+
+
+async def rotation_cancel(rt: Runtime, args: argparse.Namespace) -> int:
+    emit(args, _rotation_view(await rotation.cancel_rotation(rt, args.ca)))
+    return 0
+
+
+def _register_rotation(group: Any) -> None:
+    p = leaf(
+        group,
+        "rotate",
+        rotate,
+        "rotate a CA onto NEW (--to): its profiles move to NEW, its certificates renew spread out;"
+        " without --to, ask every ACME client of the CA to renew now",
+    )
+    p.add_argument("ca", help="the old CA (id or name)")
+    p.add_argument(
+        "--to", metavar="NEW", help="the new CA (id or name); with --create, the name of a CA to create"
+    )
+    p.add_argument(
+        "--create", action="store_true", help="create NEW beside the old CA (same parent, same key type)"
+    )
+    p.add_argument(
+        "--cross-sign",
+        action="store_true",
+        help="have the old CA's root sign NEW too (an alternate chain for clients trusting only it)",
+    )
+    p.add_argument(
+        "--spread", default="7d", help="renewals spread over this long, e.g. 7d, 12h, or 0 (default 7d)"
+    )
+    p.add_argument(
+        "--grace",
+        default="1d",
+        help="after its moment plus this, a certificate counts as not renewing (default 1d)",
+    )
+    sub = group.add_parser("rotation", help="a CA rotation's progress, finish or cancel").add_subparsers(
+        dest="rotation_command", required=True, metavar="ACTION"
+    )
+    leaf(
+        sub, "status", rotation_status, "certificates still on the old CA, renewed, not renewing"
+    ).add_argument("ca", help="the old CA (id or name)")
+    p = leaf(sub, "finish", rotation_finish, "disable the old CA once nothing active depends on it")
+    p.add_argument("ca", help="the old CA (id or name)")
+    p.add_argument("--force", action="store_true", help="disable it even though active certificates remain")
+    leaf(sub, "cancel", rotation_cancel, "stop tracking the rotation (profiles stay on NEW)").add_argument(
+        "ca", help="the old CA (id or name)"
+    )
 
 
 def register(commands: Any) -> None:
@@ -265,9 +355,7 @@ def register(commands: Any) -> None:
     p.add_argument("--pem", action="store_true", help="print the CA certificate and its chain as PEM")
     leaf(group, "disable", disable, "stop a CA from signing").add_argument("ca", help="id or name")
     leaf(group, "enable", enable, "let a disabled CA sign again").add_argument("ca", help="id or name")
-    leaf(
-        group, "rotate", rotate, "mark a CA for rotation: ACME clients of its active certificates renew now"
-    ).add_argument("ca", help="id or name")
+    _register_rotation(group)
     p = leaf(group, "crl", crl, "generate and print a fresh CRL for a CA")
     p.add_argument("ca", help="id or name")
     p.add_argument("--out", help="write to this file")

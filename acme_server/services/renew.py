@@ -52,6 +52,8 @@ async def renew_certificate(rt: Runtime, certificate_id: str, *, actor: str) -> 
     async with rt.storage.read() as tx:
         old = await certificates.find_record(tx, certificate_id)
         metadata = await tx.certificates.get_metadata(old.id)
+    # The successor is the renewal the marker asked for: it must not carry the request on.
+    metadata.pop(renewal_info.RENEWAL_REQUESTED, None)
     profile_id = check_renewable(old)
     context = await certificates.load_context(rt, profile_id, EnrollmentMethod.API)
     certificate = load_certificates_pem(old.certificate_pem.encode())[0]

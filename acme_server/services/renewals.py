@@ -17,7 +17,7 @@ from typing import Final
 
 from acme_server.errors import AlreadyRenewed, NotRenewable
 from acme_server.observability import metrics
-from acme_server.services import catalog, certificates
+from acme_server.services import catalog, certificates, rotation
 from acme_server.services.certificates import CertificateInfo
 from acme_server.services.renew import renew_certificate
 from acme_server.services.runtime import Runtime
@@ -153,12 +153,17 @@ async def run_due(rt: Runtime, *, holder: str | None = None, limit: int = 100) -
     old certificate had none (services/renew.py)."""
     holder = holder or new_holder()
     now = rt.clock.now()
+    attempts: list[RenewalAttempt] = []
+    # A CA under rotation: its certificates are due at their own renewal moment (services/rotation.py).
+    for certificate_id in await rotation.renewal_due(rt, limit=limit):
+        attempt = await _renew_claimed(rt, certificate_id, holder)
+        if attempt is not None:
+            attempts.append(attempt)
     windows = await _windows(rt)
     if not windows:
-        return []
+        return attempts
     async with rt.storage.read() as tx:
         due = await tx.renewals.list_due(now=now, expiring_before=now + max(windows.values()), limit=limit)
-    attempts: list[RenewalAttempt] = []
     for candidate in due:
         window = windows.get(candidate.profile_id or "")
         if window is None or renew_after(candidate.not_before, candidate.not_after, window) > now:

@@ -63,6 +63,7 @@ from acme_server.storage.requests import (
     CertificateRequestRepository,
 )
 from acme_server.storage.revocations import RevocationRecord, RevocationRepository
+from acme_server.storage.rotations import RotationCounts, RotationRecord, RotationRepository
 from acme_server.storage.syncs import SyncRecord, SyncRepository
 from acme_server.storage.tokens import TokenRecord, TokenRepository
 from acme_server.storage.ui_sessions import UISessionRecord, UISessionRepository
@@ -93,6 +94,8 @@ __all__ = [
     "RenewalAttemptRecord",
     "RenewalStateRecord",
     "RevocationRecord",
+    "RotationCounts",
+    "RotationRecord",
     "Storage",
     "SyncRecord",
     "TokenRecord",
@@ -144,6 +147,10 @@ class Tx:
     @cached_property
     def cross_certificates(self) -> CrossCertificateRepository:
         return CrossCertificateRepository(self._connection)
+
+    @cached_property
+    def rotations(self) -> RotationRepository:
+        return RotationRepository(self._connection)
 
     @cached_property
     def tokens(self) -> TokenRepository:

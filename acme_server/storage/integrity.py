@@ -22,6 +22,7 @@ _UNIQUE_DETAILS: dict[tuple[str, tuple[str, ...]], str] = {
     ("crls", ("ca_id", "number")): "CRL number {number} already exists for this CA",
     ("api_tokens", ("token_hash",)): "an API token with the same secret already exists",
     ("leases", ("name",)): "lease {name!r} already exists",
+    ("ca_rotations", ("active_old_ca_id",)): "the CA already has a rotation under way",
     ("acme_accounts", ("jwk_thumbprint",)): "an account with this key already exists",
     ("eab_keys", ("kid",)): "an external account key {kid!r} already exists",
     ("acme_nonces", ("nonce",)): "the nonce already exists",

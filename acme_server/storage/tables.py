@@ -276,6 +276,24 @@ ca_cross_certificates = Table(
     UniqueConstraint("ca_id", "issuer_id"),
 )
 
+# A CA rotation (services/rotation.py): OLD's profiles moved to NEW, OLD's active certificates asked to
+# renew, progress counted from the certificates themselves. `active_old_ca_id` is OLD's id while the
+# rotation is under way and NULL once it ended, so its unique key allows one rotation at a time per CA.
+ca_rotations = Table(
+    "ca_rotations",
+    metadata,
+    _id(),
+    Column("old_ca_id", String(36), ForeignKey("cas.id"), nullable=False, index=True),
+    Column("new_ca_id", String(36), ForeignKey("cas.id"), nullable=False),
+    Column("active_old_ca_id", String(36), nullable=True, unique=True),
+    Column("state", Text, nullable=False),
+    Column("spread_seconds", BigInteger, nullable=False),
+    Column("grace_seconds", BigInteger, nullable=False),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime(), nullable=True),
+    _one_of("state", "started", "profiles_moved", "renewing", "completed", "cancelled"),
+)
+
 # --- operations --------------------------------------------------------------------------------
 
 api_tokens = Table(

@@ -113,6 +113,8 @@ async def test_api_500s_hostile_values_in_every_field_never_answer_500(api: ApiS
         "createEabKey": (f"{CM}/eab-keys", {}),
         "disableEabKey": (f"{CM}/eab-keys/{kid}/disable", {}),
         "createToken": ("/api/v1/tokens", {"name": "fuzz", "role": "viewer"}),
+        "startCaRotation": (f"{CM}/cas/corp-issuing/rotation", {"to": "corp-root"}),
+        "finishCaRotation": (f"{CM}/cas/corp-issuing/rotation/finish", {}),
         "revokeCertificate": (f"{CM}/certificates/{cert}/revoke", {}),  # last: it succeeds once
     }
     assert set(bases) == SWEPT

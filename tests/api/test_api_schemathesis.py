@@ -59,6 +59,9 @@ async def _world(api: ApiServer, files: Path) -> World:
     # it) and, active, for getLatestActiveBundle, whatever the fuzzer does to the others.
     kept = await issue_managed(api, "kept.svc.example.internal")
     await api.ok("POST", f"{CM}/cas", json={"type": "external", "name": "offline-issuing"}, status=201)
+    # A CA with a rotation (onto a root made for it), so that getCaRotation has one to answer.
+    await api.ok("POST", f"{CM}/cas", json={"type": "root", "name": "rotating-root"}, status=201)
+    await api.ok("POST", f"{CM}/cas/rotating-root/rotation", json={"to": "rotated-root", "create": True})
     await api.ok("POST", f"{CM}/certificate-policies", json={"name": "spare"}, status=201)
     await api.ok(
         "POST", f"{CM}/certificate-profiles", json={"name": "spare", "caId": "corp-root"}, status=201
@@ -69,7 +72,7 @@ async def _world(api: ApiServer, files: Path) -> World:
     kids = [(await api.ok("POST", f"{CM}/eab-keys", json={}, status=201))["kid"] for _ in range(2)]
     spare = await api.ok("POST", "/api/v1/tokens", json={"name": "spare", "role": "viewer"}, status=201)
     live = {
-        "ca": ["corp-root", "corp-issuing", pki["inter"]["id"], "offline-issuing"],
+        "ca": ["corp-root", "corp-issuing", pki["inter"]["id"], "offline-issuing", "rotating-root"],
         "policy": ["internal", "spare", pki["policy"]["id"]],
         "profile": ["web", "spare", pki["profile"]["id"]],
         "request": [kept["id"]],

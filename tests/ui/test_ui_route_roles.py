@@ -67,6 +67,9 @@ EXPECTED: dict[str, Row] = {
     "create_request": row(OPERATOR, "POST"),
     "cas": row(VIEWER, "GET"),
     "ca": row(VIEWER, "GET"),
+    "start_rotation": row(ADMIN, "POST"),  # API: startCaRotation
+    "finish_rotation": row(ADMIN, "POST"),
+    "cancel_rotation": row(ADMIN, "POST"),
     # profiles and policies: everyone reads, admins change (API: certificate-profiles, -policies)
     **{
         name.format(key=key, plural=plural): rule
