@@ -27,6 +27,7 @@ from acme_server.cli import (
 )
 from acme_server.cli.common import Command, settings_options
 from acme_server.config import load_settings
+from acme_server.services import audit
 from acme_server.services.runtime import open_runtime
 from ca_core.errors import CAError
 
@@ -70,7 +71,8 @@ async def _run(command: Command, args: argparse.Namespace) -> int:
     settings = load_settings(vars(args), os.environ)
     rt = await open_runtime(settings)
     try:
-        return await command(rt, args)
+        with audit.acting(audit.shell_actor()):
+            return await command(rt, args)
     finally:
         await rt.storage.close()
 
