@@ -11,13 +11,15 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from acme_server.observability import logs
 from acme_server.services.runtime import Runtime
 from acme_server.storage import AuditFilter, AuditRecord, Tx
 from acme_server.storage.base import utcnow
+from ca_core.durations import parse_duration
+from ca_core.errors import InvalidSetting
 
 audit_log = logging.getLogger("acme_server.audit")
 
@@ -120,6 +122,18 @@ class AuditEvent:
     detail: dict[str, Any] = field(default_factory=dict)
     request_id: str | None = None
 
+    def as_dict(self) -> dict[str, Any]:
+        """The event as the API and `audit list --json` show it (the AuditEvent schema)."""
+        return {
+            "id": self.id,
+            "at": self.at,
+            "actor": {"kind": self.actor.kind, "name": self.actor.name, "id": self.actor.id},
+            "action": self.action,
+            "target": {"kind": self.target_kind, "id": self.target_id},
+            "detail": self.detail,
+            "requestId": self.request_id,
+        }
+
 
 def _event(row: AuditRecord) -> AuditEvent:
     return AuditEvent(
@@ -132,6 +146,24 @@ def _event(row: AuditRecord) -> AuditEvent:
         detail=row.detail,
         request_id=row.request_id,
     )
+
+
+def parse_since(text: str, now: datetime, *, field: str = "since") -> datetime:
+    """`--since`: an ISO date or date-time (a date is its midnight, UTC; no zone means UTC) or a
+    duration back from `now` (7d, 12h); InvalidSetting naming `field` on anything else."""
+    text = text.strip()
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    else:
+        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    try:
+        return now - parse_duration(text, field=field)
+    except InvalidSetting:
+        raise InvalidSetting(
+            field, f"{text!r} is neither a duration back from now (7d, 12h) nor an ISO date/time (2026-12-01)"
+        ) from None
 
 
 async def list_events(

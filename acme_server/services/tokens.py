@@ -89,7 +89,7 @@ async def create_token(
             name=name, role=role.value, token_hash=hash_token(plaintext), expires_at=expires_at
         )
         await audit.record(
-            tx, audit.current(), "token.create", "token", record.id, {"name": name, "role": role}
+            tx, audit.current(), "token.create", "token", record.id, {"name": name, "role": role.value}
         )
     return plaintext, _info(record)
 

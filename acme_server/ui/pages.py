@@ -51,6 +51,7 @@ SECTIONS: Mapping[str, str] = {
     "account.html": "accounts",
     "eab_keys.html": "eab",
     "tokens.html": "tokens",
+    "audit.html": "audit",
 }
 
 templates = jinja2.Environment(
