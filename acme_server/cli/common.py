@@ -152,6 +152,7 @@ async def progress(label: str, total: int | None = None, *, every: float = 0.5) 
     """A Progress for the block, redrawn every `every` seconds too (so a step that reports nothing,
     such as signing a large CRL, still shows it is alive), cleared at the end."""
     line = Progress(label, total)
+    line.draw()  # at once: the block may finish without ever yielding to the ticker
     ticker: asyncio.Task[None] | None = None
     if line.shown:
 
