@@ -105,9 +105,9 @@ async def record(
         detail=dict(detail or {}),
         request_id=logs.REQUEST_ID.get(),
     )
-    audit_log.info(
-        "%s %s %s by %s", action, target_kind, target_id or "-", actor, extra={"fields": {"audit_id": row.id}}
-    )
+    # The line carries the row's id and the request id, so the log and the table lead to each other.
+    extra = {"request_id": row.request_id, "fields": {"audit_id": row.id}}
+    audit_log.info("%s %s %s by %s", action, target_kind, target_id or "-", actor, extra=extra)
     return row
 
 

@@ -8,7 +8,9 @@ import pytest
 from tests.api.conftest import CM, ApiServer, make_pki
 
 
-async def test_each_api_change_is_listed_with_its_token_and_request_id(api: ApiServer) -> None:
+async def test_each_api_change_is_listed_with_its_token_and_request_id(
+    api: ApiServer, audit_log: pytest.LogCaptureFixture
+) -> None:
     admin = next(t for t in (await api.ok("GET", "/api/v1/tokens"))["tokens"] if t["name"] == "admin-test")
     created = await api.ok(
         "POST",
@@ -31,6 +33,11 @@ async def test_each_api_change_is_listed_with_its_token_and_request_id(api: ApiS
         "requestId": "req-audit-1",
     }
     assert made["at"].endswith("Z")
+    (line,) = [r for r in audit_log.records if r.getMessage().startswith("policy.create policy")]
+    assert (
+        line.getMessage() == f"policy.create policy {created['id']} by API token 'admin-test' ({admin['id']})"
+    )
+    assert (vars(line)["request_id"], vars(line)["fields"]) == ("req-audit-1", {"audit_id": made["id"]})
     assert deleted["action"] == "policy.delete" and deleted["requestId"] not in (None, "req-audit-1")
 
 
