@@ -154,10 +154,11 @@ def parse_since(text: str, now: datetime, *, field: str = "since") -> datetime:
     text = text.strip()
     try:
         parsed = datetime.fromisoformat(text)
+        return parsed.astimezone(UTC) if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before the first representable instant
+        raise InvalidSetting(field, f"{text!r} is out of range") from None
     except ValueError:
         pass
-    else:
-        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
     try:
         return now - parse_duration(text, field=field)
     except InvalidSetting:
@@ -178,6 +179,9 @@ async def list_events(
 ) -> tuple[list[AuditEvent], int]:
     """One page of the log, newest first, and how many events match. `actor`: a name or id; `action`:
     one action or every action of a resource (`ca`); `target`: an id or a kind."""
+    for name, value in (("actor", actor), ("action", action), ("target", target)):
+        if value and "\x00" in value:  # PostgreSQL text cannot hold NUL: nothing could match
+            raise InvalidSetting(name, "must not contain NUL characters")
     query = AuditFilter(since=since, actor=actor or None, action=action or None, target=target or None)
     async with rt.storage.read() as tx:
         rows, total = await tx.audit.list(query, limit=limit, offset=offset)

@@ -354,7 +354,15 @@ async def update_ca_settings(
         if crl_partitions is not None:
             check_crl_partitions(crl_partitions, record.crl_url)
         await tx.cas.update_settings(record.id, status_url=stored_url, crl_partitions=crl_partitions)
+        if given := _given(status_url, crl_partitions):  # an empty update changes nothing: no row
+            await audit.record(tx, audit.current(), "ca.update", "ca", record.id, given)
         return _info(rt, await find_record(tx, record.id))
+
+
+def _given(status_url: str | None, crl_partitions: int | None) -> dict[str, object]:
+    """The settings an update named, for its audit row."""
+    given = {"statusUrl": status_url, "crlPartitions": crl_partitions}
+    return {key: value for key, value in given.items() if value is not None}
 
 
 async def unserved_status_urls(rt: Runtime, served: tuple[str, ...]) -> list[CAInfo]:

@@ -33,8 +33,8 @@ async def list_events(current: Page) -> Response:
             limit=PAGE_SIZE,
             offset=(number - 1) * PAGE_SIZE,
         )
-    except InvalidSetting as exc:
-        errors["since"] = exc.detail
+    except InvalidSetting as exc:  # a bad since, or a NUL in a filter: shown at its field
+        errors[exc.field if exc.field in FILTERS else "since"] = exc.detail
     return current.render(
         "audit.html",
         status=400 if errors else 200,

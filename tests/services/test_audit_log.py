@@ -69,6 +69,9 @@ async def test_ca_policy_profile_token_and_eab_changes_each_write_one_row(dev: R
         _check(row, "ca.disable", "ca", sub.id)
         _, row = await _one_row(dev, lambda: cas.set_ca_enabled(dev, "a-sub", True))
         _check(row, "ca.enable", "ca", sub.id)
+        _, row = await _one_row(dev, lambda: cas.update_ca_settings(dev, "a-sub", crl_partitions=2))
+        _check(row, "ca.update", "ca", sub.id)
+        assert row.detail == {"crlPartitions": 2}
         issuer = await cas.get_ca(dev, "dev-root")
         _, row = await _one_row(dev, lambda: cas.cross_sign_ca(dev, "a-sub", issuer="dev-root"))
         _check(row, "ca.cross_sign", "ca", sub.id)
@@ -216,3 +219,11 @@ def test_since_takes_an_iso_time_or_a_duration_back_from_now() -> None:
     assert audit.parse_since("2026-12-01T10:00:00+01:00", now) == datetime(2026, 12, 1, 9, tzinfo=UTC)
     with pytest.raises(audit.InvalidSetting, match="neither a duration"):
         audit.parse_since("yesterday", now)
+    with pytest.raises(audit.InvalidSetting, match="out of range"):
+        audit.parse_since("0001-01-01T00:00:00+01:00", now)
+
+
+async def test_a_nul_in_a_filter_is_refused_naming_it(dev: Runtime) -> None:
+    with pytest.raises(audit.InvalidSetting, match="NUL") as refused:
+        await audit.list_events(dev, target="a\x00b")
+    assert refused.value.field == "target"

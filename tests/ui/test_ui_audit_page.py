@@ -59,3 +59,5 @@ def test_filters_narrow_the_list_and_a_bad_since_is_shown_at_its_field(admin: ht
     refused = admin.get("/ui/audit", params={"since": "someday"})
     assert refused.status_code == 400
     assert 'id="since-error"' in refused.text and "neither a duration" in refused.text
+    nul = admin.get("/ui/audit", params={"actor": "a\x00b"})
+    assert nul.status_code == 400 and 'id="actor-error"' in nul.text
