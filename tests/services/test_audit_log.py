@@ -12,15 +12,17 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from acme_server.errors import Conflict
-from acme_server.services import audit, cas, certificates, eab, policies, profiles, syncs, tokens
+from acme_server.services import accounts, audit, cas, certificates, eab, policies, profiles, syncs, tokens
 from acme_server.services.audit import Actor
 from acme_server.services.certificates import ManagedRequest
 from acme_server.services.runtime import Runtime
 from acme_server.storage import AuditRecord
 from ca_core.csr import build_csr
+from ca_core.jose import jwk_of
 from ca_core.keys import KeyAlgorithm, generate_key
 from ca_core.request import Subject, SubjectAltNames
 from ca_core.revocation import RevocationReason
+from tests.storage.acme_factories import make_account
 
 TESTER = Actor("shell", "tester")
 
@@ -146,6 +148,19 @@ async def test_certificate_key_exports_revocation_deletion_and_syncs_each_write_
         assert row.detail == {"serial": cert.serial, "reason": "KEY_COMPROMISE", "source": "api"}
         _, row = await _one_row(dev, lambda: certificates.delete_certificate(dev, cert.id))
         _check(row, "certificate.delete", "certificate", cert.id)
+
+
+async def test_account_deactivation_names_the_operator_or_else_the_account_itself(dev: Runtime) -> None:
+    keys = [jwk_of(generate_key(KeyAlgorithm.EC_prime256v1).public_key()) for _ in range(2)]
+    async with dev.storage.transaction() as tx:
+        first, second = [await make_account(tx, jwk=k.to_json(), jwk_thumbprint=k.thumbprint) for k in keys]
+    with audit.acting(TESTER):  # an admin in the UI (deactivate_by_id)
+        _, row = await _one_row(dev, lambda: accounts.deactivate_by_id(dev, first.id))
+    _check(row, "account.deactivate", "account", first.id)
+    # RFC 8555 §7.3.6 from the ACME client itself: no edge set an actor, the account acts
+    account = await accounts.get_account(dev, second.id)
+    _, row = await _one_row(dev, lambda: accounts.deactivate_account(dev, account))
+    _check(row, "account.deactivate", "account", second.id, actor=audit.account_actor(second.id))
 
 
 async def test_a_certificate_without_a_managed_key_exports_without_a_row(dev: Runtime) -> None:
