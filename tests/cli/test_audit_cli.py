@@ -112,3 +112,15 @@ def test_renewals_run_due_shows_progress_on_a_terminal_only(tmp_path: Path) -> N
     assert b"\rrenewing due certificates:" in drawn and drawn.endswith(b"\r\x1b[K")
     out, err = _run(data_dir, "renewals", "run-due", stderr_tty=False)
     assert err == b"" and b"renewing" not in out
+
+
+def test_backup_and_restore_show_progress_on_a_terminal_only(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    _run(data_dir, "ca", "create-root", "corp-root", stderr_tty=False)
+    backup = str(tmp_path / "one.backup")
+    out, drawn = _run(data_dir, "backup", backup, stderr_tty=True)
+    assert f"\rbacking up to {backup}: (".encode() in drawn and drawn.endswith(b"\r\x1b[K")
+    assert out.startswith(b"backed up ")
+    (tmp_path / "other").mkdir()  # a restore fills an empty database, in a directory that exists
+    out, err = _run(tmp_path / "other", "restore", backup, stderr_tty=False)
+    assert err == b"" and out.startswith(b"restored ")
