@@ -17,7 +17,7 @@ from acme_server.api import problems
 from acme_server.api.schema import Checker, Schema
 from acme_server.api.schemas import SCHEMAS
 from acme_server.errors import MethodNotAllowed, NotFound, Unauthorized
-from acme_server.services import rate_limits, tokens
+from acme_server.services import audit, rate_limits, tokens
 from acme_server.services.runtime import Runtime
 from acme_server.services.tokens import Role, TokenInfo
 from ca_core.errors import CAError, InvalidSetting
@@ -156,7 +156,8 @@ async def _run(endpoint: Endpoint, request: Request) -> Response:
         query=_query(request, endpoint.query),
         body=await _body(request, endpoint.body),
     )
-    result = await endpoint.handler(call)
+    with audit.acting(audit.token_actor(token.id, token.name) if token else audit.UNATTRIBUTED):
+        result = await endpoint.handler(call)
     if isinstance(result, Response):
         return result
     if endpoint.status == 204:

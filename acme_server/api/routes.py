@@ -10,7 +10,7 @@ from typing import Any
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, Router
 
-from acme_server.api import admin, cas, certificates, openapi, syncs
+from acme_server.api import admin, audit, cas, certificates, openapi, syncs
 from acme_server.api.configuration import POLICIES, PROFILES
 from acme_server.api.http import Call, Dispatcher, Endpoint, Query, json_response, not_found
 from acme_server.api.schemas import string
@@ -42,6 +42,14 @@ REQUEST_FILTERS = (
 SYNC_FILTERS = (
     Query("certificate", string(), "only the syncs of this certificate id"),
     Query("profile", string(), "only the syncs of this profile (id or name)"),
+)
+AUDIT_FILTERS = (
+    Query("since", string(), "events at or after this ISO date/time, or this long ago (7d, 12h)"),
+    Query("actor", string(), "the actor's name or id (token, OS user, account)"),
+    Query("action", string(), "an action (ca.create) or all of a resource's (ca)"),
+    Query("target", string(), "the target's id, or its kind (profile)"),
+    LIMIT,
+    OFFSET,
 )
 DEACTIVATE_ACCOUNTS = Query("deactivateAccounts", {"type": "boolean"}, "also deactivate the accounts bound")
 EXPORT = (
@@ -219,6 +227,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              status=201),
     Endpoint("DELETE", "/tokens/{token}", admin.delete_token, ADMIN, "deleteToken",
              "Revoke an API token (id or name)", "admin", status=204),
+    Endpoint("GET", "/audit", audit.list_events, ADMIN, "listAuditEvents",
+             "The audit log: every admin change with who, when and the request id (paged, newest first)",
+             "admin", response="AuditEventList", query=AUDIT_FILTERS),
 )  # fmt: skip
 
 

@@ -494,6 +494,25 @@ SCHEMAS: dict[str, Schema] = {
         }
     ),
     "TokenList": obj({"tokens": array(ref("Token"))}, required=("tokens",)),
+    # the audit log (api/audit.py)
+    "AuditEvent": obj(
+        {
+            "id": string(),
+            "at": TIMESTAMP,
+            "actor": obj(
+                {
+                    "kind": string("token (API), ui, shell (CLI, by OS user), account (ACME) or system"),
+                    "name": string(),
+                    "id": nullable(string("the token's or account's id")),
+                }
+            ),
+            "action": string("what was done, e.g. ca.create, token.revoke, certificate.export_key"),
+            "target": obj({"kind": string(), "id": nullable(string())}),
+            "detail": {"type": "object", "description": "what changed (never a secret)"},
+            "requestId": nullable(string("the X-Request-ID of the request, as in the log lines")),
+        }
+    ),
+    "AuditEventList": _page("AuditEvent", "events"),
     # syncs (api/syncs.py): secrets are write-only, every view shows only hasSecrets
     "Sync": obj(
         {

@@ -1,4 +1,4 @@
-"""`acme-server`: serve, status-server, ca, policy, profile, cert, backup, restore. Each command calls
+"""`acme-server`: serve, status-server, ca, policy, profile, cert, audit, backup, restore. Each command calls
 services; a CAError becomes `error: <detail>` and exit 1 (the CLI's one error edge); a usage error is a
 short usage line, one `error:` line and exit 2; anything else stays loud."""
 
@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from acme_server.cli import (
+    audit,
     backup,
     cas,
     certificates,
@@ -27,6 +28,7 @@ from acme_server.cli import (
 )
 from acme_server.cli.common import Command, settings_options
 from acme_server.config import load_settings
+from acme_server.services.audit import acting, shell_actor
 from acme_server.services.runtime import open_runtime
 from ca_core.errors import CAError
 
@@ -58,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         syncs,
         eab,
         tokens,
+        audit,
         backup,
         completion,
     )
@@ -70,7 +73,8 @@ async def _run(command: Command, args: argparse.Namespace) -> int:
     settings = load_settings(vars(args), os.environ)
     rt = await open_runtime(settings)
     try:
-        return await command(rt, args)
+        with acting(shell_actor()):
+            return await command(rt, args)
     finally:
         await rt.storage.close()
 

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from acme_server.cli.common import add_json_flag, emit, settings_options
+from acme_server.cli.common import add_json_flag, emit, progress, settings_options
 from acme_server.config import load_settings
 from acme_server.services.backup import BackupSummary, backup_database, restore_database
 
@@ -45,14 +45,18 @@ def _view(summary: BackupSummary, file: str) -> dict[str, Any]:
     }
 
 
+async def _copy(args: argparse.Namespace, database_url: str) -> BackupSummary:
+    if args.command == "backup":
+        async with progress(f"backing up to {args.out_file}"):
+            return await backup_database(database_url, Path(args.out_file))
+    async with progress(f"restoring {args.in_file}"):
+        return await restore_database(database_url, Path(args.in_file), force=args.force)
+
+
 def run(args: argparse.Namespace) -> int:
     database_url = load_settings(vars(args), os.environ).database_url
-    if args.command == "backup":
-        summary = asyncio.run(backup_database(database_url, Path(args.out_file)))
-        record = _view(summary, args.out_file)
-    else:
-        summary = asyncio.run(restore_database(database_url, Path(args.in_file), force=args.force))
-        record = _view(summary, args.in_file)
+    summary = asyncio.run(_copy(args, database_url))
+    record = _view(summary, args.out_file if args.command == "backup" else args.in_file)
     if args.json:
         emit(args, record)
     else:

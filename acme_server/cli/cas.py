@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from acme_server.cli.common import emit, emit_table, leaf, read_input, write_output
+from acme_server.cli.common import emit, emit_table, leaf, progress, read_input, write_output
 from acme_server.services import cas, crls, renewal_info, rotation
 from acme_server.services.cas import CAInfo
 from acme_server.services.rotation import RotationProgress
@@ -203,7 +203,8 @@ async def update(rt: Runtime, args: argparse.Namespace) -> int:
 
 
 async def crl(rt: Runtime, args: argparse.Namespace) -> int:
-    info = await crls.generate_crl(rt, args.ca, partition=args.partition)
+    async with progress(f"building the CRL of {args.ca}"):
+        info = await crls.generate_crl(rt, args.ca, partition=args.partition)
     data = info.der if args.der else info.pem.encode()
     if args.out:
         write_output(args.out, data)

@@ -1,14 +1,18 @@
-"""Helpers shared by CLI commands: output (text or --json), key=value parsing, file reading."""
+"""Helpers shared by CLI commands: output (text or --json), key=value parsing, file reading, and the
+progress line of long operations (on a terminal only)."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager, suppress
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from acme_server.errors import Malformed
 from acme_server.services.runtime import Runtime
@@ -104,6 +108,68 @@ class _NoPinFlag(argparse.Action):
 
     def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
         parser.error("the PKCS#11 PIN is never a flag value: use --pkcs11-pin-file FILE or ACME_PKCS11_PIN")
+
+
+class Progress:
+    """One line on standard error, redrawn in place: `LABEL: DONE/TOTAL NOTE (Ns)`. Drawn only when
+    standard error is a terminal, so piped or redirected output (and a script reading stdout) never
+    holds it; the line is cleared when the operation ends, leaving the command's own output alone."""
+
+    def __init__(self, label: str, total: int | None = None, *, stream: TextIO | None = None) -> None:
+        self.label = label
+        self.total = total
+        self.done = 0
+        self.note = ""
+        self._stream = stream if stream is not None else sys.stderr
+        self.shown = self._stream.isatty()
+        self._started = time.monotonic()
+
+    def advance(self, done: int, total: int | None = None, note: str = "") -> None:
+        """`done` of `total` finished (the total may only be known once the work is listed)."""
+        self.done, self.note = done, note
+        if total is not None:
+            self.total = total
+        self.draw()
+
+    def draw(self) -> None:
+        if not self.shown:
+            return
+        count = f" {self.done}/{self.total}" if self.total is not None else ""
+        note = f" {self.note}" if self.note else ""
+        elapsed = int(time.monotonic() - self._started)
+        # \r back to the line's start, ESC[K clears what a longer earlier line left (ECMA-48 EL)
+        self._stream.write(f"\r{self.label}:{count}{note} ({elapsed}s)\x1b[K")
+        self._stream.flush()
+
+    def clear(self) -> None:
+        if self.shown:
+            self._stream.write("\r\x1b[K")
+            self._stream.flush()
+
+
+@asynccontextmanager
+async def progress(label: str, total: int | None = None, *, every: float = 0.5) -> AsyncIterator[Progress]:
+    """A Progress for the block, redrawn every `every` seconds too (so a step that reports nothing,
+    such as signing a large CRL, still shows it is alive), cleared at the end."""
+    line = Progress(label, total)
+    line.draw()  # at once: the block may finish without ever yielding to the ticker
+    ticker: asyncio.Task[None] | None = None
+    if line.shown:
+
+        async def tick() -> None:
+            while True:
+                line.draw()
+                await asyncio.sleep(every)
+
+        ticker = asyncio.create_task(tick())
+    try:
+        yield line
+    finally:
+        if ticker is not None:
+            ticker.cancel()
+            with suppress(asyncio.CancelledError):
+                await ticker
+        line.clear()
 
 
 def settings_options() -> argparse.ArgumentParser:

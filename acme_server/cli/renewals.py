@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from acme_server.cli.common import emit, emit_table, leaf
+from acme_server.cli.common import emit, emit_table, leaf, progress
 from acme_server.services import renewals
 from acme_server.services.renewals import RenewalAttempt
 from acme_server.services.runtime import Runtime
@@ -26,7 +26,8 @@ def _attempt_view(attempt: RenewalAttempt) -> dict[str, Any]:
 
 
 async def run_due(rt: Runtime, args: argparse.Namespace) -> int:
-    attempts = await renewals.run_due(rt, limit=args.limit)
+    async with progress("renewing due certificates") as line:
+        attempts = await renewals.run_due(rt, limit=args.limit, on_progress=line.advance)
     if not attempts and not args.json:
         print("no certificate is due for renewal")
         return 0

@@ -21,7 +21,7 @@ from acme_server.errors import (
     Unauthorized,
     UnsupportedContact,
 )
-from acme_server.services import catalog, rate_limits
+from acme_server.services import audit, catalog, rate_limits
 from acme_server.services.nonces import Nonces
 from acme_server.services.runtime import Runtime
 from acme_server.storage import AccountRecord, EABKeyRecord
@@ -353,6 +353,9 @@ async def deactivate_account(rt: Runtime, account: Account) -> Account:
     """§7.3.6: deactivation is final; later requests with this account are unauthorized."""
     async with rt.storage.transaction() as tx:
         await tx.accounts.deactivate(account.id)
+        await audit.record(
+            tx, audit.current(audit.account_actor(account.id)), "account.deactivate", "account", account.id
+        )
         record = await tx.accounts.get(account.id)
     assert record is not None
     return _account(record)

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from acme_server.errors import Conflict, NotFound
 from acme_server.hsm.uri import parse_uri
-from acme_server.services import catalog
+from acme_server.services import audit, catalog
 from acme_server.services.runtime import Runtime
 from acme_server.storage import CARecord, Tx
 from ca_core.authority import (
@@ -206,6 +206,7 @@ async def _store(
             status_url=_status_url(settings.status_url or rt.status_base_url),
             crl_partitions=settings.crl_partitions,
         )
+        await audit.record(tx, audit.current(), "ca.create", "ca", record.id, {"name": name, "kind": kind})
     return _info(rt, record)
 
 
@@ -314,6 +315,9 @@ async def import_external_certificate(
             not_after=certificate.not_valid_after_utc,
         ):
             raise Conflict(f"CA {record.name!r} was completed by another request")
+        await audit.record(
+            tx, audit.current(), "ca.import_certificate", "ca", record.id, {"name": record.name}
+        )
         completed = await find_record(tx, record.id)
     return _info(rt, completed)
 
@@ -334,6 +338,7 @@ async def set_ca_enabled(rt: Runtime, ref: str, enabled: bool) -> CAInfo:
         if record.status == "pending":
             raise Conflict(f"CA {record.name!r} has no certificate yet; import it first")
         await tx.cas.set_status(record.id, "active" if enabled else "disabled")
+        await audit.record(tx, audit.current(), f"ca.{'enable' if enabled else 'disable'}", "ca", record.id)
         return _info(rt, await find_record(tx, record.id))
 
 
@@ -349,7 +354,15 @@ async def update_ca_settings(
         if crl_partitions is not None:
             check_crl_partitions(crl_partitions, record.crl_url)
         await tx.cas.update_settings(record.id, status_url=stored_url, crl_partitions=crl_partitions)
+        if given := _given(status_url, crl_partitions):  # an empty update changes nothing: no row
+            await audit.record(tx, audit.current(), "ca.update", "ca", record.id, given)
         return _info(rt, await find_record(tx, record.id))
+
+
+def _given(status_url: str | None, crl_partitions: int | None) -> dict[str, object]:
+    """The settings an update named, for its audit row."""
+    given = {"statusUrl": status_url, "crlPartitions": crl_partitions}
+    return {key: value for key, value in given.items() if value is not None}
 
 
 async def unserved_status_urls(rt: Runtime, served: tuple[str, ...]) -> list[CAInfo]:
@@ -434,6 +447,9 @@ async def cross_sign_ca(
     async with rt.storage.transaction() as tx:
         await tx.cross_certificates.create(
             ca_id=record.id, issuer_id=issuer_record.id, certificate_pem=_pem(cross)
+        )
+        await audit.record(
+            tx, audit.current(), "ca.cross_sign", "ca", record.id, {"issuer": issuer_record.id}
         )
     return _info(rt, record)
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from cryptography import x509
 
 from acme_server.errors import AlreadyRenewed, AlreadyRevoked, NotFound
-from acme_server.services import cas, catalog, crls, syncs
+from acme_server.services import audit, cas, catalog, crls, syncs
 from acme_server.services.bundles import materials
 from acme_server.services.runtime import Runtime
 from acme_server.storage import CertificateFilter, CertificateRecord, Tx
@@ -389,6 +389,7 @@ async def delete_certificate(rt: Runtime, certificate_id: str) -> None:
     async with rt.storage.transaction() as tx:
         if not await tx.certificates.delete(certificate_id):
             raise NotFound("certificate", certificate_id)
+        await audit.record(tx, audit.current(), "certificate.delete", "certificate", certificate_id)
 
 
 async def revoke_certificate(
@@ -401,6 +402,8 @@ async def revoke_certificate(
         record = await find_record(tx, certificate_id)
         if not await tx.revocations.revoke(record.id, reason=reason.value, revoked_at=now, source=source):
             raise AlreadyRevoked(f"certificate {record.serial} is already revoked")
+        detail = {"serial": record.serial, "reason": reason.value, "source": source}
+        await audit.record(tx, audit.current(), "certificate.revoke", "certificate", record.id, detail)
         revoked = await find_record(tx, record.id)
         metadata = await tx.certificates.get_metadata(record.id)
     if revoked.ca_id is not None:  # the partition its distribution point names
@@ -413,7 +416,7 @@ async def export_pem(rt: Runtime, certificate_id: str, *, actor: str | None = No
     async with rt.storage.read() as tx:
         record = await find_record(tx, certificate_id)
     certificate, chain, key = materials(rt, record)
-    _log_key_export(record, key, actor, "PEM")
+    await _record_key_export(rt, record, key, actor, "PEM")
     return pem_bundle(certificate, chain, key)
 
 
@@ -423,19 +426,26 @@ async def export_pkcs12(
     async with rt.storage.read() as tx:
         record = await find_record(tx, certificate_id)
     certificate, chain, key = materials(rt, record)
-    _log_key_export(record, key, actor, "PKCS#12")
+    await _record_key_export(rt, record, key, actor, "PKCS#12")
     return await asyncio.to_thread(to_pkcs12, certificate, chain, key, password=password, alias=alias)
 
 
-def _log_key_export(record: CertificateRecord, key: PrivateKey | None, actor: str | None, form: str) -> None:
-    if key is not None:
-        audit_log.info(
-            "private key of certificate %s (serial %s) exported as %s by %s",
-            record.id,
-            record.serial,
-            form,
-            actor or "the local shell",
-        )
+async def _record_key_export(
+    rt: Runtime, record: CertificateRecord, key: PrivateKey | None, actor: str | None, form: str
+) -> None:
+    """A private key handed out is an audit row, committed before the key leaves (no row, no key)."""
+    if key is None:
+        return
+    async with rt.storage.transaction() as tx:
+        detail = {"serial": record.serial, "form": form}
+        await audit.record(tx, audit.current(), "certificate.export_key", "certificate", record.id, detail)
+    audit_log.info(
+        "private key of certificate %s (serial %s) exported as %s by %s",
+        record.id,
+        record.serial,
+        form,
+        actor or audit.current(),
+    )
 
 
 __all__ = ["CertificateFilter", "CertificateInfo", "ManagedRequest"]  # CertificateFilter: the query value

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from acme_server.errors import Conflict, Malformed, NotFound
-from acme_server.services import profiles
+from acme_server.services import audit, profiles
 from acme_server.services.accounts import Account, eab_context
 from acme_server.services.runtime import Runtime
 from acme_server.storage import EABKeyRecord, Tx
@@ -100,6 +100,9 @@ async def create_eab_key(rt: Runtime, profile: str | None, limit: int | None = 1
             sealed_hmac=seal(rt.kek, secret, context=eab_context(kid)),
             max_accounts=limit,
         )
+        await audit.record(
+            tx, audit.current(), "eab.create", "eab_key", kid, {"profile": profile_id, "maxAccounts": limit}
+        )
     return NewEABKey(kid=kid, hmac=b64encode(secret))
 
 
@@ -151,7 +154,11 @@ async def disable_eab_key(rt: Runtime, kid: str, *, deactivate_accounts: bool = 
         # account is deactivated below) or finds the key disabled.
         if not await tx.eab.set_disabled(kid, rt.clock.now()):
             raise NotFound("external account key", kid)
-        return sorted(await tx.eab.deactivate_accounts(kid)) if deactivate_accounts else []
+        deactivated = sorted(await tx.eab.deactivate_accounts(kid)) if deactivate_accounts else []
+        await audit.record(
+            tx, audit.current(), "eab.disable", "eab_key", kid, {"deactivatedAccounts": deactivated}
+        )
+        return deactivated
 
 
 async def enable_eab_key(rt: Runtime, kid: str) -> None:
@@ -159,6 +166,7 @@ async def enable_eab_key(rt: Runtime, kid: str) -> None:
     async with rt.storage.transaction() as tx:
         if not await tx.eab.set_disabled(kid, None):
             raise NotFound("external account key", kid)
+        await audit.record(tx, audit.current(), "eab.enable", "eab_key", kid)
 
 
 async def delete_eab_key(rt: Runtime, kid: str, *, deactivate_accounts: bool = False) -> list[str]:
@@ -175,7 +183,11 @@ async def delete_eab_key(rt: Runtime, kid: str, *, deactivate_accounts: bool = F
         if not await tx.eab.delete(kid, bound_too=deactivate_accounts):
             raise Conflict(f"external account key {kid!r} was bound while being deleted")
         # After the key row, as in disable_eab_key: a racing binding either fails or is deactivated.
-        return sorted(await tx.eab.deactivate_accounts(kid)) if deactivate_accounts else []
+        deactivated = sorted(await tx.eab.deactivate_accounts(kid)) if deactivate_accounts else []
+        await audit.record(
+            tx, audit.current(), "eab.delete", "eab_key", kid, {"deactivatedAccounts": deactivated}
+        )
+        return deactivated
 
 
 async def is_bound_for(tx: Tx, account: Account, profile_id: str) -> bool:

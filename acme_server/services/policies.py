@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from acme_server.errors import Conflict, NotFound
+from acme_server.services import audit
 from acme_server.services.runtime import Runtime
 from acme_server.storage import PolicyRecord, Tx
 from ca_core.policy import Policy
@@ -45,6 +46,7 @@ async def create_policy(rt: Runtime, name: str, document: Mapping[str, Any]) -> 
     policy = Policy.from_document(name, document)  # validates before anything is stored
     async with rt.storage.transaction() as tx:
         record = await tx.policies.create(name=policy.name, document=policy.to_document())
+        await audit.record(tx, audit.current(), "policy.create", "policy", record.id, {"name": policy.name})
     return _info(record)
 
 
@@ -52,6 +54,7 @@ async def update_policy(rt: Runtime, ref: str, document: Mapping[str, Any]) -> P
     async with rt.storage.transaction() as tx:
         record = await find_record(tx, ref)
         policy = Policy.from_document(record.name, document)
+        await audit.record(tx, audit.current(), "policy.update", "policy", record.id, {"name": record.name})
         return _info(await tx.policies.update(record.id, document=policy.to_document()))
 
 
@@ -72,3 +75,4 @@ async def delete_policy(rt: Runtime, ref: str) -> None:
         if users:
             raise Conflict(f"policy {record.name!r} is used by profile {users[0]!r}")
         await tx.policies.delete(record.id)
+        await audit.record(tx, audit.current(), "policy.delete", "policy", record.id, {"name": record.name})

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from acme_server.errors import Conflict, NotFound
-from acme_server.services import cas, catalog, policies
+from acme_server.services import audit, cas, catalog, policies
 from acme_server.services.runtime import Runtime
 from acme_server.storage import CertificateRequestFilter, ProfileRecord, Tx
 from ca_core.profile import EnrollmentMethod, Profile
@@ -62,6 +62,9 @@ async def create_profile(rt: Runtime, name: str, document: Mapping[str, Any]) ->
             policy_id=profile.policy_id,
             document=profile.to_document(),
         )
+        await audit.record(
+            tx, audit.current(), "profile.create", "profile", record.id, {"name": profile.name}
+        )
     return _info(record)
 
 
@@ -72,6 +75,7 @@ async def update_profile(rt: Runtime, ref: str, document: Mapping[str, Any]) -> 
         updated = await tx.profiles.update(
             record.id, ca_id=profile.ca_id, policy_id=profile.policy_id, document=profile.to_document()
         )
+        await audit.record(tx, audit.current(), "profile.update", "profile", record.id, {"name": record.name})
     return _info(updated)
 
 
@@ -97,6 +101,7 @@ async def delete_profile(rt: Runtime, ref: str) -> None:
         if any(key.account_count for key in await tx.eab.list(record.id)):
             raise Conflict(f"profile {record.name!r} has external account keys bound to accounts")
         await tx.profiles.delete(record.id)
+        await audit.record(tx, audit.current(), "profile.delete", "profile", record.id, {"name": record.name})
 
 
 async def acme_profiles(rt: Runtime) -> list[Profile]:

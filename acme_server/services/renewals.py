@@ -10,6 +10,7 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -146,11 +147,18 @@ async def get_renewal_status(rt: Runtime, certificate_id: str) -> RenewalStatus:
     )
 
 
-async def run_due(rt: Runtime, *, holder: str | None = None, limit: int = 100) -> list[RenewalAttempt]:
+async def run_due(
+    rt: Runtime,
+    *,
+    holder: str | None = None,
+    limit: int = 100,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> list[RenewalAttempt]:
     """One scheduler pass: renew every due certificate this worker manages to claim; the attempts it
-    made, in order. Safe to run in any number of workers, replicas and `renewals run-due` processes
-    at once: each certificate is claimed by one of them, and the successor is stored only if the
-    old certificate had none (services/renew.py)."""
+    made, in order; `on_progress(done, total)` after each candidate (the CLI's progress line). Safe
+    to run in any number of workers, replicas and `renewals run-due` processes at once: each
+    certificate is claimed by one of them, and the successor is stored only if the old certificate
+    had none (services/renew.py)."""
     holder = holder or new_holder()
     now = rt.clock.now()
     attempts: list[RenewalAttempt] = []
@@ -164,13 +172,14 @@ async def run_due(rt: Runtime, *, holder: str | None = None, limit: int = 100) -
         return attempts
     async with rt.storage.read() as tx:
         due = await tx.renewals.list_due(now=now, expiring_before=now + max(windows.values()), limit=limit)
-    for candidate in due:
+    for done, candidate in enumerate(due, start=1):
         window = windows.get(candidate.profile_id or "")
-        if window is None or renew_after(candidate.not_before, candidate.not_after, window) > now:
-            continue
-        attempt = await _renew_claimed(rt, candidate.id, holder)
-        if attempt is not None:
-            attempts.append(attempt)
+        if window is not None and renew_after(candidate.not_before, candidate.not_after, window) <= now:
+            attempt = await _renew_claimed(rt, candidate.id, holder)
+            if attempt is not None:
+                attempts.append(attempt)
+        if on_progress is not None:
+            on_progress(done, len(due))
     return attempts
 
 

@@ -7,7 +7,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from acme_server.errors import BadRevocationReason, Malformed, NotFound, Unauthorized
-from acme_server.services import certificates
+from acme_server.services import audit, certificates
 from acme_server.services.accounts import Account
 from acme_server.services.certificates import CertificateInfo
 from acme_server.services.runtime import Runtime
@@ -84,4 +84,7 @@ async def revoke(
         and not await _authorized_for_all(rt, account, info)
     ):
         raise Unauthorized("this account may not revoke this certificate")
-    await certificates.revoke_certificate(rt, info.id, reason, source="acme")
+    # Who acts: the account, or (revoking with the certificate's own key) the key's holder.
+    actor = audit.account_actor(account.id) if account is not None else audit.Actor("key", "certificate key")
+    with audit.acting(actor):
+        await certificates.revoke_certificate(rt, info.id, reason, source="acme")

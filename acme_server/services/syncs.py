@@ -18,7 +18,7 @@ from typing import Any, Final
 from acme_server.destinations import DESTINATIONS, Bundle, Target, get_destination
 from acme_server.errors import Forbidden, NotFound
 from acme_server.observability import metrics
-from acme_server.services import profiles
+from acme_server.services import audit, profiles
 from acme_server.services.bundles import pem_bundle_of
 from acme_server.services.runtime import Runtime
 from acme_server.services.tokens import Role
@@ -197,6 +197,14 @@ async def create_sync(
             profile_id=profile_id,
             sealed_secrets=sealed,
         )
+        await audit.record(
+            tx,
+            audit.current(),
+            "sync.create",
+            "sync",
+            record.id,
+            {"name": name, "destinationType": destination_type},
+        )
     return await run_sync(rt, record.id) if push else _info(record)
 
 
@@ -216,7 +224,9 @@ async def get_sync(rt: Runtime, ref: str) -> SyncInfo:
 async def delete_sync(rt: Runtime, ref: str) -> None:
     """Forget the sync; what it pushed stays where it is."""
     async with rt.storage.transaction() as tx:
-        await tx.syncs.delete((await find_record(tx, ref)).id)
+        record = await find_record(tx, ref)
+        await tx.syncs.delete(record.id)
+        await audit.record(tx, audit.current(), "sync.delete", "sync", record.id, {"name": record.name})
 
 
 async def _current_certificate(tx: Tx, record: SyncRecord) -> CertificateRecord | None:

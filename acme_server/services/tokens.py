@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from acme_server.errors import Forbidden, Malformed, NotFound, Unauthorized
+from acme_server.services import audit
 from acme_server.services.runtime import Runtime
 from acme_server.storage import TokenRecord
 from ca_core.durations import expiry
@@ -87,6 +88,9 @@ async def create_token(
         record = await tx.tokens.create(
             name=name, role=role.value, token_hash=hash_token(plaintext), expires_at=expires_at
         )
+        await audit.record(
+            tx, audit.current(), "token.create", "token", record.id, {"name": name, "role": role.value}
+        )
     return plaintext, _info(record)
 
 
@@ -128,6 +132,9 @@ async def revoke_token(rt: Runtime, token: str) -> TokenInfo:
             raise Malformed(f"several API tokens are named {token!r}: revoke one by its id")
         if not await tx.tokens.delete(matches[0].id):
             raise NotFound("API token", token)
+        await audit.record(
+            tx, audit.current(), "token.revoke", "token", matches[0].id, {"name": matches[0].name}
+        )
     return _info(matches[0])
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.pool import QueuePool
 from acme_server.errors import Unavailable
 from acme_server.storage import migrate as migrations
 from acme_server.storage.accounts import AccountRecord, AccountRepository
+from acme_server.storage.audit import AuditFilter, AuditRecord, AuditRepository
 from acme_server.storage.authorizations import (
     AuthorizationRecord,
     AuthorizationRepository,
@@ -70,6 +71,8 @@ from acme_server.storage.ui_sessions import UISessionRecord, UISessionRepository
 
 __all__ = [
     "AccountRecord",
+    "AuditFilter",
+    "AuditRecord",
     "AuthorizationRecord",
     "CARecord",
     "CRLRecord",
@@ -107,7 +110,7 @@ __all__ = [
 
 class Tx:
     """The repositories of one transaction, all over the same connection. Each is made when first
-    used (a request touches two or three of the eighteen)."""
+    used (a request touches two or three of them)."""
 
     def __init__(self, connection: AsyncConnection | LoopConnection | DriverConnection) -> None:
         self._connection = connection
@@ -191,6 +194,10 @@ class Tx:
     @cached_property
     def challenges(self) -> ChallengeRepository:
         return ChallengeRepository(self._connection)
+
+    @cached_property
+    def audit(self) -> AuditRepository:
+        return AuditRepository(self._connection)
 
 
 @dataclass(frozen=True)

@@ -323,6 +323,24 @@ ui_sessions = Table(
     Column("expires_at", UTCDateTime(), nullable=False, index=True),
 )
 
+# The audit log (services/audit.py): one row per state-changing admin action, written in the same
+# transaction as the change, so a change without its row cannot commit. Rows are only ever inserted.
+audit_events = Table(
+    "audit_events",
+    metadata,
+    _id(),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("actor_kind", Text, nullable=False),  # token | ui | shell | account | system
+    Column("actor_name", Text, nullable=False),
+    Column("actor_id", Text, nullable=True),  # the token's or account's id; the OS user has none
+    Column("action", Text, nullable=False),  # e.g. ca.create, token.revoke, certificate.export_key
+    Column("target_kind", Text, nullable=False),
+    Column("target_id", Text, nullable=True),
+    Column("detail", JSON, nullable=False),
+    Column("request_id", Text, nullable=True),  # the X-Request-ID of the HTTP request, as in the logs
+    Index(None, "at", "id"),  # newest first, paged
+)
+
 # One row, bumped in the same transaction as every change to a CA, policy, profile or cross
 # certificate: a process caches that configuration and reloads it when the number moved.
 config_generation = Table(

@@ -19,7 +19,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from acme_server.errors import RateLimited
 from acme_server.observability import logs
 from acme_server.problems import problem_for
-from acme_server.services import ui_sessions
+from acme_server.services import audit, ui_sessions
 from acme_server.services.runtime import Runtime
 from acme_server.services.tokens import Role, TokenInfo
 from acme_server.services.ui_sessions import LIFETIME
@@ -51,6 +51,7 @@ SECTIONS: Mapping[str, str] = {
     "account.html": "accounts",
     "eab_keys.html": "eab",
     "tokens.html": "tokens",
+    "audit.html": "audit",
 }
 
 templates = jinja2.Environment(
@@ -175,8 +176,10 @@ async def _run(page: Page, handler: Handler, required: Role | None) -> Response:
             return page.redirect("sign_in", {"next": page.request.url.path})
         if not page.may(required):
             return _error(page, 403, "Not allowed", f"Your token's role ({page.user.role}) may not do this.")
+    user = page.user
     try:
-        return await handler(page)
+        with audit.acting(audit.token_actor(user.id, user.name, ui=True) if user else audit.UNATTRIBUTED):
+            return await handler(page)
     except CAError as exc:
         status = problem_for(exc)[1]
         detail = exc.detail if status < 500 else "The server could not complete the request."

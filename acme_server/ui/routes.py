@@ -7,7 +7,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from acme_server.ui import accounts, auth, cas, certificates, documents, eab, requests, syncs, tokens
+from acme_server.ui import accounts, audit, auth, cas, certificates, documents, eab, requests, syncs, tokens
 from acme_server.ui.pages import Page, page
 
 
@@ -96,6 +96,7 @@ ROUTES: list[BaseRoute] = [
             Route("/tokens", tokens.list_tokens, name="tokens"),
             Route("/tokens", tokens.create_token, methods=["POST"], name="create_token"),
             Route("/tokens/{id}/revoke", tokens.revoke_token, methods=["POST"], name="revoke_token"),
+            Route("/audit", audit.list_events, name="audit"),
             Mount("/static", StaticFiles(packages=[("acme_server.ui", "static")]), name="static"),
             Route("/{path:path}", not_found, name="not_found"),
         ],

@@ -300,8 +300,8 @@ def test_restore_refuses_bad_input_and_leaves_the_target_as_it_was(
 
     # A database that holds data: refused without --force.
     assert cli("restore", str(backup), expect=1) == (
-        "error: the target database is not empty (table cas has rows); restore into an empty database, "
-        "or pass --force to replace everything in it\n"
+        "error: the target database is not empty (table audit_events has rows); restore into an empty "
+        "database, or pass --force to replace everything in it\n"
     )
     unchanged()
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from acme_server.errors import Conflict, NotFound
-from acme_server.services import cas
+from acme_server.services import audit, cas
 from acme_server.services.runtime import Runtime
 from ca_core.authority import CASettings
 from ca_core.errors import InvalidSetting
@@ -112,6 +112,8 @@ async def test_offline_root_signs_our_csr_and_the_import_completes_the_ca(
         rt, "offline-issued", (tmp_path / "signed.pem").read_bytes(), (tmp_path / "offline.pem").read_bytes()
     )
     assert done.status == "active" and done.not_after is not None
+    (imported,), _ = await audit.list_events(rt, action="ca.import_certificate")  # the refusal wrote none
+    assert (imported.target_id, imported.detail) == (done.id, {"name": "offline-issued"})
     with pytest.raises(Conflict):
         await cas.import_external_certificate(
             rt,

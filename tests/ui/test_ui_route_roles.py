@@ -96,6 +96,8 @@ EXPECTED: dict[str, Row] = {
     "tokens": row(ADMIN, "GET"),
     "create_token": row(ADMIN, "POST"),
     "revoke_token": row(ADMIN, "POST"),
+    # the audit log: admin only (API: audit)
+    "audit": row(ADMIN, "GET"),
 }
 # what an allowed POST sends besides its form token, where an empty form would change data: a refused
 # binding limit (a key with the default limit of one would be created)

@@ -1,0 +1,188 @@
+"""The audit log: who changed what, and when. `record` writes one row in the transaction of the change
+it records (so neither commits without the other) and logs one `acme_server.audit` line carrying the
+request id. Who acts is set once at each edge — the API per token, the UI per signed-in session, the
+CLI as the local shell's OS user — with `acting`, and read here with `current`."""
+
+from __future__ import annotations
+
+import getpass
+import logging
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from acme_server.observability import logs
+from acme_server.services.runtime import Runtime
+from acme_server.storage import AuditFilter, AuditRecord, Tx
+from acme_server.storage.base import utcnow
+from ca_core.durations import parse_duration
+from ca_core.errors import InvalidSetting
+
+audit_log = logging.getLogger("acme_server.audit")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: kind `token` (REST API), `ui` (a signed-in UI session, by its token), `shell` (the CLI,
+    by OS user), `account` (an ACME account, e.g. revokeCert) or `system` (nothing set an actor)."""
+
+    kind: str
+    name: str
+    id: str | None = None
+
+    def __str__(self) -> str:
+        if self.kind == "shell":
+            return f"local shell ({self.name})"
+        if self.kind == "account":
+            return f"ACME account {self.id}"
+        if self.kind in ("token", "ui"):
+            via = "API" if self.kind == "token" else "UI"
+            return f"{via} token {self.name!r} ({self.id})"
+        return self.name
+
+
+UNATTRIBUTED = Actor("system", "server")
+_ACTOR: ContextVar[Actor] = ContextVar("audit_actor", default=UNATTRIBUTED)
+
+
+def token_actor(token_id: str, token_name: str, *, ui: bool = False) -> Actor:
+    return Actor("ui" if ui else "token", token_name, token_id)
+
+
+def shell_actor() -> Actor:
+    """The CLI: whoever runs it on this host (the OS user; the database's own access rules decide who
+    may run it at all)."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container's arbitrary user)
+        user = "unknown user"
+    return Actor("shell", user)
+
+
+def account_actor(account_id: str) -> Actor:
+    return Actor("account", "ACME account", account_id)
+
+
+@contextmanager
+def acting(actor: Actor) -> Iterator[Actor]:
+    """Attribute the changes made inside the block (this task and the tasks it starts) to `actor`."""
+    reset = _ACTOR.set(actor)
+    try:
+        yield actor
+    finally:
+        _ACTOR.reset(reset)
+
+
+def current(default: Actor = UNATTRIBUTED) -> Actor:
+    """Who acts in this task: what an edge set with `acting`, else `default` (the server itself)."""
+    actor = _ACTOR.get()
+    return default if actor is UNATTRIBUTED else actor
+
+
+async def record(
+    tx: Tx,
+    actor: Actor,
+    action: str,
+    target_kind: str,
+    target_id: str | None,
+    detail: Mapping[str, Any] | None = None,
+    *,
+    at: datetime | None = None,
+) -> AuditRecord:
+    """One audit row in `tx`, the transaction of the change itself. `detail`: JSON values naming what
+    changed (never secrets)."""
+    row = await tx.audit.add(
+        at=at or utcnow(),  # the storage clock, as every created_at
+        actor_kind=actor.kind,
+        actor_name=actor.name,
+        actor_id=actor.id,
+        action=action,
+        target_kind=target_kind,
+        target_id=target_id,
+        detail=dict(detail or {}),
+        request_id=logs.REQUEST_ID.get(),
+    )
+    # The line carries the row's id and the request id, so the log and the table lead to each other.
+    extra = {"request_id": row.request_id, "fields": {"audit_id": row.id}}
+    audit_log.info("%s %s %s by %s", action, target_kind, target_id or "-", actor, extra=extra)
+    return row
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    id: str
+    at: datetime
+    actor: Actor
+    action: str
+    target_kind: str
+    target_id: str | None
+    detail: dict[str, Any] = field(default_factory=dict)
+    request_id: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The event as the API and `audit list --json` show it (the AuditEvent schema)."""
+        return {
+            "id": self.id,
+            "at": self.at,
+            "actor": {"kind": self.actor.kind, "name": self.actor.name, "id": self.actor.id},
+            "action": self.action,
+            "target": {"kind": self.target_kind, "id": self.target_id},
+            "detail": self.detail,
+            "requestId": self.request_id,
+        }
+
+
+def _event(row: AuditRecord) -> AuditEvent:
+    return AuditEvent(
+        id=row.id,
+        at=row.at,
+        actor=Actor(row.actor_kind, row.actor_name, row.actor_id),
+        action=row.action,
+        target_kind=row.target_kind,
+        target_id=row.target_id,
+        detail=row.detail,
+        request_id=row.request_id,
+    )
+
+
+def parse_since(text: str, now: datetime, *, field: str = "since") -> datetime:
+    """`--since`: an ISO date or date-time (a date is its midnight, UTC; no zone means UTC) or a
+    duration back from `now` (7d, 12h); InvalidSetting naming `field` on anything else."""
+    text = text.strip()
+    try:
+        parsed = datetime.fromisoformat(text)
+        return parsed.astimezone(UTC) if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before the first representable instant
+        raise InvalidSetting(field, f"{text!r} is out of range") from None
+    except ValueError:
+        pass
+    try:
+        return now - parse_duration(text, field=field)
+    except InvalidSetting:
+        raise InvalidSetting(
+            field, f"{text!r} is neither a duration back from now (7d, 12h) nor an ISO date/time (2026-12-01)"
+        ) from None
+
+
+async def list_events(
+    rt: Runtime,
+    *,
+    since: datetime | None = None,
+    actor: str | None = None,
+    action: str | None = None,
+    target: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[AuditEvent], int]:
+    """One page of the log, newest first, and how many events match. `actor`: a name or id; `action`:
+    one action or every action of a resource (`ca`); `target`: an id or a kind."""
+    for name, value in (("actor", actor), ("action", action), ("target", target)):
+        if value and "\x00" in value:  # PostgreSQL text cannot hold NUL: nothing could match
+            raise InvalidSetting(name, "must not contain NUL characters")
+    query = AuditFilter(since=since, actor=actor or None, action=action or None, target=target or None)
+    async with rt.storage.read() as tx:
+        rows, total = await tx.audit.list(query, limit=limit, offset=offset)
+    return [_event(row) for row in rows], total

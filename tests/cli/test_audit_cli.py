@@ -1,0 +1,126 @@
+"""`acme-server audit list` end to end on a real database (changes made from the shell are the OS
+user's), and the progress line of long commands: drawn on a terminal (a pty), never in piped output."""
+
+from __future__ import annotations
+
+import getpass
+import io
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from acme_server.cli.common import Progress
+from tests.cli.test_cli import CLI
+
+ROOT = Path(__file__).parents[2]
+
+
+@pytest.fixture
+def cli(tmp_path: Path, database_url: str, capsys: pytest.CaptureFixture[str]) -> CLI:
+    return CLI(tmp_path / "data", database_url, capsys)
+
+
+def test_shell_changes_are_listed_as_the_os_user(cli: CLI) -> None:
+    cli("ca", "create-root", "corp-root")
+    cli("policy", "create", "internal")
+    cli("policy", "delete", "internal")
+    events = cli.json("audit", "list")
+    assert isinstance(events, list)
+    assert [e["action"] for e in events] == ["policy.delete", "policy.create", "ca.create"]
+    user = getpass.getuser()
+    assert all(e["actor"] == {"kind": "shell", "name": user, "id": None} for e in events)
+    assert all(e["requestId"] is None for e in events)  # no HTTP request behind a shell command
+    text = cli("audit", "list", "--action", "ca").splitlines()
+    assert text[0].split() == ["AT", "ACTOR", "ACTION", "TARGET", "DETAIL", "REQUESTID"]
+    assert len(text) == 2 and f"local shell ({user})" in text[1] and "kind=root name=corp-root" in text[1]
+    assert cli("audit", "list", "--actor", "someone-else") == "no audit events match\n"
+    assert cli("audit", "list", "--since", "2999-01-01", "--json") == "[]\n"
+    limited = cli("audit", "list", "--limit", "1").splitlines()
+    assert limited[-1] == "(1 newest of 3: narrow with --since or raise --limit)"
+
+
+def test_a_bad_since_is_one_error_line(cli: CLI) -> None:
+    message = cli("audit", "list", "--since", "last week", expect=1)
+    assert (
+        message.startswith("error: --since: 'last week' is neither a duration") and message.count("\n") == 1
+    )
+
+
+def _run(data_dir: Path, *args: str, stderr_tty: bool) -> tuple[bytes, bytes]:
+    """`acme-server ARGS` with standard output piped and standard error a pty or a pipe."""
+    command = [sys.executable, "-m", "acme_server.cli", *args, "--data-dir", str(data_dir)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if not stderr_tty:
+        done = subprocess.run(command, capture_output=True, env=env, timeout=120, check=True)
+        return done.stdout, done.stderr
+    controller, terminal = pty.openpty()
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=terminal, env=env) as process:
+        os.close(terminal)
+        drawn = b""
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            drawn += chunk
+        out = process.stdout.read() if process.stdout else b""
+        assert process.wait(timeout=120) == 0, drawn
+    os.close(controller)
+    return out, drawn
+
+
+def test_a_crl_build_shows_progress_on_a_terminal_and_not_when_piped(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    _run(data_dir, "ca", "create-root", "corp-root", stderr_tty=False)
+    out, drawn = _run(data_dir, "ca", "crl", "corp-root", stderr_tty=True)
+    assert b"\rbuilding the CRL of corp-root: (" in drawn and drawn.endswith(b"\r\x1b[K")
+    assert b"building" not in out and out.startswith(b"-----BEGIN X509 CRL-----")  # stdout stays clean
+    out, err = _run(data_dir, "ca", "crl", "corp-root", stderr_tty=False)
+    assert err == b"" and out.startswith(b"-----BEGIN X509 CRL-----")
+
+
+class _Terminal(io.StringIO):
+    """A standard error that says it is a terminal (for the count; the pty tests cover the real one)."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_counts_done_of_total_and_clears_its_line() -> None:
+    terminal = _Terminal()
+    line = Progress("renewing due certificates", stream=terminal)
+    line.advance(2, 5, "web.example.internal")
+    line.clear()
+    assert terminal.getvalue() == (
+        "\rrenewing due certificates: 2/5 web.example.internal (0s)\x1b[K" + "\r\x1b[K"
+    )
+    piped = io.StringIO()
+    Progress("renewing due certificates", stream=piped).advance(1, 1)
+    assert piped.getvalue() == ""
+
+
+def test_renewals_run_due_shows_progress_on_a_terminal_only(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    _run(data_dir, "ca", "create-root", "corp-root", stderr_tty=False)
+    _, drawn = _run(data_dir, "renewals", "run-due", stderr_tty=True)
+    assert b"\rrenewing due certificates:" in drawn and drawn.endswith(b"\r\x1b[K")
+    out, err = _run(data_dir, "renewals", "run-due", stderr_tty=False)
+    assert err == b"" and b"renewing" not in out
+
+
+def test_backup_and_restore_show_progress_on_a_terminal_only(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    _run(data_dir, "ca", "create-root", "corp-root", stderr_tty=False)
+    backup = str(tmp_path / "one.backup")
+    out, drawn = _run(data_dir, "backup", backup, stderr_tty=True)
+    assert f"\rbacking up to {backup}: (".encode() in drawn and drawn.endswith(b"\r\x1b[K")
+    assert out.startswith(b"backed up ")
+    (tmp_path / "other").mkdir()  # a restore fills an empty database, in a directory that exists
+    out, err = _run(tmp_path / "other", "restore", backup, stderr_tty=False)
+    assert err == b"" and out.startswith(b"restored ")
