@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Final
 
 from acme_server.errors import Conflict, NotFound
-from acme_server.services import cas
+from acme_server.services import audit, cas
 from acme_server.services.renewal_info import RENEWAL_REQUESTED
 from acme_server.services.runtime import Runtime
 from acme_server.storage import CARecord, RotationRecord, Tx
@@ -192,6 +192,14 @@ async def start_rotation(
             grace_seconds=int(grace.total_seconds()),
             started_at=rt.clock.now(),
         )
+        await audit.record(
+            tx,
+            audit.current(),
+            "ca.rotate",
+            "ca",
+            old.id,
+            {"to": new.id, "spread": int(spread.total_seconds()), "crossSign": cross_sign},
+        )
     if issuer is not None:
         # OLD's root signs NEW's key too: clients that trust only the old root still validate what
         # NEW issues (the alternate chain, RFC 8555 §7.4.2).
@@ -298,6 +306,14 @@ async def finish_rotation(rt: Runtime, old_ref: str, *, force: bool = False) -> 
         ):
             raise Conflict("the rotation changed meanwhile; show its status")
         await tx.cas.set_status(rotation.old_ca_id, "disabled")
+        await audit.record(
+            tx,
+            audit.current(),
+            "ca.rotation.finish",
+            "ca",
+            rotation.old_ca_id,
+            {"forced": bool(progress.on_old)},
+        )
     return await _progress_of(rt, rotation.id)
 
 
@@ -313,6 +329,7 @@ async def cancel_rotation(rt: Runtime, old_ref: str) -> RotationProgress:
             finished_at=rt.clock.now(),
         ):
             raise Conflict("the rotation changed meanwhile; show its status")
+        await audit.record(tx, audit.current(), "ca.rotation.cancel", "ca", rotation.old_ca_id)
     return await _progress_of(rt, rotation.id)
 
 

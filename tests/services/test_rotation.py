@@ -13,6 +13,7 @@ import pytest
 
 from acme_server.errors import Conflict, NotFound
 from acme_server.services import (
+    audit,
     bootstrap,
     cas,
     certificates,
@@ -256,3 +257,21 @@ def test_a_period_is_zero_or_a_duration() -> None:
     assert rotation.parse_period("12h", field="spread") == timedelta(hours=12)
     with pytest.raises(InvalidSetting, match="grace"):
         rotation.parse_period("soon", field="grace")
+
+
+async def test_start_finish_and_cancel_are_audited_once_each_with_their_actor(fleet: Runtime) -> None:
+    with audit.acting(audit.Actor("token", "rotator", "tok-1")):
+        await rotate(fleet)
+        await rotation.finish_rotation(fleet, bootstrap.INTERMEDIATE_NAME, force=True)
+        await rotation.start_rotation(fleet, "next", to="other", create=True)
+        await rotation.cancel_rotation(fleet, "next")
+    events, _ = await audit.list_events(fleet, action="ca", limit=50)
+    old = await cas.get_ca(fleet, bootstrap.INTERMEDIATE_NAME)
+    new = await cas.get_ca(fleet, "next")
+    rotations = [e for e in reversed(events) if e.action.startswith("ca.rot")]
+    assert [(e.action, e.target_id, e.actor.name) for e in rotations] == [
+        ("ca.rotate", old.id, "rotator"),
+        ("ca.rotation.finish", old.id, "rotator"),
+        ("ca.rotate", new.id, "rotator"),
+        ("ca.rotation.cancel", new.id, "rotator"),
+    ]
