@@ -157,8 +157,10 @@ def test_a_failed_queued_push_shows_when_it_is_tried_again(page: Page, ui: UI) -
     expect(row.locator(".next-push")).to_have_count(0)  # pushed on demand: not retried
 
     page.goto(f"{ui.url}/certificates/{certificate}")
-    page.locator("#renew-now").evaluate("button => button.form.requestSubmit()")
-    page.wait_for_load_state()
+    # Wait for the form's own navigation: a goto while it is still under way aborts one of the two
+    # (net::ERR_ABORTED), which wait_for_load_state on the already loaded page did not prevent.
+    with page.expect_navigation():
+        page.locator("#renew-now").evaluate("button => button.form.requestSubmit()")
     page.goto(ui.url + "/syncs")
     for _ in range(100):  # until the push worker has tried the renewal's push
         if row.locator(".next-push").count():
