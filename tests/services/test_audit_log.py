@@ -161,6 +161,7 @@ async def test_account_deactivation_names_the_operator_or_else_the_account_itsel
     account = await accounts.get_account(dev, second.id)
     _, row = await _one_row(dev, lambda: accounts.deactivate_account(dev, account))
     _check(row, "account.deactivate", "account", second.id, actor=audit.account_actor(second.id))
+    assert [(await accounts.get_account(dev, a.id)).status for a in (first, second)] == ["deactivated"] * 2
 
 
 async def test_a_certificate_without_a_managed_key_exports_without_a_row(dev: Runtime) -> None:
