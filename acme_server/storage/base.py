@@ -155,6 +155,12 @@ class Repository:
         row = (await self._execute(statement, parameters)).first()
         return None if row is None else to_record(cls, row)
 
+    async def _inserted(self, cls: type[R], table: Table, values: Mapping[str, Any]) -> R:
+        """INSERT one row of `table` and return it as a record (RETURNING every column)."""
+        record = await self._one_or_none(cls, insert(table).values(dict(values)).returning(*table.c))
+        assert record is not None  # an INSERT ... RETURNING that did not raise returned its row
+        return record
+
     async def _all(
         self, cls: type[R], statement: Executable, parameters: Mapping[str, Any] | None = None
     ) -> list[R]:

@@ -8,7 +8,7 @@ import builtins
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from acme_server.storage.base import Repository, make_id
@@ -152,20 +152,14 @@ class RenewalRepository(Repository):
         successor_id: str | None = None,
         next_attempt_at: datetime | None = None,
     ) -> RenewalAttemptRecord:
-        statement = (
-            insert(renewal_attempts)
-            .values(
-                id=make_id(),
-                certificate_id=certificate_id,
-                attempted_at=at,
-                outcome=outcome,
-                error=error,
-                successor_id=successor_id,
-                next_attempt_at=next_attempt_at,
-                holder=holder,
-            )
-            .returning(*renewal_attempts.c)
+        values = dict(
+            id=make_id(),
+            certificate_id=certificate_id,
+            attempted_at=at,
+            outcome=outcome,
+            error=error,
+            successor_id=successor_id,
+            next_attempt_at=next_attempt_at,
+            holder=holder,
         )
-        record = await self._one_or_none(RenewalAttemptRecord, statement)
-        assert record is not None
-        return record
+        return await self._inserted(RenewalAttemptRecord, renewal_attempts, values)

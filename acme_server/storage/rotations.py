@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import aliased
 
 from acme_server.storage.base import Repository, inserting, make_id
@@ -51,24 +51,18 @@ class RotationRepository(Repository):
         started_at: datetime,
     ) -> RotationRecord:
         """A rotation in state `started`; a Conflict (the unique key) while the old CA has another."""
-        statement = (
-            insert(ca_rotations)
-            .values(
-                id=make_id(),
-                old_ca_id=old_ca_id,
-                new_ca_id=new_ca_id,
-                active_old_ca_id=old_ca_id,
-                state="started",
-                spread_seconds=spread_seconds,
-                grace_seconds=grace_seconds,
-                started_at=started_at,
-                finished_at=None,
-            )
-            .returning(*ca_rotations.c)
+        values = dict(
+            id=make_id(),
+            old_ca_id=old_ca_id,
+            new_ca_id=new_ca_id,
+            active_old_ca_id=old_ca_id,
+            state="started",
+            spread_seconds=spread_seconds,
+            grace_seconds=grace_seconds,
+            started_at=started_at,
+            finished_at=None,
         )
-        record = await self._one_or_none(RotationRecord, statement)
-        assert record is not None
-        return record
+        return await self._inserted(RotationRecord, ca_rotations, values)
 
     async def get(self, rotation_id: str) -> RotationRecord | None:
         statement = select(ca_rotations).where(ca_rotations.c.id == rotation_id)
