@@ -1,19 +1,25 @@
-"""`acme-server audit list` end to end on a real database (changes made from the shell are the OS
-user's), and the progress line of long commands: drawn on a terminal (a pty), never in piped output."""
+"""`acme-server audit list` and `audit prune` end to end on a real database (changes made from the
+shell, a restore among them, are the OS user's), and the progress line of long commands: drawn on a
+terminal (a pty), never in piped output."""
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import io
 import os
 import pty
+import re
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from acme_server.cli.common import Progress
+from acme_server.services import audit
+from acme_server.storage import Storage
 from tests.cli.test_cli import CLI
 
 ROOT = Path(__file__).parents[2]
@@ -124,3 +130,58 @@ def test_backup_and_restore_show_progress_on_a_terminal_only(tmp_path: Path) -> 
     (tmp_path / "other").mkdir()  # a restore fills an empty database, in a directory that exists
     out, err = _run(tmp_path / "other", "restore", backup, stderr_tty=False)
     assert err == b"" and out.startswith(b"restored ")
+
+
+async def _old_events(database_url: str, *ages: timedelta) -> None:
+    storage = await Storage.open(database_url)
+    try:
+        async with storage.transaction() as tx:
+            for age in ages:
+                at = datetime.now(UTC) - age
+                await audit.record(
+                    tx, audit.shell_actor(), "policy.update", "policy", f"old-{age.days}", at=at
+                )
+    finally:
+        await storage.close()
+
+
+def test_prune_deletes_events_older_than_the_duration_and_is_listed_itself(
+    cli: CLI, database_url: str
+) -> None:
+    cli("policy", "create", "recent")
+    asyncio.run(_old_events(database_url, timedelta(days=500), timedelta(days=400), timedelta(days=30)))
+    out = cli("audit", "prune", "--older-than", "365d")
+    assert re.fullmatch(r"deleted 2 audit events from before \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00\n", out), (
+        out
+    )
+    events = cli.json("audit", "list")
+    assert isinstance(events, list)
+    assert [e["action"] for e in events][:2] == ["audit.prune", "policy.create"]
+    assert events[0]["target"] == {"kind": "audit", "id": None}
+    assert {e["target"]["id"] for e in events if e["action"] == "policy.update"} == {"old-30"}
+    assert events[0]["actor"] == {"kind": "shell", "name": getpass.getuser(), "id": None}
+    assert events[0]["detail"]["deleted"] == 2
+    again = cli.json("audit", "prune", "--older-than", "365d")
+    assert isinstance(again, dict) and again["deleted"] == 0
+
+
+def test_a_bad_prune_duration_is_one_error_line(cli: CLI) -> None:
+    for bad in ("forever", "0d"):
+        message = cli("audit", "prune", "--older-than", bad, expect=1)
+        assert message.startswith(f"error: --older-than: '{bad}'") and message.count("\n") == 1, message
+    with pytest.raises(SystemExit) as usage:  # the option is required: a usage error, exit 2
+        cli("audit", "prune")
+    assert usage.value.code == 2
+
+
+def test_a_restore_from_the_shell_is_a_row_of_the_os_user_in_the_restored_log(
+    tmp_path: Path, empty_database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cli = CLI(tmp_path / "data", empty_database_url, capsys)
+    cli("ca", "create-root", "corp-root")
+    backup = tmp_path / "all.backup"
+    cli("backup", str(backup))
+    assert cli("restore", str(backup), "--force").startswith("restored ")
+    (event,) = cli.json("audit", "list", "--action", "database")  # type: ignore[misc]
+    assert event["action"] == "database.restore" and event["detail"]["file"] == str(backup)
+    assert event["actor"] == {"kind": "shell", "name": getpass.getuser(), "id": None}
