@@ -16,10 +16,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from acme_server.cli.common import Progress
-from acme_server.services import audit
+from acme_server.config import load_settings
+from acme_server.services import audit, bootstrap, certificates
+from acme_server.services.runtime import open_runtime
 from acme_server.storage import Storage
+from ca_core.csr import build_csr
+from ca_core.keys import KeyAlgorithm, generate_key
+from ca_core.request import Subject, SubjectAltNames
 from tests.cli.test_cli import CLI
 
 ROOT = Path(__file__).parents[2]
@@ -184,4 +190,31 @@ def test_a_restore_from_the_shell_is_a_row_of_the_os_user_in_the_restored_log(
     assert cli("restore", str(backup), "--force").startswith("restored ")
     (event,) = cli.json("audit", "list", "--action", "database")  # type: ignore[misc]
     assert event["action"] == "database.restore" and event["detail"]["file"] == str(backup)
+    assert event["actor"] == {"kind": "shell", "name": getpass.getuser(), "id": None}
+
+
+async def _acme_certificate(data_dir: Path, database_url: str) -> str:
+    """A certificate as an ACME client holds it (its own key, enrollment acme), issued by the services."""
+    rt = await open_runtime(load_settings({"data_dir": str(data_dir), "database": database_url}, {}))
+    try:
+        await bootstrap.ensure_dev_setup(rt)  # the dev CAs and the `default` profile
+        key = generate_key(KeyAlgorithm.EC_prime256v1)
+        names = Subject(common_name="acme.example.internal"), SubjectAltNames(dns=("acme.example.internal",))
+        csr = build_csr(*names, key).public_bytes(Encoding.PEM)
+        cert = await certificates.issue_certificate(rt, profile="default", csr_pem=csr, enrollment="acme")
+    finally:
+        await rt.storage.close()
+    return cert.id
+
+
+def test_renew_now_from_the_shell_is_a_row_of_the_os_user(
+    cli: CLI, tmp_path: Path, database_url: str
+) -> None:
+    certificate_id = asyncio.run(_acme_certificate(tmp_path / "data", database_url))
+    assert "renewal-requested" in cli("cert", "request-renewal", certificate_id)
+    (event,) = cli.json("audit", "list", "--action", "certificate.renew_now")  # type: ignore[misc]
+    assert (event["target"], event["detail"]["how"]) == (
+        {"kind": "certificate", "id": certificate_id},
+        "renewalInfo",
+    )
     assert event["actor"] == {"kind": "shell", "name": getpass.getuser(), "id": None}
