@@ -5,10 +5,11 @@ CLI as the local shell's OS user — with `acting`, and read here with `current`
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import logging
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -209,12 +210,54 @@ async def prune(rt: Runtime, older_than: timedelta) -> tuple[int, datetime]:
     """Delete the events older than `older_than` (retention, docs/operations.md); returns how many and
     the cut-off. The prune itself is the one row it leaves behind (who removed how much), in the same
     transaction, so a log that lost its history says so."""
+    _check_retention(older_than)
+    async with rt.storage.transaction() as tx:
+        return await _prune(tx, current(), older_than)
+
+
+def _check_retention(older_than: timedelta) -> None:
     if older_than <= timedelta(0):
         raise InvalidSetting("olderThan", "must be longer than zero")
+
+
+async def _prune(tx: Tx, actor: Actor, older_than: timedelta) -> tuple[int, datetime]:
+    now = utcnow()
+    before = now - older_than
+    deleted = await tx.audit.delete_before(before)
+    detail = {"before": before.isoformat(), "deleted": deleted}
+    await record(tx, actor, "audit.prune", "audit", None, detail, at=now)
+    return deleted, before
+
+
+RETENTION = Actor("system", "audit retention")
+PRUNE_LEASE = "audit-prune"
+PRUNE_EVERY = timedelta(days=1)
+PRUNE_CHECK_SECONDS = 3600.0
+
+
+async def prune_if_due(rt: Runtime, older_than: timedelta) -> int | None:
+    """The `audit_retention` setting's pass: prune as RETENTION unless another worker or replica did
+    within the last day; how many events went, or None when it was not due. The `audit-prune` lease
+    is taken for a day by a holder of this pass alone and never released: only the first pass after
+    it ran out prunes, wherever it runs (rule 13), and a failed prune rolls the lease back with it."""
+    _check_retention(older_than)
     async with rt.storage.transaction() as tx:
         now = utcnow()
-        before = now - older_than
-        deleted = await tx.audit.delete_before(before)
-        detail = {"before": before.isoformat(), "deleted": deleted}
-        await record(tx, current(), "audit.prune", "audit", None, detail, at=now)
-    return deleted, before
+        if not await tx.leases.try_acquire(PRUNE_LEASE, make_id(), now=now, ttl=PRUNE_EVERY):
+            return None
+        deleted, _ = await _prune(tx, RETENTION, older_than)
+    return deleted
+
+
+async def run_pruner(
+    rt: Runtime, stop: asyncio.Event, older_than: timedelta, *, interval: float = PRUNE_CHECK_SECONDS
+) -> None:
+    """Every worker runs this when `audit_retention` is set: a pass at start, then every `interval`
+    seconds until `stop`; at most one pass a day prunes (prune_if_due)."""
+    while not stop.is_set():
+        try:
+            await prune_if_due(rt, older_than)
+        except OSError as exc:  # the database away for a moment: the next pass catches up
+            audit_log.warning("audit retention: %s", exc)
+        with suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)

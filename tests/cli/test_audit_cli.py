@@ -12,6 +12,7 @@ import pty
 import re
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from ca_core.csr import build_csr
 from ca_core.keys import KeyAlgorithm, generate_key
 from ca_core.request import Subject, SubjectAltNames
 from tests.cli.test_cli import CLI
+from tests.test_serve import Server
 
 ROOT = Path(__file__).parents[2]
 
@@ -218,3 +220,32 @@ def test_renew_now_from_the_shell_is_a_row_of_the_os_user(
         "renewalInfo",
     )
     assert event["actor"] == {"kind": "shell", "name": getpass.getuser(), "id": None}
+
+
+async def _prune_rows(data_dir: Path) -> list[dict[str, object]]:
+    rt = await open_runtime(load_settings({"data_dir": str(data_dir)}, {}))
+    try:
+        events, _ = await audit.list_events(rt, action="audit.prune")
+    finally:
+        await rt.storage.close()
+    return [event.as_dict() for event in events]
+
+
+def test_a_server_with_audit_retention_prunes_at_start(tmp_path: Path) -> None:
+    """`serve --audit-retention 30d`: each worker's pruner runs a pass at start (then hourly; at most
+    one a day prunes)."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    asyncio.run(
+        _old_events(f"sqlite:///{data_dir / 'acme-server.db'}", timedelta(days=40), timedelta(days=2))
+    )
+    server = Server(data_dir, "--audit-retention", "30d")
+    try:
+        deadline = time.monotonic() + 30
+        while not (rows := asyncio.run(_prune_rows(data_dir))) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        server.stop()
+    (row,) = rows
+    assert row["actor"] == {"kind": "system", "name": "audit retention", "id": None}
+    assert row["detail"]["deleted"] == 1  # type: ignore[index]

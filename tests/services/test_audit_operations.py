@@ -1,7 +1,8 @@
 """Issue 13 part 4, the actions after the admin ones: certificate metadata edits, the auto-renew switch,
 renew now (reissued on the server, or asked of an ACME client), an ACME account's key rollover and
 contact update, and a backup restore are each one audit row with actor, time and target; `prune`
-deletes only events older than the cut-off and leaves a row of its own (on SQLite and PostgreSQL)."""
+deletes only events older than the cut-off and leaves a row of its own, and the `audit_retention`
+setting's pass prunes at most once a day across workers (on SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from acme_server.errors import KeyInUse, NotRenewable
+from acme_server.config import load_settings
+from acme_server.errors import ConfigError, KeyInUse, NotRenewable
 from acme_server.services import accounts, audit, certificates, renew, renewals
 from acme_server.services.audit import Actor
 from acme_server.services.backup import backup_database, restore_database
@@ -161,3 +163,27 @@ async def test_prune_deletes_only_older_events_and_leaves_its_own_row(dev: Runti
     assert {row.target_id for row in rows[1:]} == kept_before  # p364 and p1 (and the bootstrap's) stay
     with pytest.raises(InvalidSetting, match="longer than zero"):
         await audit.prune(dev, timedelta(0))
+
+
+async def test_automatic_pruning_runs_once_a_day_whichever_worker_asks(dev: Runtime) -> None:
+    async with dev.storage.transaction() as tx:
+        await audit.record(
+            tx, TESTER, "policy.update", "policy", "ancient", at=datetime.now(UTC) - timedelta(days=9)
+        )
+    assert await audit.prune_if_due(dev, timedelta(days=7)) == 1
+    # a second worker (or replica) within the day: not due, nothing deleted, no second row
+    before = len(await _rows(dev))
+    assert await audit.prune_if_due(dev, timedelta(days=7)) is None
+    assert len(await _rows(dev)) == before
+    newest = (await _rows(dev))[0]
+    _check(newest, "audit.prune", "audit", None, actor=audit.RETENTION)
+    assert newest.detail["deleted"] == 1
+
+
+def test_the_retention_setting_is_a_duration_or_off() -> None:
+    assert load_settings({}, {}).audit_retention_period is None
+    settings = load_settings({"audit_retention": "52w"}, {"ACME_SERVER_AUDIT_RETENTION": "1d"})
+    assert settings.audit_retention_period == timedelta(weeks=52)
+    assert load_settings({}, {"ACME_SERVER_AUDIT_RETENTION": "off"}).audit_retention_period is None
+    with pytest.raises(ConfigError, match="audit_retention: 'a year' is not a duration"):
+        load_settings({"audit_retention": "a year"}, {})
