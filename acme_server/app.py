@@ -34,7 +34,7 @@ from acme_server.api.metrics import get_metrics
 from acme_server.api.routes import api_mount
 from acme_server.config import Settings, rate_limits_from
 from acme_server.observability import logs, metrics
-from acme_server.services import cas, challenges, crls, orders, renewals, syncs
+from acme_server.services import audit, cas, challenges, crls, orders, renewals, syncs
 from acme_server.services import metrics as scrape
 from acme_server.services.nonces import Nonces
 from acme_server.services.ports import Validator
@@ -187,6 +187,9 @@ def create_app(
             tasks.append(
                 asyncio.create_task(renewals.run_scheduler(rt, stop, interval=settings.renewal_interval))
             )
+        retention = settings.audit_retention_period
+        if retention is not None:  # about once a day across workers and replicas (services/audit.py)
+            tasks.append(asyncio.create_task(audit.run_pruner(rt, stop, retention)))
         if metrics_dir is not None:
             tasks.append(asyncio.create_task(_flush_metrics(rt, stop)))
         crl_updater = asyncio.create_task(crls.run_updater(rt, stop))

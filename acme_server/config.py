@@ -10,11 +10,14 @@ import shlex
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from acme_server.errors import ConfigError
+from ca_core.durations import format_duration, parse_duration
+from ca_core.errors import InvalidSetting
 
 DEFAULT_LISTEN = "127.0.0.1:14000"
 DEFAULT_DATA_DIR = "data"
@@ -46,6 +49,7 @@ ENVIRONMENT = {
     "block_private": "ACME_SERVER_BLOCK_PRIVATE",
     "validation_allow_loopback": "ACME_SERVER_VALIDATION_ALLOW_LOOPBACK",
     "renewal_interval": "ACME_SERVER_RENEWAL_INTERVAL",
+    "audit_retention": "ACME_SERVER_AUDIT_RETENTION",
     "processing_lease": "ACME_SERVER_PROCESSING_LEASE",
     "challenge_wait": "ACME_SERVER_CHALLENGE_WAIT",
     "database_busy_timeout": "ACME_SERVER_DATABASE_BUSY_TIMEOUT",
@@ -174,6 +178,8 @@ class Settings:
     block_private: bool = False  # also block 10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7
     validation_allow_loopback: bool = False  # let the VA connect to 127/8 and ::1 (test setups only)
     renewal_interval: float = 300.0  # seconds between auto-renewal passes of each worker; 0: no scheduler
+    # docs/operations.md "Retention": prune audit events older than this once a day ("365d"); None: keep all.
+    audit_retention: str | None = None
     # Seconds an order may stay `processing` before recovery fails it (a finalize cut short by a crash).
     processing_lease: float = 60.0
     # Seconds a challenge POST waits for its validation's outcome before answering `processing`.
@@ -203,6 +209,10 @@ class Settings:
     # Client testing aids, off by default (Pebble's PEBBLE_WFE_NONCEREJECT and PEBBLE_VA_SLEEPTIME):
     test_nonce_reject_rate: float = 0.0  # share of valid nonces refused with badNonce, 0..1
     test_validation_delay: float = 0.0  # seconds the VA waits before each validation
+
+    @property
+    def audit_retention_period(self) -> timedelta | None:
+        return None if self.audit_retention is None else parse_duration(self.audit_retention)
 
     @property
     def host(self) -> str:
@@ -361,6 +371,8 @@ def _convert(name: str, value: Any) -> Any:  # noqa: C901 - one branch per kind 
         return str(value).strip().lower()
     if name == "data_dir":
         return Path(str(value))
+    if name == "audit_retention":  # "365d"; empty or "off": keep every event
+        return _retention(str(value).strip().lower())
     if name == "reload_commands":
         return _reload_commands(value)
     if name == "rate_limits":
@@ -376,6 +388,15 @@ def _convert(name: str, value: Any) -> Any:  # noqa: C901 - one branch per kind 
         items = value if isinstance(value, list) else str(value).split(",")
         return tuple(str(i).strip().lower() for i in items if str(i).strip())
     return str(value)
+
+
+def _retention(text: str) -> str | None:
+    if text in ("", "off"):
+        return None
+    try:
+        return format_duration(parse_duration(text, field="audit_retention"))
+    except InvalidSetting as exc:
+        raise ConfigError(exc.detail) from None
 
 
 def rate_limits_from(value: Any) -> RateLimits:

@@ -52,9 +52,9 @@ async def _admin(statement: str) -> None:
         await connection.close()
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def _postgres_server() -> str:
-    """The admin URL, once the server answered; otherwise skip (or fail under ACME_REQUIRE_POSTGRES=1)."""
+async def require_postgres() -> None:
+    """Return once the server answered; otherwise skip (or fail under ACME_REQUIRE_POSTGRES=1). For a
+    test whose thread already runs an event loop (Playwright's), run it in a thread of its own."""
     try:
         await _admin("SELECT 1")
     except (OSError, asyncpg.PostgresError, TimeoutError) as error:
@@ -62,6 +62,12 @@ async def _postgres_server() -> str:
         if os.environ.get("ACME_REQUIRE_POSTGRES") == "1":
             pytest.fail(message + " (ACME_REQUIRE_POSTGRES=1)", pytrace=False)
         pytest.skip(message)
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def _postgres_server() -> str:
+    """The admin URL, once the server answered; otherwise skip (or fail under ACME_REQUIRE_POSTGRES=1)."""
+    await require_postgres()
     return POSTGRES_ADMIN_URL
 
 

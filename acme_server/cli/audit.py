@@ -1,14 +1,16 @@
-"""`acme-server audit list`: the audit log, newest first, filtered as the API's /audit."""
+"""`acme-server audit list`: the audit log, newest first, filtered as the API's /audit; `audit prune`:
+retention, deleting the events older than a duration (the prune is itself one row)."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from acme_server.cli.common import emit_table, leaf
+from acme_server.cli.common import emit, emit_table, leaf
 from acme_server.services import audit
 from acme_server.services.audit import AuditEvent
 from acme_server.services.runtime import Runtime
+from ca_core.durations import parse_duration
 
 _COLUMNS = ["at", "actor", "action", "target", "detail", "requestId"]
 
@@ -41,6 +43,16 @@ async def list_all(rt: Runtime, args: argparse.Namespace) -> int:
     return 0
 
 
+async def prune(rt: Runtime, args: argparse.Namespace) -> int:
+    older_than = parse_duration(args.older_than, field="--older-than")
+    deleted, before = await audit.prune(rt, older_than)
+    if args.json:
+        emit(args, {"deleted": deleted, "before": before})
+    else:
+        print(f"deleted {deleted} audit events from before {before.isoformat(timespec='seconds')}")
+    return 0
+
+
 def _limit(text: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= 10_000:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number from 1 to 10000")
@@ -57,3 +69,12 @@ def register(commands: Any) -> None:
     p.add_argument("--action", help="an action (ca.create) or every action of a resource (ca)")
     p.add_argument("--target", help="a target's id, or a kind (profile, token, certificate ...)")
     p.add_argument("--limit", type=_limit, default=100, help="at most this many events (default 100)")
+    p = leaf(
+        group,
+        "prune",
+        prune,
+        "delete the events older than a duration (retention); leaves one audit.prune row",
+    )
+    p.add_argument(
+        "--older-than", required=True, metavar="DURATION", help="e.g. 365d: events from before a year ago go"
+    )

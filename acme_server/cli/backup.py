@@ -11,6 +11,7 @@ from typing import Any
 
 from acme_server.cli.common import add_json_flag, emit, progress, settings_options
 from acme_server.config import load_settings
+from acme_server.services.audit import shell_actor
 from acme_server.services.backup import BackupSummary, backup_database, restore_database
 
 
@@ -50,7 +51,7 @@ async def _copy(args: argparse.Namespace, database_url: str) -> BackupSummary:
         async with progress(f"backing up to {args.out_file}"):
             return await backup_database(database_url, Path(args.out_file))
     async with progress(f"restoring {args.in_file}"):
-        return await restore_database(database_url, Path(args.in_file), force=args.force)
+        return await restore_database(database_url, Path(args.in_file), force=args.force, actor=shell_actor())
 
 
 def run(args: argparse.Namespace) -> int:

@@ -79,6 +79,12 @@ def register(commands: Any) -> None:
         help="seconds between auto-renewal passes (env ACME_SERVER_RENEWAL_INTERVAL, default 300; 0: off)",
     )
     parser.add_argument(
+        "--audit-retention",
+        metavar="DURATION",
+        help="prune audit events older than this once a day, e.g. 365d (env ACME_SERVER_AUDIT_RETENTION; "
+        "default: keep all)",
+    )
+    parser.add_argument(
         "--status-listen",
         metavar="HOST:PORT",
         help="plain-HTTP listener for CRLs, OCSP and renewalInfo (default: --listen port + 80; off: none)",

@@ -342,10 +342,15 @@ def _check_binding_use(
 async def update_account(rt: Runtime, account: Account, *, contacts: Sequence[str] | None) -> Account:
     if contacts is None:
         return account
+    checked = list(check_contacts(list(contacts)))
     async with rt.storage.transaction() as tx:
-        record = await tx.accounts.update_contacts(account.id, list(check_contacts(list(contacts))))
-    if record is None:
-        raise AccountDoesNotExist(f"no account {account.id!r}")
+        record = await tx.accounts.update_contacts(account.id, checked)
+        if record is None:
+            raise AccountDoesNotExist(f"no account {account.id!r}")
+        # §7.3.2 from the ACME client itself: the account acts (an edge may have named someone else).
+        detail = {"contacts": checked}
+        actor = audit.current(audit.account_actor(account.id))
+        await audit.record(tx, actor, "account.update_contacts", "account", account.id, detail)
     return _account(record)
 
 
@@ -374,6 +379,10 @@ async def change_key(rt: Runtime, account: Account, new_jwk: JWK) -> Account:
             new_jwk=new_jwk.to_json(),
         ):
             raise Conflict("the account key changed concurrently; retry")
+        # §7.3.5: thumbprints (RFC 7638) of public keys only, so the row can be matched to either key.
+        detail = {"oldKeyThumbprint": account.jwk.thumbprint, "newKeyThumbprint": new_jwk.thumbprint}
+        actor = audit.current(audit.account_actor(account.id))
+        await audit.record(tx, actor, "account.key_change", "account", account.id, detail)
         record = await tx.accounts.get(account.id)
     assert record is not None
     return _account(record)

@@ -5,19 +5,20 @@ CLI as the local shell's OS user — with `acting`, and read here with `current`
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import logging
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from acme_server.observability import logs
 from acme_server.services.runtime import Runtime
 from acme_server.storage import AuditFilter, AuditRecord, Tx
-from acme_server.storage.base import utcnow
+from acme_server.storage.base import make_id, utcnow
 from ca_core.durations import parse_duration
 from ca_core.errors import InvalidSetting
 
@@ -82,6 +83,32 @@ def current(default: Actor = UNATTRIBUTED) -> Actor:
     return default if actor is UNATTRIBUTED else actor
 
 
+def new_row(
+    actor: Actor, action: str, target_kind: str, target_id: str | None, detail: Mapping[str, Any]
+) -> AuditRecord:
+    """One audit row, not yet stored (record stores it; a restore stores it in its own transaction)."""
+    return AuditRecord(
+        id=make_id(),
+        at=utcnow(),  # the storage clock, as every created_at
+        actor_kind=actor.kind,
+        actor_name=actor.name,
+        actor_id=actor.id,
+        action=action,
+        target_kind=target_kind,
+        target_id=target_id,
+        detail=dict(detail),
+        request_id=logs.REQUEST_ID.get(),
+    )
+
+
+def log_row(row: AuditRecord) -> None:
+    """The `acme_server.audit` line of a stored row: it carries the row's id and the request id, so the
+    log and the table lead to each other."""
+    actor = Actor(row.actor_kind, row.actor_name, row.actor_id)
+    extra = {"request_id": row.request_id, "fields": {"audit_id": row.id}}
+    audit_log.info("%s %s %s by %s", row.action, row.target_kind, row.target_id or "-", actor, extra=extra)
+
+
 async def record(
     tx: Tx,
     actor: Actor,
@@ -94,20 +121,11 @@ async def record(
 ) -> AuditRecord:
     """One audit row in `tx`, the transaction of the change itself. `detail`: JSON values naming what
     changed (never secrets)."""
-    row = await tx.audit.add(
-        at=at or utcnow(),  # the storage clock, as every created_at
-        actor_kind=actor.kind,
-        actor_name=actor.name,
-        actor_id=actor.id,
-        action=action,
-        target_kind=target_kind,
-        target_id=target_id,
-        detail=dict(detail or {}),
-        request_id=logs.REQUEST_ID.get(),
-    )
-    # The line carries the row's id and the request id, so the log and the table lead to each other.
-    extra = {"request_id": row.request_id, "fields": {"audit_id": row.id}}
-    audit_log.info("%s %s %s by %s", action, target_kind, target_id or "-", actor, extra=extra)
+    row = new_row(actor, action, target_kind, target_id, detail or {})
+    if at is not None:
+        row = replace(row, at=at)
+    await tx.audit.insert(row)
+    log_row(row)
     return row
 
 
@@ -186,3 +204,60 @@ async def list_events(
     async with rt.storage.read() as tx:
         rows, total = await tx.audit.list(query, limit=limit, offset=offset)
     return [_event(row) for row in rows], total
+
+
+async def prune(rt: Runtime, older_than: timedelta) -> tuple[int, datetime]:
+    """Delete the events older than `older_than` (retention, docs/operations.md); returns how many and
+    the cut-off. The prune itself is the one row it leaves behind (who removed how much), in the same
+    transaction, so a log that lost its history says so."""
+    _check_retention(older_than)
+    async with rt.storage.transaction() as tx:
+        return await _prune(tx, current(), older_than)
+
+
+def _check_retention(older_than: timedelta) -> None:
+    if older_than <= timedelta(0):
+        raise InvalidSetting("olderThan", "must be longer than zero")
+
+
+async def _prune(tx: Tx, actor: Actor, older_than: timedelta) -> tuple[int, datetime]:
+    now = utcnow()
+    before = now - older_than
+    deleted = await tx.audit.delete_before(before)
+    detail = {"before": before.isoformat(), "deleted": deleted}
+    await record(tx, actor, "audit.prune", "audit", None, detail, at=now)
+    return deleted, before
+
+
+RETENTION = Actor("system", "audit retention")
+PRUNE_LEASE = "audit-prune"
+PRUNE_EVERY = timedelta(days=1)
+PRUNE_CHECK_SECONDS = 3600.0
+
+
+async def prune_if_due(rt: Runtime, older_than: timedelta) -> int | None:
+    """The `audit_retention` setting's pass: prune as RETENTION unless another worker or replica did
+    within the last day; how many events went, or None when it was not due. The `audit-prune` lease
+    is taken for a day by a holder of this pass alone and never released: only the first pass after
+    it ran out prunes, wherever it runs (rule 13), and a failed prune rolls the lease back with it."""
+    _check_retention(older_than)
+    async with rt.storage.transaction() as tx:
+        now = utcnow()
+        if not await tx.leases.try_acquire(PRUNE_LEASE, make_id(), now=now, ttl=PRUNE_EVERY):
+            return None
+        deleted, _ = await _prune(tx, RETENTION, older_than)
+    return deleted
+
+
+async def run_pruner(
+    rt: Runtime, stop: asyncio.Event, older_than: timedelta, *, interval: float = PRUNE_CHECK_SECONDS
+) -> None:
+    """Every worker runs this when `audit_retention` is set: a pass at start, then every `interval`
+    seconds until `stop`; at most one pass a day prunes (prune_if_due)."""
+    while not stop.is_set():
+        try:
+            await prune_if_due(rt, older_than)
+        except OSError as exc:  # the database away for a moment: the next pass catches up
+            audit_log.warning("audit retention: %s", exc)
+        with suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)

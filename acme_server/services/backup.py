@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from acme_server.errors import Malformed
+from acme_server.services import audit
 from acme_server.storage import backup as storage_backup
 from acme_server.storage.backup import BackupSummary
 
@@ -36,14 +37,22 @@ async def backup_database(database_url: str, path: Path) -> BackupSummary:
     return summary
 
 
-async def restore_database(database_url: str, path: Path, *, force: bool = False) -> BackupSummary:
+async def restore_database(
+    database_url: str, path: Path, *, force: bool = False, actor: audit.Actor | None = None
+) -> BackupSummary:
     """Load the backup at `path` into the database at `database_url`: all of it or nothing. Refuses a
-    database that holds data unless `force` (then everything in it is replaced)."""
+    database that holds data unless `force` (then everything in it is replaced). The restored database
+    holds one more audit row than the file: the restore itself, by `actor` (the CLI: its shell user)."""
     try:
         source = path.open("rb")
     except OSError as exc:
         raise Malformed(f"cannot read {path}: {exc.strerror}") from None
+    row = audit.new_row(
+        actor or audit.current(), "database.restore", "database", None, {"file": str(path), "force": force}
+    )
     with source:
-        return await storage_backup.restore_backup(
-            database_url, source, name=str(path), force=force, now=datetime.now(UTC)
+        summary = await storage_backup.restore_backup(
+            database_url, source, name=str(path), force=force, now=datetime.now(UTC), audit=row
         )
+    audit.log_row(row)
+    return summary

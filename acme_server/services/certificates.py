@@ -362,10 +362,23 @@ async def latest_active(rt: Runtime, profile: str) -> CertificateInfo:
         return _info(found[0], await tx.certificates.get_metadata(found[0].id))
 
 
+async def _store_metadata(
+    tx: Tx, record: CertificateRecord, old: Mapping[str, str], new: dict[str, str]
+) -> None:
+    """Write `new` as the certificate's metadata, with its audit row naming the keys set or changed and
+    the keys removed (not the values: the row says what changed, the certificate shows the rest)."""
+    await tx.certificates.set_metadata(record.id, new)
+    changed = sorted(key for key, value in new.items() if old.get(key) != value)
+    removed = sorted(key for key in old if key not in new)
+    detail = {"serial": record.serial, "set": changed, "removed": removed}
+    await audit.record(tx, audit.current(), "certificate.metadata", "certificate", record.id, detail)
+
+
 async def set_metadata(rt: Runtime, certificate_id: str, metadata: dict[str, str]) -> CertificateInfo:
     async with rt.storage.transaction() as tx:
         record = await find_record(tx, certificate_id)
-        await tx.certificates.set_metadata(record.id, metadata)
+        old = await tx.certificates.get_metadata(record.id)
+        await _store_metadata(tx, record, old, dict(metadata))
     return _info(record, dict(metadata))
 
 
@@ -375,13 +388,14 @@ async def update_metadata(
     """Set the keys given, remove those given as None, keep the rest (one transaction)."""
     async with rt.storage.transaction() as tx:
         record = await find_record(tx, certificate_id)
-        metadata = await tx.certificates.get_metadata(record.id)
+        old = await tx.certificates.get_metadata(record.id)
+        metadata = dict(old)
         for key, value in changes.items():
             if value is None:
                 metadata.pop(key, None)
             else:
                 metadata[key] = value
-        await tx.certificates.set_metadata(record.id, metadata)
+        await _store_metadata(tx, record, old, metadata)
     return _info(record, metadata)
 
 

@@ -8,7 +8,7 @@ import asyncio
 import logging
 
 from acme_server.errors import AlreadyRenewed, NotRenewable
-from acme_server.services import certificates, renewal_info, syncs
+from acme_server.services import audit, certificates, renewal_info, syncs
 from acme_server.services.certificates import CertificateInfo
 from acme_server.services.runtime import Runtime
 from acme_server.storage import CertificateRecord
@@ -45,10 +45,14 @@ def _new_key(record: CertificateRecord) -> PrivateKey:
     return generate_key(algorithm)
 
 
-async def renew_certificate(rt: Runtime, certificate_id: str, *, actor: str) -> CertificateInfo:
+async def renew_certificate(
+    rt: Runtime, certificate_id: str, *, actor: str, audit_action: str | None = None
+) -> CertificateInfo:
     """Issue the successor of `certificate_id`. A server-held key is replaced by a fresh key of the
     same algorithm; a certificate from a CSR keeps its public key (the key's owner holds the private
-    half). Two renewals racing for one certificate store one successor; the other gets AlreadyRenewed."""
+    half). Two renewals racing for one certificate store one successor; the other gets AlreadyRenewed.
+    `audit_action`: the audit row stored with the successor (an operator's renew now; the scheduler's
+    renewals are its attempts, services/renewals.py)."""
     async with rt.storage.read() as tx:
         old = await certificates.find_record(tx, certificate_id)
         metadata = await tx.certificates.get_metadata(old.id)
@@ -80,6 +84,9 @@ async def renew_certificate(rt: Runtime, certificate_id: str, *, actor: str) -> 
             friendly_name=old.friendly_name,
             renewed_from=old,
         )
+        if audit_action is not None:
+            detail = {"serial": old.serial, "how": "reissued", "successor": successor.id}
+            await audit.record(tx, audit.current(), audit_action, "certificate", old.id, detail)
         pushes = await syncs.pending_pushes(tx, successor.id, successor.profile_id)
     await syncs.push_pending(rt, pushes)
     log.info("certificate %s renewed by %s as %s (%s)", old.id, actor, successor.id, successor.serial)
@@ -95,4 +102,4 @@ async def renew_now(rt: Runtime, certificate_id: str, *, actor: str) -> Certific
         record = await certificates.find_record(tx, certificate_id)
     if record.enrollment == "acme":
         return await renewal_info.mark_for_renewal(rt, record.id)
-    return await renew_certificate(rt, record.id, actor=actor)
+    return await renew_certificate(rt, record.id, actor=actor, audit_action="certificate.renew_now")

@@ -10,7 +10,7 @@ from datetime import datetime
 from cryptography import x509
 
 from acme_server.errors import Conflict, Malformed, NotFound
-from acme_server.services import cas, certificates
+from acme_server.services import audit, cas, certificates
 from acme_server.services.runtime import Runtime
 from acme_server.storage import CertificateRecord, Tx
 from ca_core.export import load_certificates_pem
@@ -113,6 +113,9 @@ async def mark_for_renewal(rt: Runtime, certificate_id: str) -> certificates.Cer
         metadata = await tx.certificates.get_metadata(record.id)
         metadata.setdefault(RENEWAL_REQUESTED, rt.clock.now().isoformat())
         await tx.certificates.set_metadata(record.id, metadata)
+        # Renew now by any path (API, CLI, UI): the client is asked to renew through renewalInfo.
+        detail = {"serial": record.serial, "how": "renewalInfo", "requestedAt": metadata[RENEWAL_REQUESTED]}
+        await audit.record(tx, audit.current(), "certificate.renew_now", "certificate", record.id, detail)
     return await certificates.get_certificate(rt, record.id)
 
 

@@ -18,7 +18,7 @@ from typing import Final
 
 from acme_server.errors import AlreadyRenewed, NotRenewable
 from acme_server.observability import metrics
-from acme_server.services import catalog, certificates, rotation
+from acme_server.services import audit, catalog, certificates, rotation
 from acme_server.services.certificates import CertificateInfo
 from acme_server.services.renew import renew_certificate
 from acme_server.services.runtime import Runtime
@@ -120,6 +120,8 @@ async def set_auto_renew(rt: Runtime, certificate_id: str, enabled: bool) -> Cer
         if enabled:
             check_auto_renewable(record)
         await tx.certificates.set_auto_renew(record.id, enabled)
+        detail = {"serial": record.serial, "enabled": enabled}
+        await audit.record(tx, audit.current(), "certificate.auto_renew", "certificate", record.id, detail)
     return await certificates.get_certificate(rt, record.id)
 
 

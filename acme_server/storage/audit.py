@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, insert, or_, select
+from sqlalchemy import ColumnElement, delete, func, insert, or_, select
 
-from acme_server.storage.base import Repository, make_id
+from acme_server.storage.base import Repository
 from acme_server.storage.tables import audit_events
 
 
@@ -38,6 +37,11 @@ class AuditFilter:
     target: str | None = None  # the target's id, or its kind (profile)
 
 
+def audit_values(row: AuditRecord) -> dict[str, Any]:
+    """The row's columns (for INSERT, here and in a restore's own transaction)."""
+    return {column.name: getattr(row, column.name) for column in fields(row)}
+
+
 def _conditions(query: AuditFilter) -> list[ColumnElement[bool]]:
     c = audit_events.c
     conditions: list[ColumnElement[bool]] = []
@@ -57,33 +61,13 @@ def _conditions(query: AuditFilter) -> list[ColumnElement[bool]]:
 
 
 class AuditRepository(Repository):
-    async def add(
-        self,
-        *,
-        at: datetime,
-        actor_kind: str,
-        actor_name: str,
-        actor_id: str | None,
-        action: str,
-        target_kind: str,
-        target_id: str | None,
-        detail: Mapping[str, Any],
-        request_id: str | None,
-    ) -> AuditRecord:
-        values: dict[str, Any] = {
-            "id": make_id(),
-            "at": at,
-            "actor_kind": actor_kind,
-            "actor_name": actor_name,
-            "actor_id": actor_id,
-            "action": action,
-            "target_kind": target_kind,
-            "target_id": target_id,
-            "detail": dict(detail),
-            "request_id": request_id,
-        }
-        await self._execute(insert(audit_events).values(**values))
-        return AuditRecord(**values)
+    async def insert(self, row: AuditRecord) -> None:
+        await self._execute(insert(audit_events).values(**audit_values(row)))
+
+    async def delete_before(self, before: datetime) -> int:
+        """Delete the events older than `before` (retention); how many were deleted."""
+        result = await self._execute(delete(audit_events).where(audit_events.c.at < before))
+        return int(result.rowcount or 0)
 
     async def list(
         self, query: AuditFilter, *, limit: int = 50, offset: int = 0

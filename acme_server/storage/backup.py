@@ -27,7 +27,7 @@ import gzip
 import hashlib
 import json
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import IO, Any, Final
 
@@ -54,8 +54,9 @@ from sqlalchemy.types import TypeEngine
 
 from acme_server.errors import ConfigError, Conflict, Malformed
 from acme_server.storage import migrate
+from acme_server.storage.audit import AuditRecord, audit_values
 from acme_server.storage.engine import create_engine
-from acme_server.storage.tables import UTCDateTime, metadata
+from acme_server.storage.tables import UTCDateTime, audit_events, metadata
 
 FORMAT: Final = "acme-server-backup"
 VERSION: Final = 1
@@ -227,9 +228,11 @@ class _Reader:
 
 
 async def restore_backup(
-    url: str, source: IO[bytes], *, name: str, force: bool, now: datetime
+    url: str, source: IO[bytes], *, name: str, force: bool, now: datetime, audit: AuditRecord | None = None
 ) -> BackupSummary:
-    """Load the backup in `source` into the database at `url`, all or nothing."""
+    """Load the backup in `source` into the database at `url`, all or nothing. `audit`: the restore's
+    own audit row, stored after the rows of the file in the same transaction (with the backup's
+    revision and creation time added to its detail), so the restored log records the restore."""
     reader = _Reader(source, name)
     header = reader.next()
     if not isinstance(header, dict) or header.get("format") != FORMAT:
@@ -250,6 +253,10 @@ async def restore_backup(
     try:
         async with engine.connect() as connection, connection.begin():
             rows = await connection.run_sync(lambda sync: _load(sync, reader, revision, force=force, now=now))
+            if audit is not None:
+                backup = {"revision": revision, "backupCreatedAt": created_at.isoformat()}
+                row = replace(audit, detail={**audit.detail, **backup})
+                await connection.execute(insert(audit_events).values(**audit_values(row)))
     finally:
         await engine.dispose()
     return BackupSummary(

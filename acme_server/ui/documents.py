@@ -2,8 +2,9 @@
 one document as a form (create, edit) and delete, which the services refuse with a 409 while the
 profile or policy is in use. Both are named documents that ca_core validates, so one field table per
 kind drives the form: each field reads and writes one path of the document, and a refusal naming a
-path (`keyUsages[1]`, `altNames.dns.allowed[0]`) is shown next to that field. Settings the form
-leaves out (basic constraints, renewal window, subject patterns) keep their stored values."""
+path (`keyUsages[1]`, `altNames.dns.allowed[0]`, `basicConstraints.pathLength`) is shown next to that
+field. Every setting of the API's documents has a field, so an edit in the form changes what the API
+would, and keeps nothing out of sight."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from acme_server.services.tokens import Role
 from acme_server.ui.pages import Endpoint, Page, page
 from ca_core.errors import CAError, InvalidSetting
 from ca_core.keys import KeyAlgorithm
-from ca_core.policy import Policy
+from ca_core.policy import SUBJECT_POLICY_ATTRIBUTES, Policy
 from ca_core.profile import ChallengeType, EnrollmentMethod, ExtendedKeyUsage, KeyUsage, Profile
 
 Options = Callable[[Runtime], Awaitable[list[tuple[str, str]]]]  # (value, label)
@@ -33,7 +34,9 @@ class Field:
     name: str  # the form field
     label: str
     path: tuple[str, ...]  # where in the document
-    kind: str = "text"  # text | number | optional | lines | checks | bool | select | issuer
+    # text | number | optional (empty: null) | optional_number | lines | patterns (lines; empty: the key
+    # is left out, as "no restriction" differs from "nothing allowed") | checks | bool | select | issuer
+    kind: str = "text"
     options: Sequence[str] = ()  # for checks
     choices: Options | None = None  # for select and issuer
     hint: str = ""
@@ -69,6 +72,14 @@ PROFILE_FIELDS = (
         "key_algorithms", "Allowed key algorithms", ("allowedKeyAlgorithms",), "checks", _values(KeyAlgorithm)
     ),
     Field("enrollment_methods", "Enrollment", ("enrollmentMethods",), "checks", _values(EnrollmentMethod)),
+    Field("basic_ca", "Basic constraints: a CA certificate (CA:TRUE)", ("basicConstraints", "ca"), "bool"),
+    Field(
+        "path_length",
+        "Basic constraints: path length",
+        ("basicConstraints", "pathLength"),
+        "optional_number",
+        hint="empty: no limit; needs CA:TRUE",
+    ),
     Field("renew_before_days", "Renew before (days)", ("renewBeforeDays",), "number"),
     Field("auto_renew", "Auto-renew new certificates", ("autoRenewByDefault",), "bool"),
     Field("require_eab", "ACME: require external account binding", ("requireEab",), "bool"),
@@ -87,6 +98,20 @@ PROFILE_FIELDS = (
         hint="30d; 0d: never",
     ),
     Field("max_backdate", "ACME: maximum backdating of notBefore", ("maxBackdate",), hint="1h; 0: none"),
+    Field(
+        "renewal_window_start",
+        "ACME renewalInfo: window starts at (% of lifetime)",
+        ("renewalWindow", "start"),
+        "number",
+        hint="0-100",
+    ),
+    Field(
+        "renewal_window_end",
+        "ACME renewalInfo: window ends at (% of lifetime)",
+        ("renewalWindow", "end"),
+        "number",
+        hint="0-100",
+    ),
 )
 
 
@@ -105,6 +130,16 @@ POLICY_FIELDS = (
     *_names("ip", "IP addresses"),
     *_names("email", "E-mail addresses"),
     *_names("uri", "URIs"),
+    *(
+        Field(
+            f"subject_{attribute}",
+            f"Subject {attribute}: allowed values",
+            ("subject", "allowed", attribute),
+            "patterns",
+            hint="one glob a line (* and ?); empty: any",
+        )
+        for attribute in SUBJECT_POLICY_ATTRIBUTES
+    ),
     Field(
         "required_subject",
         "Required subject attributes",
@@ -210,20 +245,38 @@ def _write(document: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
     document[path[-1]] = value
 
 
+def _remove(document: dict[str, Any], path: tuple[str, ...]) -> None:
+    parent = _read(document, path[:-1])
+    if isinstance(parent, dict):
+        parent.pop(path[-1], None)
+
+
 def _submitted(current: Page, field: Field) -> Any:
     if field.kind == "checks":
         assert current.form is not None
         return [str(v) for v in current.form.getlist(field.name)]
     if field.kind == "bool":
         return current.field(field.name) == "yes"
-    if field.kind == "lines":
-        return [line.strip() for line in current.field(field.name).splitlines() if line.strip()]
+    if field.kind in ("lines", "patterns"):
+        lines = [line.strip() for line in current.field(field.name).splitlines() if line.strip()]
+        return lines or (None if field.kind == "patterns" else [])
     text = current.field(field.name)
-    if field.kind == "number":
-        return int(text) if text.isdigit() else text
+    if field.kind in ("number", "optional_number"):
+        return _number(text.strip(), optional=field.kind == "optional_number")
     if field.kind in ("optional", "select"):
         return text or None
     return text
+
+
+def _number(text: str, *, optional: bool) -> int | str | None:
+    """A whole number as typed (-1 too: the document's checks refuse it naming the field); anything
+    else is passed on as text for the same reason; empty is null where the setting may be null."""
+    if not text and optional:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return text
 
 
 def _document_from_form(current: Page, kind: Kind, base: Mapping[str, Any]) -> dict[str, Any]:
@@ -234,7 +287,10 @@ def _document_from_form(current: Page, kind: Kind, base: Mapping[str, Any]) -> d
         if field.kind == "issuer":  # no CA chosen: self-signed
             document["issuerType"] = "ca" if value else "self-signed"
             value = value or None
-        _write(document, field.path, value)
+        if field.kind == "patterns" and value is None:
+            _remove(document, field.path)
+        else:
+            _write(document, field.path, value)
     return document
 
 

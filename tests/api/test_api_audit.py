@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import CM, ApiServer, make_pki
+from tests.api.conftest import CM, ApiServer, issue_managed, make_pki
 
 
 async def test_each_api_change_is_listed_with_its_token_and_request_id(
@@ -85,3 +85,27 @@ async def test_the_audit_list_is_in_the_openapi_document(api: ApiServer) -> None
         "offset",
     }
     assert "AuditEventList" in document["components"]["schemas"]
+
+
+async def test_metadata_auto_renewal_and_renew_now_over_the_api_are_rows_of_the_operator_token(
+    api: ApiServer,
+) -> None:
+    await make_pki(api)
+    cert = (await issue_managed(api))["certificate"]
+    base = f"{CM}/certificates/{cert['id']}"
+    await api.ok("PATCH", f"{base}/metadata", role="operator", json={"metadata": {"env": None, "tier": "1"}})
+    await api.ok("PUT", f"{base}/auto-renewal", role="operator", json={"enabled": True})
+    new = await api.ok("POST", f"{base}/renew", role="operator", status=201)
+    page = await api.ok("GET", f"/api/v1/audit?target={cert['id']}")
+    renewed, switched, edited = page["events"]
+    assert all(
+        e["actor"]["kind"] == "token" and e["actor"]["name"] == "operator-test" for e in page["events"]
+    )
+    assert (edited["action"], edited["detail"]["set"], edited["detail"]["removed"]) == (
+        "certificate.metadata",
+        ["tier"],
+        ["env"],
+    )
+    assert (switched["action"], switched["detail"]["enabled"]) == ("certificate.auto_renew", True)
+    assert (renewed["action"], renewed["detail"]["successor"]) == ("certificate.renew_now", new["id"])
+    assert page["totalCount"] == 3

@@ -1,20 +1,34 @@
-"""`acme-server audit list` end to end on a real database (changes made from the shell are the OS
-user's), and the progress line of long commands: drawn on a terminal (a pty), never in piped output."""
+"""`acme-server audit list` and `audit prune` end to end on a real database (changes made from the
+shell, a restore among them, are the OS user's), and the progress line of long commands: drawn on a
+terminal (a pty), never in piped output."""
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import io
 import os
 import pty
+import re
 import subprocess
 import sys
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from acme_server.cli.common import Progress
+from acme_server.config import load_settings
+from acme_server.services import audit, bootstrap, certificates
+from acme_server.services.runtime import open_runtime
+from acme_server.storage import Storage
+from ca_core.csr import build_csr
+from ca_core.keys import KeyAlgorithm, generate_key
+from ca_core.request import Subject, SubjectAltNames
 from tests.cli.test_cli import CLI
+from tests.test_serve import Server
 
 ROOT = Path(__file__).parents[2]
 
@@ -124,3 +138,114 @@ def test_backup_and_restore_show_progress_on_a_terminal_only(tmp_path: Path) -> 
     (tmp_path / "other").mkdir()  # a restore fills an empty database, in a directory that exists
     out, err = _run(tmp_path / "other", "restore", backup, stderr_tty=False)
     assert err == b"" and out.startswith(b"restored ")
+
+
+async def _old_events(database_url: str, *ages: timedelta) -> None:
+    storage = await Storage.open(database_url)
+    try:
+        async with storage.transaction() as tx:
+            for age in ages:
+                at = datetime.now(UTC) - age
+                await audit.record(
+                    tx, audit.shell_actor(), "policy.update", "policy", f"old-{age.days}", at=at
+                )
+    finally:
+        await storage.close()
+
+
+def test_prune_deletes_events_older_than_the_duration_and_is_listed_itself(
+    cli: CLI, database_url: str
+) -> None:
+    cli("policy", "create", "recent")
+    asyncio.run(_old_events(database_url, timedelta(days=500), timedelta(days=400), timedelta(days=30)))
+    out = cli("audit", "prune", "--older-than", "365d")
+    assert re.fullmatch(r"deleted 2 audit events from before \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00\n", out), (
+        out
+    )
+    events = cli.json("audit", "list")
+    assert isinstance(events, list)
+    assert [e["action"] for e in events][:2] == ["audit.prune", "policy.create"]
+    assert events[0]["target"] == {"kind": "audit", "id": None}
+    assert {e["target"]["id"] for e in events if e["action"] == "policy.update"} == {"old-30"}
+    assert events[0]["actor"] == {"kind": "shell", "name": getpass.getuser(), "id": None}
+    assert events[0]["detail"]["deleted"] == 2
+    again = cli.json("audit", "prune", "--older-than", "365d")
+    assert isinstance(again, dict) and again["deleted"] == 0
+
+
+def test_a_bad_prune_duration_is_one_error_line(cli: CLI) -> None:
+    for bad in ("forever", "0d"):
+        message = cli("audit", "prune", "--older-than", bad, expect=1)
+        assert message.startswith(f"error: --older-than: '{bad}'") and message.count("\n") == 1, message
+    with pytest.raises(SystemExit) as usage:  # the option is required: a usage error, exit 2
+        cli("audit", "prune")
+    assert usage.value.code == 2
+
+
+def test_a_restore_from_the_shell_is_a_row_of_the_os_user_in_the_restored_log(
+    tmp_path: Path, empty_database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cli = CLI(tmp_path / "data", empty_database_url, capsys)
+    cli("ca", "create-root", "corp-root")
+    backup = tmp_path / "all.backup"
+    cli("backup", str(backup))
+    assert cli("restore", str(backup), "--force").startswith("restored ")
+    (event,) = cli.json("audit", "list", "--action", "database")  # type: ignore[misc]
+    assert event["action"] == "database.restore" and event["detail"]["file"] == str(backup)
+    assert event["actor"] == {"kind": "shell", "name": getpass.getuser(), "id": None}
+
+
+async def _acme_certificate(data_dir: Path, database_url: str) -> str:
+    """A certificate as an ACME client holds it (its own key, enrollment acme), issued by the services."""
+    rt = await open_runtime(load_settings({"data_dir": str(data_dir), "database": database_url}, {}))
+    try:
+        await bootstrap.ensure_dev_setup(rt)  # the dev CAs and the `default` profile
+        key = generate_key(KeyAlgorithm.EC_prime256v1)
+        names = Subject(common_name="acme.example.internal"), SubjectAltNames(dns=("acme.example.internal",))
+        csr = build_csr(*names, key).public_bytes(Encoding.PEM)
+        cert = await certificates.issue_certificate(rt, profile="default", csr_pem=csr, enrollment="acme")
+    finally:
+        await rt.storage.close()
+    return cert.id
+
+
+def test_renew_now_from_the_shell_is_a_row_of_the_os_user(
+    cli: CLI, tmp_path: Path, database_url: str
+) -> None:
+    certificate_id = asyncio.run(_acme_certificate(tmp_path / "data", database_url))
+    assert "renewal-requested" in cli("cert", "request-renewal", certificate_id)
+    (event,) = cli.json("audit", "list", "--action", "certificate.renew_now")  # type: ignore[misc]
+    assert (event["target"], event["detail"]["how"]) == (
+        {"kind": "certificate", "id": certificate_id},
+        "renewalInfo",
+    )
+    assert event["actor"] == {"kind": "shell", "name": getpass.getuser(), "id": None}
+
+
+async def _prune_rows(data_dir: Path) -> list[dict[str, object]]:
+    rt = await open_runtime(load_settings({"data_dir": str(data_dir)}, {}))
+    try:
+        events, _ = await audit.list_events(rt, action="audit.prune")
+    finally:
+        await rt.storage.close()
+    return [event.as_dict() for event in events]
+
+
+def test_a_server_with_audit_retention_prunes_at_start(tmp_path: Path) -> None:
+    """`serve --audit-retention 30d`: each worker's pruner runs a pass at start (then hourly; at most
+    one a day prunes)."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    asyncio.run(
+        _old_events(f"sqlite:///{data_dir / 'acme-server.db'}", timedelta(days=40), timedelta(days=2))
+    )
+    server = Server(data_dir, "--audit-retention", "30d")
+    try:
+        deadline = time.monotonic() + 30
+        while not (rows := asyncio.run(_prune_rows(data_dir))) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        server.stop()
+    (row,) = rows
+    assert row["actor"] == {"kind": "system", "name": "audit retention", "id": None}
+    assert row["detail"]["deleted"] == 1  # type: ignore[index]

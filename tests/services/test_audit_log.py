@@ -43,7 +43,9 @@ async def _one_row(rt: Runtime, change: Callable[[], Awaitable[Any]]) -> tuple[A
     return result, added[0]
 
 
-def _check(row: AuditRecord, action: str, target_kind: str, target_id: str, actor: Actor = TESTER) -> None:
+def _check(
+    row: AuditRecord, action: str, target_kind: str, target_id: str | None, actor: Actor = TESTER
+) -> None:
     assert (row.action, row.target_kind, row.target_id) == (action, target_kind, target_id)
     assert (row.actor_kind, row.actor_name, row.actor_id) == (actor.kind, actor.name, actor.id)
     assert row.at.tzinfo is not None and abs(datetime.now(UTC) - row.at) < timedelta(minutes=5)

@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
 from acme_server.config import load_settings
-from acme_server.services import eab, profiles
+from acme_server.services import eab, policies, profiles
 from acme_server.services.runtime import open_runtime
 from acme_server.services.tokens import Role
 from ca_core.jose import b64encode
@@ -168,6 +168,82 @@ def test_a_policy_is_created_with_name_patterns_and_one_in_use_is_not_deleted(pa
     page.click("#delete-submit")
     page.wait_for_url("**/ui/policies")
     expect(page.locator("#policies")).not_to_contain_text("partners")
+
+
+async def _stored(ui: UI, kind: str, name: str) -> dict[str, Any]:
+    """The document the services hold for profile or policy `name` (what the API returns)."""
+    flags = {"data_dir": str(ui.data_dir), "listen": f"127.0.0.1:{ui.server.port}"}
+    rt = await open_runtime(load_settings(flags, {}))
+    try:
+        if kind == "profile":
+            return (await profiles.get_profile(rt, name)).profile.to_document()
+        return (await policies.get_policy(rt, name)).policy.to_document()
+    finally:
+        await rt.storage.close()
+
+
+def test_a_profile_form_sets_basic_constraints_and_the_renewal_window(page: Page, ui: UI) -> None:
+    sign_in(page, ui, Role.ADMIN)
+    page.goto(ui.url + "/profiles/new")
+    page.fill("#name", "sub-ca")
+    page.select_option("#issuer", label="dev-intermediate")
+    page.fill("#path_length", "0")  # without CA:TRUE: refused next to the field, what was typed kept
+    page.fill("#renewal_window_start", "50")
+    page.fill("#renewal_window_end", "80")
+    with page.expect_response(re.compile(r".*/profiles$")) as answer:
+        page.click("#save")
+    assert answer.value.status == 400
+    expect(page.locator("#path_length-error")).to_contain_text("needs basicConstraints.ca")
+    expect(page.locator("#path_length")).to_have_value("0")
+    page.check("#basic_ca")
+    page.click("#save")
+    page.wait_for_url("**/ui/profiles/sub-ca")
+    expect(page.locator("#basic_ca")).to_be_checked()
+    expect(page.locator("#path_length")).to_have_value("0")
+    stored = in_thread(_stored(ui, "profile", "sub-ca"))
+    assert stored["basicConstraints"] == {"ca": True, "pathLength": 0}
+    assert stored["renewalWindow"] == {"start": 50, "end": 80}
+    # edit: a window that ends before it starts, then a negative path length, each refused in place
+    page.fill("#renewal_window_start", "90")
+    page.click("#save")
+    expect(page.locator("#renewal_window_start-error")).to_contain_text("start must be earlier than end")
+    page.fill("#renewal_window_start", "60")
+    page.fill("#path_length", "-1")
+    page.click("#save")
+    expect(page.locator("#path_length-error")).to_contain_text("must not be negative")
+    page.fill("#path_length", "")  # empty: no limit
+    page.uncheck("#basic_ca")
+    page.click("#save")
+    expect(page.locator("#saved")).to_be_visible()
+    stored = in_thread(_stored(ui, "profile", "sub-ca"))
+    assert stored["basicConstraints"] == {"ca": False, "pathLength": None}
+    assert stored["renewalWindow"] == {"start": 60, "end": 80}
+
+
+def test_a_policy_form_sets_subject_patterns_and_an_emptied_one_allows_any(page: Page, ui: UI) -> None:
+    sign_in(page, ui, Role.ADMIN)
+    page.goto(ui.url + "/policies/new")
+    page.fill("#name", "subjects")
+    page.fill("#subject_O", "Example\nExample *")
+    page.fill("#subject_C", "DE")
+    page.fill("#commonName_allowed", "*.example.com")
+    page.fill("#dns_denied", "-bad-.example.com")
+    page.click("#save")
+    expect(page.locator("#dns_denied-error")).to_contain_text("-bad-.example.com")
+    expect(page.locator("#subject_O")).to_have_value("Example\nExample *")  # kept while refused
+    page.fill("#dns_denied", "")
+    page.click("#save")
+    page.wait_for_url("**/ui/policies/subjects")
+    expect(page.locator("#subject_C")).to_have_value("DE")
+    stored = in_thread(_stored(ui, "policy", "subjects"))
+    assert stored["subject"]["allowed"] == {"O": ["Example", "Example *"], "C": ["DE"]}
+    assert stored["commonName"]["allowed"] == ["*.example.com"]
+    page.fill("#subject_C", "")  # no longer restricted (an empty list would allow no country at all)
+    page.fill("#subject_OU", "Web")
+    page.click("#save")
+    expect(page.locator("#saved")).to_be_visible()
+    stored = in_thread(_stored(ui, "policy", "subjects"))
+    assert stored["subject"]["allowed"] == {"O": ["Example", "Example *"], "OU": ["Web"]}
 
 
 def test_viewers_read_profiles_and_policies_but_change_nothing(page: Page, ui: UI) -> None:
