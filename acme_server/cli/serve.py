@@ -22,7 +22,7 @@ from acme_server.observability.logs import configure_logging
 from acme_server.services import bootstrap, cas
 from acme_server.services.bootstrap import TLSFiles
 from acme_server.services.runtime import Runtime, open_runtime
-from acme_server.status.sidecar import create_status_app
+from acme_server.sidecar import create_status_app
 
 
 def register(commands: Any) -> None:

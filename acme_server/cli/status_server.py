@@ -14,7 +14,7 @@ from acme_server.cli.common import FAST_SERVER, settings_options
 from acme_server.config import Settings, load_settings, split_listen
 from acme_server.services import cas
 from acme_server.services.runtime import open_runtime
-from acme_server.status.sidecar import create_status_app
+from acme_server.sidecar import create_status_app
 
 DEFAULT_LISTEN = "127.0.0.1:14080"
 
