@@ -17,7 +17,7 @@ from typing import Any, Final
 from acme_server.destinations import DESTINATIONS, Bundle, Target, get_destination
 from acme_server.errors import Forbidden, NotFound
 from acme_server.observability import metrics
-from acme_server.services import audit, leases, profiles
+from acme_server.services import audit, leases, named, profiles
 from acme_server.services.bundles import pem_bundle_of
 from acme_server.services.runtime import Runtime
 from acme_server.services.tokens import Role
@@ -139,10 +139,7 @@ def reload_command_names(rt: Runtime) -> list[str]:
 
 async def find_record(tx: Tx, ref: str) -> SyncRecord:
     """A sync by id or name."""
-    record = await tx.syncs.get(ref) or await tx.syncs.get_by_name(ref)
-    if record is None:
-        raise NotFound("sync", ref)
-    return record
+    return await named.find(tx.syncs, "sync", ref)
 
 
 def _check_name(name: str) -> None:
