@@ -4,14 +4,11 @@ lifespan that opens storage and starts this worker's validation loop."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import json
 import logging
 import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
-from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -32,7 +29,7 @@ from acme_server.acme.routes import ROUTES as ACME_ROUTES
 from acme_server.acme.routes import AcmeHeaders
 from acme_server.api.metrics import get_metrics
 from acme_server.api.routes import api_mount
-from acme_server.config import Settings, rate_limits_from
+from acme_server.config import Settings, from_environment
 from acme_server.observability import logs, metrics
 from acme_server.services import audit, cas, challenges, crls, orders, renewals, syncs
 from acme_server.services import metrics as scrape
@@ -109,7 +106,7 @@ ROUTES: list[BaseRoute] = [
     Route("/healthz", health.healthz, name="health"),
     Route("/readyz", health.readyz, name="ready"),
     Route("/metrics", get_metrics, name="metrics", methods=["GET"]),
-    *STATUS_ROUTES,  # CRLs and OCSP; also on the plain-HTTP status listener (status/sidecar.py)
+    *STATUS_ROUTES,  # CRLs and OCSP; also on the plain-HTTP status listener (sidecar.py)
     Route("/roots.pem", trust.roots_bundle, name="roots"),
     Route("/roots/{index:int}", trust.root, name="root"),
     Route("/ca/{ca}.pem", trust.ca_bundle, name="ca_bundle"),
@@ -227,21 +224,8 @@ def create_app(
     )
 
 
-def settings_to_environment(settings: Settings) -> str:
-    values = dataclasses.asdict(settings)
-    values["data_dir"] = str(settings.data_dir)
-    values["caa_identities"] = list(settings.caa_identities)
-    values["rate_limits"] = settings.rate_limits.to_config()
-    return json.dumps(values)
-
-
 def app_from_environment() -> Starlette:
     """uvicorn's factory for `serve --workers N`: each worker rebuilds the settings `serve` validated."""
-    values = json.loads(os.environ[SETTINGS_ENV])
-    values["data_dir"] = Path(values["data_dir"])
-    values["caa_identities"] = tuple(values["caa_identities"])
-    values["reload_commands"] = tuple((name, tuple(words)) for name, words in values["reload_commands"])
-    values["sync_directories"] = tuple(values["sync_directories"])
-    values["rate_limits"] = rate_limits_from(values["rate_limits"])
+    settings = from_environment(os.environ[SETTINGS_ENV])
     # serve names the multiprocess directory (prometheus_client reads the same variable on import).
-    return create_app(Settings(**values), metrics_dir=os.environ.get(MULTIPROC_ENV))
+    return create_app(settings, metrics_dir=os.environ.get(MULTIPROC_ENV))

@@ -1,5 +1,11 @@
 """Settings: one frozen, validated value built once from flags > environment > TOML file, then passed down.
-Nothing else in the server reads the environment (ARCHITECTURE rule 7)."""
+Nothing else in the server reads the environment (ARCHITECTURE rule 7).
+
+Each setting is declared once, as a field of `Settings` made by `setting(...)`: its default, its parser
+(which converts and bounds the value, raising a one-line ConfigError that names it), its help text and
+the commands that take it as a flag. The environment variable (ACME_SERVER_<NAME>), the TOML key (the
+name), the CLI flags (cli/common.py add_setting_flags) and the form `serve` hands its workers
+(to_environment / from_environment) all derive from that declaration."""
 
 from __future__ import annotations
 
@@ -8,11 +14,11 @@ import json
 import re
 import shlex
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from acme_server.errors import ConfigError
@@ -25,70 +31,40 @@ STATUS_PORT_OFFSET = 80  # the default status listener: the main port + 80 (1400
 OCSP_RESPONDERS = ("ca", "delegated")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("text", "json")
-_CHOICES = {"ocsp_responder": OCSP_RESPONDERS, "log_level": LOG_LEVELS, "log_format": LOG_FORMATS}
-
-# setting name -> environment variable (the TOML key is the setting name itself)
-ENVIRONMENT = {
-    "listen": "ACME_SERVER_LISTEN",
-    "data_dir": "ACME_SERVER_DATA_DIR",
-    "database": "ACME_SERVER_DATABASE",
-    "workers": "ACME_SERVER_WORKERS",
-    "base_url": "ACME_SERVER_BASE_URL",
-    "kek": "ACME_SERVER_KEK",
-    "pkcs11_module": "ACME_SERVER_PKCS11_MODULE",
-    "pkcs11_pin_file": "ACME_SERVER_PKCS11_PIN_FILE",
-    "http01_port": "ACME_SERVER_HTTP01_PORT",
-    "tlsalpn01_port": "ACME_SERVER_TLSALPN01_PORT",
-    "dns_resolver": "ACME_SERVER_DNS_RESOLVER",
-    "eab_required": "ACME_SERVER_EAB_REQUIRED",
-    "terms_of_service": "ACME_SERVER_TERMS_OF_SERVICE",
-    "website": "ACME_SERVER_WEBSITE",
-    "caa_identities": "ACME_SERVER_CAA_IDENTITIES",
-    "validation_timeout": "ACME_SERVER_VALIDATION_TIMEOUT",
-    "blocked_networks": "ACME_SERVER_BLOCKED_NETWORKS",
-    "block_private": "ACME_SERVER_BLOCK_PRIVATE",
-    "validation_allow_loopback": "ACME_SERVER_VALIDATION_ALLOW_LOOPBACK",
-    "renewal_interval": "ACME_SERVER_RENEWAL_INTERVAL",
-    "audit_retention": "ACME_SERVER_AUDIT_RETENTION",
-    "processing_lease": "ACME_SERVER_PROCESSING_LEASE",
-    "challenge_wait": "ACME_SERVER_CHALLENGE_WAIT",
-    "database_busy_timeout": "ACME_SERVER_DATABASE_BUSY_TIMEOUT",
-    "status_listen": "ACME_SERVER_STATUS_LISTEN",
-    "status_url": "ACME_SERVER_STATUS_URL",
-    "ocsp_responder": "ACME_SERVER_OCSP_RESPONDER",
-    "reload_commands": "ACME_SERVER_RELOAD_COMMANDS",
-    "reload_as_root": "ACME_SERVER_RELOAD_AS_ROOT",
-    "sync_directories": "ACME_SERVER_SYNC_DIRECTORIES",
-    "rate_limits": "ACME_SERVER_RATE_LIMITS",
-    "max_in_flight": "ACME_SERVER_MAX_IN_FLIGHT",
-    "log_level": "ACME_SERVER_LOG_LEVEL",
-    "log_format": "ACME_SERVER_LOG_FORMAT",
-    "shutdown_grace": "ACME_SERVER_SHUTDOWN_GRACE",
-    "test_nonce_reject_rate": "ACME_SERVER_TEST_NONCE_REJECT_RATE",
-    "test_validation_delay": "ACME_SERVER_TEST_VALIDATION_DELAY",
-}
-_FRACTIONS = {
-    "test_nonce_reject_rate": (0.0, 1.0),
-    "test_validation_delay": (0.0, 600.0),
-    "validation_timeout": (0.1, 120.0),
-    "renewal_interval": (0.0, 86400.0),
-    "processing_lease": (0.1, 86400.0),
-    "challenge_wait": (0.0, 30.0),
-    "database_busy_timeout": (0.0, 600.0),
-}
-_BOOLEANS = frozenset({"eab_required", "block_private", "validation_allow_loopback", "reload_as_root"})
 RELOAD_COMMAND_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-_INTEGERS = {
-    "workers": (1, 64),
-    "http01_port": (1, 65535),
-    "tlsalpn01_port": (1, 65535),
-    "max_in_flight": (0, 1_000_000),
-    "shutdown_grace": (0, 3600),
-}
 CONFIG_ENV = "ACME_SERVER_CONFIG"
+ENV_PREFIX: Final = "ACME_SERVER_"
 # The PKCS#11 user PIN: from this variable or the file --pkcs11-pin-file names, never from a flag (which
 # any user sees in `ps`) or the TOML file (docs/key-protection.md "CA keys in an HSM").
 PKCS11_PIN_ENV = "ACME_PKCS11_PIN"
+# Commands that take a setting as a flag: every command (the settings_options parent), or these.
+EVERY_COMMAND: Final = "*"
+SERVE: Final = ("serve",)
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+Parser = Callable[[str, Any], Any]  # (setting name, raw value from a flag, variable or TOML) -> value
+
+
+@dataclass(frozen=True)
+class Spec:
+    """How one setting is read: `parse` converts and checks a raw value; `dump` turns the value back
+    into what `parse` reads (the JSON `serve` hands its workers)."""
+
+    parse: Parser
+    help: str
+    flag_on: tuple[str, ...] = ()  # commands with a --NAME flag; EVERY_COMMAND: all of them
+    metavar: str | None = None
+    choices: tuple[str, ...] | None = None
+    is_switch: bool = False  # a flag without a value (sets True)
+    env: str | None = None  # None: ACME_SERVER_<NAME>
+    secret: bool = False  # from the environment only: never a flag or a TOML key, never in a repr
+    dump: Callable[[Any], Any] = lambda value: value
+
+
+def setting(default: Any, parse: Parser, help: str, **spec: Any) -> Any:
+    """A Settings field with its declaration (see Spec) in the field metadata."""
+    declared = Spec(parse, help, **spec)
+    return field(default=default, repr=not declared.secret, metadata={"setting": declared})
 
 
 @dataclass(frozen=True)
@@ -152,190 +128,6 @@ _MAX_LIMIT = 10_000_000
 _MAX_WINDOW = 7 * 86400
 
 
-@dataclass(frozen=True)
-class Settings:
-    listen: str = DEFAULT_LISTEN
-    data_dir: Path = Path(DEFAULT_DATA_DIR)
-    database: str | None = None  # None: SQLite file in data_dir
-    workers: int = 1
-    base_url: str | None = None  # None: derived from listen
-    kek: str | None = None  # base64url key-encryption key; None: <data_dir>/kek.key
-    # CA keys in a PKCS#11 token (docs/key-protection.md): the module to load (None: SoftHSM2's, when
-    # installed), and the user PIN: a file (mode 0600) or, only from the environment, ACME_PKCS11_PIN.
-    pkcs11_module: str | None = None
-    pkcs11_pin_file: str | None = None
-    pkcs11_pin: str | None = field(default=None, repr=False)
-    http01_port: int = 80  # where the VA connects for http-01 (RFC 8555 §8.3 says 80)
-    tlsalpn01_port: int = 443  # where the VA connects for tls-alpn-01 (RFC 8737 says 443)
-    dns_resolver: str | None = None  # HOST:PORT for the VA's DNS look-ups; None: the system's
-    eab_required: bool = False  # newAccount needs an external account binding (RFC 8555 §7.3.4)
-    terms_of_service: str | None = None  # directory meta.termsOfService
-    website: str | None = None  # directory meta.website
-    caa_identities: tuple[str, ...] = ()  # directory meta.caaIdentities; CAA is checked when set
-    validation_timeout: float = 10.0  # seconds per network step of a validation
-    # The VA's block list (docs/security.md "Validator block list"): a fixed list, plus these.
-    blocked_networks: str | None = None  # comma-separated CIDRs the VA also never connects to
-    block_private: bool = False  # also block 10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7
-    validation_allow_loopback: bool = False  # let the VA connect to 127/8 and ::1 (test setups only)
-    renewal_interval: float = 300.0  # seconds between auto-renewal passes of each worker; 0: no scheduler
-    # docs/operations.md "Retention": prune audit events older than this once a day ("365d"); None: keep all.
-    audit_retention: str | None = None
-    # Seconds an order may stay `processing` before recovery fails it (a finalize cut short by a crash).
-    processing_lease: float = 60.0
-    # Seconds a challenge POST waits for its validation's outcome before answering `processing`.
-    challenge_wait: float = 1.0
-    database_busy_timeout: float = 30.0  # seconds a SQLite writer waits for another process's lock
-    # CRLs, OCSP and renewalInfo over plain HTTP (relying parties fetch CRL DP and AIA URLs over http):
-    status_listen: str | None = None  # HOST:PORT; None: the listen host, port + 80; "off": none
-    status_url: str | None = None  # base URL written into CRL DP / AIA OCSP; None: from status_listen
-    ocsp_responder: str = "ca"  # who signs OCSP responses: "ca" (its key) or "delegated" (RFC 6960 §4.2.2.2)
-    # The only commands a `directory` sync may run after writing (docs/security.md "Sync reload
-    # commands"): name -> argv, from [reload_commands] in the TOML file; a sync names one of them.
-    reload_commands: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    reload_as_root: bool = False  # run them even when the server runs as root (off: refused)
-    # Where directory syncs may write; operators may create directory syncs only when this is set.
-    sync_directories: tuple[str, ...] = ()
-    rate_limits: RateLimits = RateLimits()  # [rate_limits] (docs/security.md "Rate limits")
-    # ACME requests one process works on at once; past it: 503 + Retry-After at once (docs/security.md
-    # "Overload"). 0: no bound.
-    max_in_flight: int = 512
-    # docs/operations.md: the acme_server loggers' level, and text or one JSON object per line.
-    # warning by default: the per-request lines (info) are opt-in, as they cost the hot path a log call.
-    log_level: str = "warning"  # debug | info (one line per request) | warning | error
-    log_format: str = "text"
-    # Seconds SIGTERM waits for in-flight requests before closing their connections (uvicorn's
-    # timeout_graceful_shutdown); the background workers then get their own few seconds.
-    shutdown_grace: int = 30
-    # Client testing aids, off by default (Pebble's PEBBLE_WFE_NONCEREJECT and PEBBLE_VA_SLEEPTIME):
-    test_nonce_reject_rate: float = 0.0  # share of valid nonces refused with badNonce, 0..1
-    test_validation_delay: float = 0.0  # seconds the VA waits before each validation
-
-    @property
-    def audit_retention_period(self) -> timedelta | None:
-        return None if self.audit_retention is None else parse_duration(self.audit_retention)
-
-    @property
-    def host(self) -> str:
-        return split_listen(self.listen)[0]
-
-    @property
-    def port(self) -> int:
-        return split_listen(self.listen)[1]
-
-    @property
-    def database_url(self) -> str:
-        return self.database or f"sqlite:///{(self.data_dir / 'acme-server.db').resolve()}"
-
-    @property
-    def public_url(self) -> str:
-        """The base URL clients reach us at; written into CRL/OCSP/AIA links and the directory."""
-        if self.base_url:
-            return self.base_url.rstrip("/")
-        return f"https://{_url_host(self.host)}:{self.port}"
-
-    @property
-    def status_address(self) -> tuple[str, int] | None:
-        """Where the plain-HTTP status listener binds; None when it is off."""
-        if self.status_listen is not None:
-            return None if self.status_listen == "off" else split_listen(self.status_listen)
-        if self.port + STATUS_PORT_OFFSET > 65535:
-            raise ConfigError(f"status_listen: give HOST:PORT or off (port {self.port} + 80 is too high)")
-        return self.host, self.port + STATUS_PORT_OFFSET
-
-    @property
-    def status_public_url(self) -> str:
-        """The base URL of CRLs, OCSP and renewalInfo written into certificates: --status-url, else the
-        status listener's address (the --base-url host when given), else the main public URL."""
-        if self.status_url:
-            return self.status_url.rstrip("/")
-        address = self.status_address
-        if address is None:
-            return self.public_url
-        host = urlsplit(self.base_url).hostname if self.base_url else None
-        return f"http://{_url_host(host or address[0])}:{address[1]}"
-
-    @property
-    def kek_path(self) -> Path:
-        return self.data_dir / "kek.key"
-
-    @property
-    def root_bundle_path(self) -> Path:
-        return self.data_dir / "root.pem"
-
-    @property
-    def tls_dir(self) -> Path:
-        return self.data_dir / "tls"
-
-    @property
-    def resolver_address(self) -> tuple[str, int] | None:
-        return split_listen(self.dns_resolver) if self.dns_resolver else None
-
-    @property
-    def blocked_network_list(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] | None:
-        if self.blocked_networks is None:
-            return None
-        try:
-            return tuple(
-                ipaddress.ip_network(n.strip()) for n in self.blocked_networks.split(",") if n.strip()
-            )
-        except ValueError as exc:
-            raise ConfigError(f"blocked_networks: {exc}") from None
-
-    @property
-    def directory_url(self) -> str:
-        return f"{self.public_url}/acme/directory"
-
-
-def _url_host(host: str) -> str:
-    """A listen host as it goes into a URL: a wildcard address becomes loopback, IPv6 gets brackets."""
-    if host in ("0.0.0.0", "::"):
-        host = "127.0.0.1"
-    return f"[{host}]" if ":" in host else host
-
-
-def split_listen(listen: str) -> tuple[str, int]:
-    """ "127.0.0.1:14000", "[::1]:14000", ":14000" -> (host, port)."""
-    host, sep, port_text = listen.rpartition(":")
-    if not sep or not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise ConfigError(f"listen: {listen!r} is not HOST:PORT")
-    host = host.strip("[]") or "0.0.0.0"
-    if host != "localhost":
-        try:
-            ipaddress.ip_address(host)
-        except ValueError:
-            raise ConfigError(f"listen: {host!r} is not an IP address or 'localhost'") from None
-    return host, int(port_text)
-
-
-def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Settings:
-    """Merge flags (None = not given) over environment over the TOML file named by --config or
-    ACME_SERVER_CONFIG, then validate once."""
-    merged: dict[str, Any] = {}
-    config_path = flags.get("config") or environ.get(CONFIG_ENV)
-    if config_path:
-        merged.update(_read_toml(Path(config_path)))
-    for name, variable in ENVIRONMENT.items():
-        if environ.get(variable):
-            merged[name] = environ[variable]
-    merged.update({k: v for k, v in flags.items() if k in ENVIRONMENT and v is not None})
-    if environ.get(PKCS11_PIN_ENV):
-        merged["pkcs11_pin"] = environ[PKCS11_PIN_ENV]
-    return _validate(Settings(), merged)
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        data = tomllib.loads(path.read_text())
-    except OSError as exc:
-        raise ConfigError(f"config file {path}: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {path}: {exc}") from None
-    unknown = sorted(set(data) - set(ENVIRONMENT))
-    if unknown:
-        raise ConfigError(f"config file {path}: unknown setting {unknown[0]!r}")
-    return data
-
-
 def _ranged(name: str, value: Any, kind: type[int] | type[float], bounds: tuple[float, float]) -> Any:
     """An int or float setting within `bounds`, or a ConfigError naming it."""
     try:
@@ -358,45 +150,6 @@ def _boolean(name: str, value: Any) -> bool:
     if text in ("0", "false", "no", "off", ""):
         return False
     raise ConfigError(f"{name}: {value!r} is not true or false")
-
-
-def _convert(name: str, value: Any) -> Any:  # noqa: C901 - one branch per kind of setting
-    if name in _INTEGERS:
-        return _ranged(name, value, int, _INTEGERS[name])
-    if name in _FRACTIONS:
-        return _ranged(name, value, float, _FRACTIONS[name])
-    if name in _BOOLEANS:
-        return _boolean(name, value)
-    if name in ("log_level", "log_format"):
-        return str(value).strip().lower()
-    if name == "data_dir":
-        return Path(str(value))
-    if name == "audit_retention":  # "365d"; empty or "off": keep every event
-        return _retention(str(value).strip().lower())
-    if name == "reload_commands":
-        return _reload_commands(value)
-    if name == "rate_limits":
-        return rate_limits_from(value)
-    if name == "sync_directories":  # a TOML list or "/etc/nginx/tls, /srv/tls"
-        items = value if isinstance(value, list) else str(value).split(",")
-        directories = tuple(str(i).strip() for i in items if str(i).strip())
-        for directory in directories:
-            if not Path(directory).is_absolute():
-                raise ConfigError(f"sync_directories: {directory!r} is not an absolute path")
-        return directories
-    if name == "caa_identities":  # a TOML list or "a.example, b.example"
-        items = value if isinstance(value, list) else str(value).split(",")
-        return tuple(str(i).strip().lower() for i in items if str(i).strip())
-    return str(value)
-
-
-def _retention(text: str) -> str | None:
-    if text in ("", "off"):
-        return None
-    try:
-        return format_duration(parse_duration(text, field="audit_retention"))
-    except InvalidSetting as exc:
-        raise ConfigError(exc.detail) from None
 
 
 def rate_limits_from(value: Any) -> RateLimits:
@@ -480,21 +233,470 @@ def _reload_commands(value: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
     return tuple(sorted(commands))
 
 
-def _validate(base: Settings, values: Mapping[str, Any]) -> Settings:
-    known = {f.name for f in fields(Settings)}
-    settings = replace(base, **{name: _convert(name, v) for name, v in values.items() if name in known})
-    split_listen(settings.listen)
-    if settings.base_url and not settings.base_url.startswith(("https://", "http://")):
-        raise ConfigError("base_url: must start with https:// or http://")
-    if settings.status_url and not settings.status_url.startswith(("https://", "http://")):
-        raise ConfigError("status_url: must start with http:// (or https://)")
-    settings.status_address  # noqa: B018 - raises ConfigError for a bad HOST:PORT now
-    for name, choices in _CHOICES.items():
-        if getattr(settings, name) not in choices:
-            raise ConfigError(f"{name}: {getattr(settings, name)!r} is not one of {', '.join(choices)}")
-    if settings.database and not settings.database.startswith(("sqlite", "postgres")):
-        raise ConfigError("database: use a sqlite:/// or postgresql:// URL")
-    if settings.dns_resolver and split_listen(settings.dns_resolver)[0] == "0.0.0.0":
-        raise ConfigError("dns_resolver: give HOST:PORT of a DNS server")
-    settings.blocked_network_list  # noqa: B018 - raises ConfigError for a bad CIDR now, not at first use
+def _text(name: str, value: Any) -> str:
+    return str(value)
+
+
+def _whole(low: int, high: int) -> Parser:
+    return lambda name, value: _ranged(name, value, int, (low, high))
+
+
+def _number(low: float, high: float) -> Parser:
+    return lambda name, value: _ranged(name, value, float, (low, high))
+
+
+def _choice(choices: tuple[str, ...], *, fold_case: bool = False) -> Parser:
+    def parse(name: str, value: Any) -> str:
+        text = str(value).strip().lower() if fold_case else str(value)
+        if text not in choices:
+            raise ConfigError(f"{name}: {text!r} is not one of {', '.join(choices)}")
+        return text
+
+    return parse
+
+
+def _path(name: str, value: Any) -> Path:
+    return Path(str(value))
+
+
+def _listen(name: str, value: Any) -> str:
+    split_listen(str(value), name=name)
+    return str(value)
+
+
+def _status_listen(name: str, value: Any) -> str:
+    return "off" if str(value) == "off" else _listen(name, value)
+
+
+def _dns_server(name: str, value: Any) -> str:
+    text = str(value)  # "" (an empty TOML value): the system's resolver, as when not set
+    if text and split_listen(text, name=name)[0] == "0.0.0.0":
+        raise ConfigError(f"{name}: give HOST:PORT of a DNS server")
+    return text
+
+
+def _url(problem: str, schemes: tuple[str, ...] = ("https://", "http://")) -> Parser:
+    def parse(name: str, value: Any) -> str:
+        text = str(value)  # "" (an empty TOML value): the default, as when not set
+        if text and not text.startswith(schemes):
+            raise ConfigError(f"{name}: {problem}")
+        return text
+
+    return parse
+
+
+def _networks(name: str, value: Any) -> tuple[IPNetwork, ...]:
+    try:
+        return tuple(ipaddress.ip_network(n.strip()) for n in str(value).split(",") if n.strip())
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+
+
+def _cidrs(name: str, value: Any) -> str:
+    """Comma-separated networks, kept as given (blocked_network_list reads them)."""
+    _networks(name, value)
+    return str(value)
+
+
+def _words(name: str, value: Any) -> tuple[str, ...]:
+    """A TOML list or "a, b" from a flag or variable."""
+    items = value if isinstance(value, list | tuple) else str(value).split(",")
+    return tuple(str(i).strip() for i in items if str(i).strip())
+
+
+def _domains(name: str, value: Any) -> tuple[str, ...]:
+    return tuple(word.lower() for word in _words(name, value))
+
+
+def _absolute_paths(name: str, value: Any) -> tuple[str, ...]:
+    directories = _words(name, value)
+    for directory in directories:
+        if not Path(directory).is_absolute():
+            raise ConfigError(f"{name}: {directory!r} is not an absolute path")
+    return directories
+
+
+def _retention(name: str, value: Any) -> str | None:
+    """A duration such as "365d" (kept in its canonical spelling); empty or "off": keep every event."""
+    text = str(value).strip().lower()
+    if text in ("", "off"):
+        return None
+    try:
+        return format_duration(parse_duration(text, field=name))
+    except InvalidSetting as exc:
+        raise ConfigError(exc.detail) from None
+
+
+def _default_status_address(listen: str) -> tuple[str, int]:
+    host, port = split_listen(listen)
+    if port + STATUS_PORT_OFFSET > 65535:
+        raise ConfigError(f"status_listen: give HOST:PORT or off (port {port} + 80 is too high)")
+    return host, port + STATUS_PORT_OFFSET
+
+
+@dataclass(frozen=True)
+class Settings:
+    listen: str = setting(
+        DEFAULT_LISTEN, _listen, "HOST:PORT (env ACME_SERVER_LISTEN, default 127.0.0.1:14000)", flag_on=SERVE
+    )
+    data_dir: Path = setting(
+        Path(DEFAULT_DATA_DIR),
+        _path,
+        "data directory (env ACME_SERVER_DATA_DIR, default ./data)",
+        flag_on=(EVERY_COMMAND,),
+        dump=str,
+    )
+    database: str | None = setting(  # None: SQLite file in data_dir
+        None,
+        _url("use a sqlite:/// or postgresql:// URL", ("sqlite", "postgres")),
+        "database URL (env ACME_SERVER_DATABASE; default SQLite in the data dir)",
+        flag_on=(EVERY_COMMAND,),
+    )
+    workers: int = setting(
+        1, _whole(1, 64), "worker processes (env ACME_SERVER_WORKERS, default 1)", flag_on=SERVE
+    )
+    base_url: str | None = setting(  # None: derived from listen
+        None,
+        _url("must start with https:// or http://"),
+        "public base URL (env ACME_SERVER_BASE_URL; default from --listen)",
+        flag_on=SERVE,
+    )
+    kek: str | None = setting(  # None: <data_dir>/kek.key
+        None, _text, "base64url key-encryption key that seals private keys at rest"
+    )
+    # CA keys in a PKCS#11 token (docs/key-protection.md): the module to load (None: SoftHSM2's, when
+    # installed), and the user PIN: a file (mode 0600) or, only from the environment, ACME_PKCS11_PIN.
+    pkcs11_module: str | None = setting(
+        None,
+        _text,
+        "PKCS#11 module of the token holding CA keys (env ACME_SERVER_PKCS11_MODULE; "
+        "default SoftHSM2's when installed)",
+        flag_on=(EVERY_COMMAND,),
+        metavar="PATH",
+    )
+    pkcs11_pin_file: str | None = setting(
+        None,
+        _text,
+        "file (mode 0600) with the token's user PIN (env ACME_SERVER_PKCS11_PIN_FILE; "
+        "or the PIN itself in ACME_PKCS11_PIN)",
+        flag_on=(EVERY_COMMAND,),
+        metavar="FILE",
+    )
+    pkcs11_pin: str | None = setting(None, _text, "the token's user PIN", env=PKCS11_PIN_ENV, secret=True)
+    http01_port: int = setting(  # RFC 8555 §8.3 says 80
+        80, _whole(1, 65535), "port the VA connects to for http-01 (default 80)", flag_on=SERVE
+    )
+    tlsalpn01_port: int = setting(  # RFC 8737 says 443
+        443, _whole(1, 65535), "port the VA connects to for tls-alpn-01 (default 443)", flag_on=SERVE
+    )
+    dns_resolver: str | None = setting(
+        None,
+        _dns_server,
+        "HOST:PORT of the DNS server for validation (default: the system's)",
+        flag_on=SERVE,
+    )
+    eab_required: bool = setting(  # RFC 8555 §7.3.4
+        False,
+        _boolean,
+        "newAccount needs an external account binding (env ACME_SERVER_EAB_REQUIRED)",
+        flag_on=SERVE,
+        is_switch=True,
+    )
+    terms_of_service: str | None = setting(
+        None, _text, "URL shown as the directory's termsOfService", flag_on=SERVE
+    )
+    website: str | None = setting(None, _text, "URL shown as the directory's website", flag_on=SERVE)
+    caa_identities: tuple[str, ...] = setting(  # directory meta.caaIdentities; CAA is checked when set
+        (),
+        _domains,
+        "comma-separated CAA issuer domains of this CA: shown in the directory and checked (RFC 8659)",
+        flag_on=SERVE,
+        metavar="DOMAINS",
+        dump=list,
+    )
+    validation_timeout: float = setting(
+        10.0, _number(0.1, 120.0), "per network step (default 10)", flag_on=SERVE, metavar="SECONDS"
+    )
+    # The VA's block list (docs/security.md "Validator block list"): a fixed list, plus these.
+    blocked_networks: str | None = setting(
+        None,
+        _cidrs,
+        "comma-separated networks validation also never connects to, added to the fixed block list",
+        flag_on=SERVE,
+        metavar="CIDRS",
+    )
+    block_private: bool = setting(
+        False,
+        _boolean,
+        "validation also refuses the private ranges 10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7",
+        flag_on=SERVE,
+        is_switch=True,
+    )
+    validation_allow_loopback: bool = setting(
+        False,
+        _boolean,
+        "let validation connect to 127.0.0.0/8 and ::1 (test setups; blocked by default)",
+        flag_on=SERVE,
+        is_switch=True,
+    )
+    renewal_interval: float = setting(
+        300.0,
+        _number(0.0, 86400.0),
+        "seconds between auto-renewal passes (env ACME_SERVER_RENEWAL_INTERVAL, default 300; 0: off)",
+        flag_on=SERVE,
+        metavar="SECONDS",
+    )
+    # docs/operations.md "Retention": prune audit events older than this once a day; None: keep all.
+    audit_retention: str | None = setting(
+        None,
+        _retention,
+        "prune audit events older than this once a day, e.g. 365d (env ACME_SERVER_AUDIT_RETENTION; "
+        "default: keep all)",
+        flag_on=SERVE,
+        metavar="DURATION",
+    )
+    processing_lease: float = setting(
+        60.0,
+        _number(0.1, 86400.0),
+        "seconds an order may stay processing before recovery fails it (a finalize cut short by a crash)",
+    )
+    challenge_wait: float = setting(
+        1.0,
+        _number(0.0, 30.0),
+        "seconds a challenge POST waits for its validation's outcome before answering processing",
+    )
+    database_busy_timeout: float = setting(
+        30.0, _number(0.0, 600.0), "seconds a SQLite writer waits for another process's lock"
+    )
+    # CRLs, OCSP and renewalInfo over plain HTTP (relying parties fetch CRL DP and AIA URLs over http):
+    status_listen: str | None = setting(  # None: the listen host, port + 80; "off": none
+        None,
+        _status_listen,
+        "plain-HTTP listener for CRLs, OCSP and renewalInfo (default: --listen port + 80; off: none)",
+        flag_on=SERVE,
+        metavar="HOST:PORT",
+    )
+    status_url: str | None = setting(  # None: from status_listen
+        None,
+        _url("must start with http:// (or https://)"),
+        "base URL of CRLs and OCSP written into certificates (default: http:// of --status-listen)",
+        flag_on=SERVE,
+        metavar="URL",
+    )
+    ocsp_responder: str = setting(  # RFC 6960 §4.2.2.2 for "delegated"
+        "ca",
+        _choice(OCSP_RESPONDERS),
+        "sign OCSP responses with the CA key (default) or a delegated responder certificate",
+        flag_on=(*SERVE, "status-server"),
+        choices=OCSP_RESPONDERS,
+    )
+    # The only commands a `directory` sync may run after writing (docs/security.md "Sync reload
+    # commands"): name -> argv, from [reload_commands] in the TOML file; a sync names one of them.
+    reload_commands: tuple[tuple[str, tuple[str, ...]], ...] = setting(
+        (),
+        lambda name, value: _reload_commands(value),
+        "name -> command a directory sync may run after writing",
+        dump=lambda commands: {name: list(words) for name, words in commands},
+    )
+    reload_as_root: bool = setting(
+        False, _boolean, "run reload commands even when the server runs as root (off: refused)"
+    )
+    sync_directories: tuple[str, ...] = setting(  # operators may create directory syncs only when set
+        (), _absolute_paths, "where directory syncs may write", dump=list
+    )
+    rate_limits: RateLimits = setting(  # [rate_limits] (docs/security.md "Rate limits")
+        RateLimits(), lambda name, value: rate_limits_from(value), "rate limits", dump=RateLimits.to_config
+    )
+    # past it: 503 + Retry-After at once (docs/security.md "Overload")
+    max_in_flight: int = setting(
+        512,
+        _whole(0, 1_000_000),
+        "ACME requests one worker handles at once; more are answered 503 (default 512; 0: no bound)",
+        flag_on=SERVE,
+        metavar="N",
+    )
+    # docs/operations.md: the acme_server loggers' level, and text or one JSON object per line.
+    # warning by default: the per-request lines (info) are opt-in, as they cost the hot path a log call.
+    log_level: str = setting(
+        "warning",
+        _choice(LOG_LEVELS, fold_case=True),
+        "log level (env ACME_SERVER_LOG_LEVEL, default warning; info: a line per request)",
+        flag_on=SERVE,
+        choices=LOG_LEVELS,
+    )
+    log_format: str = setting(
+        "text",
+        _choice(LOG_FORMATS, fold_case=True),
+        "text, or json: one JSON object per line (env ACME_SERVER_LOG_FORMAT, default text)",
+        flag_on=SERVE,
+        choices=LOG_FORMATS,
+    )
+    # uvicorn's timeout_graceful_shutdown; the background workers then get their own few seconds.
+    shutdown_grace: int = setting(
+        30,
+        _whole(0, 3600),
+        "on SIGTERM, wait this long for in-flight requests (env ACME_SERVER_SHUTDOWN_GRACE, default 30)",
+        flag_on=SERVE,
+        metavar="SECONDS",
+    )
+    # Client testing aids, off by default (Pebble's PEBBLE_WFE_NONCEREJECT and PEBBLE_VA_SLEEPTIME):
+    test_nonce_reject_rate: float = setting(
+        0.0,
+        _number(0.0, 1.0),
+        "client testing aid: refuse this share (0..1) of valid nonces with badNonce (default 0)",
+        flag_on=SERVE,
+        metavar="RATE",
+    )
+    test_validation_delay: float = setting(
+        0.0,
+        _number(0.0, 600.0),
+        "client testing aid: wait this long before each challenge validation (default 0)",
+        flag_on=SERVE,
+        metavar="SECONDS",
+    )
+
+    @property
+    def audit_retention_period(self) -> timedelta | None:
+        return None if self.audit_retention is None else parse_duration(self.audit_retention)
+
+    @property
+    def host(self) -> str:
+        return split_listen(self.listen)[0]
+
+    @property
+    def port(self) -> int:
+        return split_listen(self.listen)[1]
+
+    @property
+    def database_url(self) -> str:
+        return self.database or f"sqlite:///{(self.data_dir / 'acme-server.db').resolve()}"
+
+    @property
+    def public_url(self) -> str:
+        """The base URL clients reach us at; written into CRL/OCSP/AIA links and the directory."""
+        if self.base_url:
+            return self.base_url.rstrip("/")
+        return f"https://{_url_host(self.host)}:{self.port}"
+
+    @property
+    def status_address(self) -> tuple[str, int] | None:
+        """Where the plain-HTTP status listener binds; None when it is off."""
+        if self.status_listen is not None:
+            return (
+                None
+                if self.status_listen == "off"
+                else split_listen(self.status_listen, name="status_listen")
+            )
+        return _default_status_address(self.listen)
+
+    @property
+    def status_public_url(self) -> str:
+        """The base URL of CRLs, OCSP and renewalInfo written into certificates: --status-url, else the
+        status listener's address (the --base-url host when given), else the main public URL."""
+        if self.status_url:
+            return self.status_url.rstrip("/")
+        address = self.status_address
+        if address is None:
+            return self.public_url
+        host = urlsplit(self.base_url).hostname if self.base_url else None
+        return f"http://{_url_host(host or address[0])}:{address[1]}"
+
+    @property
+    def kek_path(self) -> Path:
+        return self.data_dir / "kek.key"
+
+    @property
+    def root_bundle_path(self) -> Path:
+        return self.data_dir / "root.pem"
+
+    @property
+    def tls_dir(self) -> Path:
+        return self.data_dir / "tls"
+
+    @property
+    def resolver_address(self) -> tuple[str, int] | None:
+        return split_listen(self.dns_resolver, name="dns_resolver") if self.dns_resolver else None
+
+    @property
+    def blocked_network_list(self) -> tuple[IPNetwork, ...] | None:
+        return None if self.blocked_networks is None else _networks("blocked_networks", self.blocked_networks)
+
+    @property
+    def directory_url(self) -> str:
+        return f"{self.public_url}/acme/directory"
+
+
+# setting name -> its declaration, and -> its environment variable (the TOML key is the name itself)
+SPECS: Final[Mapping[str, Spec]] = {f.name: f.metadata["setting"] for f in fields(Settings)}
+ENVIRONMENT: Final[Mapping[str, str]] = {
+    name: spec.env or ENV_PREFIX + name.upper() for name, spec in SPECS.items()
+}
+_FILE_KEYS: Final = frozenset(name for name, spec in SPECS.items() if not spec.secret)
+
+
+def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Settings:
+    """Merge flags (None = not given) over environment over the TOML file named by --config or
+    ACME_SERVER_CONFIG, then validate once."""
+    merged: dict[str, Any] = {}
+    config_path = flags.get("config") or environ.get(CONFIG_ENV)
+    if config_path:
+        merged.update(_read_toml(Path(config_path)))
+    merged.update(
+        {name: environ[variable] for name, variable in ENVIRONMENT.items() if environ.get(variable)}
+    )
+    merged.update({k: v for k, v in flags.items() if k in _FILE_KEYS and v is not None})
+    return _validated(merged)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"config file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: {exc}") from None
+    unknown = sorted(set(data) - _FILE_KEYS)
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown setting {unknown[0]!r}")
+    return data
+
+
+def _validated(values: Mapping[str, Any]) -> Settings:
+    """Each given value through its setting's parser, then the one rule between settings."""
+    settings = Settings(**{name: SPECS[name].parse(name, value) for name, value in values.items()})
+    if settings.status_listen is None:
+        _default_status_address(settings.listen)  # port + 80 must still be a port
     return settings
+
+
+def to_environment(settings: Settings) -> str:
+    """The settings as JSON, for `serve` to hand its uvicorn workers (from_environment reads it). A
+    setting that is None is left out: None is its default, and never a value its parser reads."""
+    values = {name: getattr(settings, name) for name in SPECS}
+    return json.dumps({name: SPECS[name].dump(v) for name, v in values.items() if v is not None})
+
+
+def from_environment(text: str) -> Settings:
+    """What to_environment wrote, read back through the same parsers (so a worker validates too)."""
+    return _validated(json.loads(text))
+
+
+def _url_host(host: str) -> str:
+    """A listen host as it goes into a URL: a wildcard address becomes loopback, IPv6 gets brackets."""
+    if host in ("0.0.0.0", "::"):
+        host = "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+def split_listen(listen: str, *, name: str = "listen") -> tuple[str, int]:
+    """ "127.0.0.1:14000", "[::1]:14000", ":14000" -> (host, port); errors name the setting `name`."""
+    host, sep, port_text = listen.rpartition(":")
+    if not sep or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ConfigError(f"{name}: {listen!r} is not HOST:PORT")
+    host = host.strip("[]") or "0.0.0.0"
+    if host != "localhost":
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            raise ConfigError(f"{name}: {host!r} is not an IP address or 'localhost'") from None
+    return host, int(port_text)

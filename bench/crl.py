@@ -40,7 +40,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from acme_server.config import Settings
 from acme_server.services import bootstrap, cas, crls
 from acme_server.services.runtime import Runtime, open_runtime
-from acme_server.status.sidecar import create_status_app
+from acme_server.sidecar import create_status_app
 from acme_server.storage.tables import certificates, revocations
 from ca_core.authority import CASettings, CertificateAuthority, create_intermediate, create_root
 from ca_core.crl import build_crl

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from acme_server.config import Settings, load_settings
+from acme_server.config import Settings, from_environment, load_settings, to_environment
 from acme_server.errors import ConfigError
 
 
@@ -141,11 +141,7 @@ def test_issue10_1_reload_commands_come_from_the_toml_file_or_the_environment(tm
     assert from_env.reload_commands == (("nginx", ("nginx", "-s", "reload")),)
     assert from_env.reload_as_root is False
     # `serve --workers N` hands the settings to each worker through the environment
-    from acme_server.app import settings_to_environment
-
-    values = json.loads(settings_to_environment(settings))
-    restored = tuple((name, tuple(words)) for name, words in values["reload_commands"])
-    assert restored == settings.reload_commands
+    assert from_environment(to_environment(settings)) == settings
 
 
 @pytest.mark.parametrize(
@@ -195,3 +191,86 @@ def test_issue10_2_pending_authorizations_and_in_flight_bound_from_toml_env_and_
         load_settings({}, {"ACME_SERVER_MAX_IN_FLIGHT": "many"})
     with pytest.raises(ConfigError, match=r"rate_limits\.pending_authorizations_per_account: must be"):
         load_settings({}, {"ACME_SERVER_RATE_LIMITS": '{"pending_authorizations_per_account": -1}'})
+
+
+# One bad value of each kind of setting (each parser in acme_server/config.py), given as the
+# environment a real command reads: one `error: <setting>: ...` line and exit status 1.
+BAD_VALUE_OF_EACH_KIND = [
+    ("ACME_SERVER_WORKERS", "2.5", "error: workers: '2.5' is not a whole number"),
+    ("ACME_SERVER_SHUTDOWN_GRACE", "7200", "error: shutdown_grace: must be between 0 and 3600"),
+    ("ACME_SERVER_CHALLENGE_WAIT", "soon", "error: challenge_wait: 'soon' is not a number"),
+    ("ACME_SERVER_PROCESSING_LEASE", "0", "error: processing_lease: must be between 0.1 and 86400"),
+    ("ACME_SERVER_RELOAD_AS_ROOT", "sometimes", "error: reload_as_root: 'sometimes' is not true or false"),
+    ("ACME_SERVER_LOG_LEVEL", "loud", "error: log_level: 'loud' is not one of debug, info, warning, error"),
+    ("ACME_SERVER_OCSP_RESPONDER", "nobody", "error: ocsp_responder: 'nobody' is not one of ca, delegated"),
+    ("ACME_SERVER_LISTEN", "127.0.0.1", "error: listen: '127.0.0.1' is not HOST:PORT"),
+    ("ACME_SERVER_STATUS_LISTEN", "on", "error: status_listen: 'on' is not HOST:PORT"),
+    ("ACME_SERVER_DNS_RESOLVER", ":53", "error: dns_resolver: give HOST:PORT of a DNS server"),
+    ("ACME_SERVER_DATABASE", "mysql://db", "error: database: use a sqlite:/// or postgresql:// URL"),
+    ("ACME_SERVER_STATUS_URL", "pki.example", "error: status_url: must start with http:// (or https://)"),
+    ("ACME_SERVER_BLOCKED_NETWORKS", "10.0.0.1/8", "error: blocked_networks: 10.0.0.1/8 has host bits set"),
+    ("ACME_SERVER_SYNC_DIRECTORIES", "tls", "error: sync_directories: 'tls' is not an absolute path"),
+    ("ACME_SERVER_RELOAD_COMMANDS", '{"x": 1}', "error: reload_commands.x: must be a command line or a list"),
+    ("ACME_SERVER_RATE_LIMITS", '{"colour": 1}', "error: rate_limits: unknown setting 'colour'"),
+    # the one rule between two settings: the default status listener is the main port + 80
+    ("ACME_SERVER_LISTEN", "127.0.0.1:65500", "error: status_listen: give HOST:PORT or off (port 65500"),
+]
+
+
+@pytest.mark.parametrize(("variable", "value", "line"), BAD_VALUE_OF_EACH_KIND, ids=lambda v: str(v)[:24])
+def test_a_bad_value_of_each_kind_is_one_error_line_and_exit_1(
+    variable: str,
+    value: str,
+    line: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from acme_server.cli import main
+
+    monkeypatch.setenv("ACME_SERVER_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv(variable, value)
+    assert main(["ca", "list"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(line) and captured.err.count("\n") == 1, captured.err
+    assert list(tmp_path.iterdir()) == []  # refused before anything was opened or written
+
+
+def test_a_bad_value_in_the_toml_file_names_the_setting(tmp_path: Path) -> None:
+    config = tmp_path / "acme.toml"
+    config.write_text('workers = "many"\n')
+    with pytest.raises(ConfigError, match=r"^workers: 'many' is not a whole number$"):
+        load_settings({"config": str(config)}, {})
+
+
+def test_every_setting_is_declared_once_with_its_variable_and_help() -> None:
+    from dataclasses import fields
+
+    from acme_server.config import ENVIRONMENT, PKCS11_PIN_ENV, SPECS
+
+    assert list(SPECS) == [f.name for f in fields(Settings)]
+    for name, spec in SPECS.items():
+        assert spec.help, name
+        expected = PKCS11_PIN_ENV if name == "pkcs11_pin" else "ACME_SERVER_" + name.upper()
+        assert ENVIRONMENT[name] == expected
+
+
+def test_workers_get_every_setting_back_unchanged(tmp_path: Path) -> None:
+    """`serve --workers N` hands the validated value over as JSON and each worker reads it back
+    through the same parsers: nothing is patched by hand on the way."""
+    config = tmp_path / "acme.toml"
+    config.write_text(
+        'listen = "[::1]:8443"\ndata_dir = "/srv/acme"\ncaa_identities = ["ca.example"]\n'
+        'sync_directories = ["/etc/tls"]\nrenewal_interval = 0\nlog_format = "json"\n'
+        '[reload_commands]\nnginx = "nginx -s reload"\n'
+        "[rate_limits]\nnew_orders_per_account = 7\nnew_orders_window = 60\n"
+        "[rate_limits.profiles.web]\nnew_orders_per_account = 2\n"
+    )
+    settings = load_settings(
+        {"config": str(config), "block_private": True, "status_listen": "off"}, {"ACME_PKCS11_PIN": "1234"}
+    )
+    restored = from_environment(to_environment(settings))
+    assert restored == settings
+    assert restored.pkcs11_pin == "1234" and restored.data_dir == Path("/srv/acme")
+    assert "1234" not in repr(settings)  # the PIN is never in a repr (logs, tracebacks)

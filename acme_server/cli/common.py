@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from acme_server.config import EVERY_COMMAND, SPECS
 from acme_server.errors import Malformed
 from acme_server.services.runtime import Runtime
 from ca_core import metadata
@@ -178,32 +179,26 @@ def settings_options() -> argparse.ArgumentParser:
     parent.add_argument(
         "--config", default=argparse.SUPPRESS, help="TOML config file (env ACME_SERVER_CONFIG)"
     )
-    parent.add_argument(
-        "--data-dir",
-        default=argparse.SUPPRESS,
-        help="data directory (env ACME_SERVER_DATA_DIR, default ./data)",
-    )
-    parent.add_argument(
-        "--database",
-        default=argparse.SUPPRESS,
-        help="database URL (env ACME_SERVER_DATABASE; default SQLite in the data dir)",
-    )
-    parent.add_argument(
-        "--pkcs11-module",
-        metavar="PATH",
-        default=argparse.SUPPRESS,
-        help="PKCS#11 module of the token holding CA keys (env ACME_SERVER_PKCS11_MODULE; "
-        "default SoftHSM2's when installed)",
-    )
-    parent.add_argument(
-        "--pkcs11-pin-file",
-        metavar="FILE",
-        default=argparse.SUPPRESS,
-        help="file (mode 0600) with the token's user PIN (env ACME_SERVER_PKCS11_PIN_FILE; "
-        "or the PIN itself in ACME_PKCS11_PIN)",
-    )
+    add_setting_flags(parent, EVERY_COMMAND)
     parent.add_argument("--pkcs11-pin", action=_NoPinFlag, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parent
+
+
+def add_setting_flags(parser: argparse.ArgumentParser, command: str) -> None:
+    """A --NAME flag for each setting declared (acme_server/config.py) as a flag of `command`; its
+    value is parsed and checked by the setting's own parser in load_settings, not by argparse.
+    Flags of every command default to SUPPRESS, so a subcommand's parser does not reset them."""
+    for name, spec in SPECS.items():
+        if command not in spec.flag_on:
+            continue
+        flag = "--" + name.replace("_", "-")
+        default = argparse.SUPPRESS if command == EVERY_COMMAND else None
+        if spec.is_switch:
+            parser.add_argument(flag, action="store_const", const=True, default=default, help=spec.help)
+        else:
+            parser.add_argument(
+                flag, metavar=spec.metavar, choices=spec.choices, default=default, help=spec.help
+            )
 
 
 def leaf(

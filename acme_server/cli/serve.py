@@ -14,121 +14,22 @@ from typing import Any
 
 import uvicorn
 
-from acme_server.app import MULTIPROC_ENV, SETTINGS_ENV, settings_to_environment
-from acme_server.cli.common import FAST_SERVER, settings_options
-from acme_server.config import LOG_FORMATS, LOG_LEVELS, Settings, load_settings
+from acme_server.app import MULTIPROC_ENV, SETTINGS_ENV
+from acme_server.cli.common import FAST_SERVER, add_setting_flags, settings_options
+from acme_server.config import Settings, load_settings, to_environment
 from acme_server.errors import ConfigError
 from acme_server.observability.logs import configure_logging
 from acme_server.services import bootstrap, cas
 from acme_server.services.bootstrap import TLSFiles
 from acme_server.services.runtime import Runtime, open_runtime
-from acme_server.status.sidecar import create_status_app
+from acme_server.sidecar import create_status_app
 
 
 def register(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser(
         "serve", help="run the server (bootstraps a dev CA on first start)", parents=[settings_options()]
     )
-    parser.add_argument("--listen", help="HOST:PORT (env ACME_SERVER_LISTEN, default 127.0.0.1:14000)")
-    parser.add_argument("--workers", help="worker processes (env ACME_SERVER_WORKERS, default 1)")
-    parser.add_argument(
-        "--base-url", help="public base URL (env ACME_SERVER_BASE_URL; default from --listen)"
-    )
-    parser.add_argument("--http01-port", help="port the VA connects to for http-01 (default 80)")
-    parser.add_argument("--tlsalpn01-port", help="port the VA connects to for tls-alpn-01 (default 443)")
-    parser.add_argument(
-        "--dns-resolver", help="HOST:PORT of the DNS server for validation (default: the system's)"
-    )
-    parser.add_argument(
-        "--eab-required",
-        action="store_const",
-        const=True,
-        default=None,
-        help="newAccount needs an external account binding (env ACME_SERVER_EAB_REQUIRED)",
-    )
-    parser.add_argument("--terms-of-service", help="URL shown as the directory's termsOfService")
-    parser.add_argument("--website", help="URL shown as the directory's website")
-    parser.add_argument(
-        "--caa-identities",
-        metavar="DOMAINS",
-        help="comma-separated CAA issuer domains of this CA: shown in the directory and checked (RFC 8659)",
-    )
-    parser.add_argument("--validation-timeout", metavar="SECONDS", help="per network step (default 10)")
-    parser.add_argument(
-        "--blocked-networks",
-        metavar="CIDRS",
-        help="comma-separated networks validation also never connects to, added to the fixed block list",
-    )
-    parser.add_argument(
-        "--block-private",
-        action="store_const",
-        const=True,
-        default=None,
-        help="validation also refuses the private ranges 10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7",
-    )
-    parser.add_argument(
-        "--validation-allow-loopback",
-        action="store_const",
-        const=True,
-        default=None,
-        help="let validation connect to 127.0.0.0/8 and ::1 (test setups; blocked by default)",
-    )
-    parser.add_argument(
-        "--renewal-interval",
-        metavar="SECONDS",
-        help="seconds between auto-renewal passes (env ACME_SERVER_RENEWAL_INTERVAL, default 300; 0: off)",
-    )
-    parser.add_argument(
-        "--audit-retention",
-        metavar="DURATION",
-        help="prune audit events older than this once a day, e.g. 365d (env ACME_SERVER_AUDIT_RETENTION; "
-        "default: keep all)",
-    )
-    parser.add_argument(
-        "--status-listen",
-        metavar="HOST:PORT",
-        help="plain-HTTP listener for CRLs, OCSP and renewalInfo (default: --listen port + 80; off: none)",
-    )
-    parser.add_argument(
-        "--status-url",
-        metavar="URL",
-        help="base URL of CRLs and OCSP written into certificates (default: http:// of --status-listen)",
-    )
-    parser.add_argument(
-        "--ocsp-responder",
-        choices=["ca", "delegated"],
-        help="sign OCSP responses with the CA key (default) or a delegated responder certificate",
-    )
-    parser.add_argument(
-        "--max-in-flight",
-        metavar="N",
-        help="ACME requests one worker handles at once; more are answered 503 (default 512; 0: no bound)",
-    )
-    parser.add_argument(
-        "--log-level",
-        choices=LOG_LEVELS,
-        help="log level (env ACME_SERVER_LOG_LEVEL, default warning; info: a line per request)",
-    )
-    parser.add_argument(
-        "--log-format",
-        choices=LOG_FORMATS,
-        help="text, or json: one JSON object per line (env ACME_SERVER_LOG_FORMAT, default text)",
-    )
-    parser.add_argument(
-        "--shutdown-grace",
-        metavar="SECONDS",
-        help="on SIGTERM, wait this long for in-flight requests (env ACME_SERVER_SHUTDOWN_GRACE, default 30)",
-    )
-    parser.add_argument(
-        "--test-nonce-reject-rate",
-        metavar="RATE",
-        help="client testing aid: refuse this share (0..1) of valid nonces with badNonce (default 0)",
-    )
-    parser.add_argument(
-        "--test-validation-delay",
-        metavar="SECONDS",
-        help="client testing aid: wait this long before each challenge validation (default 0)",
-    )
+    add_setting_flags(parser, "serve")
 
 
 async def prepare(settings: Settings) -> tuple[TLSFiles, list[str]]:
@@ -173,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     # After the banner (the first lines a supervisor or test reads); the status listener and, with
     # one worker, the server itself log through it.
     configure_logging(settings.log_level, settings.log_format)
-    os.environ[SETTINGS_ENV] = settings_to_environment(settings)
+    os.environ[SETTINGS_ENV] = to_environment(settings)
     metrics_dir = _multiprocess_metrics(settings.workers)
     try:
         uvicorn.run(

@@ -10,11 +10,11 @@ from typing import Any
 
 import uvicorn
 
-from acme_server.cli.common import FAST_SERVER, settings_options
+from acme_server.cli.common import FAST_SERVER, add_setting_flags, settings_options
 from acme_server.config import Settings, load_settings, split_listen
 from acme_server.services import cas
 from acme_server.services.runtime import open_runtime
-from acme_server.status.sidecar import create_status_app
+from acme_server.sidecar import create_status_app
 
 DEFAULT_LISTEN = "127.0.0.1:14080"
 
@@ -29,11 +29,7 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--database-url", dest="database", default=argparse.SUPPRESS, help="the same as --database"
     )
-    parser.add_argument(
-        "--ocsp-responder",
-        choices=["ca", "delegated"],
-        help="sign OCSP responses with the CA key (default) or a delegated responder certificate",
-    )
+    add_setting_flags(parser, "status-server")
 
 
 async def _check(settings: Settings) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from acme_server.errors import (
     AccountDoesNotExist,
@@ -103,12 +103,24 @@ def check_contacts(contacts: Any) -> tuple[str, ...]:
     return tuple(contacts)
 
 
-def check_owner(owner_id: str | None, account: Account, kind: str, key: str) -> None:
-    """A resource of another account is unauthorized (docs/acme-divergences.md); a missing one 404."""
-    if owner_id is None:
+class AccountOwned(Protocol):
+    """A record an ACME account owns (an order, an authorization)."""
+
+    @property
+    def account_id(self) -> str: ...
+
+
+OwnedRecord = TypeVar("OwnedRecord", bound=AccountOwned)
+
+
+def owned(record: OwnedRecord | None, account: Account, kind: str, key: str) -> OwnedRecord:
+    """The record, when it is the account's. A missing one is NotFound; another account's is
+    unauthorized (docs/acme-divergences.md). The one owner check of every ACME resource."""
+    if record is None:
         raise NotFound(kind, key)
-    if owner_id != account.id:
+    if record.account_id != account.id:
         raise Unauthorized(f"this {kind} belongs to another account")
+    return record
 
 
 async def find_by_key(rt: Runtime, jwk: JWK) -> Account | None:

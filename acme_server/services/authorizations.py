@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from acme_server.errors import Malformed, RejectedIdentifier, Subproblem, UnsupportedIdentifier
 from acme_server.services import rate_limits
-from acme_server.services.accounts import Account, check_owner
+from acme_server.services.accounts import Account, owned
 from acme_server.services.ports import ChallengeType, IdentifierType
 from acme_server.services.runtime import Runtime
 from acme_server.storage import AuthorizationRecord, NewAuthorization, Tx
@@ -229,13 +229,7 @@ async def authorizations_for(
 async def get_authorization(rt: Runtime, account: Account, authorization_id: str) -> AuthorizationRecord:
     async with rt.storage.read_one() as tx:  # one statement (the authorization poll)
         record = await tx.authorizations.get(authorization_id)
-    return owned(record, account, authorization_id)
-
-
-def owned(record: AuthorizationRecord | None, account: Account, authorization_id: str) -> AuthorizationRecord:
-    check_owner(record.account_id if record else None, account, "authorization", authorization_id)
-    assert record is not None
-    return record
+    return owned(record, account, "authorization", authorization_id)
 
 
 def effective_status(record: AuthorizationRecord, now: datetime) -> str:
@@ -261,7 +255,7 @@ async def new_authz(rt: Runtime, account: Account, raw_identifier: object) -> Au
 async def deactivate(rt: Runtime, account: Account, authorization_id: str) -> AuthorizationRecord:
     """§7.5.2: the client relinquishes an authorization; orders using it become invalid."""
     async with rt.storage.transaction() as tx:
-        owned(await tx.authorizations.get(authorization_id), account, authorization_id)
+        owned(await tx.authorizations.get(authorization_id), account, "authorization", authorization_id)
         if await tx.authorizations.deactivate(authorization_id):
             await propagate(tx, authorization_id, "deactivated")
         record = await tx.authorizations.get(authorization_id)

@@ -3,10 +3,8 @@ and profile; on every start, an HTTPS certificate for the server itself and the 
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import os
-import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -15,7 +13,7 @@ from cryptography.x509 import DNSName, IPAddress, SubjectAlternativeName
 from cryptography.x509.oid import ExtensionOID
 
 from acme_server.errors import Conflict
-from acme_server.services import cas, certificates, policies, profiles
+from acme_server.services import cas, certificates, leases, policies, profiles
 from acme_server.services.runtime import Runtime
 from ca_core.export import load_certificates_pem
 from ca_core.request import Subject, SubjectAltNames
@@ -37,25 +35,13 @@ class TLSFiles:
 async def ensure_dev_setup(rt: Runtime) -> bool:
     """Create the dev CAs, policy and profile when the database has no CA; True when created.
     A database lease makes concurrent first starts (replicas, workers) create them once."""
-    holder = uuid.uuid4().hex
-    while True:
-        if await cas.list_cas(rt):
-            return False
-        async with rt.storage.transaction() as tx:
-            acquired = await tx.leases.try_acquire(
-                "bootstrap", holder, now=rt.clock.now(), ttl=timedelta(minutes=5)
-            )
-        if acquired:
-            break
-        await asyncio.sleep(0.2)
-    try:
-        if await cas.list_cas(rt):
+    if await cas.list_cas(rt):
+        return False
+    async with leases.hold(rt, "bootstrap", ttl=timedelta(minutes=5), wait=None):
+        if await cas.list_cas(rt):  # another process created them while this one waited
             return False
         await _create_dev_setup(rt)
         return True
-    finally:
-        async with rt.storage.transaction() as tx:
-            await tx.leases.release("bootstrap", holder)
 
 
 async def _create_dev_setup(rt: Runtime) -> None:

@@ -16,8 +16,8 @@ from acme_server.errors import Malformed, NotFound
 from acme_server.observability import metrics
 from acme_server.problems import ACME_ERROR
 from acme_server.services import rate_limits
-from acme_server.services.accounts import Account
-from acme_server.services.authorizations import VALID_LIFETIME, effective_status, owned, propagate
+from acme_server.services.accounts import Account, owned
+from acme_server.services.authorizations import VALID_LIFETIME, effective_status, propagate
 from acme_server.services.ports import (
     ChallengeType,
     IdentifierType,
@@ -51,7 +51,7 @@ async def respond(
         if found is None:
             raise NotFound("challenge", challenge_id)
         challenge, authorization = found
-        owned(authorization, account, authorization.id)
+        owned(authorization, account, "authorization", authorization.id)
         if challenge.status == "pending":
             status = effective_status(authorization, rt.clock.now())
             if status != "pending":
@@ -222,5 +222,5 @@ async def get_challenge(
         found = await tx.challenges.get_with_authorization(challenge_id)
     if found is None:
         raise NotFound("challenge", challenge_id)
-    owned(found[1], account, found[1].id)
+    owned(found[1], account, "authorization", found[1].id)
     return found

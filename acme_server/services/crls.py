@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from acme_server.errors import NotFound
-from acme_server.services import cas
+from acme_server.services import cas, leases
 from acme_server.services.runtime import Runtime, key_context
 from acme_server.storage import CARecord, CRLRecord
 from ca_core.authority import CASettings, CertificateAuthority
@@ -382,21 +382,22 @@ async def publish_unpublished(rt: Runtime) -> list[CRLInfo]:
 async def refresh_due_crls(rt: Runtime, *, holder: str) -> list[CRLInfo]:
     """One updater pass: if this process holds the lease, regenerate every CRL that has none yet, is
     past half its validity or may lack a revocation. Returns what it published."""
-    now = rt.clock.now()
-    async with rt.storage.transaction() as tx:
-        if not await tx.leases.try_acquire(UPDATER_LEASE, holder, now=now, ttl=UPDATER_LEASE_TTL):
+    async with leases.hold(rt, UPDATER_LEASE, ttl=UPDATER_LEASE_TTL, holder=holder) as held:
+        if not held:
             return []
-        keys = _partitions(await tx.cas.list())
-        newest = await tx.crls.latest_numbers()
-        revoked = await tx.revocations.newest_by_partition()
-    due = [
-        key
-        for key in keys
-        if key not in newest
-        or newest[key][1] - now <= CRL_VALIDITY - CRL_REFRESH_AFTER
-        or _lacks_revocations(key, newest, revoked)
-    ]
-    return await _publish_each(rt, due)
+        now = rt.clock.now()
+        async with rt.storage.read() as tx:
+            keys = _partitions(await tx.cas.list())
+            newest = await tx.crls.latest_numbers()
+            revoked = await tx.revocations.newest_by_partition()
+        due = [
+            key
+            for key in keys
+            if key not in newest
+            or newest[key][1] - now <= CRL_VALIDITY - CRL_REFRESH_AFTER
+            or _lacks_revocations(key, newest, revoked)
+        ]
+        return await _publish_each(rt, due)
 
 
 async def run_updater(rt: Runtime, stop: asyncio.Event, *, interval: float = UPDATER_INTERVAL) -> None:
@@ -420,6 +421,3 @@ async def run_updater(rt: Runtime, stop: asyncio.Event, *, interval: float = UPD
             log.warning("CRL updater: %s", exc)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), interval)
-    with contextlib.suppress(OSError):  # let another process take over at once
-        async with rt.storage.transaction() as tx:
-            await tx.leases.release(UPDATER_LEASE, holder)

@@ -25,7 +25,7 @@ from acme_server.errors import (
 from acme_server.observability import metrics
 from acme_server.problems import ACME_ERROR, problem_document
 from acme_server.services import cas, catalog, certificates, eab, rate_limits, renewal_info, syncs
-from acme_server.services.accounts import Account, check_owner
+from acme_server.services.accounts import Account, owned
 from acme_server.services.authorizations import (
     AuthorizationRules,
     Identifier,
@@ -239,13 +239,7 @@ async def new_order(
 async def get_order(rt: Runtime, account: Account, order_id: str) -> OrderRecord:
     async with rt.storage.read_one() as tx:  # one statement (the order poll): no transaction
         record = await tx.orders.get(order_id)
-    return _owned(record, account, order_id)
-
-
-def _owned(record: OrderRecord | None, account: Account, order_id: str) -> OrderRecord:
-    check_owner(record.account_id if record else None, account, "order", order_id)
-    assert record is not None
-    return record
+    return owned(record, account, "order", order_id)
 
 
 def effective_status(record: OrderRecord, now: datetime) -> str:
@@ -316,7 +310,7 @@ async def finalize(rt: Runtime, account: Account, order_id: str, csr_der: bytes)
     (one winner across replicas) -> valid with a certificate, or invalid with the problem stored on
     the order when anything fails (never stuck in processing; a crash is left to the lease)."""
     async with rt.storage.read() as tx:
-        order = _owned(await tx.orders.get(order_id), account, order_id)
+        order = owned(await tx.orders.get(order_id), account, "order", order_id)
         configuration = await catalog.catalog_in(rt, tx)
     # RFC 8555 §7.4: finalize of an order that is not ready (processing or valid included) is
     # orderNotReady; the client polls the order instead (Boulder answers the same).

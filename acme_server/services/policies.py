@@ -4,42 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from acme_server.errors import Conflict, NotFound
-from acme_server.services import audit
+from acme_server.errors import Conflict
+from acme_server.services import audit, named
 from acme_server.services.runtime import Runtime
 from acme_server.storage import PolicyRecord, Tx
 from ca_core.policy import Policy
 
 
 @dataclass(frozen=True)
-class PolicyInfo:
-    id: str
-    policy: Policy
-    created_at: datetime
-    updated_at: datetime
-
+class PolicyInfo(named.DocumentInfo[Policy]):
     @property
-    def name(self) -> str:
-        return self.policy.name
+    def policy(self) -> Policy:
+        return self.value
 
 
 def _info(record: PolicyRecord) -> PolicyInfo:
-    return PolicyInfo(
-        id=record.id,
-        policy=Policy.from_document(record.name, record.document),
-        created_at=record.created_at,
-        updated_at=record.updated_at,
-    )
+    return named.document_info(PolicyInfo, record, Policy.from_document)
 
 
 async def find_record(tx: Tx, ref: str) -> PolicyRecord:
-    record = await tx.policies.get(ref) or await tx.policies.get_by_name(ref)
-    if record is None:
-        raise NotFound("policy", ref)
-    return record
+    return await named.find(tx.policies, "policy", ref)
 
 
 async def create_policy(rt: Runtime, name: str, document: Mapping[str, Any]) -> PolicyInfo:

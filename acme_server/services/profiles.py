@@ -5,42 +5,28 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from acme_server.errors import Conflict, NotFound
-from acme_server.services import audit, cas, catalog, policies
+from acme_server.errors import Conflict
+from acme_server.services import audit, cas, catalog, named, policies
 from acme_server.services.runtime import Runtime
 from acme_server.storage import CertificateRequestFilter, ProfileRecord, Tx
 from ca_core.profile import EnrollmentMethod, Profile
 
 
 @dataclass(frozen=True)
-class ProfileInfo:
-    id: str
-    profile: Profile
-    created_at: datetime
-    updated_at: datetime
-
+class ProfileInfo(named.DocumentInfo[Profile]):
     @property
-    def name(self) -> str:
-        return self.profile.name
+    def profile(self) -> Profile:
+        return self.value
 
 
 def _info(record: ProfileRecord) -> ProfileInfo:
-    return ProfileInfo(
-        id=record.id,
-        profile=Profile.from_document(record.name, record.document),
-        created_at=record.created_at,
-        updated_at=record.updated_at,
-    )
+    return named.document_info(ProfileInfo, record, Profile.from_document)
 
 
 async def find_record(tx: Tx, ref: str) -> ProfileRecord:
-    record = await tx.profiles.get(ref) or await tx.profiles.get_by_name(ref)
-    if record is None:
-        raise NotFound("profile", ref)
-    return record
+    return await named.find(tx.profiles, "profile", ref)
 
 
 async def _resolve_references(tx: Tx, document: Mapping[str, Any]) -> dict[str, Any]:

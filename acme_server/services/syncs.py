@@ -8,7 +8,6 @@ import asyncio
 import json
 import logging
 import re
-import uuid
 from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from typing import Any, Final
 from acme_server.destinations import DESTINATIONS, Bundle, Target, get_destination
 from acme_server.errors import Forbidden, NotFound
 from acme_server.observability import metrics
-from acme_server.services import audit, profiles
+from acme_server.services import audit, leases, named, profiles
 from acme_server.services.bundles import pem_bundle_of
 from acme_server.services.runtime import Runtime
 from acme_server.services.tokens import Role
@@ -32,8 +31,7 @@ _MAX_RENEWALS_FOLLOWED: Final = 1000  # a renewal chain is never this long; stop
 # A push holds its sync's lease at most this long (a reload command may take up to 600 s); another
 # push of the same sync waits for it up to a minute.
 PUSH_LEASE: Final = timedelta(minutes=15)
-PUSH_POLL_SECONDS: Final = 0.2
-PUSH_WAIT_POLLS: Final = 300
+PUSH_WAIT_SECONDS: Final = 60.0
 # Before reload commands were named from the server's configuration, a failed one's output was kept
 # in lastError (readable by every role); such a stored error is shown without that output.
 _LEAKED_OUTPUT: Final = re.compile(r"(files written, but reload command .{0,2000}? exited -?\d+): .*", re.S)
@@ -141,10 +139,7 @@ def reload_command_names(rt: Runtime) -> list[str]:
 
 async def find_record(tx: Tx, ref: str) -> SyncRecord:
     """A sync by id or name."""
-    record = await tx.syncs.get(ref) or await tx.syncs.get_by_name(ref)
-    if record is None:
-        raise NotFound("sync", ref)
-    return record
+    return await named.find(tx.syncs, "sync", ref)
 
 
 def _check_name(name: str) -> None:
@@ -257,26 +252,15 @@ async def _push_sync(rt: Runtime, sync_id: str, queued_at: datetime | None = Non
     """One push of a sync at a time across workers and replicas (a database lease), each reading the
     sync's state and its current certificate only once it holds the lease: two certificates issued at
     once on one profile end with the newer one pushed, and a first ACM import is never made twice."""
-    lease, holder = f"sync:{sync_id}", uuid.uuid4().hex
-    for attempt in range(PUSH_WAIT_POLLS + 1):
-        async with rt.storage.transaction() as tx:
-            if await tx.leases.try_acquire(lease, holder, now=rt.clock.now(), ttl=PUSH_LEASE):
-                break
-        if attempt == PUSH_WAIT_POLLS:
-            async with rt.storage.read() as tx:
-                record = await find_record(tx, sync_id)
+    async with leases.hold(rt, f"sync:{sync_id}", ttl=PUSH_LEASE, wait=PUSH_WAIT_SECONDS) as held:
+        async with rt.storage.read() as tx:
+            record = await find_record(tx, sync_id)
+            certificate = await _current_certificate(tx, record) if held else None
+        if not held:
             return await _record(
                 rt, record, None, "another push of this sync is still running; try again", queued_at=queued_at
             )
-        await asyncio.sleep(PUSH_POLL_SECONDS)
-    try:
-        async with rt.storage.read() as tx:
-            record = await find_record(tx, sync_id)
-            certificate = await _current_certificate(tx, record)
         return await _push(rt, record, certificate, queued_at)
-    finally:
-        async with rt.storage.transaction() as tx:
-            await tx.leases.release(lease, holder)
 
 
 def _bundle(rt: Runtime, certificate: CertificateRecord) -> Bundle:

@@ -25,7 +25,7 @@ from acme_server.config import Settings
 from acme_server.services import bootstrap, cas, certificates, crls
 from acme_server.services.certificates import CertificateInfo, ManagedRequest
 from acme_server.services.runtime import Runtime
-from acme_server.status.sidecar import create_status_app
+from acme_server.sidecar import create_status_app
 from acme_server.storage import Storage
 from ca_core.keyprotect import KeyEncryptionKey
 from ca_core.request import Subject, SubjectAltNames

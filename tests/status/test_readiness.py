@@ -10,7 +10,7 @@ import httpx
 from acme_server.config import Settings
 from acme_server.services import bootstrap
 from acme_server.services.runtime import Runtime
-from acme_server.status.sidecar import create_status_app
+from acme_server.sidecar import create_status_app
 from acme_server.storage import Storage
 from ca_core.keyprotect import KeyEncryptionKey
 from tests.servers import serving
