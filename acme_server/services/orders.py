@@ -42,7 +42,6 @@ from ca_core.csr import parse_csr
 from ca_core.durations import format_duration
 from ca_core.errors import BadCSR, BadPublicKey, CAError, UnknownProfile
 from ca_core.issuance import IssuedCertificate, issue
-from ca_core.jose import jwk_of
 from ca_core.keys import key_algorithm_of
 from ca_core.names import parse_ip
 from ca_core.policy import Policy, check_request, identifier_violations
@@ -302,7 +301,7 @@ def _check_csr(request: CertificateRequest, order: OrderRecord, account: Account
             + (f"; missing {', '.join(missing)}" if missing else "")
             + (f"; not in the order {', '.join(extra)}" if extra else "")
         )
-    if jwk_of(request.public_key).thumbprint == account.jwk.thumbprint:
+    if request.public_key == account.jwk.key:  # public keys compare by value
         raise BadCSR("the CSR must not use the account key")
 
 
