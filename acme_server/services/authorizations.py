@@ -202,16 +202,16 @@ async def authorizations_for(
     identifiers: Sequence[Identifier],
     now: datetime,
     rules: AuthorizationRules | None = None,
-) -> list[str]:
-    """Ids of one authorization per identifier: reused when the account has a live one proven within
-    the reuse window, else new (valid at once when the rules pre-authorize the name)."""
+) -> list[AuthorizationRecord]:
+    """One authorization per identifier, in their order: reused when the account has a live one
+    proven within the reuse window, else new (valid at once when the rules pre-authorize the name)."""
     rules = rules or AuthorizationRules()
-    ids: list[str | None] = []
+    found: list[AuthorizationRecord | None] = []
     missing: list[NewAuthorization] = []
     for identifier in identifiers:
         granted = rules.grants(identifier)
         reusable = await _reusable(tx, account, identifier, now, rules, granted=granted)
-        ids.append(reusable.id if reusable else None)
+        found.append(reusable)
         if reusable is None:
             missing.append(
                 new_authorization(
@@ -223,7 +223,7 @@ async def authorizations_for(
         tx, account.id, adding=adding, allowed=rules.max_pending, now=now
     )
     created = iter(await tx.authorizations.create_many(missing)) if missing else iter(())
-    return [i if i is not None else next(created).id for i in ids]
+    return [record if record is not None else next(created) for record in found]
 
 
 async def get_authorization(rt: Runtime, account: Account, authorization_id: str) -> AuthorizationRecord:

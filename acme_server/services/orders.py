@@ -219,8 +219,8 @@ async def new_order(
         _check_validity(profile.profile, order, now)
         if order.replaces and await tx.orders.find_replacing(order.replaces):
             raise AlreadyReplaced(f"certificate {order.replaces!r} is already being replaced")
-        authorization_ids = await authorizations_for(tx, account, order.identifiers, now, rules)
-        authorizations = await tx.authorizations.get_many(authorization_ids)
+        # the records as reused or just created: nothing to read back
+        authorizations = await authorizations_for(tx, account, order.identifiers, now, rules)
         ready = all(a.status == "valid" for a in authorizations)
         return await tx.orders.create(
             account_id=account.id,
@@ -229,7 +229,7 @@ async def new_order(
             not_before=order.not_before,
             not_after=order.not_after,
             expires_at=min([now + ORDER_LIFETIME, *(a.expires_at for a in authorizations)]),
-            authorization_ids=authorization_ids,
+            authorization_ids=[a.id for a in authorizations],
             replaces=order.replaces,
             status="ready" if ready else "pending",
         )
