@@ -271,20 +271,15 @@ async def deactivate(rt: Runtime, account: Account, authorization_id: str) -> Au
 
 async def propagate(tx: Tx, authorization_id: str, status: str) -> None:
     """Carry an authorization's new status to the orders that include it (§7.1.6)."""
+    if status == "valid":
+        await tx.orders.ready_when_all_valid(authorization_id)
+        return
     for order_id in await tx.orders.ids_for_authorization(authorization_id):
-        if status == "valid":
-            order = await tx.orders.get(order_id)
-            if order is None or order.status != "pending":
-                continue
-            authorizations = await tx.authorizations.get_many(list(order.authorization_ids))
-            if all(a.status == "valid" for a in authorizations):
-                await tx.orders.set_status(order_id, "ready", expected="pending")
-        else:
-            await tx.orders.fail(
-                order_id,
-                {
-                    "type": "urn:ietf:params:acme:error:unauthorized",
-                    "detail": f"an authorization is {status}",
-                    "status": 403,
-                },
-            )
+        await tx.orders.fail(
+            order_id,
+            {
+                "type": "urn:ietf:params:acme:error:unauthorized",
+                "detail": f"an authorization is {status}",
+                "status": 403,
+            },
+        )
