@@ -9,7 +9,7 @@ from starlette.responses import Response
 from acme_server.acme import links
 from acme_server.acme.jws import verify_post
 from acme_server.errors import Malformed, NotFound
-from acme_server.services import cas, revocation
+from acme_server.services import revocation
 from ca_core.errors import CAError
 from ca_core.jose import b64decode
 
@@ -23,9 +23,9 @@ async def certificate(request: Request) -> Response:
     post.check_post_as_get()
     rt = links.runtime(request)
     certificate_id = request.path_params["certificate_id"]
-    info = await revocation.certificate_for_account(rt, post.require_account(), certificate_id)
-    # chain_pem holds the issuing CA and every CA above it up to the root.
-    chains = [info.chain_pem, *(await cas.alternate_chains(rt, info.ca_id) if info.ca_id else [])]
+    # The primary chain (chain_pem: the issuing CA and every CA above it up to the root), then alternates.
+    found = await revocation.download(rt, post.require_account(), certificate_id)
+    chains = found.chains
     index = int(request.path_params.get("alternate", 0))
     if index >= len(chains):
         raise NotFound("certificate chain", f"{certificate_id}/{index}")
@@ -33,7 +33,7 @@ async def certificate(request: Request) -> Response:
         links.certificate_chain_url(request, certificate_id, n) for n in range(len(chains)) if n != index
     ]
     headers = {"Link": ", ".join(f'<{url}>;rel="alternate"' for url in others)} if others else {}
-    return Response(info.certificate_pem + chains[index], media_type=PEM_CHAIN, headers=headers)
+    return Response(found.certificate_pem + chains[index], media_type=PEM_CHAIN, headers=headers)
 
 
 async def revoke_cert(request: Request) -> Response:

@@ -22,13 +22,18 @@ def url_for(request: Request, name: str, **params: str) -> str:
     key = (name, tuple(params))
     template = templates.get(key)
     if template is None:
-        placeholders = {param: f"{{{param}}}" for param in params}
-        try:
-            template = str(request.app.url_path_for(name, **placeholders))
-        except (ValueError, AssertionError):  # a typed parameter ({n:int}): no template, ask each time
-            return runtime(request).public_url + str(request.app.url_path_for(name, **params))
-        templates[key] = template
+        template = templates[key] = _template(request, name, tuple(params))
     return runtime(request).public_url + (template.format(**params) if params else template)
+
+
+def _template(request: Request, name: str, params: tuple[str, ...]) -> str:
+    """The path of route `name` with `{param}` placeholders. Each parameter is asked for as a run of
+    digits no path contains, which every convertor (str, int, path) accepts, then swapped back."""
+    sentinels = {param: f"{987654321 + index}" for index, param in enumerate(params)}
+    path = str(request.app.url_path_for(name, **sentinels)).replace("{", "{{").replace("}", "}}")
+    for param, sentinel in sentinels.items():
+        path = path.replace(sentinel, f"{{{param}}}")
+    return path
 
 
 def request_url(request: Request) -> str:

@@ -202,16 +202,16 @@ async def authorizations_for(
     identifiers: Sequence[Identifier],
     now: datetime,
     rules: AuthorizationRules | None = None,
-) -> list[str]:
-    """Ids of one authorization per identifier: reused when the account has a live one proven within
-    the reuse window, else new (valid at once when the rules pre-authorize the name)."""
+) -> list[AuthorizationRecord]:
+    """One authorization per identifier, in their order: reused when the account has a live one
+    proven within the reuse window, else new (valid at once when the rules pre-authorize the name)."""
     rules = rules or AuthorizationRules()
-    ids: list[str | None] = []
+    found: list[AuthorizationRecord | None] = []
     missing: list[NewAuthorization] = []
     for identifier in identifiers:
         granted = rules.grants(identifier)
         reusable = await _reusable(tx, account, identifier, now, rules, granted=granted)
-        ids.append(reusable.id if reusable else None)
+        found.append(reusable)
         if reusable is None:
             missing.append(
                 new_authorization(
@@ -223,7 +223,7 @@ async def authorizations_for(
         tx, account.id, adding=adding, allowed=rules.max_pending, now=now
     )
     created = iter(await tx.authorizations.create_many(missing)) if missing else iter(())
-    return [i if i is not None else next(created).id for i in ids]
+    return [record if record is not None else next(created) for record in found]
 
 
 async def get_authorization(rt: Runtime, account: Account, authorization_id: str) -> AuthorizationRecord:
@@ -265,20 +265,15 @@ async def deactivate(rt: Runtime, account: Account, authorization_id: str) -> Au
 
 async def propagate(tx: Tx, authorization_id: str, status: str) -> None:
     """Carry an authorization's new status to the orders that include it (§7.1.6)."""
+    if status == "valid":
+        await tx.orders.ready_when_all_valid(authorization_id)
+        return
     for order_id in await tx.orders.ids_for_authorization(authorization_id):
-        if status == "valid":
-            order = await tx.orders.get(order_id)
-            if order is None or order.status != "pending":
-                continue
-            authorizations = await tx.authorizations.get_many(list(order.authorization_ids))
-            if all(a.status == "valid" for a in authorizations):
-                await tx.orders.set_status(order_id, "ready", expected="pending")
-        else:
-            await tx.orders.fail(
-                order_id,
-                {
-                    "type": "urn:ietf:params:acme:error:unauthorized",
-                    "detail": f"an authorization is {status}",
-                    "status": 403,
-                },
-            )
+        await tx.orders.fail(
+            order_id,
+            {
+                "type": "urn:ietf:params:acme:error:unauthorized",
+                "detail": f"an authorization is {status}",
+                "status": 403,
+            },
+        )

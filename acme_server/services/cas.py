@@ -455,12 +455,5 @@ async def cross_sign_ca(
 
 
 async def alternate_chains(rt: Runtime, ca_id: str) -> list[str]:
-    """PEM chains (the cross-signed CA certificate, then its issuer's chain to the root) that can
-    replace the primary chain of a certificate `ca_id` issued (RFC 8555 §7.4.2 alternates)."""
-    configuration = await catalog.current(rt)
-    chains = []
-    for cross in configuration.crosses.get(ca_id, []):
-        issuer = configuration.ca_records.get(cross.issuer_id)
-        if issuer is not None and issuer.certificate_pem:
-            chains.append(cross.certificate_pem + issuer.certificate_pem + issuer.chain_pem)
-    return chains
+    """The alternate chains of a certificate `ca_id` issued (Catalog.alternate_chains)."""
+    return (await catalog.current(rt)).alternate_chains(ca_id)

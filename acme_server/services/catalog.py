@@ -75,6 +75,16 @@ class Catalog:
             raise NotFound("CA", ref)
         return record
 
+    def alternate_chains(self, ca_id: str) -> list[str]:
+        """PEM chains (the cross-signed CA certificate, then its issuer's chain to the root) that can
+        replace the primary chain of a certificate `ca_id` issued (RFC 8555 §7.4.2 alternates)."""
+        chains = []
+        for cross in self.crosses.get(ca_id, []):
+            issuer = self.ca_records.get(cross.issuer_id)
+            if issuer is not None and issuer.certificate_pem:
+                chains.append(cross.certificate_pem + issuer.certificate_pem + issuer.chain_pem)
+        return chains
+
     def authority(self, ca_id: str, build: Callable[[], CertificateAuthority]) -> CertificateAuthority:
         """The CA's authority, built once per generation (certificate parsing is not free)."""
         authority = self._authorities.get(ca_id)

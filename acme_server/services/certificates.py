@@ -19,7 +19,7 @@ from acme_server.storage import CertificateFilter, CertificateRecord, Tx
 from ca_core.csr import parse_csr
 from ca_core.errors import BadCSR, InvalidIdentifier, InvalidSetting
 from ca_core.export import PemBundle, load_certificates_pem, pem_bundle, to_pkcs12
-from ca_core.inspect import CertificateDetails, inspect_certificate
+from ca_core.inspect import CertificateDetails, inspect_certificate, inventory_fields
 from ca_core.issuance import IssuedCertificate, issue, issue_self_signed
 from ca_core.keys import KeyAlgorithm, PrivateKey, generate_key
 from ca_core.names import check_email, check_uri, normalize_dns_name
@@ -248,7 +248,7 @@ async def record_issued(
     every enrollment method), its key sealed. With `renewed_from`, it is linked as that certificate's
     successor, which becomes superseded; if another renewal won the race, AlreadyRenewed (the caller's
     transaction rolls back, so nothing is stored)."""
-    details = inspect_certificate(issued.certificate)
+    details = inventory_fields(issued.certificate)
     metadata = metadata or {}
     auto_renew = profile.auto_renew_by_default if renewed_from is None else renewed_from.auto_renew
     record = await tx.certificates.create(

@@ -42,7 +42,6 @@ from ca_core.csr import parse_csr
 from ca_core.durations import format_duration
 from ca_core.errors import BadCSR, BadPublicKey, CAError, UnknownProfile
 from ca_core.issuance import IssuedCertificate, issue
-from ca_core.jose import jwk_of
 from ca_core.keys import key_algorithm_of
 from ca_core.names import parse_ip
 from ca_core.policy import Policy, check_request, identifier_violations
@@ -220,8 +219,8 @@ async def new_order(
         _check_validity(profile.profile, order, now)
         if order.replaces and await tx.orders.find_replacing(order.replaces):
             raise AlreadyReplaced(f"certificate {order.replaces!r} is already being replaced")
-        authorization_ids = await authorizations_for(tx, account, order.identifiers, now, rules)
-        authorizations = await tx.authorizations.get_many(authorization_ids)
+        # the records as reused or just created: nothing to read back
+        authorizations = await authorizations_for(tx, account, order.identifiers, now, rules)
         ready = all(a.status == "valid" for a in authorizations)
         return await tx.orders.create(
             account_id=account.id,
@@ -230,7 +229,7 @@ async def new_order(
             not_before=order.not_before,
             not_after=order.not_after,
             expires_at=min([now + ORDER_LIFETIME, *(a.expires_at for a in authorizations)]),
-            authorization_ids=authorization_ids,
+            authorization_ids=[a.id for a in authorizations],
             replaces=order.replaces,
             status="ready" if ready else "pending",
         )
@@ -296,7 +295,7 @@ def _check_csr(request: CertificateRequest, order: OrderRecord, account: Account
             + (f"; missing {', '.join(missing)}" if missing else "")
             + (f"; not in the order {', '.join(extra)}" if extra else "")
         )
-    if jwk_of(request.public_key).thumbprint == account.jwk.thumbprint:
+    if request.public_key == account.jwk.key:  # public keys compare by value
         raise BadCSR("the CSR must not use the account key")
 
 

@@ -3,11 +3,13 @@ inventory, CRL and status data as one through the REST API or the CLI."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from acme_server.errors import BadRevocationReason, Malformed, NotFound, Unauthorized
-from acme_server.services import audit, certificates
+from acme_server.services import audit, catalog, certificates
 from acme_server.services.accounts import Account
 from acme_server.services.certificates import CertificateInfo
 from acme_server.services.runtime import Runtime
@@ -21,12 +23,24 @@ from ca_core.serials import format_serial
 _ACME_REASONS = frozenset({0, 1, 2, 3, 4, 5, 6, 9, 10})
 
 
-async def certificate_for_account(rt: Runtime, account: Account, certificate_id: str) -> CertificateInfo:
-    """§7.4.2: the account that ordered a certificate downloads it."""
-    info = await certificates.get_certificate(rt, certificate_id)
-    if info.enrollment != "acme" or info.account_id != account.id:
+@dataclass(frozen=True)
+class Download:
+    """What §7.4.2 serves: the certificate and its chains, the primary one first, then alternates."""
+
+    certificate_pem: str
+    chains: tuple[str, ...]
+
+
+async def download(rt: Runtime, account: Account, certificate_id: str) -> Download:
+    """§7.4.2: the account that ordered a certificate downloads it. One read: the certificate row and
+    the catalog (for the alternate chains), no metadata."""
+    async with rt.storage.read() as tx:
+        record = await certificates.find_record(tx, certificate_id)
+        configuration = await catalog.catalog_in(rt, tx) if record.ca_id else None
+    if record.enrollment != "acme" or record.account_id != account.id:
         raise Unauthorized("this certificate was not issued to this account")
-    return info
+    alternates = configuration.alternate_chains(record.ca_id) if configuration and record.ca_id else []
+    return Download(record.certificate_pem, (record.chain_pem, *alternates))
 
 
 def reason_from_code(code: object) -> RevocationReason:

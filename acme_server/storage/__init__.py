@@ -369,11 +369,26 @@ class Storage:
         three (BEGIN ... READ ONLY, the statement, COMMIT), and a single statement sees one snapshot
         anyway. On SQLite the same as read(). Never write through it."""
         if self._loop_reader is not None:
-            async with self.read() as tx:
-                yield tx
+            # No transaction either: the connection is in autocommit (pysqlite isolation_level None), so
+            # the statement is its own read transaction, and BEGIN/COMMIT would be two more statements.
+            reader = self._idle_readers.pop() if self._idle_readers else self._loop_reader.connect()
+            try:
+                yield Tx(LoopConnection(reader))
+                if reader.in_transaction():  # a statement not prepared() made SQLAlchemy begin one
+                    reader.rollback()
+            except BaseException:
+                reader.close()
+                raise
+            self._keep_reader(reader)
             return
         async with self._kept_readers.autocommit() as connection:
             yield Tx(DriverConnection(connection))
+
+    def _keep_reader(self, reader: Connection) -> None:
+        if len(self._idle_readers) < _IDLE_READERS:
+            self._idle_readers.append(reader)
+        else:
+            reader.close()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:
@@ -388,10 +403,7 @@ class Storage:
             except BaseException:
                 reader.close()
                 raise
-            if len(self._idle_readers) < _IDLE_READERS:
-                self._idle_readers.append(reader)
-            else:
-                reader.close()
+            self._keep_reader(reader)
             return
         async with self._kept_readers.transaction() as connection:
             yield Tx(DriverConnection(connection))

@@ -111,7 +111,7 @@ _FIND_REUSABLE: Final = prepared(
     )
 )
 # An account's live pending authorizations (the pending_authorizations_per_account limit): how many,
-# and when the first of them expires. The reuse index's leading account_id column serves it.
+# and when the first of them expires, from ix_acme_authorizations_pending alone (migration 0021).
 _COUNT_PENDING: Final = prepared(
     select(func.count(), func.min(_AUTHZ.c.expires_at)).where(
         _AUTHZ.c.account_id == bindparam("account_id"),

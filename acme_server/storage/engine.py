@@ -146,7 +146,7 @@ def create_sqlite_loop_engine(
             dbapi_connection.execute("PRAGMA query_only = 1")
 
     event.listen(engine, "connect", on_connect)
-    event.listen(engine, "begin", _sqlite_begin_read if read_only else _sqlite_begin_write)
+    event.listen(engine, "begin", _sqlite_begin_read_on_driver if read_only else _sqlite_begin_write)
     event.listen(engine, "handle_error", _busy_as_unavailable)
     return engine
 
@@ -199,3 +199,10 @@ def _sqlite_begin_write(connection: Connection) -> None:
 def _sqlite_begin_read(connection: Connection) -> None:
     """Readers begin deferred: their snapshot starts at the first read (WAL)."""
     connection.exec_driver_sql("BEGIN")
+
+
+def _sqlite_begin_read_on_driver(connection: Connection) -> None:
+    """The same on a loop-thread reader, straight on pysqlite: a deferred BEGIN cannot fail on a lock,
+    and SQLAlchemy's execution context around it cost more than the read it opens. The COMMIT at the
+    end is pysqlite's commit(), which SQLAlchemy calls anyway."""
+    connection.connection.driver_connection.execute("BEGIN")  # type: ignore[union-attr]

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import Row, and_, bindparam, func, or_, select, update
+from sqlalchemy import Row, and_, bindparam, exists, func, or_, select, update
 
 from acme_server.storage.base import Repository, built_once, inserting, make_id, updating, utcnow
 from acme_server.storage.prepared import prepared
-from acme_server.storage.tables import acme_order_authorizations, acme_orders
+from acme_server.storage.tables import acme_authorizations, acme_order_authorizations, acme_orders
 
 _LINKS = acme_order_authorizations
 _UNFINISHED = ("pending", "ready", "processing")
@@ -69,6 +69,26 @@ _BEGIN_PROCESSING: Final = prepared(
 )
 _IDS_FOR_AUTHORIZATION: Final = prepared(
     select(_LINKS.c.order_id).where(_LINKS.c.authorization_id == bindparam("id")).order_by(_LINKS.c.order_id)
+)
+
+# An authorization became valid: each pending order that includes it and has no authorization left
+# that is not valid becomes ready, in one statement (§7.1.6).
+_READY_WHEN_ALL_VALID: Final = prepared(
+    update(acme_orders)
+    .where(
+        acme_orders.c.status == "pending",
+        acme_orders.c.id.in_(
+            select(_LINKS.c.order_id).where(_LINKS.c.authorization_id == bindparam("authorization_id"))
+        ),
+        ~exists(
+            select(_LINKS.c.order_id)
+            .select_from(
+                _LINKS.join(acme_authorizations, acme_authorizations.c.id == _LINKS.c.authorization_id)
+            )
+            .where(_LINKS.c.order_id == acme_orders.c.id, acme_authorizations.c.status != "valid")
+        ),
+    )
+    .values(status="ready", updated_at=bindparam("now"))
 )
 
 
@@ -187,6 +207,12 @@ class OrderRepository(Repository):
     async def fail(self, order_id: str, error: dict[str, Any]) -> bool:
         """Any unfinished status -> 'invalid', keeping the problem document on the row (rule 6)."""
         return await self._transition(order_id, _UNFINISHED, status="invalid", error=error)
+
+    async def ready_when_all_valid(self, authorization_id: str) -> int:
+        """After `authorization_id` became valid: its pending orders whose authorizations are all
+        valid now -> 'ready'; how many moved."""
+        parameters = {"authorization_id": authorization_id, "now": utcnow()}
+        return (await self._execute(_READY_WHEN_ALL_VALID, parameters)).rowcount
 
     async def ids_for_authorization(self, authorization_id: str) -> list[str]:
         """The orders that include the authorization, whose status its outcome moves forward."""

@@ -518,6 +518,8 @@ acme_authorizations = Table(
     # Reuse of a valid authorization for the same account and identifier; named by hand because the
     # generated name is longer than PostgreSQL's 63-character limit.
     Index("ix_acme_authorizations_reuse", "account_id", "identifier_type", "identifier_value", "status"),
+    # The pending-authorizations limit of newOrder: a count and a minimum read from the index alone.
+    Index("ix_acme_authorizations_pending", "account_id", "status", "expires_at"),
     Index(None, "expires_at"),
 )
 
