@@ -35,8 +35,9 @@ import httpx
 
 from acme_server.app import create_app
 from acme_server.config import Settings, load_settings
-from acme_server.services import bootstrap, certificates, tokens, ui_sessions
-from acme_server.services.certificates import CertificateInfo, ManagedRequest
+from acme_server.services import bootstrap, issuance, tokens, ui_sessions
+from acme_server.services.certificates import CertificateInfo
+from acme_server.services.issuance import ManagedRequest
 from acme_server.services.runtime import open_runtime
 from acme_server.services.tokens import Role
 from acme_server.storage.tables import certificate_metadata
@@ -95,7 +96,7 @@ async def seed(settings: Settings, count: int) -> tuple[str, str]:
         for i in range(min(REAL, count)):
             name = f"real-{i}.bench.example"
             issued.append(
-                await certificates.issue_certificate(
+                await issuance.issue_certificate(
                     rt,
                     profile="default",
                     managed=ManagedRequest(

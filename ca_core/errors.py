@@ -21,6 +21,17 @@ class BadPublicKey(CAError):
     """A key is weak (RSA < 2048), of an unknown curve or type, or not allowed by a profile."""
 
 
+class KeyNotAllowed(BadPublicKey):
+    """A sound key of an algorithm the profile's allowedKeyAlgorithms does not list; the fields let an
+    edge phrase it in its own terms (ACME: a badCSR naming what the profile allows)."""
+
+    def __init__(self, algorithm: str, profile: str, allowed: tuple[str, ...]) -> None:
+        super().__init__(f"key algorithm {algorithm} is not allowed by profile {profile!r}")
+        self.algorithm = algorithm
+        self.profile = profile
+        self.allowed = allowed
+
+
 class InvalidSetting(CAError):
     """A profile, policy or CA setting is not acceptable; `field` names it."""
 

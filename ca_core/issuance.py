@@ -17,7 +17,7 @@ from ca_core.authority import (
     distribution_extensions,
     validity_window,
 )
-from ca_core.errors import BadCSR, BadPublicKey, InvalidSetting
+from ca_core.errors import BadCSR, InvalidSetting, KeyNotAllowed
 from ca_core.keys import KeyAlgorithm, PrivateKey, PublicKey, check_key, public_key_der
 from ca_core.profile import ExtendedKeyUsage, IssuerType, KeyUsage, Profile
 from ca_core.request import CertificateRequest, Subject, SubjectAltNames
@@ -82,9 +82,12 @@ class IssuedCertificate:
 
 
 def _check_key_allowed(profile: Profile, public_key: PublicKey) -> KeyAlgorithm:
+    """The one check of a key against the profile's allowedKeyAlgorithms (after the weak-key check):
+    its algorithm, or KeyNotAllowed."""
     algorithm = check_key(public_key)
     if algorithm not in profile.allowed_key_algorithms:
-        raise BadPublicKey(f"key algorithm {algorithm.value} is not allowed by profile {profile.name!r}")
+        allowed = tuple(sorted(a.value for a in profile.allowed_key_algorithms))
+        raise KeyNotAllowed(algorithm.value, profile.name, allowed)
     return algorithm
 
 
@@ -92,6 +95,32 @@ def _check_names(subject: Subject, sans: SubjectAltNames) -> None:
     # RFC 5280 §4.1.2.6: with an empty subject the identity lives in the SAN extension alone.
     if not subject.common_name and not sans:
         raise BadCSR("the request names no subject common name and no subject alternative name")
+
+
+@dataclass(frozen=True)
+class CheckedRequest:
+    """A request that passed `profile`'s key and name rules (check_request): what issue() signs
+    without checking it again. Checked against another profile object, it is checked anew."""
+
+    request: CertificateRequest
+    profile: Profile
+    algorithm: KeyAlgorithm
+
+
+def check_request(profile: Profile, request: CertificateRequest) -> CheckedRequest:
+    """Everything about `request` itself that `profile` decides, before anything is signed or stored
+    (a caller runs it once, early: RFC 8555 §7.4 wants a bad CSR refused while the order is ready)."""
+    algorithm = _check_key_allowed(profile, request.public_key)
+    _check_names(request.subject, request.sans)
+    return CheckedRequest(request, profile, algorithm)
+
+
+def _checked(profile: Profile, request: CertificateRequest | CheckedRequest) -> CheckedRequest:
+    if isinstance(request, CheckedRequest):
+        if request.profile is profile:
+            return request
+        request = request.request
+    return check_request(profile, request)
 
 
 def _check_private_key(private_key: PrivateKey | None, public_key: PublicKey) -> None:
@@ -165,7 +194,7 @@ def _builder(
 def issue(
     ca: CertificateAuthority,
     profile: Profile,
-    request: CertificateRequest,
+    request: CertificateRequest | CheckedRequest,
     *,
     serial: int,
     now: datetime,
@@ -173,18 +202,19 @@ def issue(
     not_before: datetime | None = None,
     private_key: PrivateKey | None = None,
 ) -> IssuedCertificate:
-    """Sign `request` with `ca` as `profile` describes. `private_key` (managed issuance: the caller
-    generated it) is checked against the request and kept in the result."""
+    """Sign `request` with `ca` as `profile` describes (a plain request is checked first, a checked
+    one is not checked again). `private_key` (managed issuance: the caller generated it) is checked
+    against the request and kept in the result."""
     ca.check_enabled()
     if profile.issuer_type is not IssuerType.CA or profile.ca_id != ca.id:
         raise InvalidSetting("profile", f"profile {profile.name!r} does not issue from CA {ca.name}")
-    algorithm = _check_key_allowed(profile, request.public_key)
-    _check_names(request.subject, request.sans)
-    _check_private_key(private_key, request.public_key)
+    checked = _checked(profile, request)
+    plain = checked.request
+    _check_private_key(private_key, plain.public_key)
     validity = validity_window(
         not_before or now, profile.resolve_ttl(ttl), ca.certificate.not_valid_after_utc
     )
-    draft = _Draft(request.subject, request.sans, request.public_key, algorithm, serial, validity)
+    draft = _Draft(plain.subject, plain.sans, plain.public_key, checked.algorithm, serial, validity)
     builder = _builder(profile, draft, ca.certificate.subject, ca.authority_key_identifier())
     builder = builder.add_extension(_basic_constraints(profile, ca), critical=True)
     partition = ca.settings.crl_partition_of(serial)
@@ -196,24 +226,29 @@ def issue(
 
 def issue_self_signed(
     profile: Profile,
-    subject: Subject,
-    sans: SubjectAltNames,
+    request: CertificateRequest | CheckedRequest,
     private_key: PrivateKey,
     *,
     serial: int,
     now: datetime,
     ttl: timedelta | None = None,
 ) -> IssuedCertificate:
-    """A certificate signed by its own key, for a self-signed profile; the key is kept in the result."""
+    """A certificate signed by its own key (`request`'s public key is its half), for a self-signed
+    profile; the key is kept in the result."""
     if profile.issuer_type is not IssuerType.SELF_SIGNED:
         raise InvalidSetting("profile", f"profile {profile.name!r} is not a self-signed profile")
-    public_key = private_key.public_key()
-    algorithm = _check_key_allowed(profile, public_key)
-    _check_names(subject, sans)
+    checked = _checked(profile, request)
+    subject, sans, public_key = checked.request.subject, checked.request.sans, checked.request.public_key
+    _check_private_key(private_key, public_key)
     if not subject.attributes():  # RFC 5280 §4.1.2.4: the issuer (here: the subject) is never empty
         raise InvalidSetting("subject", "a self-signed certificate needs a subject; it is also the issuer")
     draft = _Draft(
-        subject, sans, public_key, algorithm, serial, validity_window(now, profile.resolve_ttl(ttl), None)
+        subject,
+        sans,
+        public_key,
+        checked.algorithm,
+        serial,
+        validity_window(now, profile.resolve_ttl(ttl), None),
     )
     aki = x509.AuthorityKeyIdentifier.from_issuer_public_key(public_key)
     builder = _builder(profile, draft, subject.to_x509_name(), aki)

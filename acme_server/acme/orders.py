@@ -12,7 +12,7 @@ from starlette.responses import Response
 from acme_server.acme import links, render
 from acme_server.acme.jws import verify_post
 from acme_server.errors import Malformed
-from acme_server.services import orders, profiles
+from acme_server.services import orders
 from acme_server.services.authorizations import parse_identifiers
 from acme_server.services.orders import NewOrder
 from ca_core.errors import CAError
@@ -41,10 +41,9 @@ def _optional_text(payload: dict[str, object], name: str) -> str | None:
     return value
 
 
-async def _order_response(request: Request, record: orders.OrderRecord, status: int = 200) -> Response:
-    rt = links.runtime(request)
-    body = render.order(request, record, rt.clock.now(), await profiles.profile_name(rt, record.profile_id))
-    headers = {"Location": links.order_url(request, record.id)}
+def _order_response(request: Request, view: orders.OrderView, status: int = 200) -> Response:
+    body = render.order(request, view)  # the service resolved all it shows: no reads here
+    headers = {"Location": links.order_url(request, view.record.id)}
     # processing: signing; pending: validations to answer or running. Either way the next look is
     # worth a second's wait, and a client that honours it cannot flood a loaded server with polls.
     if body["status"] in ("processing", "pending"):
@@ -62,19 +61,19 @@ async def new_order(request: Request) -> Response:
         profile=_optional_text(payload, "profile"),
         replaces=_optional_text(payload, "replaces"),
     )
-    record = await orders.new_order(
+    view = await orders.new_order(
         links.runtime(request), post.require_account(), order, forced_profile=links.profile_of(request)
     )
-    return await _order_response(request, record, 201)
+    return _order_response(request, view, 201)
 
 
 async def order(request: Request) -> Response:
     post = await verify_post(request)
     post.check_post_as_get()
-    record = await orders.get_order(
+    view = await orders.get_order(
         links.runtime(request), post.require_account(), request.path_params["order_id"]
     )
-    return await _order_response(request, record)
+    return _order_response(request, view)
 
 
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
@@ -97,7 +96,7 @@ def _csr_der(payload: dict[str, object]) -> bytes:
 async def finalize(request: Request) -> Response:
     post = await verify_post(request)
     der = _csr_der(post.json())
-    record = await orders.finalize(
+    view = await orders.finalize(
         links.runtime(request), post.require_account(), request.path_params["order_id"], der
     )
-    return await _order_response(request, record)
+    return _order_response(request, view)

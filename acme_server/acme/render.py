@@ -12,11 +12,10 @@ from starlette.responses import Response
 
 from acme_server.acme import links
 from acme_server.services import authorizations as authz_service
-from acme_server.services import orders as order_service
 from acme_server.services.accounts import Account
 from acme_server.services.authorizations import AuthorizationRecord as AuthorizationView
 from acme_server.services.challenges import ChallengeRecord as ChallengeView
-from acme_server.services.orders import OrderRecord as OrderView
+from acme_server.services.orders import OrderView
 
 RETRY_AFTER_SECONDS = "1"
 
@@ -39,9 +38,10 @@ def account(request: Request, value: Account) -> dict[str, Any]:
     }
 
 
-def order(request: Request, value: OrderView, now: datetime, profile: str | None) -> dict[str, Any]:
+def order(request: Request, view: OrderView) -> dict[str, Any]:
+    value = view.record
     body: dict[str, Any] = {
-        "status": order_service.effective_status(value, now),
+        "status": view.status,
         "expires": timestamp(value.expires_at),
         "identifiers": list(value.identifiers),
         "authorizations": [links.authorization_url(request, i) for i in value.authorization_ids],
@@ -57,8 +57,8 @@ def order(request: Request, value: OrderView, now: datetime, profile: str | None
         body["certificate"] = links.certificate_url(request, value.certificate_id)
     if value.replaces:
         body["replaces"] = value.replaces
-    if profile:
-        body["profile"] = profile  # draft-ietf-acme-profiles
+    if view.profile:
+        body["profile"] = view.profile  # draft-ietf-acme-profiles
     return body
 
 

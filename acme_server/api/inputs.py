@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from acme_server.services.certificates import ManagedRequest
+from acme_server.services.issuance import ManagedRequest
 from ca_core.authority import CASettings
 from ca_core.durations import parse_duration
 from ca_core.errors import InvalidSetting

@@ -9,8 +9,9 @@ from typing import Any
 
 from acme_server.cli.common import emit, emit_table, leaf, parse_pairs, read_input, write_output
 from acme_server.errors import Malformed
-from acme_server.services import certificates, renewal_info
-from acme_server.services.certificates import CertificateFilter, CertificateInfo, ManagedRequest
+from acme_server.services import certificates, issuance, renewal_info
+from acme_server.services.certificates import CertificateFilter, CertificateInfo
+from acme_server.services.issuance import ManagedRequest
 from acme_server.services.runtime import Runtime
 from ca_core.durations import parse_duration
 from ca_core.errors import InvalidIdentifier
@@ -87,7 +88,7 @@ async def issue(rt: Runtime, args: argparse.Namespace) -> int:
     ttl = parse_duration(args.ttl, field="ttl") if args.ttl else None
     metadata = parse_pairs(args.metadata, option="--metadata")
     if args.csr:
-        cert = await certificates.issue_certificate(
+        cert = await issuance.issue_certificate(
             rt,
             profile=args.profile,
             csr_pem=read_input(args.csr, what="CSR"),
@@ -97,7 +98,7 @@ async def issue(rt: Runtime, args: argparse.Namespace) -> int:
             enrollment="cli",
         )
     else:
-        cert = await certificates.issue_certificate(
+        cert = await issuance.issue_certificate(
             rt,
             profile=args.profile,
             managed=_managed(args),

@@ -13,7 +13,7 @@ from cryptography.x509 import DNSName, IPAddress, SubjectAlternativeName
 from cryptography.x509.oid import ExtensionOID
 
 from acme_server.errors import Conflict
-from acme_server.services import cas, certificates, leases, policies, profiles
+from acme_server.services import cas, certificates, issuance, leases, policies, profiles
 from acme_server.services.runtime import Runtime
 from ca_core.export import load_certificates_pem
 from ca_core.request import Subject, SubjectAltNames
@@ -106,10 +106,10 @@ async def ensure_server_tls(rt: Runtime, tls_dir: Path, listen_host: str) -> TLS
     wanted = _tls_hosts(listen_host)
     if _tls_is_current(files, wanted, rt):
         return files
-    issued = await certificates.issue_certificate(
+    issued = await issuance.issue_certificate(
         rt,
         profile=DEFAULT_PROFILE,
-        managed=certificates.ManagedRequest(subject=Subject(common_name="localhost"), sans=wanted),
+        managed=issuance.ManagedRequest(subject=Subject(common_name="localhost"), sans=wanted),
         metadata={"purpose": "acme-server-https"},
         friendly_name="acme-server HTTPS",
         enrollment="cli",

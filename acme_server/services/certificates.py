@@ -1,44 +1,32 @@
-"""Certificate use-cases: issue (from a CSR or with a server-generated key), inventory reads,
-metadata, revocation and export. Every rule comes from ca_core; this module orchestrates and stores."""
+"""The certificate inventory: the one place a freshly issued certificate is stored (record_issued, the
+issuance pipeline's last stage: services/issuance.py), reads, metadata, revocation and export. Every
+rule comes from ca_core; this module orchestrates and stores."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 from cryptography import x509
 
 from acme_server.errors import AlreadyRenewed, AlreadyRevoked, NotFound
-from acme_server.services import audit, cas, catalog, crls, syncs
+from acme_server.services import audit, catalog, crls, syncs
 from acme_server.services.bundles import materials
 from acme_server.services.runtime import Runtime
 from acme_server.storage import CertificateFilter, CertificateRecord, Tx
-from ca_core.csr import parse_csr
-from ca_core.errors import BadCSR, InvalidIdentifier, InvalidSetting
+from ca_core.errors import InvalidSetting
 from ca_core.export import PemBundle, load_certificates_pem, pem_bundle, to_pkcs12
 from ca_core.inspect import CertificateDetails, inspect_certificate, inventory_fields
-from ca_core.issuance import IssuedCertificate, issue, issue_self_signed
-from ca_core.keys import KeyAlgorithm, PrivateKey, generate_key
-from ca_core.names import check_email, check_uri, normalize_dns_name
-from ca_core.policy import Policy, check_request
-from ca_core.profile import EnrollmentMethod, IssuerType, Profile
-from ca_core.request import CertificateRequest, Subject, SubjectAltNames
+from ca_core.issuance import IssuedCertificate
+from ca_core.keys import PrivateKey
+from ca_core.profile import Profile
 from ca_core.revocation import RevocationReason
-from ca_core.serials import format_serial, random_serial
+from ca_core.serials import format_serial
 
 audit_log = logging.getLogger("acme_server.audit")
-
-
-@dataclass(frozen=True)
-class ManagedRequest:
-    """A certificate whose key the server generates and keeps (sealed)."""
-
-    subject: Subject
-    sans: SubjectAltNames = field(default_factory=SubjectAltNames)
-    key_algorithm: KeyAlgorithm = KeyAlgorithm.EC_prime256v1
 
 
 @dataclass(frozen=True)
@@ -105,130 +93,6 @@ async def find_record(tx: Tx, certificate_id: str) -> CertificateRecord:
     return record
 
 
-def normalize_sans(sans: SubjectAltNames) -> SubjectAltNames:
-    """Syntax-check and normalise requested SANs (lower-case DNS names, A-labels)."""
-    for email in sans.email:
-        check_email(email)
-    for uri in sans.uri:
-        check_uri(uri)
-    return SubjectAltNames(
-        dns=tuple(dict.fromkeys(normalize_dns_name(n) for n in sans.dns)),
-        ip=tuple(dict.fromkeys(sans.ip)),
-        email=sans.email,
-        uri=sans.uri,
-    )
-
-
-def _csr_request(csr_pem: bytes) -> CertificateRequest:
-    request = parse_csr(csr_pem)
-    try:
-        sans = normalize_sans(request.sans)
-    except InvalidIdentifier as exc:
-        raise BadCSR(f"CSR names an invalid identifier: {exc.detail}") from None
-    return CertificateRequest(subject=request.subject, sans=sans, public_key=request.public_key)
-
-
-@dataclass(frozen=True)
-class IssuanceContext:
-    """The profile (and its policy) a certificate is issued under."""
-
-    profile_id: str
-    profile: Profile
-    policy: Policy | None
-
-
-async def load_context(rt: Runtime, profile_ref: str, method: EnrollmentMethod) -> IssuanceContext:
-    configuration = await catalog.current(rt)
-    profile_id, profile = configuration.profile(profile_ref)
-    if method not in profile.enrollment_methods:
-        raise InvalidSetting("profile", f"profile {profile.name!r} does not allow {method.value} enrollment")
-    return IssuanceContext(profile_id, profile, configuration.policy(profile.policy_id))
-
-
-async def sign(
-    rt: Runtime,
-    context: IssuanceContext,
-    request: CertificateRequest,
-    ttl: timedelta | None,
-    private_key: PrivateKey | None,
-) -> IssuedCertificate:
-    """Check `request` against the context's policy and sign it as its profile says (off the loop)."""
-    profile = context.profile
-    lifetime = profile.resolve_ttl(ttl)
-    if context.policy is not None:
-        check_request(context.policy, request, ttl=lifetime)
-    now = rt.clock.now()
-    if profile.issuer_type is IssuerType.SELF_SIGNED:
-        if private_key is None:
-            raise InvalidSetting(
-                "csr", "a self-signed profile needs a server-generated key; use a managed request"
-            )
-        return await asyncio.to_thread(
-            issue_self_signed,
-            profile,
-            request.subject,
-            request.sans,
-            private_key,
-            serial=random_serial(),
-            now=now,
-            ttl=lifetime,
-        )
-    assert profile.ca_id is not None  # Profile validation guarantees it for issuer type CA
-    authority = await cas.load_authority(rt, profile.ca_id)
-    return await asyncio.to_thread(
-        issue,
-        authority,
-        profile,
-        request,
-        serial=random_serial(),
-        now=now,
-        ttl=lifetime,
-        private_key=private_key,
-    )
-
-
-async def issue_certificate(
-    rt: Runtime,
-    *,
-    profile: str,
-    csr_pem: bytes | None = None,
-    managed: ManagedRequest | None = None,
-    ttl: timedelta | None = None,
-    metadata: dict[str, str] | None = None,
-    friendly_name: str = "",
-    enrollment: str = "api",
-    request_id: str | None = None,
-) -> CertificateInfo:
-    """Issue from exactly one of a CSR or a managed request, check profile and policy, store it
-    (linked to the certificate request `request_id` when given)."""
-    if (csr_pem is None) == (managed is None):
-        raise InvalidSetting("method", "give either a CSR or a managed request")
-    context = await load_context(rt, profile, EnrollmentMethod.API)
-    private_key: PrivateKey | None = None
-    if csr_pem is not None:
-        request = _csr_request(csr_pem)
-    else:
-        assert managed is not None
-        private_key = await asyncio.to_thread(generate_key, managed.key_algorithm)
-        request = CertificateRequest(managed.subject, normalize_sans(managed.sans), private_key.public_key())
-    issued = await sign(rt, context, request, ttl, private_key)
-    async with rt.storage.transaction() as tx:
-        stored = await record_issued(
-            rt,
-            tx,
-            issued,
-            profile_id=context.profile_id,
-            profile=context.profile,
-            enrollment=enrollment,
-            metadata=metadata,
-            friendly_name=friendly_name,
-            request_id=request_id,
-        )
-        pushes = await syncs.pending_pushes(tx, stored.id, stored.profile_id)
-    await syncs.push_pending(rt, pushes)
-    return stored
-
-
 async def record_issued(
     rt: Runtime,
     tx: Tx,
@@ -243,11 +107,13 @@ async def record_issued(
     order_id: str | None = None,
     renewed_from: CertificateRecord | None = None,
     request_id: str | None = None,
-) -> CertificateInfo:
-    """Put a freshly issued certificate into the inventory within `tx` (the one place that does, for
-    every enrollment method), its key sealed. With `renewed_from`, it is linked as that certificate's
-    successor, which becomes superseded; if another renewal won the race, AlreadyRenewed (the caller's
-    transaction rolls back, so nothing is stored)."""
+) -> tuple[CertificateInfo, syncs.PendingPushes]:
+    """Stage 4 of the issuance pipeline (services/issuance.py): put a freshly issued certificate into
+    the inventory within the caller's one transaction (the one place that does, for every enrollment
+    method; the caller adds its own bookkeeping to `tx`), its key sealed, and queue the pushes to its
+    syncs (a column: they survive a crash between the commit and the push). With `renewed_from`, it
+    is linked as that certificate's successor, which becomes superseded; if another renewal won the
+    race, AlreadyRenewed (the caller's transaction rolls back, so nothing is stored)."""
     details = inventory_fields(issued.certificate)
     metadata = metadata or {}
     auto_renew = profile.auto_renew_by_default if renewed_from is None else renewed_from.auto_renew
@@ -279,7 +145,7 @@ async def record_issued(
         if not await tx.certificates.mark_renewed(renewed_from.id, record.id):
             raise AlreadyRenewed(f"certificate {renewed_from.serial} was already renewed")
         await tx.syncs.retarget(renewed_from.id, record.id)  # its syncs push the successor from now on
-    return _info(record, dict(metadata))
+    return _info(record, dict(metadata)), await syncs.pending_pushes(tx, record.id, profile_id)
 
 
 async def get_certificate(rt: Runtime, certificate_id: str) -> CertificateInfo:
@@ -462,4 +328,4 @@ async def _record_key_export(
     )
 
 
-__all__ = ["CertificateFilter", "CertificateInfo", "ManagedRequest"]  # CertificateFilter: the query value
+__all__ = ["CertificateFilter", "CertificateInfo"]  # CertificateFilter: the query value

@@ -24,7 +24,16 @@ from acme_server.errors import (
 )
 from acme_server.observability import metrics
 from acme_server.problems import ACME_ERROR, problem_document
-from acme_server.services import cas, catalog, certificates, eab, rate_limits, renewal_info, syncs
+from acme_server.services import (
+    catalog,
+    certificates,
+    eab,
+    issuance,
+    profiles,
+    rate_limits,
+    renewal_info,
+    syncs,
+)
 from acme_server.services.accounts import Account, owned
 from acme_server.services.authorizations import (
     AuthorizationRules,
@@ -33,21 +42,20 @@ from acme_server.services.authorizations import (
     challenge_types,
 )
 from acme_server.services.catalog import Catalog
+from acme_server.services.issuance import Issuer
 from acme_server.services.ports import ChallengeType
 from acme_server.services.runtime import Runtime
 from acme_server.storage import OrderRecord, Tx
 
-__all__ = ["AcmeProfile", "NewOrder", "OrderRecord"]
+__all__ = ["NewOrder", "OrderRecord", "OrderView"]
 from ca_core.csr import parse_csr
 from ca_core.durations import format_duration
-from ca_core.errors import BadCSR, BadPublicKey, CAError, UnknownProfile
-from ca_core.issuance import IssuedCertificate, issue
-from ca_core.keys import key_algorithm_of
+from ca_core.errors import BadCSR, BadPublicKey, CAError, KeyNotAllowed, UnknownProfile
+from ca_core.issuance import CheckedRequest, IssuedCertificate
 from ca_core.names import parse_ip
-from ca_core.policy import Policy, check_request, identifier_violations
+from ca_core.policy import identifier_violations
 from ca_core.profile import EnrollmentMethod, IssuerType, Profile
 from ca_core.request import CertificateRequest
-from ca_core.serials import random_serial
 
 log = logging.getLogger("acme_server.orders")
 
@@ -56,33 +64,40 @@ DEFAULT_PROFILE = "default"
 
 
 @dataclass(frozen=True)
-class AcmeProfile:
-    id: str
-    profile: Profile
-    policy: Policy | None
+class OrderView:
+    """What an order response shows (RFC 8555 §7.1.3): the stored order, its effective status and its
+    profile's name, resolved by the service so the renderer reads nothing more."""
+
+    record: OrderRecord
+    status: str  # §7.1.6: pending or ready past its expiry reads invalid
+    profile: str | None  # draft-ietf-acme-profiles: the profile's name
 
 
-async def load_profile(rt: Runtime, ref: str) -> AcmeProfile:
+def _view(record: OrderRecord, now: datetime, profile: str | None) -> OrderView:
+    return OrderView(record, effective_status(record, now), profile)
+
+
+async def load_profile(rt: Runtime, ref: str) -> Issuer:
     return acme_profile(await catalog.current(rt), ref)
 
 
-def acme_profile(configuration: Catalog, ref: str) -> AcmeProfile:
-    """A profile (by name, or id) that allows ACME enrollment, with its policy (the profiles draft:
-    invalidProfile), from the configuration catalog."""
+def acme_profile(configuration: Catalog, ref: str) -> Issuer:
+    """Stage 1 of the issuance pipeline for ACME: a profile (by name, or id) that allows ACME
+    enrollment, with its policy (the profiles draft: invalidProfile), from the configuration catalog."""
     try:
-        profile_id, profile = configuration.profile(ref)
+        issuer = issuance.resolve(configuration, ref)
     except NotFound:
         raise UnknownProfile(f"no profile {ref!r}") from None
-    name = profile.name
-    if EnrollmentMethod.ACME not in profile.enrollment_methods:
+    name = issuer.profile.name
+    if EnrollmentMethod.ACME not in issuer.profile.enrollment_methods:
         raise UnknownProfile(f"profile {name!r} does not allow ACME enrollment")
-    if profile.issuer_type is not IssuerType.CA:
+    if issuer.profile.issuer_type is not IssuerType.CA:
         raise UnknownProfile(f"profile {name!r} issues self-signed certificates, which ACME cannot")
-    return AcmeProfile(profile_id, profile, configuration.policy(profile.policy_id))
+    return issuer
 
 
 def _identifier_problems(
-    profile: AcmeProfile, identifiers: Sequence[Identifier], rules: AuthorizationRules
+    profile: Issuer, identifiers: Sequence[Identifier], rules: AuthorizationRules
 ) -> list[Subproblem]:
     """One subproblem per identifier the profile refuses: a wildcard where allowWildcards is off, one
     none of its challenge types can validate, or a name or address its policy does not allow."""
@@ -119,9 +134,7 @@ def _identifier_problems(
     ]
 
 
-def _check_identifiers(
-    profile: AcmeProfile, identifiers: Sequence[Identifier], rules: AuthorizationRules
-) -> None:
+def _check_identifiers(profile: Issuer, identifiers: Sequence[Identifier], rules: AuthorizationRules) -> None:
     """Rule 5: every refused identifier is a subproblem of one rejectedIdentifier (compound if several)."""
     problems = _identifier_problems(profile, identifiers, rules)
     if problems:
@@ -130,7 +143,7 @@ def _check_identifiers(
 
 
 async def _authorization_rules(
-    rt: Runtime, tx: Tx, account: Account, profile: AcmeProfile, *, max_pending: int
+    rt: Runtime, tx: Tx, account: Account, profile: Issuer, *, max_pending: int
 ) -> AuthorizationRules:
     """The profile's authorization rules for this account. requireEab: only an account whose external
     account binding covers the profile may order (unauthorized, as Boulder answers an account that
@@ -198,7 +211,7 @@ def _check_validity(profile: Profile, order: NewOrder, now: datetime) -> None:
 
 async def new_order(
     rt: Runtime, account: Account, order: NewOrder, *, forced_profile: str | None
-) -> OrderRecord:
+) -> OrderView:
     name = forced_profile or order.profile or DEFAULT_PROFILE
     if forced_profile and order.profile and order.profile != forced_profile:
         raise UnknownProfile(f"this directory issues profile {forced_profile!r} only")
@@ -222,7 +235,7 @@ async def new_order(
         # the records as reused or just created: nothing to read back
         authorizations = await authorizations_for(tx, account, order.identifiers, now, rules)
         ready = all(a.status == "valid" for a in authorizations)
-        return await tx.orders.create(
+        record = await tx.orders.create(
             account_id=account.id,
             profile_id=profile.id,
             identifiers=[i.to_json() for i in order.identifiers],
@@ -233,12 +246,16 @@ async def new_order(
             replaces=order.replaces,
             status="ready" if ready else "pending",
         )
+    return _view(record, now, profile.profile.name)
 
 
-async def get_order(rt: Runtime, account: Account, order_id: str) -> OrderRecord:
+async def get_order(rt: Runtime, account: Account, order_id: str) -> OrderView:
     async with rt.storage.read_one() as tx:  # one statement (the order poll): no transaction
         record = await tx.orders.get(order_id)
-    return owned(record, account, "order", order_id)
+    owned(record, account, "order", order_id)
+    assert record is not None
+    # the name from the per-process cache (a profile is never renamed): no catalog read per poll
+    return _view(record, rt.clock.now(), await profiles.profile_name(rt, record.profile_id))
 
 
 def effective_status(record: OrderRecord, now: datetime) -> str:
@@ -264,18 +281,13 @@ async def account_orders(rt: Runtime, account_id: str, limit: int = 50) -> tuple
     return [record for record in found if record is not None], more is not None
 
 
-def _parse_csr(csr_der: bytes, profile: Profile) -> CertificateRequest:
-    """§7.4: every CSR problem is badCSR, with the precise reason (a weak key or one the profile
-    does not allow included). The csr is DER: a PEM one (base64url of its text) is refused too."""
+def _parse_csr(csr_der: bytes) -> CertificateRequest:
+    """§7.4: every CSR problem is badCSR, with the precise reason (a weak key included). The csr is
+    DER: a PEM one (base64url of its text) is refused too."""
     try:
-        request = parse_csr(csr_der, der_only=True)
+        return parse_csr(csr_der, der_only=True)
     except BadPublicKey as exc:
         raise BadCSR(f"the CSR key is not acceptable: {exc.detail}") from None
-    algorithm = key_algorithm_of(request.public_key)
-    if algorithm not in profile.allowed_key_algorithms:
-        allowed = ", ".join(sorted(a.value for a in profile.allowed_key_algorithms))
-        raise BadCSR(f"the CSR key is {algorithm.value}; profile {profile.name!r} allows {allowed}")
-    return request
 
 
 def _check_csr(request: CertificateRequest, order: OrderRecord, account: Account) -> None:
@@ -299,27 +311,37 @@ def _check_csr(request: CertificateRequest, order: OrderRecord, account: Account
         raise BadCSR("the CSR must not use the account key")
 
 
+def _check(issuer: Issuer, request: CertificateRequest, ttl: timedelta | None) -> CheckedRequest:
+    """The pipeline's one check (key algorithm, names, policy); a key the profile does not allow is
+    a badCSR naming what it allows (§7.4), and the order stays ready."""
+    try:
+        return issuance.check(issuer, request, ttl)
+    except KeyNotAllowed as exc:
+        allowed = ", ".join(exc.allowed)
+        raise BadCSR(f"the CSR key is {exc.algorithm}; profile {exc.profile!r} allows {allowed}") from None
+
+
 def _lifetime(order: OrderRecord, now: datetime) -> tuple[datetime, timedelta | None]:
     start = order.not_before or now
     return start, (order.not_after - start) if order.not_after else None
 
 
-async def finalize(rt: Runtime, account: Account, order_id: str, csr_der: bytes) -> OrderRecord:
+async def finalize(rt: Runtime, account: Account, order_id: str, csr_der: bytes) -> OrderView:
     """Check the CSR (a bad one leaves the order ready, as Boulder does), then ready -> processing
     (one winner across replicas) -> valid with a certificate, or invalid with the problem stored on
-    the order when anything fails (never stuck in processing; a crash is left to the lease)."""
+    the order when anything fails (never stuck in processing; a crash is left to the lease). The
+    issuance pipeline's stages (services/issuance.py), with the order's claim between check and sign."""
     async with rt.storage.read() as tx:
         order = owned(await tx.orders.get(order_id), account, "order", order_id)
         configuration = await catalog.catalog_in(rt, tx)
     # RFC 8555 §7.4: finalize of an order that is not ready (processing or valid included) is
     # orderNotReady; the client polls the order instead (Boulder answers the same).
     _check_ready(effective_status(order, rt.clock.now()))
-    profile = acme_profile(configuration, order.profile_id or DEFAULT_PROFILE)
-    request = _parse_csr(csr_der, profile.profile)
+    issuer = acme_profile(configuration, order.profile_id or DEFAULT_PROFILE)
+    request = _parse_csr(csr_der)
     _check_csr(request, order, account)
     start, ttl = _lifetime(order, rt.clock.now())
-    if profile.policy is not None:
-        check_request(profile.policy, request, ttl=profile.profile.resolve_ttl(ttl))
+    checked = _check(issuer, request, ttl)
     async with rt.storage.transaction() as tx:
         if not await tx.orders.begin_processing(order_id, account.id, now=rt.clock.now()):
             current = await tx.orders.get(order_id)
@@ -327,16 +349,18 @@ async def finalize(rt: Runtime, account: Account, order_id: str, csr_der: bytes)
             _check_ready(current.status)  # the loser of a race sees the winner's state
     started = time.perf_counter()
     try:
-        issued = await _sign(rt, configuration, profile, request, start if order.not_before else None, ttl)
-        record, pushes = await _store(rt, order, profile, issued)
+        issued = await issuance.sign(
+            rt, issuer, checked, ttl=ttl, not_before=start if order.not_before else None
+        )
+        record, pushes = await _store(rt, order, issuer, issued)
     except Exception as exc:  # Boulder failOrder: whatever went wrong lands on the order (rule 6)
         await _fail(rt, order_id, exc)
         metrics.ORDERS.labels("invalid").inc()
         raise
     metrics.ISSUANCE_SECONDS.observe(time.perf_counter() - started)
     metrics.ORDERS.labels("valid").inc()
-    await syncs.push_pending(rt, pushes)
-    return record
+    await issuance.publish(rt, pushes)
+    return _view(record, rt.clock.now(), issuer.profile.name)
 
 
 def _check_ready(status: str) -> None:
@@ -345,16 +369,17 @@ def _check_ready(status: str) -> None:
 
 
 async def _store(
-    rt: Runtime, order: OrderRecord, profile: AcmeProfile, issued: IssuedCertificate
+    rt: Runtime, order: OrderRecord, issuer: Issuer, issued: IssuedCertificate
 ) -> tuple[OrderRecord, syncs.PendingPushes]:
-    """Rule 4d: the certificate is stored and the order becomes valid in one transaction."""
+    """Rule 4d: the certificate is stored (its syncs queued) and the order becomes valid in one
+    transaction."""
     async with rt.storage.transaction() as tx:
-        stored = await certificates.record_issued(
+        stored, pushes = await certificates.record_issued(
             rt,
             tx,
             issued,
-            profile_id=profile.id,
-            profile=profile.profile,
+            profile_id=issuer.id,
+            profile=issuer.profile,
             enrollment="acme",
             account_id=order.account_id,
             order_id=order.id,
@@ -364,32 +389,9 @@ async def _store(
         if not await tx.orders.finish(order.id, certificate_id=stored.id):
             # Recovery failed the order meanwhile (its lease ran out): roll the certificate back.
             raise OrderNotReady(f"order {order.id!r} was failed while its certificate was issued")
-        pushes = await syncs.pending_pushes(tx, stored.id, stored.profile_id)  # the profile's syncs
         record = await tx.orders.get(order.id)
     assert record is not None
     return record, pushes
-
-
-async def _sign(
-    rt: Runtime,
-    configuration: Catalog,
-    profile: AcmeProfile,
-    request: CertificateRequest,
-    not_before: datetime | None,
-    ttl: timedelta | None,
-) -> IssuedCertificate:
-    assert profile.profile.ca_id is not None
-    authority = cas.authority_in(rt, configuration, profile.profile.ca_id)
-    return await asyncio.to_thread(
-        issue,
-        authority,
-        profile.profile,
-        request,
-        serial=random_serial(),
-        now=rt.clock.now(),
-        ttl=ttl,
-        not_before=not_before,
-    )
 
 
 def _internal_problem(detail: str) -> dict[str, Any]:

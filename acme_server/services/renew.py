@@ -1,22 +1,23 @@
 """Renew now: a successor with the same subject, SANs, profile, lifetime and metadata, linked both ways
 to the certificate it renews, which becomes superseded. The REST API's "renew" and the renewal
-scheduler (services/renewals.py) both call renew_certificate."""
+scheduler (services/renewals.py) both call renew_certificate, an adapter over the issuance pipeline
+(services/issuance.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from acme_server.errors import AlreadyRenewed, NotRenewable
-from acme_server.services import audit, certificates, renewal_info, syncs
+from acme_server.services import audit, catalog, certificates, issuance, renewal_info
 from acme_server.services.certificates import CertificateInfo
 from acme_server.services.runtime import Runtime
-from acme_server.storage import CertificateRecord
+from acme_server.storage import CertificateRecord, Tx
 from ca_core.errors import InvalidSetting
 from ca_core.export import load_certificates_pem
 from ca_core.inspect import inspect_certificate
 from ca_core.keys import KeyAlgorithm, PrivateKey, PublicKey, checked_public_key, generate_key
-from ca_core.profile import EnrollmentMethod
 from ca_core.request import CertificateRequest
 
 log = logging.getLogger("acme_server.renewals")
@@ -46,20 +47,25 @@ def _new_key(record: CertificateRecord) -> PrivateKey:
 
 
 async def renew_certificate(
-    rt: Runtime, certificate_id: str, *, actor: str, audit_action: str | None = None
+    rt: Runtime,
+    certificate_id: str,
+    *,
+    actor: str,
+    audit_action: str | None = None,
+    bookkeeping: Callable[[Tx, CertificateInfo], Awaitable[None]] | None = None,
 ) -> CertificateInfo:
     """Issue the successor of `certificate_id`. A server-held key is replaced by a fresh key of the
     same algorithm; a certificate from a CSR keeps its public key (the key's owner holds the private
     half). Two renewals racing for one certificate store one successor; the other gets AlreadyRenewed.
-    `audit_action`: the audit row stored with the successor (an operator's renew now; the scheduler's
-    renewals are its attempts, services/renewals.py)."""
-    async with rt.storage.read() as tx:
+    Stored in one transaction with `audit_action`'s audit row (an operator's renew now) or the
+    caller's `bookkeeping` (the scheduler's attempt, services/renewals.py)."""
+    async with rt.storage.read() as tx:  # the certificate and the catalog in one read
         old = await certificates.find_record(tx, certificate_id)
         metadata = await tx.certificates.get_metadata(old.id)
+        configuration = await catalog.catalog_in(rt, tx)
     # The successor is the renewal the marker asked for: it must not carry the request on.
     metadata.pop(renewal_info.RENEWAL_REQUESTED, None)
-    profile_id = check_renewable(old)
-    context = await certificates.load_context(rt, profile_id, EnrollmentMethod.API)
+    issuer = issuance.api_issuer(configuration, check_renewable(old))
     certificate = load_certificates_pem(old.certificate_pem.encode())[0]
     details = inspect_certificate(certificate)
     private_key: PrivateKey | None = None
@@ -70,15 +76,16 @@ async def renew_certificate(
     else:
         public_key = checked_public_key(certificate.public_key())
     request = CertificateRequest(details.subject, details.sans, public_key)
-    lifetime = min(old.not_after - old.not_before, context.profile.max_ttl)
-    issued = await certificates.sign(rt, context, request, lifetime, private_key)
+    lifetime = min(old.not_after - old.not_before, issuer.profile.max_ttl)
+    checked = issuance.check(issuer, request, lifetime, managed=private_key is not None)
+    issued = await issuance.sign(rt, issuer, checked, ttl=lifetime, private_key=private_key)
     async with rt.storage.transaction() as tx:
-        successor = await certificates.record_issued(
+        successor, pushes = await certificates.record_issued(
             rt,
             tx,
             issued,
-            profile_id=context.profile_id,
-            profile=context.profile,
+            profile_id=issuer.id,
+            profile=issuer.profile,
             enrollment=old.enrollment,
             metadata=metadata,
             friendly_name=old.friendly_name,
@@ -87,8 +94,9 @@ async def renew_certificate(
         if audit_action is not None:
             detail = {"serial": old.serial, "how": "reissued", "successor": successor.id}
             await audit.record(tx, audit.current(), audit_action, "certificate", old.id, detail)
-        pushes = await syncs.pending_pushes(tx, successor.id, successor.profile_id)
-    await syncs.push_pending(rt, pushes)
+        if bookkeeping is not None:
+            await bookkeeping(tx, successor)
+    await issuance.publish(rt, pushes)
     log.info("certificate %s renewed by %s as %s (%s)", old.id, actor, successor.id, successor.serial)
     return successor
 

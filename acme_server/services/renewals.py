@@ -22,7 +22,7 @@ from acme_server.services import audit, catalog, certificates, rotation
 from acme_server.services.certificates import CertificateInfo
 from acme_server.services.renew import renew_certificate
 from acme_server.services.runtime import Runtime
-from acme_server.storage import CertificateRecord, RenewalAttemptRecord
+from acme_server.storage import CertificateRecord, RenewalAttemptRecord, Tx
 from ca_core.errors import CAError
 
 log = logging.getLogger("acme_server.renewals")
@@ -195,19 +195,26 @@ async def _renew_claimed(rt: Runtime, certificate_id: str, holder: str) -> Renew
     if record is None or not record.auto_renew or not _is_eligible(record):
         await _release(rt, certificate_id, holder)
         return None
+    recorded: list[RenewalAttemptRecord] = []
+
+    async def record_success(tx: Tx, successor: CertificateInfo) -> None:
+        # the attempt is stored with the successor, in its transaction: no gap in which one exists
+        # without the other (a crash there would leave the claim held until CLAIM_TTL)
+        recorded.append(
+            await tx.renewals.record_success(
+                certificate_id, holder, at=rt.clock.now(), successor_id=successor.id
+            )
+        )
+
     try:
-        successor = await renew_certificate(rt, certificate_id, actor=f"scheduler {holder}")
+        await renew_certificate(rt, certificate_id, actor=f"scheduler {holder}", bookkeeping=record_success)
     except AlreadyRenewed:
         await _release(rt, certificate_id, holder)
         return None
     except CAError as exc:
         return await _record_failure(rt, certificate_id, holder, exc.detail)
-    async with rt.storage.transaction() as tx:
-        recorded = await tx.renewals.record_success(
-            certificate_id, holder, at=rt.clock.now(), successor_id=successor.id
-        )
     metrics.RENEWALS.labels("renewed").inc()
-    return _attempt(recorded)
+    return _attempt(recorded[0])
 
 
 async def _release(rt: Runtime, certificate_id: str, holder: str) -> None:

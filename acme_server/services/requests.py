@@ -1,6 +1,7 @@
-"""Certificate requests (the seed's issuance modal over the API): record what was asked for and its
-metadata, issue through services.certificates, and keep the outcome on the request — issued with its
-certificate, or failed with the reason (the error is raised to the caller too)."""
+"""Certificate requests (the seed's issuance modal over the API): issue through the pipeline
+(services/issuance.py) and record what was asked for, its metadata and the outcome — issued with its
+certificate (in the certificate's own transaction), or failed with the reason (the error is raised to
+the caller too)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from acme_server.errors import NotFound
-from acme_server.services import catalog, certificates
-from acme_server.services.certificates import CertificateInfo, ManagedRequest
+from acme_server.services import catalog, certificates, issuance
+from acme_server.services.catalog import Catalog
+from acme_server.services.certificates import CertificateInfo
+from acme_server.services.issuance import ManagedRequest
 from acme_server.services.runtime import Runtime
-from acme_server.storage import CertificateRequestFilter, CertificateRequestRecord
+from acme_server.storage import CertificateRequestFilter, CertificateRequestRecord, Tx
 from ca_core.durations import format_duration
 from ca_core.errors import CAError, InvalidSetting
 
@@ -58,9 +61,9 @@ def _parameters(managed: ManagedRequest | None, ttl: timedelta | None) -> dict[s
     return parameters
 
 
-async def _profile_id(rt: Runtime, profile: str) -> str:
+def _profile_id(configuration: Catalog, profile: str) -> str:
     try:
-        return (await catalog.current(rt)).profile_record(profile).id
+        return configuration.profile_record(profile).id
     except NotFound:
         raise InvalidSetting("profile", f"no profile {profile!r}") from None
 
@@ -75,41 +78,57 @@ async def create_request(
     metadata: Mapping[str, str] | None = None,
     friendly_name: str = "",
 ) -> tuple[RequestInfo, CertificateInfo]:
-    """Store the request (pending), issue, and mark it issued. When issuance is refused (bad CSR,
-    policy violation, disabled CA, ...) the request is marked failed with that reason, then the
-    error is raised."""
-    if (csr_pem is None) == (managed is None):
-        raise InvalidSetting("method", "give exactly one of managed or csr")
-    profile_id = await _profile_id(rt, profile)
+    """Issue and store the request as issued, with its certificate, in one transaction. When issuance
+    is refused (bad CSR, policy violation, disabled CA, ...) the request is stored failed with that
+    reason, then the error is raised. The catalog is read once; an unknown profile stores nothing."""
+    issuance.check_method(csr_pem, managed)
+    configuration = await catalog.current(rt)
+    profile_id = _profile_id(configuration, profile)
     metadata = dict(metadata or {})
-    async with rt.storage.transaction() as tx:
-        record = await tx.requests.create(
-            profile_id=profile_id,
-            method="managed" if managed is not None else "csr",
-            parameters=_parameters(managed, ttl),
-            csr_pem=csr_pem.decode("utf-8", "replace") if csr_pem is not None else None,
-            metadata=metadata,
-        )
+    asked = (profile_id, managed, csr_pem, ttl, metadata)
     try:
-        certificate = await certificates.issue_certificate(
-            rt,
-            profile=profile_id,
-            csr_pem=csr_pem,
-            managed=managed,
-            ttl=ttl,
-            metadata=metadata,
-            friendly_name=friendly_name,
-            request_id=record.id,
-        )
-    except CAError as exc:
+        issuer = issuance.api_issuer(configuration, profile_id)
+        issued = await issuance.sign_requested(rt, issuer, csr_pem=csr_pem, managed=managed, ttl=ttl)
         async with rt.storage.transaction() as tx:
-            await tx.requests.fail(record.id, exc.detail)
+            record = await _create(tx, *asked)
+            certificate, pushes = await certificates.record_issued(
+                rt,
+                tx,
+                issued,
+                profile_id=issuer.id,
+                profile=issuer.profile,
+                enrollment="api",
+                metadata=metadata,
+                friendly_name=friendly_name,
+                request_id=record.id,
+            )
+            await tx.requests.complete(record.id, certificate.id)
+            done = await tx.requests.get(record.id)
+    except CAError as exc:  # refused, or the store rolled back: the request is kept, failed
+        async with rt.storage.transaction() as tx:
+            await tx.requests.fail((await _create(tx, *asked)).id, exc.detail)
         raise
-    async with rt.storage.transaction() as tx:
-        await tx.requests.complete(record.id, certificate.id)
-        done = await tx.requests.get(record.id)
+    await issuance.publish(rt, pushes)
     assert done is not None
     return _info(done, metadata), certificate
+
+
+async def _create(
+    tx: Tx,
+    profile_id: str,
+    managed: ManagedRequest | None,
+    csr_pem: bytes | None,
+    ttl: timedelta | None,
+    metadata: dict[str, str],
+) -> CertificateRequestRecord:
+    """The request row, inside the transaction that also stores its outcome."""
+    return await tx.requests.create(
+        profile_id=profile_id,
+        method="managed" if managed is not None else "csr",
+        parameters=_parameters(managed, ttl),
+        csr_pem=csr_pem.decode("utf-8", "replace") if csr_pem is not None else None,
+        metadata=metadata,
+    )
 
 
 async def get_request(rt: Runtime, request_id: str) -> RequestInfo:
@@ -132,7 +151,7 @@ async def list_requests(
     """One page, newest first, and the total matching; every given filter must hold."""
     query = CertificateRequestFilter(
         status=status,
-        profile_id=await _profile_id(rt, profile) if profile is not None else None,
+        profile_id=_profile_id(await catalog.current(rt), profile) if profile is not None else None,
         metadata=dict(metadata or {}),
     )
     async with rt.storage.read() as tx:

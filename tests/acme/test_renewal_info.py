@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from acme_server.cli import main
 from acme_server.errors import Conflict
-from acme_server.services import certificates, profiles, renewal_info
-from acme_server.services.certificates import ManagedRequest
+from acme_server.services import certificates, issuance, profiles, renewal_info
+from acme_server.services.issuance import ManagedRequest
 from ca_core.jose import b64encode
 from ca_core.keys import KeyAlgorithm, generate_key
 from ca_core.renewal_info import cert_id
@@ -102,7 +102,7 @@ async def test_renew_now_and_ca_rotation_move_windows_into_the_past(acme: AcmeSe
 
 
 async def test_renew_now_is_for_active_acme_certificates_only(acme: AcmeServer) -> None:
-    managed = await certificates.issue_certificate(
+    managed = await issuance.issue_certificate(
         acme.rt,
         profile="default",
         managed=ManagedRequest(

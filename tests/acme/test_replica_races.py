@@ -19,8 +19,8 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from acme_server.services import certificates, eab
-from acme_server.services.certificates import ManagedRequest
+from acme_server.services import eab, issuance
+from acme_server.services.issuance import ManagedRequest
 from ca_core.jose import b64encode
 from ca_core.request import Subject, SubjectAltNames
 from tests.acme.client import Client, csr_der
@@ -99,7 +99,7 @@ async def test_a_renewal_due_while_both_replicas_schedule_happens_once(replicas:
     rt = replicas.rt
     await create_auto_profile(rt)
     issued = [
-        await certificates.issue_certificate(
+        await issuance.issue_certificate(
             rt,
             profile="auto",
             managed=ManagedRequest(Subject(common_name=name), SubjectAltNames(dns=(name,))),

@@ -255,6 +255,10 @@ async def test_s7_4_csr_key_the_profile_does_not_allow_is_bad_csr(acme: AcmeServ
         "detail": "the CSR key is RSA_2048; profile 'default' allows EC_prime256v1",
         "status": 400,
     }
+    # refused by the pipeline's one check, before the claim: the order is still ready for a good CSR
+    assert (await client.post(order["url"])).json()["status"] == "ready"
+    done = await client.post(order["finalize"], {"csr": b64encode(csr_der("keys.example.internal"))})
+    assert done.status_code == 200 and done.json()["status"] == "valid"
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import event
 
+from acme_server.services.runtime import Runtime
 from acme_server.storage import Tx
 from ca_core.jose import b64encode
 from tests.acme.client import csr_der
@@ -52,8 +53,10 @@ def _from_a_request() -> bool:
 
 
 @contextmanager
-def counted(acme: AcmeServer) -> Iterator[Work]:
-    storage = acme.rt.storage
+def counted(acme: AcmeServer | Runtime) -> Iterator[Work]:
+    """The work done by request tasks (not the background loops) on the server's or runtime's storage."""
+    rt = acme if isinstance(acme, Runtime) else acme.rt
+    storage = rt.storage
     _writer, reader = engines = list(storage.engines)
     work = Work()
 
@@ -78,7 +81,7 @@ def counted(acme: AcmeServer) -> Iterator[Work]:
             work.statements += 1
             work.log.append(" ".join(statement.split())[:150])
 
-    store = acme.rt.storage.nonces
+    store = storage.nonces
     redeem = store.redeem
 
     async def counted_redeem(*args: Any, **kwargs: Any) -> Any:

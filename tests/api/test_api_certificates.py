@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from acme_server.services import certificates, renewal_info
+from acme_server.services import issuance, renewal_info
 from ca_core.request import Subject
 from tests.api.conftest import CM, ApiServer, issue_managed, make_pki
 from tests.ca_core.helpers import keytool
@@ -507,10 +507,10 @@ async def test_renew_now_on_an_acme_certificate_asks_its_client_through_renewal_
     """RFC 9773: the server holds no key of an ACME-issued certificate, so "renew now" moves its
     suggested window into the past (202, the certificate itself) and certbot/cert-manager renew it."""
     await make_pki(api)
-    issued = await certificates.issue_certificate(
+    issued = await issuance.issue_certificate(
         api.rt,
         profile="web",
-        managed=certificates.ManagedRequest(Subject(common_name="acme.svc.example.internal")),
+        managed=issuance.ManagedRequest(Subject(common_name="acme.svc.example.internal")),
         enrollment="acme",
     )
     _, before = await renewal_info.renewal_info_of(api.rt, issued.id)

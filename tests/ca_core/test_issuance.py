@@ -11,8 +11,8 @@ import pytest
 from cryptography import x509
 
 from ca_core.authority import CASettings, CertificateAuthority
-from ca_core.errors import BadCSR, BadPublicKey, CADisabled, InvalidSetting
-from ca_core.issuance import IssuedCertificate, issue, issue_self_signed
+from ca_core.errors import BadCSR, BadPublicKey, CADisabled, InvalidSetting, KeyNotAllowed
+from ca_core.issuance import CheckedRequest, IssuedCertificate, check_request, issue, issue_self_signed
 from ca_core.keys import KeyAlgorithm, generate_key
 from ca_core.profile import ExtendedKeyUsage, IssuerType, KeyUsage, Profile
 from ca_core.request import CertificateRequest, Subject, SubjectAltNames
@@ -44,7 +44,10 @@ def inter(root: CertificateAuthority) -> CertificateAuthority:
 
 
 def sign(
-    ca: CertificateAuthority, request: CertificateRequest, profile: Profile | None = None, **kw: Any
+    ca: CertificateAuthority,
+    request: CertificateRequest | CheckedRequest,
+    profile: Profile | None = None,
+    **kw: Any,
 ) -> IssuedCertificate:
     return issue(ca, profile or web_profile(ca.id), request, serial=random_serial(), now=NOW, **kw)
 
@@ -194,6 +197,28 @@ def test_key_algorithm_outside_the_profile_is_refused(inter: CertificateAuthorit
     assert caught.value.detail == "key algorithm EC_secp384r1 is not allowed by profile 'web'"
 
 
+def test_key_not_allowed_names_the_algorithm_and_what_the_profile_allows() -> None:
+    profile = web_profile(
+        allowed_key_algorithms=frozenset({KeyAlgorithm.EC_prime256v1, KeyAlgorithm.RSA_2048})
+    )
+    with pytest.raises(KeyNotAllowed) as caught:
+        check_request(profile, leaf_request(KeyAlgorithm.EC_secp384r1)[0])
+    assert (caught.value.algorithm, caught.value.profile, caught.value.allowed) == (
+        "EC_secp384r1",
+        "web",
+        ("EC_prime256v1", "RSA_2048"),
+    )
+
+
+def test_a_request_checked_for_another_profile_is_checked_again(inter: CertificateAuthority) -> None:
+    request = leaf_request(KeyAlgorithm.EC_secp384r1)[0]
+    checked = check_request(web_profile(), request)  # the default profile allows P-384
+    strict = web_profile(allowed_key_algorithms=frozenset({KeyAlgorithm.EC_prime256v1}))
+    with pytest.raises(KeyNotAllowed):
+        sign(inter, checked, strict)
+    assert sign(inter, checked, checked.profile).certificate.public_key() == request.public_key
+
+
 def test_profile_of_another_ca_is_refused(inter: CertificateAuthority) -> None:
     with pytest.raises(InvalidSetting) as caught:
         sign(inter, leaf_request()[0], web_profile("some-other-ca"))
@@ -261,8 +286,11 @@ def test_self_signed_certificate_verifies_against_itself(algorithm: KeyAlgorithm
     key = generate_key(algorithm)
     issued = issue_self_signed(
         SELF_PROFILE,
-        Subject(common_name="device.example.internal"),
-        SubjectAltNames(dns=("device.example.internal",)),
+        CertificateRequest(
+            Subject(common_name="device.example.internal"),
+            SubjectAltNames(dns=("device.example.internal",)),
+            key.public_key(),
+        ),
         key,
         serial=random_serial(),
         now=NOW,
@@ -281,9 +309,17 @@ def test_self_signed_needs_a_self_signed_profile_and_a_subject(inter: Certificat
     key = generate_key(KeyAlgorithm.EC_prime256v1)
     sans = SubjectAltNames(dns=("device.example.internal",))
     with pytest.raises(InvalidSetting, match="not a self-signed profile"):
-        issue_self_signed(web_profile(), Subject(common_name="x"), sans, key, serial=1, now=NOW)
+        issue_self_signed(
+            web_profile(),
+            CertificateRequest(Subject(common_name="x"), sans, key.public_key()),
+            key,
+            serial=1,
+            now=NOW,
+        )
     with pytest.raises(InvalidSetting, match="subject: a self-signed certificate needs a subject"):
-        issue_self_signed(SELF_PROFILE, Subject(), sans, key, serial=1, now=NOW)
+        issue_self_signed(
+            SELF_PROFILE, CertificateRequest(Subject(), sans, key.public_key()), key, serial=1, now=NOW
+        )
 
 
 def test_self_signed_ttl_is_checked_against_the_profile() -> None:
@@ -291,8 +327,7 @@ def test_self_signed_ttl_is_checked_against_the_profile() -> None:
     with pytest.raises(InvalidSetting, match="ttl"):
         issue_self_signed(
             SELF_PROFILE,
-            Subject(common_name="x"),
-            SubjectAltNames(),
+            CertificateRequest(Subject(common_name="x"), SubjectAltNames(), key.public_key()),
             key,
             serial=1,
             now=NOW,

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from acme_server.cli.common import Progress
 from acme_server.config import load_settings
-from acme_server.services import audit, bootstrap, certificates
+from acme_server.services import audit, bootstrap, issuance
 from acme_server.services.runtime import open_runtime
 from acme_server.storage import Storage
 from ca_core.csr import build_csr
@@ -203,7 +203,7 @@ async def _acme_certificate(data_dir: Path, database_url: str) -> str:
         key = generate_key(KeyAlgorithm.EC_prime256v1)
         names = Subject(common_name="acme.example.internal"), SubjectAltNames(dns=("acme.example.internal",))
         csr = build_csr(*names, key).public_bytes(Encoding.PEM)
-        cert = await certificates.issue_certificate(rt, profile="default", csr_pem=csr, enrollment="acme")
+        cert = await issuance.issue_certificate(rt, profile="default", csr_pem=csr, enrollment="acme")
     finally:
         await rt.storage.close()
     return cert.id

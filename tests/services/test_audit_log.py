@@ -12,9 +12,20 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from acme_server.errors import Conflict
-from acme_server.services import accounts, audit, cas, certificates, eab, policies, profiles, syncs, tokens
+from acme_server.services import (
+    accounts,
+    audit,
+    cas,
+    certificates,
+    eab,
+    issuance,
+    policies,
+    profiles,
+    syncs,
+    tokens,
+)
 from acme_server.services.audit import Actor
-from acme_server.services.certificates import ManagedRequest
+from acme_server.services.issuance import ManagedRequest
 from acme_server.services.runtime import Runtime
 from acme_server.storage import AuditRecord
 from ca_core.csr import build_csr
@@ -122,7 +133,7 @@ async def test_certificate_key_exports_revocation_deletion_and_syncs_each_write_
     request = ManagedRequest(
         Subject(common_name="db.example.internal"), SubjectAltNames(dns=("db.example.internal",))
     )
-    cert = await certificates.issue_certificate(dev, profile="default", managed=request)
+    cert = await issuance.issue_certificate(dev, profile="default", managed=request)
     with audit.acting(TESTER):
         _, row = await _one_row(dev, lambda: certificates.export_pem(dev, cert.id))
         _check(row, "certificate.export_key", "certificate", cert.id)
@@ -172,9 +183,7 @@ async def test_a_certificate_without_a_managed_key_exports_without_a_row(dev: Ru
     csr = build_csr(
         Subject(common_name="pub.example.internal"), SubjectAltNames(dns=("pub.example.internal",)), key
     )
-    cert = await certificates.issue_certificate(
-        dev, profile="default", csr_pem=csr.public_bytes(Encoding.PEM)
-    )
+    cert = await issuance.issue_certificate(dev, profile="default", csr_pem=csr.public_bytes(Encoding.PEM))
     before = len(await _rows(dev))
     bundle = await certificates.export_pem(dev, cert.id)
     assert bundle.private_key is None

@@ -14,10 +14,11 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from acme_server.config import load_settings
 from acme_server.errors import ConfigError, KeyInUse, NotRenewable
-from acme_server.services import accounts, audit, certificates, renew, renewals
+from acme_server.services import accounts, audit, certificates, issuance, renew, renewals
 from acme_server.services.audit import Actor
 from acme_server.services.backup import backup_database, restore_database
-from acme_server.services.certificates import CertificateInfo, ManagedRequest
+from acme_server.services.certificates import CertificateInfo
+from acme_server.services.issuance import ManagedRequest
 from acme_server.services.runtime import Runtime
 from acme_server.storage import AuditFilter, AuditRecord, Storage
 from ca_core.csr import build_csr
@@ -31,16 +32,14 @@ from tests.storage.acme_factories import make_account
 
 async def _managed(rt: Runtime, name: str) -> CertificateInfo:
     request = ManagedRequest(Subject(common_name=name), SubjectAltNames(dns=(name,)))
-    return await certificates.issue_certificate(
-        rt, profile="default", managed=request, metadata={"team": "a"}
-    )
+    return await issuance.issue_certificate(rt, profile="default", managed=request, metadata={"team": "a"})
 
 
 async def _acme_issued(rt: Runtime, name: str) -> CertificateInfo:
     """As an ACME client holds it: its own key (a CSR), enrollment acme."""
     key = generate_key(KeyAlgorithm.EC_prime256v1)
     csr = build_csr(Subject(common_name=name), SubjectAltNames(dns=(name,)), key).public_bytes(Encoding.PEM)
-    return await certificates.issue_certificate(rt, profile="default", csr_pem=csr, enrollment="acme")
+    return await issuance.issue_certificate(rt, profile="default", csr_pem=csr, enrollment="acme")
 
 
 async def test_a_metadata_edit_is_one_row_naming_the_keys_set_and_removed(dev: Runtime) -> None:

@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from acme_server.errors import AlreadyRevoked, Conflict, NotFound
-from acme_server.services import cas, certificates, crls, policies, profiles
-from acme_server.services.certificates import ManagedRequest
+from acme_server.services import cas, certificates, crls, issuance, policies, profiles
+from acme_server.services.issuance import ManagedRequest
 from acme_server.services.runtime import Runtime
 from acme_server.storage import CertificateFilter
 from ca_core.csr import build_csr
@@ -37,7 +37,7 @@ def _managed(*dns: str, algorithm: KeyAlgorithm = KeyAlgorithm.EC_prime256v1) ->
 
 
 async def test_csr_issuance_takes_subject_sans_and_key_from_the_csr(dev: Runtime, tmp_path: Path) -> None:
-    cert = await certificates.issue_certificate(
+    cert = await issuance.issue_certificate(
         dev,
         profile="default",
         csr_pem=_csr_pem("web.example.internal", "www.example.internal"),
@@ -66,7 +66,7 @@ async def test_csr_issuance_takes_subject_sans_and_key_from_the_csr(dev: Runtime
 
 
 async def test_managed_issuance_seals_the_key_and_exports_it(dev: Runtime) -> None:
-    cert = await certificates.issue_certificate(
+    cert = await issuance.issue_certificate(
         dev, profile="default", managed=_managed("db.example.internal", algorithm=KeyAlgorithm.RSA_2048)
     )
     assert cert.has_private_key
@@ -77,9 +77,7 @@ async def test_managed_issuance_seals_the_key_and_exports_it(dev: Runtime) -> No
 
 
 async def test_sealed_key_needs_the_same_key_encryption_key(dev: Runtime) -> None:
-    cert = await certificates.issue_certificate(
-        dev, profile="default", managed=_managed("k.example.internal")
-    )
+    cert = await issuance.issue_certificate(dev, profile="default", managed=_managed("k.example.internal"))
     stranger = Runtime(storage=dev.storage, kek=KeyEncryptionKey.generate(), public_url=dev.public_url)
     with pytest.raises(KeyProtectionError):
         await certificates.export_pem(stranger, cert.id)
@@ -91,7 +89,7 @@ async def test_policy_violations_name_every_field(dev: Runtime) -> None:
     )
     await profiles.create_profile(dev, "svc", {"caId": "dev-intermediate", "policyId": "internal"})
     with pytest.raises(PolicyViolation) as caught:
-        await certificates.issue_certificate(
+        await issuance.issue_certificate(
             dev,
             profile="svc",
             managed=_managed("a.svc.example.internal", "evil.example.com"),
@@ -100,7 +98,7 @@ async def test_policy_violations_name_every_field(dev: Runtime) -> None:
     fields = {(v.field, v.value) for v in caught.value.violations}
     assert ("altNames.dns", "evil.example.com") in fields
     assert any(f == "ttl" for f, _ in fields)
-    issued = await certificates.issue_certificate(
+    issued = await issuance.issue_certificate(
         dev, profile="svc", managed=_managed("a.svc.example.internal"), ttl=timedelta(days=10)
     )
     assert issued.status == "active"
@@ -108,46 +106,42 @@ async def test_policy_violations_name_every_field(dev: Runtime) -> None:
 
 async def test_ttl_beyond_profile_maximum_is_refused(dev: Runtime) -> None:
     with pytest.raises(InvalidSetting, match="ttl"):
-        await certificates.issue_certificate(
+        await issuance.issue_certificate(
             dev, profile="default", managed=_managed("x.example.internal"), ttl=timedelta(days=1000)
         )
 
 
 async def test_bad_csr_is_refused_with_a_clear_error(dev: Runtime) -> None:
     with pytest.raises(BadCSR):
-        await certificates.issue_certificate(dev, profile="default", csr_pem=b"not a csr")
+        await issuance.issue_certificate(dev, profile="default", csr_pem=b"not a csr")
 
 
 async def test_csr_with_invalid_dns_name_is_refused(dev: Runtime) -> None:
     with pytest.raises(BadCSR, match=r"bad\.\.name"):
-        await certificates.issue_certificate(dev, profile="default", csr_pem=_csr_pem("bad..name"))
+        await issuance.issue_certificate(dev, profile="default", csr_pem=_csr_pem("bad..name"))
 
 
 async def test_disabled_ca_issues_nothing(dev: Runtime) -> None:
     await cas.set_ca_enabled(dev, "dev-intermediate", False)
     with pytest.raises(CADisabled):
-        await certificates.issue_certificate(dev, profile="default", managed=_managed("d.example.internal"))
+        await issuance.issue_certificate(dev, profile="default", managed=_managed("d.example.internal"))
     await cas.set_ca_enabled(dev, "dev-intermediate", True)
-    assert await certificates.issue_certificate(
-        dev, profile="default", managed=_managed("d.example.internal")
-    )
+    assert await issuance.issue_certificate(dev, profile="default", managed=_managed("d.example.internal"))
 
 
 async def test_self_signed_profile_issues_managed_certificates_only(dev: Runtime, tmp_path: Path) -> None:
     await profiles.create_profile(dev, "selfie", {"issuerType": "self-signed"})
-    cert = await certificates.issue_certificate(
-        dev, profile="selfie", managed=_managed("self.example.internal")
-    )
+    cert = await issuance.issue_certificate(dev, profile="selfie", managed=_managed("self.example.internal"))
     path = write(tmp_path / "self.pem", cert.certificate_pem)
     openssl("verify", "-CAfile", path, path)
     assert cert.ca_id is None and cert.chain_pem == ""
     with pytest.raises(InvalidSetting):
-        await certificates.issue_certificate(dev, profile="selfie", csr_pem=_csr_pem("self.example.internal"))
+        await issuance.issue_certificate(dev, profile="selfie", csr_pem=_csr_pem("self.example.internal"))
 
 
 async def test_profile_in_use_cannot_be_deleted_unused_one_can(dev: Runtime) -> None:
     await profiles.create_profile(dev, "spare", {"caId": "dev-intermediate"})
-    await certificates.issue_certificate(dev, profile="default", managed=_managed("u.example.internal"))
+    await issuance.issue_certificate(dev, profile="default", managed=_managed("u.example.internal"))
     with pytest.raises(Conflict, match="in use"):
         await profiles.delete_profile(dev, "default")
     await profiles.delete_profile(dev, "spare")
@@ -156,9 +150,7 @@ async def test_profile_in_use_cannot_be_deleted_unused_one_can(dev: Runtime) -> 
 
 
 async def test_revocation_lands_in_the_crl_openssl_checks(dev: Runtime, tmp_path: Path) -> None:
-    cert = await certificates.issue_certificate(
-        dev, profile="default", managed=_managed("r.example.internal")
-    )
+    cert = await issuance.issue_certificate(dev, profile="default", managed=_managed("r.example.internal"))
     intermediate = await cas.get_ca(dev, "dev-intermediate")
     chain = write(tmp_path / "chain.pem", intermediate.bundle_pem)
     leaf = write(tmp_path / "cert.pem", cert.certificate_pem)
@@ -181,9 +173,7 @@ async def test_a_revocation_a_kill_kept_out_of_the_crl_is_published_by_the_next_
     two left a revoked certificate that no CRL lists. The pass every process runs at start-up
     (crls.publish_unpublished, before the updater's lease) publishes it; with nothing left out it
     publishes nothing. bench/fault_injection.py found it (docs/security.md)."""
-    cert = await certificates.issue_certificate(
-        dev, profile="default", managed=_managed("k.example.internal")
-    )
+    cert = await issuance.issue_certificate(dev, profile="default", managed=_managed("k.example.internal"))
     published = await crls.generate_crl(dev, "dev-intermediate")
     async with dev.storage.transaction() as tx:  # the revocation's transaction, then the kill
         assert await tx.revocations.revoke(
@@ -210,9 +200,7 @@ async def test_crl_numbers_increase(dev: Runtime) -> None:
 
 async def test_pkcs12_export_opens_with_openssl_and_keytool(dev: Runtime, tmp_path: Path) -> None:
     require_tool("keytool")
-    cert = await certificates.issue_certificate(
-        dev, profile="default", managed=_managed("p.example.internal")
-    )
+    cert = await issuance.issue_certificate(dev, profile="default", managed=_managed("p.example.internal"))
     p12 = write(
         tmp_path / "certificate.p12",
         await certificates.export_pkcs12(dev, cert.id, password="changeit1", alias="web"),
@@ -243,13 +231,13 @@ async def test_pkcs12_export_opens_with_openssl_and_keytool(dev: Runtime, tmp_pa
 
 
 async def test_inventory_filters_combine(dev: Runtime) -> None:
-    a = await certificates.issue_certificate(
+    a = await issuance.issue_certificate(
         dev,
         profile="default",
         managed=_managed("a.example.internal"),
         metadata={"team": "payments", "env": "prod"},
     )
-    await certificates.issue_certificate(
+    await issuance.issue_certificate(
         dev,
         profile="default",
         managed=_managed("b.example.internal"),
@@ -269,7 +257,7 @@ async def test_ip_sans_and_delete(dev: Runtime) -> None:
     request = ManagedRequest(
         Subject(common_name="node"), SubjectAltNames(ip=(ipaddress.ip_address("10.1.2.3"),))
     )
-    cert = await certificates.issue_certificate(dev, profile="default", managed=request)
+    cert = await issuance.issue_certificate(dev, profile="default", managed=request)
     assert cert.details.sans.ip == (ipaddress.ip_address("10.1.2.3"),)
     await certificates.delete_certificate(dev, cert.id)
     with pytest.raises(NotFound):
@@ -284,4 +272,4 @@ async def test_csr_whose_signature_does_not_verify_is_refused(dev: Runtime) -> N
     tampered = bytearray(csr.public_bytes(Encoding.DER))
     tampered[-5] ^= 0xFF
     with pytest.raises(BadCSR):
-        await certificates.issue_certificate(dev, profile="default", csr_pem=bytes(tampered))
+        await issuance.issue_certificate(dev, profile="default", csr_pem=bytes(tampered))

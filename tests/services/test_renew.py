@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 
 from acme_server.errors import AlreadyRenewed, Conflict
-from acme_server.services import certificates
-from acme_server.services.certificates import ManagedRequest
+from acme_server.services import certificates, issuance
+from acme_server.services.issuance import ManagedRequest
 from acme_server.services.renew import renew_certificate
 from acme_server.services.runtime import Runtime
 from acme_server.storage import CertificateFilter
@@ -26,7 +26,7 @@ def managed(*dns: str, algorithm: KeyAlgorithm = KeyAlgorithm.EC_prime256v1) -> 
 
 
 async def test_renew_issues_a_linked_successor_with_a_new_key_and_the_same_names(dev: Runtime) -> None:
-    old = await certificates.issue_certificate(
+    old = await issuance.issue_certificate(
         dev,
         profile="default",
         managed=managed("app.example.internal", "www.example.internal", algorithm=KeyAlgorithm.RSA_2048),
@@ -53,9 +53,7 @@ async def test_renew_issues_a_linked_successor_with_a_new_key_and_the_same_names
 async def test_a_csr_certificate_is_renewed_for_the_same_public_key(dev: Runtime) -> None:
     from tests.services.test_certificates import _csr_pem
 
-    old = await certificates.issue_certificate(
-        dev, profile="default", csr_pem=_csr_pem("csr.example.internal")
-    )
+    old = await issuance.issue_certificate(dev, profile="default", csr_pem=_csr_pem("csr.example.internal"))
     new = await renew_certificate(dev, old.id, actor="test")
     assert not new.has_private_key
     assert new.details.fingerprint_sha256 != old.details.fingerprint_sha256
@@ -64,24 +62,18 @@ async def test_a_csr_certificate_is_renewed_for_the_same_public_key(dev: Runtime
 
 
 async def test_renewing_twice_is_already_renewed_and_revoked_is_refused(dev: Runtime) -> None:
-    old = await certificates.issue_certificate(
-        dev, profile="default", managed=managed("twice.example.internal")
-    )
+    old = await issuance.issue_certificate(dev, profile="default", managed=managed("twice.example.internal"))
     await renew_certificate(dev, old.id, actor="test")
     with pytest.raises(AlreadyRenewed, match="already renewed"):
         await renew_certificate(dev, old.id, actor="test")
-    other = await certificates.issue_certificate(
-        dev, profile="default", managed=managed("rev.example.internal")
-    )
+    other = await issuance.issue_certificate(dev, profile="default", managed=managed("rev.example.internal"))
     await certificates.revoke_certificate(dev, other.id, RevocationReason.KEY_COMPROMISE)
     with pytest.raises(Conflict, match="revoked"):
         await renew_certificate(dev, other.id, actor="test")
 
 
 async def test_two_concurrent_renewals_store_exactly_one_successor(dev: Runtime) -> None:
-    old = await certificates.issue_certificate(
-        dev, profile="default", managed=managed("race.example.internal")
-    )
+    old = await issuance.issue_certificate(dev, profile="default", managed=managed("race.example.internal"))
     results = await asyncio.gather(
         *(renew_certificate(dev, old.id, actor=f"worker-{i}") for i in range(3)), return_exceptions=True
     )

@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from acme_server.errors import NotRenewable
-from acme_server.services import bootstrap, cas, certificates, profiles, renewals
-from acme_server.services.certificates import CertificateInfo, ManagedRequest
+from acme_server.services import bootstrap, cas, certificates, issuance, profiles, renewals
+from acme_server.services.certificates import CertificateInfo
+from acme_server.services.issuance import ManagedRequest
 from acme_server.services.runtime import Runtime
 from acme_server.storage import CertificateFilter, Storage
 from ca_core.request import Subject, SubjectAltNames
@@ -58,7 +59,7 @@ def advance(rt: Runtime, delta: timedelta) -> None:
 
 
 async def issue(rt: Runtime, name: str, *, days: int = 40, profile: str = "auto") -> CertificateInfo:
-    return await certificates.issue_certificate(
+    return await issuance.issue_certificate(
         rt,
         profile=profile,
         managed=ManagedRequest(Subject(common_name=name), SubjectAltNames(dns=(name,))),
@@ -98,11 +99,11 @@ async def test_a_certificate_is_renewed_once_when_it_enters_the_profiles_window(
 async def test_ineligible_certificates_are_left_alone(auto: Runtime) -> None:
     off = await issue(auto, "off.example.internal", days=10)
     await renewals.set_auto_renew(auto, off.id, False)
-    from_csr = await certificates.issue_certificate(
+    from_csr = await issuance.issue_certificate(
         auto, profile="auto", csr_pem=_csr_pem("csr.example.internal"), ttl=timedelta(days=10)
     )
     assert not from_csr.auto_renew  # no server key: never on by default
-    over_acme = await certificates.issue_certificate(
+    over_acme = await issuance.issue_certificate(
         auto,
         profile="auto",
         managed=ManagedRequest(Subject(common_name="acme.example.internal")),
@@ -122,12 +123,12 @@ async def test_ineligible_certificates_are_left_alone(auto: Runtime) -> None:
 
 
 async def test_set_auto_renew_refuses_acme_and_csr_certificates(auto: Runtime) -> None:
-    from_csr = await certificates.issue_certificate(
+    from_csr = await issuance.issue_certificate(
         auto, profile="default", csr_pem=_csr_pem("c.example.internal")
     )
     with pytest.raises(NotRenewable, match="from a CSR; auto-renewal needs a server-generated key"):
         await renewals.set_auto_renew(auto, from_csr.id, True)
-    over_acme = await certificates.issue_certificate(
+    over_acme = await issuance.issue_certificate(
         auto,
         profile="default",
         managed=ManagedRequest(Subject(common_name="a.example.internal")),

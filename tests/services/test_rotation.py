@@ -18,12 +18,14 @@ from acme_server.services import (
     cas,
     certificates,
     crls,
+    issuance,
     profiles,
     renewal_info,
     renewals,
     rotation,
 )
-from acme_server.services.certificates import CertificateInfo, ManagedRequest
+from acme_server.services.certificates import CertificateInfo
+from acme_server.services.issuance import ManagedRequest
 from acme_server.services.rotation import RotationState
 from acme_server.services.runtime import Runtime
 from ca_core.errors import InvalidSetting
@@ -58,7 +60,7 @@ def advance(rt: Runtime, delta: timedelta) -> None:
 
 
 async def api_certificate(rt: Runtime, name: str) -> CertificateInfo:
-    return await certificates.issue_certificate(
+    return await issuance.issue_certificate(
         rt,
         profile="auto",
         managed=ManagedRequest(Subject(common_name=name), SubjectAltNames(dns=(name,))),
@@ -68,7 +70,7 @@ async def api_certificate(rt: Runtime, name: str) -> CertificateInfo:
 
 async def acme_certificate(rt: Runtime, name: str) -> CertificateInfo:
     """As an ACME client holds it: its own key (a CSR), enrollment acme."""
-    return await certificates.issue_certificate(
+    return await issuance.issue_certificate(
         rt, profile="default", csr_pem=_csr_pem(name), ttl=timedelta(days=30), enrollment="acme"
     )
 
@@ -125,7 +127,7 @@ async def test_a_certificate_whose_client_never_returns_is_reported_as_not_renew
     silent = await acme_certificate(fleet, "gone.example.internal")
     await rotate(fleet)
     # The returning client renews (newOrder with `replaces`: the successor from NEW, linked).
-    successor = await certificates.issue_certificate(
+    successor = await issuance.issue_certificate(
         fleet, profile="default", csr_pem=_csr_pem("back.example.internal"), enrollment="acme"
     )
     async with fleet.storage.transaction() as tx:

@@ -20,8 +20,9 @@ from moto.server import ThreadedMotoServer
 
 from acme_server.destinations import DestinationHost
 from acme_server.errors import NotFound
-from acme_server.services import cas, certificates, syncs
-from acme_server.services.certificates import CertificateInfo, ManagedRequest
+from acme_server.services import cas, certificates, issuance, syncs
+from acme_server.services.certificates import CertificateInfo
+from acme_server.services.issuance import ManagedRequest
 from acme_server.services.renew import renew_certificate
 from acme_server.services.runtime import Runtime
 from acme_server.storage import Storage
@@ -38,7 +39,7 @@ AWS_SECRETS = {"accessKeyId": "AKIAEXAMPLESYNC", "secretAccessKey": "sync-secret
 async def issue(
     rt: Runtime, name: str, *, algorithm: KeyAlgorithm = KeyAlgorithm.EC_prime256v1
 ) -> CertificateInfo:
-    return await certificates.issue_certificate(
+    return await issuance.issue_certificate(
         rt,
         profile="default",
         managed=ManagedRequest(Subject(common_name=name), SubjectAltNames(dns=(name,)), algorithm),
@@ -124,9 +125,7 @@ async def test_a_profile_sync_pushes_each_newly_issued_certificate(dev: Runtime,
 
 
 async def test_a_csr_certificate_is_written_without_a_key(dev: Runtime, tmp_path: Path) -> None:
-    cert = await certificates.issue_certificate(
-        dev, profile="default", csr_pem=_csr_pem("csr.example.internal")
-    )
+    cert = await issuance.issue_certificate(dev, profile="default", csr_pem=_csr_pem("csr.example.internal"))
     await syncs.create_sync(
         dev,
         name="csr",
@@ -371,7 +370,7 @@ async def test_two_workers_pushing_one_new_acm_sync_import_it_once(
 
 
 async def test_aws_acm_failures_are_recorded_with_the_reason(dev: Runtime, moto_endpoint: str) -> None:
-    from_csr = await certificates.issue_certificate(
+    from_csr = await issuance.issue_certificate(
         dev, profile="default", csr_pem=_csr_pem("csr.example.internal")
     )
     sync = await syncs.create_sync(

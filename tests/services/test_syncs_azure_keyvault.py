@@ -15,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from acme_server.errors import Forbidden
-from acme_server.services import certificates, syncs
+from acme_server.services import issuance, syncs
 from acme_server.services.renew import renew_certificate
 from acme_server.services.runtime import Runtime
 from acme_server.services.tokens import Role
@@ -128,7 +128,7 @@ async def test_refusals_are_recorded_without_the_secret(
     assert wrong.last_status == "failed" and wrong.last_error is not None
     assert wrong.last_error.startswith("Key Vault sign-in refused:")
     assert "not-the-secret" not in wrong.last_error
-    from_csr = await certificates.issue_certificate(
+    from_csr = await issuance.issue_certificate(
         dev, profile="default", csr_pem=_csr_pem("csr.example.internal")
     )
     keyless = await syncs.create_sync(

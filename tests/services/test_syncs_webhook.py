@@ -19,7 +19,7 @@ import pytest
 from acme_server.destinations.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from acme_server.errors import Forbidden
 from acme_server.observability import metrics
-from acme_server.services import certificates, syncs
+from acme_server.services import certificates, issuance, syncs
 from acme_server.services.renew import renew_certificate
 from acme_server.services.runtime import Runtime
 from acme_server.services.tokens import Role
@@ -124,7 +124,7 @@ async def test_metadata_body_has_no_pems_and_include_key_sends_the_servers_key(
 ) -> None:
     rt = loopback_allowed
     cert = await issue(rt, "meta.example.internal")
-    from_csr = await certificates.issue_certificate(
+    from_csr = await issuance.issue_certificate(
         rt, profile="default", csr_pem=_csr_pem("csr.example.internal")
     )
     with https_server(tls, Script(204)) as receiver:

@@ -31,10 +31,10 @@ async def _queued_challenge(rt: Runtime, name: str) -> tuple[accounts.Account, s
         forced_profile=None,
     )
     async with rt.storage.read() as tx:
-        (authorization,) = await tx.authorizations.get_many(list(order.authorization_ids))
+        (authorization,) = await tx.authorizations.get_many(list(order.record.authorization_ids))
     challenge = next(c for c in authorization.challenges if c.type == "http-01")
     await challenges.respond(rt, account, challenge.id)
-    return account, order.id, challenge.id
+    return account, order.record.id, challenge.id
 
 
 async def test_work_queued_before_a_restart_is_validated_by_the_next_worker(dev: Runtime) -> None:

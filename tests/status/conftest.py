@@ -22,8 +22,9 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from acme_server.app import create_app
 from acme_server.config import Settings
-from acme_server.services import bootstrap, cas, certificates, crls
-from acme_server.services.certificates import CertificateInfo, ManagedRequest
+from acme_server.services import bootstrap, cas, crls, issuance
+from acme_server.services.certificates import CertificateInfo
+from acme_server.services.issuance import ManagedRequest
 from acme_server.services.runtime import Runtime
 from acme_server.sidecar import create_status_app
 from acme_server.storage import Storage
@@ -78,7 +79,7 @@ class StatusStack:
     mode: str  # "embedded" | "sidecar"
 
     async def issue(self, name: str = "web.example.internal") -> CertificateInfo:
-        return await certificates.issue_certificate(
+        return await issuance.issue_certificate(
             self.rt,
             profile="default",
             managed=ManagedRequest(Subject(common_name=name), SubjectAltNames(dns=(name,))),

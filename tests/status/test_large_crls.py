@@ -8,8 +8,8 @@ from pathlib import Path
 
 from cryptography import x509
 
-from acme_server.services import bootstrap, cas, certificates, crls
-from acme_server.services.certificates import ManagedRequest
+from acme_server.services import bootstrap, cas, certificates, crls, issuance
+from acme_server.services.issuance import ManagedRequest
 from acme_server.services.runtime import Runtime
 from acme_server.storage import Storage
 from ca_core.keyprotect import KeyEncryptionKey
@@ -26,7 +26,7 @@ async def test_a_crl_signed_in_a_child_process_equals_the_threaded_one(
     revoked = []
     for index, reason in enumerate((RevocationReason.KEY_COMPROMISE, RevocationReason.UNSPECIFIED)):
         name = f"big-{index}.example.internal"
-        info = await certificates.issue_certificate(
+        info = await issuance.issue_certificate(
             rt,
             profile="default",
             managed=ManagedRequest(Subject(common_name=name), SubjectAltNames(dns=(name,))),
@@ -64,7 +64,7 @@ async def test_the_partitions_of_a_large_ca_are_signed_in_one_child_process(stor
     by_partition: dict[int, set[int]] = {}
     for index in range(6):
         name = f"part-{index}.example.internal"
-        info = await certificates.issue_certificate(
+        info = await issuance.issue_certificate(
             rt,
             profile="default",
             managed=ManagedRequest(Subject(common_name=name), SubjectAltNames(dns=(name,))),

@@ -17,8 +17,8 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from acme_server.config import load_settings
-from acme_server.services import certificates, policies, profiles, tokens
-from acme_server.services.certificates import ManagedRequest
+from acme_server.services import issuance, policies, profiles, tokens
+from acme_server.services.issuance import ManagedRequest
 from acme_server.services.runtime import open_runtime
 from acme_server.services.tokens import Role
 from ca_core.request import Subject, SubjectAltNames
@@ -66,7 +66,7 @@ async def _seed(server: Server) -> Seeded:
         for role in Role:
             seeded.tokens[role], _ = await tokens.create_token(rt, name=f"ui-{role}", role=role)
         for common_name, metadata in CERTIFICATES:
-            cert = await certificates.issue_certificate(
+            cert = await issuance.issue_certificate(
                 rt,
                 profile="default",
                 managed=ManagedRequest(
