@@ -7,8 +7,6 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-import dns.exception
-
 from acme_server.services.ports import (
     ChallengeType,
     IdentifierType,
@@ -17,6 +15,7 @@ from acme_server.services.ports import (
 )
 from acme_server.validation import caa
 from acme_server.validation.dns01 import validate_dns01, validate_dns_account01
+from acme_server.validation.dns_wire import WireError
 from acme_server.validation.dnspersist01 import validate_dns_persist01
 from acme_server.validation.failures import ValidationFailure
 from acme_server.validation.http01 import HTTP01
@@ -56,7 +55,7 @@ class NetworkValidator:
             valid_until = await self._check_challenge(task, records)
         except ValidationFailure as failure:
             return _invalid(failure.error_type, failure.detail, records)
-        except (OSError, dns.exception.DNSException) as error:
+        except (OSError, WireError) as error:
             # A network error the checks did not name more precisely still is the client's problem
             # to see, not a crash of the validation worker.
             return _invalid("connection", f"network error during validation: {type(error).__name__}", records)

@@ -69,7 +69,7 @@ async def _check_txt(
     # For a wildcard the identifier is already the base domain (RFC 8555 §8.4, ports.ValidationTask).
     name = f"{label}_acme-challenge.{identifier.name}"
     records.append({"hostname": identifier.name, "query": name, "record_type": "TXT"})
-    values = await resolver.lookup_txt(name)  # dnspython follows CNAMEs in the answer
+    values = await resolver.lookup_txt(name)  # CNAMEs in the answer are followed
     if not values:
         raise ValidationFailure("dns", f"DNS problem: no TXT records found for {name}")
     if txt_record_value(key_authorization) in values:

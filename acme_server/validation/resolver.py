@@ -1,4 +1,5 @@
-"""Resolver: the VA's own DNS lookups (dnspython), so each address it connects to is one it looked up."""
+"""Resolver: the VA's own DNS lookups (validation/dns_wire.py), so each address it connects to is one it
+looked up."""
 
 from __future__ import annotations
 
@@ -7,16 +8,11 @@ import ipaddress
 from dataclasses import dataclass
 from enum import StrEnum
 
-import dns.asyncresolver
-import dns.exception
-import dns.name
-import dns.nameserver
-import dns.rdatatype
 import dns.resolver
-from dns.rdtypes.ANY.CAA import CAA
-from dns.rdtypes.ANY.TXT import TXT
 
+from acme_server.validation import dns_wire
 from acme_server.validation.blocklist import IPAddress
+from acme_server.validation.dns_wire import CAAData, Rcode, RecordType, WireError
 from acme_server.validation.failures import ValidationFailure
 from acme_server.validation.settings import ValidationSettings
 
@@ -58,18 +54,6 @@ def _describe(name: str, rdtype: str, problem: LookupProblem) -> str:
             return f"DNS problem: lookup of {rdtype} for {name} failed"
 
 
-def _problem(error: dns.exception.DNSException) -> LookupProblem:
-    if isinstance(error, dns.resolver.NXDOMAIN):
-        return LookupProblem.NXDOMAIN
-    if isinstance(error, dns.resolver.NoAnswer):
-        return LookupProblem.NO_RECORDS
-    if isinstance(error, dns.exception.Timeout):
-        return LookupProblem.TIMEOUT
-    if isinstance(error, dns.resolver.NoNameservers):
-        return LookupProblem.SERVFAIL
-    return LookupProblem.OTHER
-
-
 @dataclass(frozen=True)
 class CAARecord:
     flags: int
@@ -90,33 +74,57 @@ class CAASet:
     records: tuple[CAARecord, ...]
 
 
+_ADDRESS_TYPES = (ipaddress.IPv4Address, ipaddress.IPv6Address)
+
+
 class Resolver:
-    """A, AAAA, TXT and CAA lookups without caching (each validation sees the zone as it is now)."""
+    """A, AAAA, TXT and CAA lookups without caching (each validation sees the zone as it is now), sent
+    by dns_wire to the configured server or, without one, to the system's (read by dnspython)."""
 
     def __init__(self, settings: ValidationSettings) -> None:
         if settings.dns_resolver is None:
-            self._resolver = dns.asyncresolver.Resolver(configure=True)
+            self._servers = dns_wire.nameserver_addresses(dns.resolver.Resolver(configure=True).nameservers)
         else:
-            host, port = settings.dns_resolver
-            self._resolver = dns.asyncresolver.Resolver(configure=False)
-            self._resolver.nameservers = [dns.nameserver.Do53Nameserver(host, port)]
-        self._resolver.timeout = settings.timeout
-        self._resolver.lifetime = settings.timeout
-        self._resolver.cache = None
+            self._servers = [settings.dns_resolver]
+        self._timeout = settings.timeout
 
-    async def _query(self, name: str, rdtype: dns.rdatatype.RdataType) -> dns.resolver.Answer:
+    async def _query(self, name: str, rdtype: RecordType) -> list[dns_wire.Value]:
+        """The values of one type at `name` (CNAMEs in the answer followed): each server in turn until
+        one answers NOERROR or NXDOMAIN, all within the validation timeout."""
         try:
-            # An absolute name: search domains of the host must never change what is validated.
-            qname = dns.name.from_text(name)
-            return await self._resolver.resolve(qname, rdtype, search=False)
-        except dns.exception.DNSException as error:
-            raise DNSLookupError(name, rdtype.name, _problem(error)) from error
+            wire = dns_wire.wire_name(name)
+        except WireError:
+            raise DNSLookupError(name, rdtype.name, LookupProblem.OTHER) from None
+        problem = LookupProblem.SERVFAIL
+        try:
+            async with asyncio.timeout(self._timeout):
+                for server in self._servers:
+                    try:
+                        response = await dns_wire.exchange(server, wire, rdtype)
+                    except (WireError, OSError):
+                        problem = LookupProblem.OTHER
+                        continue
+                    if response.rcode == Rcode.NXDOMAIN:
+                        raise DNSLookupError(name, rdtype.name, LookupProblem.NXDOMAIN)
+                    if response.rcode != Rcode.NOERROR:
+                        problem = LookupProblem.SERVFAIL
+                        continue
+                    try:
+                        values = response.resolve(wire, rdtype)
+                    except WireError:
+                        raise DNSLookupError(name, rdtype.name, LookupProblem.OTHER) from None
+                    if not values:
+                        raise DNSLookupError(name, rdtype.name, LookupProblem.NO_RECORDS)
+                    return values
+        except TimeoutError:
+            raise DNSLookupError(name, rdtype.name, LookupProblem.TIMEOUT) from None
+        raise DNSLookupError(name, rdtype.name, problem)
 
     async def lookup_addresses(self, name: str) -> list[IPAddress]:
         """A then AAAA addresses (IPv4 first, as Boulder orders them); fails only when both lookups do."""
         answers = await asyncio.gather(
-            self._query(name, dns.rdatatype.A),
-            self._query(name, dns.rdatatype.AAAA),
+            self._query(name, RecordType.A),
+            self._query(name, RecordType.AAAA),
             return_exceptions=True,
         )
         addresses: list[IPAddress] = []
@@ -127,7 +135,9 @@ class Resolver:
             elif isinstance(answer, BaseException):
                 raise answer
             else:
-                addresses.extend(ipaddress.ip_address(rdata.to_text()) for rdata in answer)
+                addresses.extend(
+                    v for v in answer if isinstance(v, ipaddress.IPv4Address | ipaddress.IPv6Address)
+                )
         if addresses:
             return addresses
         if all(error.is_empty for error in errors):
@@ -138,37 +148,31 @@ class Resolver:
         raise next(error for error in errors if not error.is_empty)
 
     async def lookup_txt(self, name: str) -> list[str]:
-        """Each TXT record's character-strings joined; CNAMEs in the answer are followed (dnspython
-        chains them), as dns-01 requires (RFC 8555 §8.4 validates the name the client delegates)."""
-        answer = await self._query(name, dns.rdatatype.TXT)
-        return [
-            b"".join(rdata.strings).decode("utf-8", "replace") for rdata in answer if isinstance(rdata, TXT)
-        ]
+        """Each TXT record's character-strings joined; CNAMEs in the answer are followed, as dns-01
+        requires (RFC 8555 §8.4 validates the name the client delegates)."""
+        answer = await self._query(name, RecordType.TXT)
+        return [b"".join(v).decode("utf-8", "replace") for v in answer if isinstance(v, tuple)]
 
     async def lookup_caa(self, name: str) -> CAASet:
         """RFC 8659 §3: the CAA RRset at `name`, else at its parent, …, up to and including the TLD
         (never the root). NXDOMAIN and NODATA mean "empty here, climb"; other failures raise."""
         try:
-            node = dns.name.from_text(name)
-        except dns.exception.DNSException as error:
-            raise DNSLookupError(name, "CAA", LookupProblem.OTHER) from error
-        while len(node) > 1:  # the root label counts as one
+            labels = dns_wire.wire_name(name).decode("ascii").split(".")
+        except WireError:
+            raise DNSLookupError(name, "CAA", LookupProblem.OTHER) from None
+        for index in range(len(labels)):
+            node = ".".join(labels[index:])
             try:
-                answer = await self._query(node.to_text(omit_final_dot=True), dns.rdatatype.CAA)
+                answer = await self._query(node, RecordType.CAA)
             except DNSLookupError as error:
                 if not error.is_empty:
                     raise
             else:
-                records = tuple(_caa_record(rdata) for rdata in answer if isinstance(rdata, CAA))
+                records = tuple(
+                    CAARecord(flags=v.flags, tag=v.tag, value=v.value)
+                    for v in answer
+                    if isinstance(v, CAAData)
+                )
                 if records:
-                    return CAASet(owner=node.to_text(omit_final_dot=True), records=records)
-            node = node.parent()
+                    return CAASet(owner=node, records=records)
         return CAASet(owner=None, records=())
-
-
-def _caa_record(rdata: CAA) -> CAARecord:
-    return CAARecord(
-        flags=rdata.flags,
-        tag=rdata.tag.decode("ascii", "replace"),
-        value=rdata.value.decode("utf-8", "replace"),
-    )

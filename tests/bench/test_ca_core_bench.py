@@ -1,12 +1,12 @@
-"""bench.ca_core, bench.crl, bench.inventory and bench.storage_path in their smallest runs produce
-their report fields (harness checks; timings are never asserted)."""
+"""bench.ca_core, bench.crl, bench.inventory, bench.storage_path and bench.dns_lookups in their smallest
+runs produce their report fields (harness checks; timings are never asserted)."""
 
 import json
 from pathlib import Path
 
 import pytest
 
-from bench import ca_core, crl, inventory, storage_path
+from bench import ca_core, crl, dns_lookups, inventory, storage_path
 
 
 @pytest.mark.parametrize("figure", ["sign_p256", "sign_rsa2048", "pkcs12"])
@@ -52,3 +52,11 @@ def test_storage_path_quick_run_measures_each_call_on_both_engines(tmp_path: Pat
     for figures in report.values():
         assert len(figures) == 4
         assert all(figure["cpu_us"] > 0 and figure["wall_us"] > 0 for figure in figures.values())
+
+
+def test_dns_lookups_quick_run_measures_ours_beside_dnspython(tmp_path: Path) -> None:
+    out = tmp_path / "dns.json"
+    assert dns_lookups.main(["--quick", "--json", str(out)]) == 0
+    figures = json.loads(out.read_text())
+    assert set(figures) == {"ours (dns_wire)", "dnspython resolver"}
+    assert all(cpu > 0 for cpu in figures.values())

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from ipaddress import ip_address
+from pathlib import Path
 
 import pytest
 
-from acme_server.validation import ValidationSettings
+from acme_server.validation import ValidationSettings, dns_wire
 from acme_server.validation.resolver import CAARecord, CAASet, DNSLookupError, LookupProblem, Resolver
 from tests.validation.responders import ScriptedDNS
 
@@ -110,9 +111,19 @@ async def test_caa_failure_other_than_empty_stops_the_climb(
 
 
 def test_system_resolver_is_used_when_none_is_configured() -> None:
-    import dns.resolver
-
-    system = dns.resolver.Resolver(configure=True).nameservers  # the host's /etc/resolv.conf
+    # the host's /etc/resolv.conf, read here without dnspython: every nameserver line, on port 53
+    listed = [
+        line.split()[1]
+        for line in Path("/etc/resolv.conf").read_text().splitlines()
+        if line.startswith("nameserver") and len(line.split()) > 1
+    ]
     resolver = Resolver(ValidationSettings(timeout=3.0))  # no query is sent
-    assert resolver._resolver.nameservers == system
-    assert resolver._resolver.lifetime == 3.0
+    assert resolver._servers == [(host, 53) for host in listed]
+    assert resolver._timeout == 3.0
+
+
+def test_nameservers_keep_their_ports() -> None:
+    import dns.nameserver
+
+    configured = [dns.nameserver.Do53Nameserver("192.0.2.1", 5353), "192.0.2.2"]
+    assert dns_wire.nameserver_addresses(configured) == [("192.0.2.1", 5353), ("192.0.2.2", 53)]
