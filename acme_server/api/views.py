@@ -31,6 +31,7 @@ def ca(info: CAInfo) -> dict[str, Any]:
         "certificate": info.certificate_pem,
         "certificateChain": info.chain_pem,
         "csr": info.csr_pem,
+        "keyUri": info.key_uri,
         "crlUrl": info.settings.crl_url,
         "ocspUrl": info.settings.ocsp_url,
         "issuerUrl": info.settings.issuer_url,
