@@ -283,6 +283,19 @@ SCHEMAS: dict[str, Schema] = {
                     "waiting": {"type": "integer", "description": "on the old CA, moment not yet passed"},
                 }
             ),
+            "oldCaCrl": obj(
+                {
+                    "publishedUntil": nullable(
+                        TIMESTAMP
+                        | {"description": "the last notAfter of what the old CA signed (null: nothing)"}
+                    ),
+                    "published": {
+                        "type": "boolean",
+                        "description": "false once the old CA is disabled and that moment passed: "
+                        "its CRL is no longer refreshed",
+                    },
+                }
+            ),
         }
     ),
     "RotationInput": obj(

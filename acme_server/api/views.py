@@ -63,6 +63,7 @@ def rotation(progress: RotationProgress) -> dict[str, Any]:
             "notRenewing": progress.not_renewing,
             "waiting": progress.waiting,
         },
+        "oldCaCrl": {"publishedUntil": progress.crl_until, "published": progress.crl_published},
     }
 
 

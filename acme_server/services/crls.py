@@ -13,7 +13,7 @@ import logging
 import multiprocessing
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Collection, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from acme_server.errors import NotFound
 from acme_server.services import cas, leases
 from acme_server.services.runtime import Runtime, key_context
-from acme_server.storage import CARecord, CRLRecord
+from acme_server.storage import CARecord, CRLRecord, Tx
 from ca_core.authority import CASettings, CertificateAuthority
 from ca_core.crl import build_crl
 from ca_core.export import load_certificates_pem
@@ -424,11 +424,21 @@ async def _newest(rt: Runtime, ca_ref: str, partition: int) -> tuple[str, CRLInf
 
 async def latest_crl(rt: Runtime, ca_ref: str, *, partition: int = 0) -> CRLInfo:
     """The newest CRL of a CA's partition, generating one on demand when there is none or it has
-    expired."""
+    expired (a retired CA's last one, expired, stays: is_retired)."""
     ca_id, latest = await _newest(rt, ca_ref, partition)
     if latest is None or latest.next_update <= rt.clock.now():
+        if latest is not None and await is_ca_retired(rt, ca_id):
+            return latest  # publishing stopped: the last CRL stays where it was
         return await generate_crl(rt, ca_id, partition=partition)
     return latest
+
+
+async def is_ca_retired(rt: Runtime, ca_ref: str) -> bool:
+    async with rt.storage.read() as tx:
+        record = await cas.find_record(tx, ca_ref)
+        if record.status != "disabled":
+            return False
+        return is_retired(record, await publishing_ends(tx, record, await tx.cas.list()), rt.clock.now())
 
 
 async def published_crl(rt: Runtime, ca_ref: str, *, partition: int = 0) -> CRLInfo:
@@ -459,11 +469,42 @@ def _lacks_revocations(
     return key in revoked and (key not in newest or revoked[key] > newest[key][2])
 
 
-def _partitions(records: Sequence[CARecord]) -> list[Partition]:
-    """Every published partition of every CA that has a certificate."""
+def _partitions(records: Sequence[CARecord], retired: Collection[str] = ()) -> list[Partition]:
+    """Every published partition of every CA that has a certificate and is not `retired`."""
     return [
-        (r.id, p) for r in records if r.certificate_pem is not None for p in range(r.crl_partitions_published)
+        (r.id, p)
+        for r in records
+        if r.certificate_pem is not None and r.id not in retired
+        for p in range(r.crl_partitions_published)
     ]
+
+
+async def publishing_ends(tx: Tx, record: CARecord, records: Sequence[CARecord]) -> datetime | None:
+    """The last notAfter of everything the CA signed: the certificates it issued (revoked ones too),
+    the CA certificates and cross certificates it signed. None: it signed nothing. A CRL speaks for
+    certificates still within their validity (RFC 5280 §3.3); after this moment there is none left, so
+    a disabled CA's CRL (an old CA after its rotation) may stop being published."""
+    ends = [await tx.certificates.last_expiry(record.id)]
+    ends += [r.not_after for r in records if r.parent_id == record.id]
+    for cross in await tx.cross_certificates.list():
+        if cross.issuer_id == record.id:
+            ends.append(load_certificates_pem(cross.certificate_pem.encode())[0].not_valid_after_utc)
+    return max((end for end in ends if end is not None), default=None)
+
+
+def is_retired(record: CARecord, ends: datetime | None, now: datetime) -> bool:
+    """A disabled CA whose last certificate expired: its CRL is no longer published. An active CA
+    always publishes (it may issue again); re-enabling a CA publishes again."""
+    return record.status == "disabled" and (ends is None or ends <= now)
+
+
+async def _retired(tx: Tx, records: Sequence[CARecord], now: datetime) -> set[str]:
+    """The ids of the retired CAs among `records` (one indexed MAX per disabled CA)."""
+    retired = set()
+    for record in (r for r in records if r.status == "disabled"):
+        if is_retired(record, await publishing_ends(tx, record, records), now):
+            retired.add(record.id)
+    return retired
 
 
 async def publish_unpublished(rt: Runtime) -> list[CRLInfo]:
@@ -472,7 +513,8 @@ async def publish_unpublished(rt: Runtime) -> list[CRLInfo]:
     updater's lease: a killed process may hold it for UPDATER_LEASE_TTL, and two processes
     generating at once only spend a CRL number each."""
     async with rt.storage.read() as tx:
-        keys = _partitions(await tx.cas.list())
+        records = await tx.cas.list()
+        keys = _partitions(records, await _retired(tx, records, rt.clock.now()))
         newest = await tx.crls.latest_numbers()
         revoked = await tx.revocations.newest_by_partition()
     return await _publish_each(rt, [key for key in keys if _lacks_revocations(key, newest, revoked)])
@@ -480,13 +522,15 @@ async def publish_unpublished(rt: Runtime) -> list[CRLInfo]:
 
 async def refresh_due_crls(rt: Runtime, *, holder: str) -> list[CRLInfo]:
     """One updater pass: if this process holds the lease, regenerate every CRL that has none yet, is
-    past half its validity or may lack a revocation. Returns what it published."""
+    past half its validity or may lack a revocation, except those of retired CAs (disabled, their last
+    certificate expired: is_retired). Returns what it published."""
     async with leases.hold(rt, UPDATER_LEASE, ttl=UPDATER_LEASE_TTL, holder=holder) as held:
         if not held:
             return []
         now = rt.clock.now()
         async with rt.storage.read() as tx:
-            keys = _partitions(await tx.cas.list())
+            records = await tx.cas.list()
+            keys = _partitions(records, await _retired(tx, records, now))
             newest = await tx.crls.latest_numbers()
             revoked = await tx.revocations.newest_by_partition()
         due = [
