@@ -3,7 +3,7 @@ certificate of each disabled CA expires (services/crls.py: publishing stops afte
 from the index end instead of a scan of the CA's certificates. It covers the ca_id index it replaces.
 
 Revision ID: 0019
-Revises: 0021
+Revises: 0018
 Create Date: 2026-12-07 23:20:00.000000
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0019"
-down_revision = "0021"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
