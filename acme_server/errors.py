@@ -3,7 +3,7 @@ REST problems, CLI lines) maps one tree."""
 
 from __future__ import annotations
 
-from ca_core.errors import CAError
+from ca_core.errors import CAError, InvalidSetting
 
 
 class Malformed(CAError):
@@ -83,6 +83,21 @@ class ConfigError(CAError):
 
 class HSMError(ConfigError):
     """A CA key in a PKCS#11 token cannot be used: the module, the token, the PIN or the key is wrong."""
+
+
+class HSMNotConfigured(HSMError):
+    """This server has no PKCS#11 module or PIN of its own (serve --pkcs11-module, --pkcs11-pin-file or
+    ACME_PKCS11_PIN): a request naming a token key cannot be served until the operator configures one."""
+
+
+class BadTokenURI(InvalidSetting, HSMError):
+    """A `pkcs11:` URI, or what it names, is not usable as given: malformed, an attribute that may not
+    come from a caller (module-path, pin-source), no such token or key. The caller's input, so an
+    invalid field (`pkcs11Uri`) rather than a server fault; the detail reads as the CLI prints it."""
+
+    def __init__(self, detail: str) -> None:
+        CAError.__init__(self, detail)
+        self.field = "pkcs11Uri"
 
 
 # --- RFC 8555 §6.7 protocol errors raised by the WFE and the ACME services

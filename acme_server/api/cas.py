@@ -21,6 +21,8 @@ async def create_ca(call: Call) -> dict[str, Any]:
         "subject": inputs.subject(body, default_cn=name),
         "key_algorithm": inputs.key_algorithm(body),
         "settings": inputs.ca_settings(body),
+        # Only the URI: the module to load and the PIN are the server's configuration (hsm/uri.py).
+        "pkcs11_uri": body.get("pkcs11Uri"),
     }
     ttl = inputs.duration(body, "ttl")
     if body["type"] == "root":

@@ -56,8 +56,11 @@ def duration(body: Mapping[str, Any], key: str, *, path: str = "") -> timedelta 
     return parse_duration(value, field=path + key) if value is not None else None
 
 
-def key_algorithm(body: Mapping[str, Any]) -> KeyAlgorithm:
-    return KeyAlgorithm(body.get("keyAlgorithm", KeyAlgorithm.EC_prime256v1.value))
+def key_algorithm(body: Mapping[str, Any]) -> KeyAlgorithm | None:
+    """The CA key's algorithm; None when not given: EC P-256 for a new key, or that of the key a
+    `pkcs11Uri` names when the token holds it already."""
+    value = body.get("keyAlgorithm")
+    return KeyAlgorithm(value) if value is not None else None
 
 
 def ca_settings(body: Mapping[str, Any]) -> CASettings:
@@ -97,7 +100,7 @@ def managed(body: Mapping[str, Any]) -> ManagedRequest:
     return ManagedRequest(
         subject=subject(body, path="managed."),
         sans=alt_names(body.get("altNames", [])),
-        key_algorithm=key_algorithm(body),
+        key_algorithm=key_algorithm(body) or KeyAlgorithm.EC_prime256v1,
     )
 
 

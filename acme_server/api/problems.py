@@ -40,6 +40,9 @@ PROBLEMS: dict[type[core.CAError], tuple[str, int, str]] = {
     errors.AlreadyRevoked: ("already-revoked", 409, "Already revoked"),
     errors.RateLimited: ("rate-limited", 429, "Too many requests"),
     errors.ConfigError: ("internal", 500, "Internal error"),
+    # The operator has not given this server a PKCS#11 module or PIN: the request is fine, the server
+    # cannot serve it (the detail names the serve flags; never a module path or PIN of a caller's).
+    errors.HSMNotConfigured: ("hsm-not-configured", 409, "No PKCS#11 token configured"),
 }
 INTERNAL = ("internal", 500, "Internal error")
 GENERIC_DETAIL = "the server could not complete the request"

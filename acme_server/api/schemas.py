@@ -217,6 +217,7 @@ SCHEMAS: dict[str, Schema] = {
             "certificate": nullable(PEM),
             "certificateChain": PEM,
             "csr": nullable(string("PEM CSR of an external CA waiting for its signed certificate")),
+            "keyUri": nullable(string("RFC 7512 URI of the key in a PKCS#11 token; null: sealed here")),
             **{key: nullable(value) for key, value in CA_SETTINGS.items()},
             **CA_STATUS_SETTINGS,
             "crlUrls": array(string("one per published partition, partition 0 first")),
@@ -236,6 +237,15 @@ SCHEMAS: dict[str, Schema] = {
             "parent": string("the signing CA (id or name), for type intermediate"),
             **SUBJECT_FIELDS,
             "keyAlgorithm": enum(KeyAlgorithm),
+            "pkcs11Uri": string(
+                "keep the CA key in this server's PKCS#11 token: an RFC 7512 URI naming the token and the"
+                " key (pkcs11:token=LABEL;object=LABEL[;id=...][;type=private]), generated there unless the"
+                " token holds it. The module and the PIN are the server's own (serve --pkcs11-module,"
+                " --pkcs11-pin-file or ACME_PKCS11_PIN): a URI with module-path, module-name, pin-source"
+                " or pin-value is refused",
+                pattern="^pkcs11:",
+                maxLength=1024,
+            ),
             "ttl": DURATION,
             **CA_SETTINGS,
             **CA_STATUS_SETTINGS,
@@ -271,6 +281,19 @@ SCHEMAS: dict[str, Schema] = {
                         "description": "moment plus grace passed, no successor",
                     },
                     "waiting": {"type": "integer", "description": "on the old CA, moment not yet passed"},
+                }
+            ),
+            "oldCaCrl": obj(
+                {
+                    "publishedUntil": nullable(
+                        TIMESTAMP
+                        | {"description": "the last notAfter of what the old CA signed (null: nothing)"}
+                    ),
+                    "published": {
+                        "type": "boolean",
+                        "description": "false once the old CA is disabled and that moment passed: "
+                        "its CRL is no longer refreshed",
+                    },
                 }
             ),
         }

@@ -31,6 +31,7 @@ def ca(info: CAInfo) -> dict[str, Any]:
         "certificate": info.certificate_pem,
         "certificateChain": info.chain_pem,
         "csr": info.csr_pem,
+        "keyUri": info.key_uri,
         "crlUrl": info.settings.crl_url,
         "ocspUrl": info.settings.ocsp_url,
         "issuerUrl": info.settings.issuer_url,
@@ -62,6 +63,7 @@ def rotation(progress: RotationProgress) -> dict[str, Any]:
             "notRenewing": progress.not_renewing,
             "waiting": progress.waiting,
         },
+        "oldCaCrl": {"publishedUntil": progress.crl_until, "published": progress.crl_published},
     }
 
 

@@ -239,6 +239,8 @@ def _rotation_view(progress: RotationProgress) -> dict[str, Any]:
         "renewed": progress.renewed,
         "notRenewing": progress.not_renewing,
         "waiting": progress.waiting,
+        "crlPublishedUntil": progress.crl_until,
+        "crlPublished": progress.crl_published,
     }
 
 

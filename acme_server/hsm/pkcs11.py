@@ -16,7 +16,7 @@ from pkcs11 import Attribute, KeyType, ObjectClass
 from pkcs11 import exceptions as p11
 from pkcs11.util.ec import encode_ec_public_key, encode_named_curve_parameters
 
-from acme_server.errors import HSMError
+from acme_server.errors import BadTokenURI, HSMError, HSMNotConfigured
 from acme_server.hsm.uri import TokenURI
 from ca_core.keys import KeyAlgorithm, PublicKey, checked_public_key
 from ca_core.tokens import Mechanism
@@ -120,7 +120,7 @@ class Pkcs11Module:
     def _library(self) -> Library:
         if self._lib is None:
             if not self.path:
-                raise HSMError(
+                raise HSMNotConfigured(
                     "no PKCS#11 module: give --pkcs11-module PATH (or install softhsm2 for its default)"
                 )
             try:
@@ -168,9 +168,9 @@ class Pkcs11Module:
     def _private_key(self, session: pkcs11.Session, uri: TokenURI) -> pkcs11.SignMixin:
         found = self._find(session, ObjectClass.PRIVATE_KEY, uri)
         if not found:
-            raise HSMError(f"token {uri.token!r} has no private key {_named(uri)}")
+            raise BadTokenURI(f"token {uri.token!r} has no private key {_named(uri)}")
         if len(found) > 1:
-            raise HSMError(
+            raise BadTokenURI(
                 f"token {uri.token!r} has {len(found)} private keys {_named(uri)}; add id= to the URI"
             )
         private: pkcs11.SignMixin = found[0]
@@ -202,9 +202,9 @@ def _find_token(lib: Library, uri: TokenURI, path: str) -> pkcs11.Token:
     except p11.PKCS11Error as exc:
         raise HSMError(f"cannot list the tokens of {path} ({type(exc).__name__})") from None
     if not tokens:
-        raise HSMError(f"no PKCS#11 token labelled {uri.token!r} in {path}")
+        raise BadTokenURI(f"no PKCS#11 token labelled {uri.token!r} in {path}")
     if len(tokens) > 1:
-        raise HSMError(f"{len(tokens)} tokens are labelled {uri.token!r}; add serial= to the URI")
+        raise BadTokenURI(f"{len(tokens)} tokens are labelled {uri.token!r}; add serial= to the URI")
     token: pkcs11.Token = tokens[0]
     return token
 
@@ -255,7 +255,7 @@ def _generate(
         elif algorithm in _RSA_BITS:
             public, private = session.generate_keypair(KeyType.RSA, _RSA_BITS[algorithm], **options)
         else:
-            raise HSMError(
+            raise BadTokenURI(
                 f"{algorithm} keys cannot be generated in a token here; use EC_prime256v1, "
                 "EC_secp384r1 or RSA_2048/3072/4096"
             )
@@ -276,7 +276,7 @@ def _to_cryptography(public: pkcs11.PublicKey) -> PublicKey:
         exponent = int.from_bytes(public[Attribute.PUBLIC_EXPONENT], "big")
         loaded = rsa.RSAPublicNumbers(exponent, modulus).public_key()
     else:
-        raise HSMError(f"the token key is {public.key_type.name}; a CA key here is EC or RSA")
+        raise BadTokenURI(f"the token key is {public.key_type.name}; a CA key here is EC or RSA")
     if isinstance(loaded, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
         return checked_public_key(loaded)
     raise HSMError("the token's public key is neither EC nor RSA")  # pragma: no cover - checked above

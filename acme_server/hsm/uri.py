@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import quote, unquote_to_bytes
 
-from acme_server.errors import ConfigError
+from acme_server.errors import BadTokenURI
 
 SCHEME: Final = "pkcs11:"
 _TOKEN_ATTRIBUTES: Final = ("token", "serial", "manufacturer", "model")
@@ -58,7 +58,7 @@ def _text(name: str, raw: str) -> str:
     try:
         return unquote_to_bytes(raw).decode()
     except UnicodeDecodeError:
-        raise ConfigError(f"pkcs11 URI: {name} is not UTF-8 text") from None
+        raise BadTokenURI(f"pkcs11 URI: {name} is not UTF-8 text") from None
 
 
 def _attributes(text: str, *, where: str) -> dict[str, str]:
@@ -66,37 +66,37 @@ def _attributes(text: str, *, where: str) -> dict[str, str]:
     for item in filter(None, text.split(";" if where == "path" else "&")):
         name, sep, value = item.partition("=")
         if not sep:
-            raise ConfigError(f"pkcs11 URI: {item!r} is not name=value")
+            raise BadTokenURI(f"pkcs11 URI: {item!r} is not name=value")
         if name in _REFUSED:
-            raise ConfigError(f"pkcs11 URI: {_REFUSED[name]}")
+            raise BadTokenURI(f"pkcs11 URI: {_REFUSED[name]}")
         if where == "query" or name not in (*_TOKEN_ATTRIBUTES, *_KEY_ATTRIBUTES):
-            raise ConfigError(
+            raise BadTokenURI(
                 f"pkcs11 URI: unknown attribute {name!r} (use token, object, id, serial, manufacturer, model)"
             )
         if name in attributes:
-            raise ConfigError(f"pkcs11 URI: {name} is given twice")  # RFC 7512 §2.3: at most once
+            raise BadTokenURI(f"pkcs11 URI: {name} is given twice")  # RFC 7512 §2.3: at most once
         attributes[name] = value
     return attributes
 
 
 def parse_uri(text: str) -> TokenURI:
-    """A `pkcs11:token=...;object=...` URI, or ConfigError naming what is wrong with it."""
+    """A `pkcs11:token=...;object=...` URI, or BadTokenURI naming what is wrong with it."""
     if not text.startswith(SCHEME):
-        raise ConfigError(
+        raise BadTokenURI(
             "pkcs11 URI: must start with 'pkcs11:' (RFC 7512), e.g. pkcs11:token=ca;object=root"
         )
     path, _, query = text[len(SCHEME) :].partition("?")
     attributes = _attributes(path, where="path")
     _attributes(query, where="query")
     if attributes.get("type", "private") != "private":
-        raise ConfigError("pkcs11 URI: a CA key is type=private")
+        raise BadTokenURI("pkcs11 URI: a CA key is type=private")
     if "token" not in attributes:
-        raise ConfigError("pkcs11 URI: name the token, e.g. pkcs11:token=ca;object=root")
+        raise BadTokenURI("pkcs11 URI: name the token, e.g. pkcs11:token=ca;object=root")
     if "object" not in attributes and "id" not in attributes:
-        raise ConfigError("pkcs11 URI: name the key with object=LABEL (and/or id=%01%02...)")
+        raise BadTokenURI("pkcs11 URI: name the key with object=LABEL (and/or id=%01%02...)")
     key_id = unquote_to_bytes(attributes["id"]) if "id" in attributes else None
     if key_id == b"":
-        raise ConfigError("pkcs11 URI: id is empty")
+        raise BadTokenURI("pkcs11 URI: id is empty")
     texts = {name: _text(name, attributes[name]) for name in attributes if name not in ("id", "type")}
     return TokenURI(
         token=texts["token"],

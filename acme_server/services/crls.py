@@ -11,9 +11,11 @@ import base64
 import contextlib
 import logging
 import multiprocessing
+import os
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Collection, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -22,18 +24,20 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from acme_server.errors import NotFound
 from acme_server.services import cas, leases
 from acme_server.services.runtime import Runtime, key_context
-from acme_server.storage import CARecord, CRLRecord
+from acme_server.storage import CARecord, CRLRecord, Tx
 from ca_core.authority import CASettings, CertificateAuthority
 from ca_core.crl import build_crl
 from ca_core.export import load_certificates_pem
 from ca_core.keyprotect import KeyEncryptionKey, unseal_private_key
 from ca_core.revocation import RevocationReason, RevokedEntry
-from ca_core.serials import parse_serial
 from ca_core.signer import SoftwareSigner
 
 CRL_VALIDITY = timedelta(days=7)
 # From this many entries a CRL is signed in a child process rather than a thread (see _sign_in_child).
 PROCESS_THRESHOLD = 50_000
+# Child processes signing the partitions of one publication at once (_pipelined), kept this long idle.
+CRL_SIGNERS = 2
+SIGNERS_IDLE = 300.0
 # Regenerate once half the validity has passed: relying parties that fetched the previous CRL just
 # before its successor was published still hold one that is valid for days.
 CRL_REFRESH_AFTER = CRL_VALIDITY / 2
@@ -80,12 +84,18 @@ def _encode(batch: Sequence[tuple[str, datetime, str]]) -> bytes:
 
 
 def _entries(blobs: Sequence[bytes]) -> Iterator[RevokedEntry]:
+    """The entries back from _encode's lines. Our own stored serials (format_serial's lowercase hex,
+    range-checked again by build_crl), so int(.., 16) rather than parse_serial's cleaning; revocation
+    times repeat (one second holds many), so each distinct second becomes a datetime once."""
+    times: dict[bytes, datetime] = {}
+    reasons = {reason.value.encode(): reason for reason in RevocationReason}
     for blob in blobs:
-        for line in blob.decode().splitlines():
-            serial, seconds, reason = line.split(" ")
-            yield RevokedEntry(
-                parse_serial(serial), datetime.fromtimestamp(int(seconds), UTC), RevocationReason(reason)
-            )
+        for line in blob.splitlines():
+            serial, seconds, reason = line.split(b" ")
+            at = times.get(seconds)
+            if at is None:
+                at = times[seconds] = datetime.fromtimestamp(int(seconds), UTC)
+            yield RevokedEntry(int(serial, 16), at, reasons[reason])
 
 
 @dataclass(frozen=True)
@@ -139,13 +149,51 @@ def _child_may_sign(record: CARecord) -> bool:
     return record.key_uri is None and bool(record.sealed_key)
 
 
-@contextlib.asynccontextmanager
-async def _child_process() -> AsyncIterator[ProcessPoolExecutor]:
-    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-    try:
-        yield pool
-    finally:
-        await asyncio.to_thread(pool.shutdown)  # joining the child blocks: not on the event loop
+class _SignerPool:
+    """The child processes that sign large CRLs, one pool per process: spawned on first use (a spawn
+    imports the server again, about a second: once, not per publication or per revocation) and shut
+    down after SIGNERS_IDLE seconds without use, so an idle server keeps no child."""
+
+    def __init__(self) -> None:
+        self.pool: ProcessPoolExecutor | None = None
+        self.users = 0
+        self.idle: asyncio.TimerHandle | None = None
+
+    @contextlib.asynccontextmanager
+    async def use(self) -> AsyncIterator[ProcessPoolExecutor]:
+        if self.idle is not None:
+            self.idle.cancel()
+            self.idle = None
+        if self.pool is None:
+            context = multiprocessing.get_context("spawn")
+            self.pool = ProcessPoolExecutor(
+                max_workers=CRL_SIGNERS, mp_context=context, initializer=_lower_priority
+            )
+        pool = self.pool
+        self.users += 1
+        try:
+            yield pool
+        except BrokenProcessPool:
+            self.retire(pool, broken=True)  # a child died (killed, out of memory): respawn next time
+            raise
+        finally:
+            self.users -= 1
+            if self.users == 0 and self.pool is pool:
+                self.idle = asyncio.get_running_loop().call_later(SIGNERS_IDLE, self.retire, pool)
+
+    def retire(self, pool: ProcessPoolExecutor, *, broken: bool = False) -> None:
+        if self.pool is pool and (broken or self.users == 0):
+            self.pool = None
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+_SIGNERS = _SignerPool()
+
+
+def _lower_priority() -> None:
+    """In each signer child: a CRL is background work, so requests of the server (this child's
+    parent) get the CPU first when both want it (nice 10; the signer still uses any idle core)."""
+    os.nice(10)
 
 
 async def _signed_der(
@@ -164,7 +212,7 @@ async def _signed_der(
         return await asyncio.to_thread(_sign, cas.authority_from_record(rt, record), blobs, scope)
     assert record.certificate_pem is not None
     async with contextlib.AsyncExitStack() as stack:
-        pool = child or await stack.enter_async_context(_child_process())
+        pool = child or await stack.enter_async_context(_SIGNERS.use())
         return await asyncio.get_running_loop().run_in_executor(
             pool,
             _sign_in_child,
@@ -198,14 +246,18 @@ async def generate_crl(
     return await _generate(rt, ca_ref, partition, validity, process_threshold, None)
 
 
-async def _generate(
-    rt: Runtime,
-    ca_ref: str,
-    partition: int,
-    validity: timedelta,
-    process_threshold: int,
-    child: ProcessPoolExecutor | None,
-) -> CRLInfo:
+@dataclass(frozen=True)
+class _Prepared:
+    """One partition's CRL before its signature: the CA's row, its number and the entries."""
+
+    record: CARecord
+    partition: int
+    scope: _Scope
+    blobs: list[bytes]
+    count: int
+
+
+async def _prepare(rt: Runtime, ca_ref: str, partition: int, validity: timedelta) -> _Prepared:
     async with rt.storage.transaction() as tx:
         record = await cas.find_record(tx, ca_ref)
         _check_partition(record, partition)
@@ -219,26 +271,42 @@ async def _generate(
             count += len(batch)
     now = rt.clock.now()
     point = authority.settings.crl_url_of(partition) if record.crl_partitions_published > 1 else None
-    scope = _Scope(number, now, now + validity, point)
-    in_child = _child_may_sign(record)
-    der = await _signed_der(
-        rt,
-        record,
-        blobs,
-        scope,
-        in_process=in_child and count >= process_threshold,
-        child=child if in_child else None,
-    )
+    return _Prepared(record, partition, _Scope(number, now, now + validity, point), blobs, count)
+
+
+async def _store(rt: Runtime, prepared: _Prepared, der: bytes) -> CRLInfo:
+    scope = prepared.scope
     async with rt.storage.transaction() as tx:
         stored = await tx.crls.store(
-            record.id,
-            number=number,
-            this_update=now,
-            next_update=now + validity,
+            prepared.record.id,
+            number=scope.number,
+            this_update=scope.this_update,
+            next_update=scope.next_update,
             der=der,
-            partition=partition,
+            partition=prepared.partition,
         )
     return _remember(rt, _info(stored))
+
+
+async def _generate(
+    rt: Runtime,
+    ca_ref: str,
+    partition: int,
+    validity: timedelta,
+    process_threshold: int,
+    child: ProcessPoolExecutor | None,
+) -> CRLInfo:
+    prepared = await _prepare(rt, ca_ref, partition, validity)
+    in_child = _child_may_sign(prepared.record)
+    der = await _signed_der(
+        rt,
+        prepared.record,
+        prepared.blobs,
+        prepared.scope,
+        in_process=in_child and prepared.count >= process_threshold,
+        child=child if in_child else None,
+    )
+    return await _store(rt, prepared, der)
 
 
 async def generate_crls(
@@ -254,20 +322,51 @@ async def generate_crls(
 async def _publish(
     rt: Runtime, ca_id: str, partitions: Sequence[int], *, process_threshold: int = PROCESS_THRESHOLD
 ) -> list[CRLInfo]:
-    """New CRLs of these partitions of one CA, one after the other. When they hold
-    `process_threshold` entries between them, one child process signs them all: a single spawn, and
-    no GIL of ours held while a partition too small for a child of its own is signed (bench.crl
-    --partitions: request latency during the build)."""
+    """New CRLs of these partitions of one CA. When they hold `process_threshold` entries between
+    them, child processes sign them all (a single spawn each, and no GIL of ours held while a
+    partition too small for a child of its own is signed: bench.crl --partitions, request latency
+    during the build), pipelined: the next partition is read while the previous ones are signed."""
     if len(partitions) > 1:
         async with rt.storage.read() as tx:
             record = await cas.find_record(tx, ca_id)
             counts = await tx.revocations.count_by_partition(ca_id)
         if _child_may_sign(record) and sum(counts.get(p, 0) for p in partitions) >= process_threshold:
-            async with _child_process() as child:
-                return [
-                    await _generate(rt, ca_id, p, CRL_VALIDITY, process_threshold, child) for p in partitions
-                ]
+            async with _SIGNERS.use() as children:
+                return await _pipelined(rt, ca_id, partitions, children)
     return [await _generate(rt, ca_id, p, CRL_VALIDITY, process_threshold, None) for p in partitions]
+
+
+async def _pipelined(
+    rt: Runtime, ca_id: str, partitions: Sequence[int], children: ProcessPoolExecutor
+) -> list[CRLInfo]:
+    """Partition by partition: prepare (number and entries, on this loop), hand to a child, and
+    store each signed CRL in partition order, with at most CRL_SIGNERS + 1 in flight."""
+    loop = asyncio.get_running_loop()
+    in_flight: list[tuple[_Prepared, asyncio.Future[bytes]]] = []
+    infos: list[CRLInfo] = []
+    try:
+        for partition in partitions:
+            prepared = await _prepare(rt, ca_id, partition, CRL_VALIDITY)
+            assert prepared.record.certificate_pem is not None  # _prepare refused a CA without one
+            signing = loop.run_in_executor(
+                children,
+                _sign_in_child,
+                prepared.record.certificate_pem,
+                prepared.record.sealed_key,
+                rt.kek.to_text(),
+                prepared.blobs,
+                prepared.scope,
+            )
+            in_flight.append((prepared, signing))
+            if len(in_flight) > CRL_SIGNERS:
+                done, der = in_flight.pop(0)
+                infos.append(await _store(rt, done, await der))
+        for done, der in in_flight:
+            infos.append(await _store(rt, done, await der))
+    finally:
+        for _, der in in_flight:
+            der.cancel()
+    return infos
 
 
 def _by_ca(keys: Sequence[Partition]) -> dict[str, list[int]]:
@@ -325,11 +424,21 @@ async def _newest(rt: Runtime, ca_ref: str, partition: int) -> tuple[str, CRLInf
 
 async def latest_crl(rt: Runtime, ca_ref: str, *, partition: int = 0) -> CRLInfo:
     """The newest CRL of a CA's partition, generating one on demand when there is none or it has
-    expired."""
+    expired (a retired CA's last one, expired, stays: is_retired)."""
     ca_id, latest = await _newest(rt, ca_ref, partition)
     if latest is None or latest.next_update <= rt.clock.now():
+        if latest is not None and await is_ca_retired(rt, ca_id):
+            return latest  # publishing stopped: the last CRL stays where it was
         return await generate_crl(rt, ca_id, partition=partition)
     return latest
+
+
+async def is_ca_retired(rt: Runtime, ca_ref: str) -> bool:
+    async with rt.storage.read() as tx:
+        record = await cas.find_record(tx, ca_ref)
+        if record.status != "disabled":
+            return False
+        return is_retired(record, await publishing_ends(tx, record, await tx.cas.list()), rt.clock.now())
 
 
 async def published_crl(rt: Runtime, ca_ref: str, *, partition: int = 0) -> CRLInfo:
@@ -360,11 +469,42 @@ def _lacks_revocations(
     return key in revoked and (key not in newest or revoked[key] > newest[key][2])
 
 
-def _partitions(records: Sequence[CARecord]) -> list[Partition]:
-    """Every published partition of every CA that has a certificate."""
+def _partitions(records: Sequence[CARecord], retired: Collection[str] = ()) -> list[Partition]:
+    """Every published partition of every CA that has a certificate and is not `retired`."""
     return [
-        (r.id, p) for r in records if r.certificate_pem is not None for p in range(r.crl_partitions_published)
+        (r.id, p)
+        for r in records
+        if r.certificate_pem is not None and r.id not in retired
+        for p in range(r.crl_partitions_published)
     ]
+
+
+async def publishing_ends(tx: Tx, record: CARecord, records: Sequence[CARecord]) -> datetime | None:
+    """The last notAfter of everything the CA signed: the certificates it issued (revoked ones too),
+    the CA certificates and cross certificates it signed. None: it signed nothing. A CRL speaks for
+    certificates still within their validity (RFC 5280 §3.3); after this moment there is none left, so
+    a disabled CA's CRL (an old CA after its rotation) may stop being published."""
+    ends = [await tx.certificates.last_expiry(record.id)]
+    ends += [r.not_after for r in records if r.parent_id == record.id]
+    for cross in await tx.cross_certificates.list():
+        if cross.issuer_id == record.id:
+            ends.append(load_certificates_pem(cross.certificate_pem.encode())[0].not_valid_after_utc)
+    return max((end for end in ends if end is not None), default=None)
+
+
+def is_retired(record: CARecord, ends: datetime | None, now: datetime) -> bool:
+    """A disabled CA whose last certificate expired: its CRL is no longer published. An active CA
+    always publishes (it may issue again); re-enabling a CA publishes again."""
+    return record.status == "disabled" and (ends is None or ends <= now)
+
+
+async def _retired(tx: Tx, records: Sequence[CARecord], now: datetime) -> set[str]:
+    """The ids of the retired CAs among `records` (one indexed MAX per disabled CA)."""
+    retired = set()
+    for record in (r for r in records if r.status == "disabled"):
+        if is_retired(record, await publishing_ends(tx, record, records), now):
+            retired.add(record.id)
+    return retired
 
 
 async def publish_unpublished(rt: Runtime) -> list[CRLInfo]:
@@ -373,7 +513,8 @@ async def publish_unpublished(rt: Runtime) -> list[CRLInfo]:
     updater's lease: a killed process may hold it for UPDATER_LEASE_TTL, and two processes
     generating at once only spend a CRL number each."""
     async with rt.storage.read() as tx:
-        keys = _partitions(await tx.cas.list())
+        records = await tx.cas.list()
+        keys = _partitions(records, await _retired(tx, records, rt.clock.now()))
         newest = await tx.crls.latest_numbers()
         revoked = await tx.revocations.newest_by_partition()
     return await _publish_each(rt, [key for key in keys if _lacks_revocations(key, newest, revoked)])
@@ -381,13 +522,15 @@ async def publish_unpublished(rt: Runtime) -> list[CRLInfo]:
 
 async def refresh_due_crls(rt: Runtime, *, holder: str) -> list[CRLInfo]:
     """One updater pass: if this process holds the lease, regenerate every CRL that has none yet, is
-    past half its validity or may lack a revocation. Returns what it published."""
+    past half its validity or may lack a revocation, except those of retired CAs (disabled, their last
+    certificate expired: is_retired). Returns what it published."""
     async with leases.hold(rt, UPDATER_LEASE, ttl=UPDATER_LEASE_TTL, holder=holder) as held:
         if not held:
             return []
         now = rt.clock.now()
         async with rt.storage.read() as tx:
-            keys = _partitions(await tx.cas.list())
+            records = await tx.cas.list()
+            keys = _partitions(records, await _retired(tx, records, now))
             newest = await tx.crls.latest_numbers()
             revoked = await tx.revocations.newest_by_partition()
         due = [

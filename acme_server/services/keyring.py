@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from acme_server.errors import ConfigError
+from acme_server.errors import ConfigError, HSMNotConfigured
 from ca_core.errors import KeyProtectionError
 from ca_core.keyprotect import KeyEncryptionKey
 
@@ -49,7 +49,9 @@ def load_pkcs11_pin(path: str | None, text: str | None) -> str:
         return pin
     if text:
         return text
-    raise ConfigError("a CA key is in a PKCS#11 token: give --pkcs11-pin-file FILE or set ACME_PKCS11_PIN")
+    raise HSMNotConfigured(
+        "a CA key is in a PKCS#11 token: give --pkcs11-pin-file FILE or set ACME_PKCS11_PIN"
+    )
 
 
 def _create_kek_file(path: Path) -> KeyEncryptionKey:

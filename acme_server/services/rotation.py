@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Final
 
 from acme_server.errors import Conflict, NotFound
-from acme_server.services import audit, cas
+from acme_server.services import audit, cas, crls
 from acme_server.services.renewal_info import RENEWAL_REQUESTED
 from acme_server.services.runtime import Runtime
 from acme_server.storage import CARecord, RotationRecord, Tx
@@ -32,7 +32,7 @@ class RotationState(StrEnum):
     STARTED = "started"  # the row exists; NEW cross-signed if asked
     PROFILES_MOVED = "profiles_moved"  # every profile that issued from OLD issues from NEW
     RENEWING = "renewing"  # every active certificate of OLD has its renewal moment
-    COMPLETED = "completed"  # OLD disabled (its CRL is still published)
+    COMPLETED = "completed"  # OLD disabled (its CRL still published until its last certificate expires)
     CANCELLED = "cancelled"  # tracking ended; profiles stay where they are
 
     @property
@@ -63,6 +63,10 @@ class RotationProgress:
     on_old: int  # active, unexpired, not renewed certificates OLD issued
     renewed: int  # certificates of OLD renewed by a certificate NEW issued
     not_renewing: int  # of on_old: renewal moment plus grace passed, no successor (clients ignoring ARI)
+    # OLD's CRL is published until the last certificate OLD signed expires (services/crls.py
+    # publishing_ends): that moment (None: it signed nothing), and whether it is still published.
+    crl_until: datetime | None = None
+    crl_published: bool = True
 
     @property
     def waiting(self) -> int:
@@ -108,8 +112,19 @@ async def _progress(rt: Runtime, tx: Tx, record: RotationRecord) -> RotationProg
     counts = await tx.rotations.counts(
         record.old_ca_id, record.new_ca_id, key=RENEWAL_REQUESTED, now=now, overdue=overdue
     )
-    names = {r.id: r.name for r in await tx.cas.list()}
-    return RotationProgress(_rotation(record, names), now, counts.on_old, counts.renewed, counts.not_renewing)
+    records = await tx.cas.list()
+    names = {r.id: r.name for r in records}
+    old = next((r for r in records if r.id == record.old_ca_id), None)
+    crl_until = await crls.publishing_ends(tx, old, records) if old is not None else None
+    return RotationProgress(
+        _rotation(record, names),
+        now,
+        counts.on_old,
+        counts.renewed,
+        counts.not_renewing,
+        crl_until=crl_until,
+        crl_published=old is None or not crls.is_retired(old, crl_until, now),
+    )
 
 
 async def _progress_of(rt: Runtime, rotation_id: str) -> RotationProgress:
@@ -287,8 +302,8 @@ async def _under_way(rt: Runtime, old_ref: str) -> RotationProgress:
 
 async def finish_rotation(rt: Runtime, old_ref: str, *, force: bool = False) -> RotationProgress:
     """Disable OLD and complete its rotation; refused while active certificates still depend on OLD,
-    unless `force`. OLD's CRL goes on being published (services/crls.py refreshes every CA that has a
-    certificate, disabled or not), so revocations of its remaining certificates stay visible."""
+    unless `force`. OLD's CRL goes on being published until the last certificate it signed expires
+    (services/crls.py is_retired), so revocations of its remaining certificates stay visible."""
     progress = await _under_way(rt, old_ref)
     rotation = progress.rotation
     if rotation.state != RotationState.RENEWING:

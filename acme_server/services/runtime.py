@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import serialization
 
 from acme_server.config import RateLimits, Settings
 from acme_server.destinations.base import DestinationHost
-from acme_server.errors import HSMError
+from acme_server.errors import HSMError, HSMNotConfigured
 from acme_server.hsm.pkcs11 import Pkcs11Module, default_module
 from acme_server.hsm.uri import parse_uri
 from acme_server.services.keyring import load_kek, load_pkcs11_pin
@@ -171,7 +171,7 @@ def outbound_block_list(settings: Settings) -> tuple[Network, ...]:
 
 
 def _no_pin() -> str:
-    raise HSMError("no PKCS#11 PIN configured")
+    raise HSMNotConfigured("no PKCS#11 PIN configured")
 
 
 async def open_runtime(settings: Settings, *, read_only: bool = False) -> Runtime:

@@ -371,3 +371,10 @@ class CertificateRepository(Repository):
         )
         rows = await self._execute(statement)
         return [ExpiringCount(row.ca, row.profile, int(row.soon or 0), int(row.later)) for row in rows]
+
+    async def last_expiry(self, ca_id: str) -> datetime | None:
+        """The latest notAfter of any certificate the CA issued, revoked and superseded ones too (None:
+        it issued none): one read from the end of the (ca_id, not_after) index."""
+        statement = select(func.max(certificates.c.not_after)).where(certificates.c.ca_id == ca_id)
+        value = (await self._execute(statement)).scalar()
+        return value if isinstance(value, datetime) else None

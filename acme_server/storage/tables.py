@@ -209,7 +209,7 @@ certificates = Table(
     _one_of("enrollment", *ENROLLMENTS),
     Index(None, "status"),
     Index(None, "profile_id"),
-    Index(None, "ca_id"),
+    Index(None, "ca_id", "not_after"),  # a CA's certificates; when its last one expires (CRLs)
     Index(None, "not_after"),
     Index(None, "common_name"),
     # The inventory lists newest first, paged, ties broken by id: with id in the index a page (and the

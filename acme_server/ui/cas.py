@@ -1,23 +1,89 @@
-"""CA pages: the list, and one CA with its chain, a link to its CRL (served by the status
-endpoints, so the UI never builds a CRL itself) and its rotation: the progress for every role, and
-for an admin (as the API's rotation endpoints) the forms that start, finish or cancel it."""
+"""CA pages: the list with, for an admin, the form creating a root or an intermediate (its key
+generated here or in the server's PKCS#11 token, as the API's createCa), and one CA with its chain, a
+link to its CRL (served by the status endpoints, so the UI never builds a CRL itself) and its
+rotation: the progress for every role, and for an admin the forms that start, finish or cancel it."""
 
 from __future__ import annotations
 
 from starlette.responses import Response
 
+from acme_server.errors import HSMNotConfigured
+from acme_server.problems import problem_for
 from acme_server.services import cas, rotation
 from acme_server.services.tokens import Role
 from acme_server.ui.pages import Page, page
-from ca_core.durations import format_duration
+from ca_core.durations import format_duration, parse_duration
+from ca_core.errors import CAError, InvalidSetting
 from ca_core.export import load_certificates_pem
 from ca_core.inspect import inspect_certificate
+from ca_core.keys import KeyAlgorithm
+from ca_core.request import Subject
+
+# The form's fields by the service's or schema's name of a refused setting.
+_FIELDS = {"pkcs11Uri": "pkcs11_uri", "name": "name", "ttl": "ttl", "parent": "parent", "CN": "common_name"}
+
+
+async def _render_list(current: Page, status: int = 200, errors: dict[str, str] | None = None) -> Response:
+    found = await cas.list_cas(current.rt)
+    return current.render(
+        "cas.html",
+        status=status,
+        cas=found,
+        names={c.id: c.name for c in found},
+        parents=[c for c in found if c.status == "active"],
+        algorithms=list(KeyAlgorithm),
+        form=current.form or {},
+        errors=errors or {},
+    )
 
 
 @page()
 async def list_cas(current: Page) -> Response:
-    found = await cas.list_cas(current.rt)
-    return current.render("cas.html", cas=found, names={c.id: c.name for c in found})
+    return await _render_list(current)
+
+
+@page(Role.ADMIN)
+async def create_ca(current: Page) -> Response:
+    """A root or an intermediate. The key: fresh and sealed here, or in the server's token when a
+    `pkcs11:` URI is given: only the URI comes from the form; the module and the PIN are the server's
+    (hsm/uri.py refuses module-path and pin-source in it)."""
+    try:
+        info = await _create(current)
+    except CAError as exc:
+        if isinstance(exc, InvalidSetting):
+            return await _render_list(current, 400, {_FIELDS.get(exc.field, "name"): exc.detail})
+        if isinstance(exc, HSMNotConfigured):
+            return await _render_list(current, 409, {"pkcs11_uri": exc.detail})
+        if problem_for(exc)[1] >= 500:
+            raise  # the page wrapper: a generic page, the traceback logged
+        return await _render_list(current, 409, {"name": exc.detail})
+    return current.redirect("ca", id=info.id)
+
+
+async def _create(current: Page) -> cas.CAInfo:
+    name, algorithm = current.field("name"), current.field("key_algorithm")
+    subject = Subject(common_name=current.field("common_name") or name)
+    key_algorithm = KeyAlgorithm(algorithm) if algorithm in set(KeyAlgorithm) else None
+    pkcs11_uri = current.field("pkcs11_uri") or None
+    ttl = parse_duration(current.field("ttl"), field="ttl") if current.field("ttl") else None
+    if current.field("type") == "intermediate":
+        return await cas.create_intermediate_ca(
+            current.rt,
+            parent=current.field("parent"),
+            name=name,
+            subject=subject,
+            key_algorithm=key_algorithm,
+            validity=ttl or cas.INTERMEDIATE_VALIDITY,
+            pkcs11_uri=pkcs11_uri,
+        )
+    return await cas.create_root_ca(
+        current.rt,
+        name=name,
+        subject=subject,
+        key_algorithm=key_algorithm,
+        validity=ttl or cas.ROOT_VALIDITY,
+        pkcs11_uri=pkcs11_uri,
+    )
 
 
 @page()

@@ -70,6 +70,7 @@ ROUTES: list[BaseRoute] = [
             Route("/requests", requests.list_requests, name="requests"),
             Route("/requests", requests.create_request, methods=["POST"], name="create_request"),
             Route("/cas", cas.list_cas, name="cas"),
+            Route("/cas", cas.create_ca, methods=["POST"], name="create_ca"),
             Route("/cas/{id}", cas.show_ca, name="ca"),
             Route("/cas/{id}/rotation", cas.start_rotation, methods=["POST"], name="start_rotation"),
             Route("/cas/{id}/rotation/finish", cas.finish_rotation, methods=["POST"], name="finish_rotation"),

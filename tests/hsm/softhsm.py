@@ -53,6 +53,28 @@ class SoftToken:
     def with_pin(self, pin: str = PIN) -> dict[str, str]:
         return {**self.env, "ACME_PKCS11_PIN": pin}
 
+    def private_keys(self) -> dict[str, tuple[bool, bool]]:
+        """label -> (sensitive, extractable) of every private key in the token, read by a child
+        process of its own (the module is loaded once per process, with this token's SOFTHSM2_CONF)."""
+        result = subprocess.run(
+            [sys.executable, "-c", _LIST_KEYS, SOFTHSM2_MODULE, self.label, PIN],
+            capture_output=True, text=True, env=self.env, timeout=60, check=True,
+        )  # fmt: skip
+        return {
+            label: (sensitive, extractable) for label, sensitive, extractable in json.loads(result.stdout)
+        }
+
+
+_LIST_KEYS = """
+import json, sys
+import pkcs11
+from pkcs11 import Attribute, ObjectClass
+token = pkcs11.lib(sys.argv[1]).get_token(token_label=sys.argv[2])
+with token.open(user_pin=sys.argv[3]) as session:
+    keys = session.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY})
+    print(json.dumps([[k.label, bool(k[Attribute.SENSITIVE]), bool(k[Attribute.EXTRACTABLE])] for k in keys]))
+"""
+
 
 def acme_server(
     env: dict[str, str], data_dir: Path, *args: str, expect: int = 0, database: str | None = None

@@ -55,9 +55,10 @@ async def test_a_crl_signed_in_a_child_process_equals_the_threaded_one(
     assert f"X509v3 CRL Number: {child.number}" in " ".join(text.split())
 
 
-async def test_the_partitions_of_a_large_ca_are_signed_in_one_child_process(storage: Storage) -> None:
-    """generate_crls with as many entries as the threshold between the partitions: one child signs
-    them all, and each partition's CRL lists its own revocations and names its URL in its IDP."""
+async def test_the_partitions_of_a_large_ca_are_signed_by_the_signer_pool(storage: Storage) -> None:
+    """generate_crls with as many entries as the threshold between the partitions: the signer pool's
+    children sign them all (one spawn for the publication), and each partition's CRL lists its own
+    revocations and names its URL in its IDP."""
     rt = Runtime(storage=storage, kek=KeyEncryptionKey.generate(), public_url="https://127.0.0.1:1")
     await bootstrap.ensure_dev_setup(rt)
     ca = await crls.update_ca(rt, "dev-intermediate", crl_partitions=3)

@@ -66,6 +66,7 @@ EXPECTED: dict[str, Row] = {
     "requests": row(VIEWER, "GET"),
     "create_request": row(OPERATOR, "POST"),
     "cas": row(VIEWER, "GET"),
+    "create_ca": row(ADMIN, "POST"),  # API: createCa (a token key by its URI only)
     "ca": row(VIEWER, "GET"),
     "start_rotation": row(ADMIN, "POST"),  # API: startCaRotation
     "finish_rotation": row(ADMIN, "POST"),

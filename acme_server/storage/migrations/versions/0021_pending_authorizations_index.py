@@ -5,7 +5,7 @@ leads with account_id only), so an ACME account of a fleet (cert-manager's one a
 paid more per newOrder with every order: 500 us at 3,400 authorizations, 8 us with this index.
 
 Revision ID: 0021
-Revises: 0018
+Revises: 0019
 Create Date: 2026-12-07 23:50:00.000000
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0021"
-down_revision = "0018"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
