@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from acme_server.services import bootstrap, cas, certificates, crls, rotation
+from acme_server.services import bootstrap, cas, certificates, crls, issuance, rotation
 from acme_server.services.runtime import Runtime
 from ca_core.revocation import RevocationReason
 from tests.services.test_certificates import _csr_pem
@@ -23,10 +23,10 @@ async def published_ca_ids(rt: Runtime) -> set[str]:
 async def test_the_old_cas_crl_is_published_until_its_last_certificate_expires(fleet: Runtime) -> None:
     old = await cas.get_ca(fleet, bootstrap.INTERMEDIATE_NAME)
     ttl = crls.CRL_REFRESH_AFTER * 1.5  # valid at the first refresh after the rotation, not at the second
-    kept = await certificates.issue_certificate(
+    kept = await issuance.issue_certificate(
         fleet, profile="default", csr_pem=_csr_pem("kept.example.internal"), ttl=ttl, enrollment="acme"
     )
-    doomed = await certificates.issue_certificate(
+    doomed = await issuance.issue_certificate(
         fleet, profile="default", csr_pem=_csr_pem("doomed.example.internal"), ttl=ttl, enrollment="acme"
     )
     await certificates.revoke_certificate(fleet, doomed.id, RevocationReason.KEY_COMPROMISE)
