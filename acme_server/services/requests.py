@@ -13,6 +13,7 @@ from acme_server.errors import NotFound
 from acme_server.services import catalog, certificates
 from acme_server.services.certificates import CertificateInfo, ManagedRequest
 from acme_server.services.runtime import Runtime
+from acme_server.statuses import RequestStatus
 from acme_server.storage import CertificateRequestFilter, CertificateRequestRecord
 from ca_core.durations import format_duration
 from ca_core.errors import CAError, InvalidSetting
@@ -123,7 +124,7 @@ async def get_request(rt: Runtime, request_id: str) -> RequestInfo:
 async def list_requests(
     rt: Runtime,
     *,
-    status: str | None = None,
+    status: RequestStatus | None = None,
     profile: str | None = None,
     metadata: Mapping[str, str] | None = None,
     limit: int = 50,
