@@ -28,10 +28,6 @@ class OrderStatus(StrEnum):
     VALID = "valid"
     INVALID = "invalid"
 
-    @property
-    def finished(self) -> bool:
-        return self in (OrderStatus.VALID, OrderStatus.INVALID)
-
 
 class AuthorizationStatus(StrEnum):
     """RFC 8555 §7.1.6. 'expired' is stored by nobody today: an authorization past its expiry is shown
