@@ -71,6 +71,12 @@ BAD_IMPORTS = [
         "web, CLI and UI layers reach storage and SQL only through services",
         id="ui-imports-storage",
     ),
+    pytest.param(
+        "acme_server/statuses.py",
+        "from acme_server.storage import tables",
+        "the statuses are a leaf every layer may use: nothing of acme_server or ca_core, no web or SQL",
+        id="statuses-import-storage",
+    ),
 ]
 
 

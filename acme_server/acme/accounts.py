@@ -18,6 +18,7 @@ from acme_server.acme.jws import (
 from acme_server.errors import Malformed, Unauthorized
 from acme_server.services import accounts, orders
 from acme_server.services.accounts import NewAccount, check_contacts
+from acme_server.statuses import AccountStatus
 from ca_core.errors import BadPublicKey
 from ca_core.jose import parse_jwk
 
@@ -65,7 +66,7 @@ async def account(request: Request) -> Response:
     rt = links.runtime(request)
     if not post.post_as_get:
         payload = post.json()
-        if payload.get("status") == "deactivated":
+        if payload.get("status") == AccountStatus.DEACTIVATED:
             current = await accounts.deactivate_account(rt, current)
         elif "status" in payload:
             raise Malformed("an account's status can only be changed to deactivated")

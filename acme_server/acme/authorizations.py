@@ -10,6 +10,7 @@ from acme_server.acme import links, render
 from acme_server.acme.jws import verify_post
 from acme_server.errors import Malformed
 from acme_server.services import authorizations, challenges
+from acme_server.statuses import AuthorizationStatus, ChallengeStatus
 
 
 async def authorization(request: Request) -> Response:
@@ -20,12 +21,13 @@ async def authorization(request: Request) -> Response:
     if post.post_as_get:
         record = await authorizations.get_authorization(rt, account, authorization_id)
     else:
-        if post.json().get("status") != "deactivated":
+        if post.json().get("status") != AuthorizationStatus.DEACTIVATED:
             raise Malformed("an authorization can only be updated to status deactivated")
         record = await authorizations.deactivate(rt, account, authorization_id)
     body = render.authorization(request, record, rt.clock.now())
     headers = {}
-    if body["status"] == "pending" and any(c["status"] == "processing" for c in body["challenges"]):
+    validating = any(c["status"] == ChallengeStatus.PROCESSING for c in body["challenges"])
+    if body["status"] == AuthorizationStatus.PENDING and validating:
         headers["Retry-After"] = render.RETRY_AFTER_SECONDS  # a validation is running: poll in a second
     return render.json_response(body, 200, **headers)
 
@@ -54,6 +56,6 @@ async def challenge(request: Request) -> Response:
         wait = request.app.state.settings.challenge_wait
         record, parent = await challenges.respond(rt, account, challenge_id, wait=wait)
     headers = {"Link": f'<{links.authorization_url(request, parent.id)}>;rel="up"'}
-    if record.status == "processing":
+    if record.status == ChallengeStatus.PROCESSING:
         headers["Retry-After"] = render.RETRY_AFTER_SECONDS
     return render.json_response(render.challenge(request, record), 200, **headers)

@@ -15,6 +15,7 @@ from acme_server.errors import Malformed
 from acme_server.services import orders
 from acme_server.services.authorizations import parse_identifiers
 from acme_server.services.orders import NewOrder
+from acme_server.statuses import OrderStatus
 from ca_core.errors import CAError
 from ca_core.jose import b64decode
 
@@ -46,7 +47,7 @@ def _order_response(request: Request, view: orders.OrderView, status: int = 200)
     headers = {"Location": links.order_url(request, view.record.id)}
     # processing: signing; pending: validations to answer or running. Either way the next look is
     # worth a second's wait, and a client that honours it cannot flood a loaded server with polls.
-    if body["status"] in ("processing", "pending"):
+    if body["status"] in (OrderStatus.PROCESSING, OrderStatus.PENDING):
         headers["Retry-After"] = render.RETRY_AFTER_SECONDS
     return render.json_response(body, status, **headers)
 

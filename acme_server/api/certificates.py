@@ -11,6 +11,7 @@ from acme_server.api import inputs, views
 from acme_server.api.http import Call, json_response
 from acme_server.services import certificates, profiles, renew, renewals, requests
 from acme_server.services.certificates import CertificateFilter
+from acme_server.statuses import CertificateStatus, RequestStatus
 from ca_core.metadata import parse_pairs
 from ca_core.revocation import RevocationReason
 
@@ -42,7 +43,7 @@ async def list_requests(call: Call) -> dict[str, Any]:
     limit, offset = q.get("limit", 50), q.get("offset", 0)
     found, total = await requests.list_requests(
         call.rt,
-        status=q.get("status"),
+        status=RequestStatus(q["status"]) if "status" in q else None,  # checked against the enum
         profile=q.get("profile"),
         metadata=parse_pairs(q.get("metadata", []), field="metadata"),
         limit=limit,
@@ -58,7 +59,7 @@ async def list_certificates(call: Call) -> dict[str, Any]:
     query = await certificates.resolve_filter(
         call.rt,
         CertificateFilter(
-            status=q.get("status"),
+            status=CertificateStatus(q["status"]) if "status" in q else None,  # checked against the enum
             expiring_before=inputs.instant(q["expiringBefore"]) if "expiringBefore" in q else None,
             search=q.get("search"),
             metadata=parse_pairs(q.get("metadata", []), field="metadata"),

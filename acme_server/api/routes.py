@@ -13,8 +13,9 @@ from starlette.routing import BaseRoute, Mount, Route, Router
 from acme_server.api import admin, audit, cas, certificates, openapi, syncs
 from acme_server.api.configuration import POLICIES, PROFILES
 from acme_server.api.http import Call, Dispatcher, Endpoint, Query, json_response, not_found
-from acme_server.api.schemas import string
+from acme_server.api.schemas import enum, string
 from acme_server.services.tokens import Role
+from acme_server.statuses import CertificateStatus, RequestStatus
 
 ADMIN, OPERATOR, VIEWER = Role.ADMIN, Role.OPERATOR, Role.VIEWER
 CM = "/cert-manager"
@@ -23,7 +24,7 @@ LIMIT = Query("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "page 
 OFFSET = Query("offset", {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}, "items to skip (default 0)")
 METADATA = Query("metadata", string(pattern="^[^=]+=.*$"), "key=value; repeat: all must match", repeated=True)
 CERTIFICATE_FILTERS = (
-    Query("status", string(enum=["active", "revoked", "superseded"]), "certificate status"),
+    Query("status", enum(CertificateStatus), "certificate status"),
     Query("profile", string(), "certificate profile (id or name)"),
     Query("ca", string(), "issuing CA (id or name)"),
     Query("expiringBefore", string(format="date-time"), "not after earlier than this ISO date/time"),
@@ -33,7 +34,7 @@ CERTIFICATE_FILTERS = (
     OFFSET,
 )
 REQUEST_FILTERS = (
-    Query("status", string(enum=["pending", "issued", "failed"]), "request status"),
+    Query("status", enum(RequestStatus), "request status"),
     Query("profile", string(), "certificate profile (id or name)"),
     METADATA,
     LIMIT,

@@ -6,9 +6,17 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from acme_server.services.rotation import RotationState
 from acme_server.services.syncs import destination_types
 from acme_server.services.tokens import Role
+from acme_server.statuses import (
+    AccountStatus,
+    CAStatus,
+    CertificateStatus,
+    RenewalOutcome,
+    RequestStatus,
+    RotationState,
+    SyncStatus,
+)
 from ca_core.keys import KeyAlgorithm
 from ca_core.profile import ChallengeType, EnrollmentMethod, ExtendedKeyUsage, IssuerType, KeyUsage
 from ca_core.revocation import RevocationReason
@@ -170,7 +178,7 @@ CERTIFICATE_FIELDS: dict[str, Schema] = {
     "serialNumber": string("lowercase hex"),
     "commonName": string(),
     "friendlyName": string(),
-    "status": string(enum=["active", "revoked", "superseded"]),
+    "status": enum(CertificateStatus),
     "caId": nullable(string()),
     "profileId": nullable(string()),
     "notBefore": TIMESTAMP,
@@ -208,7 +216,7 @@ SCHEMAS: dict[str, Schema] = {
             "id": string(),
             "name": string(),
             "type": string(enum=["root", "intermediate", "external"]),
-            "status": string(enum=["active", "disabled", "pending"]),
+            "status": enum(CAStatus),
             "parentId": nullable(string()),
             "subject": string("RFC 4514"),
             "keyAlgorithm": string(),
@@ -355,7 +363,7 @@ SCHEMAS: dict[str, Schema] = {
             "id": string(),
             "profileId": string(),
             "method": string(enum=["managed", "csr"]),
-            "status": string(enum=["pending", "issued", "failed"]),
+            "status": enum(RequestStatus),
             "parameters": {"type": "object"},
             "csr": nullable(PEM),
             "certificateId": nullable(string()),
@@ -450,7 +458,7 @@ SCHEMAS: dict[str, Schema] = {
                 obj(
                     {
                         "attemptedAt": TIMESTAMP,
-                        "outcome": string(enum=["renewed", "failed"]),
+                        "outcome": enum(RenewalOutcome),
                         "error": nullable(string()),
                         "successorId": nullable(string()),
                     }
@@ -485,7 +493,7 @@ SCHEMAS: dict[str, Schema] = {
     "EABBinding": obj(
         {
             "id": string("the ACME account"),
-            "status": string(enum=["valid", "deactivated", "revoked"]),
+            "status": enum(AccountStatus),
             "boundAt": TIMESTAMP,
         }
     ),
@@ -551,7 +559,7 @@ SCHEMAS: dict[str, Schema] = {
                 "description": "what the destination keeps, e.g. certificateArn; after a failed queued push"
                 " also failedAttempts and nextAttemptAt (the retry)",
             },
-            "lastStatus": string(enum=["never", "ok", "failed"]),
+            "lastStatus": enum(SyncStatus),
             "lastError": nullable(string()),
             "lastRunAt": nullable(TIMESTAMP),
             "lastCertificateId": nullable(string()),

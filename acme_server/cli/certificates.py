@@ -13,6 +13,7 @@ from acme_server.services import certificates, issuance, renewal_info
 from acme_server.services.certificates import CertificateFilter, CertificateInfo
 from acme_server.services.issuance import ManagedRequest
 from acme_server.services.runtime import Runtime
+from acme_server.statuses import CertificateStatus
 from ca_core.durations import parse_duration
 from ca_core.errors import InvalidIdentifier
 from ca_core.keys import KeyAlgorithm
@@ -231,7 +232,7 @@ def register(commands: Any) -> None:
         leaf(group, "issue", issue, "issue a certificate from a CSR or with a server-generated key")
     )
     p = leaf(group, "list", list_all, "list certificates")
-    p.add_argument("--status", choices=["active", "revoked", "superseded"])
+    p.add_argument("--status", type=CertificateStatus, choices=list(CertificateStatus))
     p.add_argument("--profile", help="profile id")
     p.add_argument("--ca", help="CA id")
     p.add_argument("--expiring-before", help="ISO date/time, e.g. 2027-01-31")

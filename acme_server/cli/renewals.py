@@ -10,6 +10,7 @@ from acme_server.cli.common import emit, emit_table, leaf, progress
 from acme_server.services import renewals
 from acme_server.services.renewals import RenewalAttempt
 from acme_server.services.runtime import Runtime
+from acme_server.statuses import RenewalOutcome
 
 _ATTEMPT_COLUMNS = ["certificate", "attemptedAt", "outcome", "successor", "nextAttemptAt", "error"]
 
@@ -32,7 +33,7 @@ async def run_due(rt: Runtime, args: argparse.Namespace) -> int:
         print("no certificate is due for renewal")
         return 0
     emit_table(args, [_attempt_view(a) for a in attempts], _ATTEMPT_COLUMNS)
-    return 1 if any(a.outcome == "failed" for a in attempts) and args.fail_on_error else 0
+    return 1 if any(a.outcome == RenewalOutcome.FAILED for a in attempts) and args.fail_on_error else 0
 
 
 async def show(rt: Runtime, args: argparse.Namespace) -> int:

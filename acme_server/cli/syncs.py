@@ -12,6 +12,7 @@ from acme_server.cli.common import emit, emit_table, leaf, read_input, read_json
 from acme_server.services import syncs
 from acme_server.services.runtime import Runtime
 from acme_server.services.syncs import SyncInfo
+from acme_server.statuses import SyncStatus
 
 # flag attribute -> the destination config key it sets (over --destination-config)
 _CONFIG_FLAGS = {
@@ -70,7 +71,7 @@ async def create(rt: Runtime, args: argparse.Namespace) -> int:
 
 
 def _exit_code(sync: SyncInfo) -> int:
-    if sync.last_status == "failed":
+    if sync.last_status == SyncStatus.FAILED:
         print(f"error: sync {sync.name}: {sync.last_error}", file=sys.stderr)
         return 1
     return 0

@@ -13,6 +13,7 @@ from acme_server.services import rate_limits
 from acme_server.services.accounts import Account, owned
 from acme_server.services.ports import ChallengeType, IdentifierType
 from acme_server.services.runtime import Runtime
+from acme_server.statuses import AuthorizationStatus
 from acme_server.storage import AuthorizationRecord, NewAuthorization, Tx
 
 __all__ = ["AuthorizationRecord", "Identifier"]
@@ -23,6 +24,8 @@ from ca_core.profile import DEFAULT_AUTHORIZATION_REUSE, DEFAULT_CHALLENGE_TYPES
 PENDING_LIFETIME = timedelta(days=7)
 VALID_LIFETIME = timedelta(days=30)
 REUSE_MARGIN = timedelta(days=1)  # a reused authorization must stay valid at least this long
+# §7.1.6: the statuses that turn into expired once the expiry passes.
+_EXPIRING = frozenset({AuthorizationStatus.PENDING, AuthorizationStatus.VALID})
 
 
 @dataclass(frozen=True)
@@ -135,7 +138,7 @@ def new_authorization(
         identifier_type=identifier.type.value,
         identifier_value=identifier.base,
         wildcard=identifier.wildcard,
-        status="valid" if pre_authorized else "pending",
+        status=AuthorizationStatus.VALID if pre_authorized else AuthorizationStatus.PENDING,
         expires_at=now + (VALID_LIFETIME if pre_authorized else PENDING_LIFETIME),
         pre_authorized=pre_authorized,
         # §8: a token has at least 128 bits of entropy and is base64url.
@@ -191,7 +194,7 @@ async def _reusable(
     )
     if found is None or _proven_at(found) <= now - rules.reuse:
         return None
-    if granted and found.status != "valid":
+    if granted and found.status != AuthorizationStatus.VALID:
         return None
     return found
 
@@ -218,7 +221,7 @@ async def authorizations_for(
                     account.id, identifier, now, pre_authorized=granted, offered=rules.challenge_types
                 )
             )
-    adding = sum(1 for authorization in missing if authorization.status == "pending")
+    adding = sum(1 for authorization in missing if authorization.status == AuthorizationStatus.PENDING)
     await rate_limits.check_pending_authorizations(
         tx, account.id, adding=adding, allowed=rules.max_pending, now=now
     )
@@ -232,10 +235,10 @@ async def get_authorization(rt: Runtime, account: Account, authorization_id: str
     return owned(record, account, "authorization", authorization_id)
 
 
-def effective_status(record: AuthorizationRecord, now: datetime) -> str:
+def effective_status(record: AuthorizationRecord, now: datetime) -> AuthorizationStatus:
     """§7.1.6: a pending or valid authorization past its expiry is expired."""
-    if record.status in ("pending", "valid") and record.expires_at <= now:
-        return "expired"
+    if record.status in _EXPIRING and record.expires_at <= now:
+        return AuthorizationStatus.EXPIRED
     return record.status
 
 
@@ -257,15 +260,15 @@ async def deactivate(rt: Runtime, account: Account, authorization_id: str) -> Au
     async with rt.storage.transaction() as tx:
         owned(await tx.authorizations.get(authorization_id), account, "authorization", authorization_id)
         if await tx.authorizations.deactivate(authorization_id):
-            await propagate(tx, authorization_id, "deactivated")
+            await propagate(tx, authorization_id, AuthorizationStatus.DEACTIVATED)
         record = await tx.authorizations.get(authorization_id)
     assert record is not None
     return record
 
 
-async def propagate(tx: Tx, authorization_id: str, status: str) -> None:
+async def propagate(tx: Tx, authorization_id: str, status: AuthorizationStatus) -> None:
     """Carry an authorization's new status to the orders that include it (§7.1.6)."""
-    if status == "valid":
+    if status == AuthorizationStatus.VALID:
         await tx.orders.ready_when_all_valid(authorization_id)
         return
     for order_id in await tx.orders.ids_for_authorization(authorization_id):

@@ -14,6 +14,7 @@ from acme_server.errors import Conflict, NotFound
 from acme_server.hsm.uri import parse_uri
 from acme_server.services import audit, catalog
 from acme_server.services.runtime import Runtime
+from acme_server.statuses import CAStatus
 from acme_server.storage import CARecord, Tx
 from ca_core.authority import (
     CASettings,
@@ -43,7 +44,7 @@ class CAInfo:
     id: str
     name: str
     kind: str  # root | intermediate | external
-    status: str  # active | disabled | pending
+    status: CAStatus
     parent_id: str | None
     subject: str
     key_algorithm: str
@@ -190,7 +191,7 @@ async def _store(
             name=name,
             kind=kind,
             parent_id=parent_id,
-            status="active" if certificate is not None else "pending",
+            status=CAStatus.ACTIVE if certificate is not None else CAStatus.PENDING,
             certificate_pem=_pem(certificate) if certificate is not None else None,
             chain_pem=chain_pem,
             csr_pem=csr_pem,
@@ -298,7 +299,7 @@ async def import_external_certificate(
     """Complete a pending external CA with the certificate the offline root signed."""
     async with rt.storage.read() as tx:
         record = await find_record(tx, ca)
-    if record.status != "pending" or not record.csr_pem:
+    if record.status != CAStatus.PENDING or not record.csr_pem:
         raise Conflict(f"CA {record.name!r} is not waiting for a signed certificate")
     certificates = load_certificates_pem(certificate_pem)
     chain = load_certificates_pem(chain_pem) if chain_pem.strip() else certificates[1:]
@@ -335,9 +336,9 @@ async def get_ca(rt: Runtime, ref: str) -> CAInfo:
 async def set_ca_enabled(rt: Runtime, ref: str, enabled: bool) -> CAInfo:
     async with rt.storage.transaction() as tx:
         record = await find_record(tx, ref)
-        if record.status == "pending":
+        if record.status == CAStatus.PENDING:
             raise Conflict(f"CA {record.name!r} has no certificate yet; import it first")
-        await tx.cas.set_status(record.id, "active" if enabled else "disabled")
+        await tx.cas.set_status(record.id, CAStatus.ACTIVE if enabled else CAStatus.DISABLED)
         await audit.record(tx, audit.current(), f"ca.{'enable' if enabled else 'disable'}", "ca", record.id)
         return _info(rt, await find_record(tx, record.id))
 
@@ -395,7 +396,7 @@ def authority_from_record(rt: Runtime, record: CARecord) -> CertificateAuthority
         chain=chain,
         signer=signer,
         settings=effective_settings(rt, record),
-        enabled=record.status == "active",
+        enabled=record.status == CAStatus.ACTIVE,
     )
 
 

@@ -16,6 +16,7 @@ from acme_server.errors import AlreadyRenewed, AlreadyRevoked, NotFound
 from acme_server.services import audit, catalog, crls, syncs
 from acme_server.services.bundles import materials
 from acme_server.services.runtime import Runtime
+from acme_server.statuses import CertificateStatus
 from acme_server.storage import CertificateFilter, CertificateRecord, Tx
 from ca_core.errors import InvalidSetting
 from ca_core.export import PemBundle, load_certificates_pem, pem_bundle, to_pkcs12
@@ -123,7 +124,7 @@ async def record_issued(
         serial=format_serial(issued.serial),
         common_name=details.common_name or (details.sans.all_strings() or [""])[0],
         friendly_name=friendly_name or details.common_name or "",
-        status="active",
+        status=CertificateStatus.ACTIVE,
         not_before=details.not_before,
         not_after=details.not_after,
         certificate_pem=issued.certificate_pem,
@@ -221,7 +222,7 @@ async def latest_active(rt: Runtime, profile: str) -> CertificateInfo:
     """The newest active certificate of a profile (id or name): after a renewal, the successor."""
     record = (await catalog.current(rt)).profile_record(profile)
     async with rt.storage.read() as tx:
-        query = CertificateFilter(status="active", profile_id=record.id)
+        query = CertificateFilter(status=CertificateStatus.ACTIVE, profile_id=record.id)
         found, _ = await tx.certificates.list(query, limit=1)
         if not found:
             raise NotFound("active certificate of profile", record.name)

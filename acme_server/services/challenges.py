@@ -26,6 +26,7 @@ from acme_server.services.ports import (
     Validator,
 )
 from acme_server.services.runtime import Runtime
+from acme_server.statuses import AuthorizationStatus, ChallengeStatus
 from acme_server.storage import AuthorizationRecord, ChallengeRecord
 
 __all__ = ["ChallengeRecord"]
@@ -52,15 +53,15 @@ async def respond(
             raise NotFound("challenge", challenge_id)
         challenge, authorization = found
         owned(authorization, account, "authorization", authorization.id)
-        if challenge.status == "pending":
+        if challenge.status == ChallengeStatus.PENDING:
             status = effective_status(authorization, rt.clock.now())
-            if status != "pending":
+            if status != AuthorizationStatus.PENDING:
                 raise Malformed(f"the authorization is {status}; its challenges can no longer be answered")
             if await tx.challenges.begin_processing(challenge_id):
                 found = await tx.challenges.get_with_authorization(challenge_id)
                 assert found is not None
     rt.wake_validators()
-    if wait > 0 and found[0].status == "processing":
+    if wait > 0 and found[0].status == ChallengeStatus.PROCESSING:
         await rt.wait_for_outcome(challenge_id, wait)
         async with rt.storage.read_one() as tx:  # one statement
             found = await tx.challenges.get_with_authorization(challenge_id)
@@ -126,17 +127,17 @@ async def _record(rt: Runtime, work: _Work, outcome: ValidationOutcome) -> None:
     async with rt.storage.transaction() as tx:
         if not await tx.challenges.complete(
             work.challenge.id,
-            status="valid" if outcome.valid else "invalid",
+            status=ChallengeStatus.VALID if outcome.valid else ChallengeStatus.INVALID,
             validated_at=now if outcome.valid else None,
             error=error,
         ):
             return  # another worker recorded it (a stale claim taken over)
-        status = "valid" if outcome.valid else "invalid"
+        status = AuthorizationStatus.VALID if outcome.valid else AuthorizationStatus.INVALID
         expires = now + VALID_LIFETIME if outcome.valid else None  # a proven name stays usable longer
         if expires is not None and outcome.valid_until is not None:
             expires = min(expires, outcome.valid_until)  # dns-persist-01 persistUntil (draft -02 §4.1)
         if await tx.authorizations.set_status(
-            work.authorization.id, status, expected="pending", expires_at=expires
+            work.authorization.id, status, expected=AuthorizationStatus.PENDING, expires_at=expires
         ):
             await propagate(tx, work.authorization.id, status)
     if not outcome.valid:  # docs/security.md "Rate limits": checked at the account's next newOrder
@@ -151,7 +152,8 @@ async def _validate_one(rt: Runtime, validator: Validator, work: _Work, delay: f
         await asyncio.sleep(delay)
     started = time.perf_counter()
     outcome = await validator.validate(work.task)
-    kind, result = work.task.challenge_type.value, "valid" if outcome.valid else "invalid"
+    result = ChallengeStatus.VALID if outcome.valid else ChallengeStatus.INVALID
+    kind = work.task.challenge_type.value
     metrics.VALIDATION_SECONDS.labels(kind, result).observe(time.perf_counter() - started)
     metrics.VALIDATIONS.labels(kind, result).inc()
     await _record(rt, work, outcome)

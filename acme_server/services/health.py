@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from acme_server.errors import ConfigError
 from acme_server.services import cas, catalog
 from acme_server.services.runtime import Runtime
+from acme_server.statuses import CAStatus
 from ca_core.errors import CAError
 
 CHECK_TIMEOUT = 5.0  # seconds: a database that does not answer by then is not ready
@@ -50,7 +51,7 @@ async def _ca_keys(rt: Runtime) -> str:
         return f"not checked: the CAs could not be read ({type(exc).__name__})"
     failed = []
     for record in configuration.ca_records.values():
-        if record.status != "active":
+        if record.status != CAStatus.ACTIVE:
             continue
         try:
             cas.authority_in(rt, configuration, record.id)  # unsealed once per process, then cached

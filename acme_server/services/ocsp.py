@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives import hashes
 
 from acme_server.services import cas
 from acme_server.services.runtime import Runtime
+from acme_server.statuses import CertificateStatus
 from acme_server.storage import CARecord, Tx
 from ca_core.authority import CertificateAuthority
 from ca_core.export import load_certificates_pem
@@ -97,7 +98,7 @@ async def _answer(tx: Tx, issuer: CARecord, records: list[CARecord], serial: int
     CAs (their certificates carry the same AIA); unknown for any other serial."""
     found = await tx.certificates.get_by_serial(issuer.id, format_serial(serial))
     if found is not None:
-        if found.status == "revoked" and found.revoked_at is not None:
+        if found.status == CertificateStatus.REVOKED and found.revoked_at is not None:
             reason = RevocationReason(found.revocation_reason or RevocationReason.UNSPECIFIED)
             return StatusAnswer(CertStatus.REVOKED, found.revoked_at, reason)
         return StatusAnswer(CertStatus.GOOD)

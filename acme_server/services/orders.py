@@ -45,6 +45,7 @@ from acme_server.services.catalog import Catalog
 from acme_server.services.issuance import Issuer
 from acme_server.services.ports import ChallengeType
 from acme_server.services.runtime import Runtime
+from acme_server.statuses import AuthorizationStatus, OrderStatus
 from acme_server.storage import OrderRecord, Tx
 
 __all__ = ["NewOrder", "OrderRecord", "OrderView"]
@@ -234,7 +235,7 @@ async def new_order(
             raise AlreadyReplaced(f"certificate {order.replaces!r} is already being replaced")
         # the records as reused or just created: nothing to read back
         authorizations = await authorizations_for(tx, account, order.identifiers, now, rules)
-        ready = all(a.status == "valid" for a in authorizations)
+        ready = all(a.status == AuthorizationStatus.VALID for a in authorizations)
         record = await tx.orders.create(
             account_id=account.id,
             profile_id=profile.id,
@@ -244,7 +245,7 @@ async def new_order(
             expires_at=min([now + ORDER_LIFETIME, *(a.expires_at for a in authorizations)]),
             authorization_ids=[a.id for a in authorizations],
             replaces=order.replaces,
-            status="ready" if ready else "pending",
+            status=OrderStatus.READY if ready else OrderStatus.PENDING,
         )
     return _view(record, now, profile.profile.name)
 
@@ -258,10 +259,10 @@ async def get_order(rt: Runtime, account: Account, order_id: str) -> OrderView:
     return _view(record, rt.clock.now(), await profiles.profile_name(rt, record.profile_id))
 
 
-def effective_status(record: OrderRecord, now: datetime) -> str:
+def effective_status(record: OrderRecord, now: datetime) -> OrderStatus:
     """§7.1.6: an order still pending or ready past its expiry is invalid."""
-    if record.status in ("pending", "ready") and record.expires_at <= now:
-        return "invalid"
+    if record.status in (OrderStatus.PENDING, OrderStatus.READY) and record.expires_at <= now:
+        return OrderStatus.INVALID
     return record.status
 
 

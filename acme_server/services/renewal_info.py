@@ -12,6 +12,7 @@ from cryptography import x509
 from acme_server.errors import Conflict, Malformed, NotFound
 from acme_server.services import audit, cas, certificates
 from acme_server.services.runtime import Runtime
+from acme_server.statuses import CertificateStatus
 from acme_server.storage import CertificateRecord, Tx
 from ca_core.export import load_certificates_pem
 from ca_core.profile import DEFAULT_RENEWAL_WINDOW, Profile
@@ -76,7 +77,7 @@ async def renewal_info(rt: Runtime, text: str) -> RenewalInfo:
         record = await _find(tx, text)
         metadata = await tx.certificates.get_metadata(record.id)
         percent = await _window_percent(tx, record.profile_id)
-    if record.status == "revoked" and record.revoked_at is not None:
+    if record.status == CertificateStatus.REVOKED and record.revoked_at is not None:
         return RenewalInfo(record.id, renew_now_window(record.revoked_at), reason="revoked")
     requested = _requested_at(metadata.get(RENEWAL_REQUESTED))
     if requested is not None:
@@ -108,7 +109,7 @@ async def mark_for_renewal(rt: Runtime, certificate_id: str) -> certificates.Cer
         record = await certificates.find_record(tx, certificate_id)
         if record.enrollment != "acme":
             raise Conflict(f"certificate {record.id} was not issued over ACME; renew it on the server")
-        if record.status != "active":
+        if record.status != CertificateStatus.ACTIVE:
             raise Conflict(f"certificate {record.id} is {record.status}; only an active one can be renewed")
         metadata = await tx.certificates.get_metadata(record.id)
         metadata.setdefault(RENEWAL_REQUESTED, rt.clock.now().isoformat())

@@ -16,6 +16,7 @@ from acme_server.services.catalog import Catalog
 from acme_server.services.certificates import CertificateInfo
 from acme_server.services.issuance import ManagedRequest
 from acme_server.services.runtime import Runtime
+from acme_server.statuses import RequestStatus
 from acme_server.storage import CertificateRequestFilter, CertificateRequestRecord, Tx
 from ca_core.durations import format_duration
 from ca_core.errors import CAError, InvalidSetting
@@ -142,7 +143,7 @@ async def get_request(rt: Runtime, request_id: str) -> RequestInfo:
 async def list_requests(
     rt: Runtime,
     *,
-    status: str | None = None,
+    status: RequestStatus | None = None,
     profile: str | None = None,
     metadata: Mapping[str, str] | None = None,
     limit: int = 50,

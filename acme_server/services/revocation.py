@@ -13,6 +13,7 @@ from acme_server.services import audit, catalog, certificates
 from acme_server.services.accounts import Account
 from acme_server.services.certificates import CertificateInfo
 from acme_server.services.runtime import Runtime
+from acme_server.statuses import AuthorizationStatus
 from ca_core.errors import InvalidSetting
 from ca_core.jose import JWK, jwk_of
 from ca_core.keys import checked_public_key
@@ -77,7 +78,7 @@ async def _authorized_for_all(rt: Runtime, account: Account, info: CertificateIn
             found = await tx.authorizations.find_reusable(
                 account.id, kind, value[2:] if wildcard else value, wildcard, valid_after=rt.clock.now()
             )
-            if found is None or found.status != "valid":
+            if found is None or found.status != AuthorizationStatus.VALID:
                 return False
     return bool(identifiers)
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Final
 
 from acme_server.errors import Conflict, NotFound
 from acme_server.services import audit, cas, crls
 from acme_server.services.renewal_info import RENEWAL_REQUESTED
 from acme_server.services.runtime import Runtime
+from acme_server.statuses import ACTIVE_ROTATION_STATES, CAStatus, RotationState
 from acme_server.storage import CARecord, RotationRecord, Tx
 from ca_core.durations import parse_duration
 from ca_core.errors import InvalidSetting
@@ -26,18 +26,6 @@ DEFAULT_SPREAD: Final = timedelta(days=7)  # a fleet renews over a week, not in 
 # After its moment a client that honours ARI renews within RETRY_AFTER (an hour) plus its own schedule
 # (certbot's cron runs twice a day): a day later it counts as not renewing.
 DEFAULT_GRACE: Final = timedelta(days=1)
-
-
-class RotationState(StrEnum):
-    STARTED = "started"  # the row exists; NEW cross-signed if asked
-    PROFILES_MOVED = "profiles_moved"  # every profile that issued from OLD issues from NEW
-    RENEWING = "renewing"  # every active certificate of OLD has its renewal moment
-    COMPLETED = "completed"  # OLD disabled (its CRL still published until its last certificate expires)
-    CANCELLED = "cancelled"  # tracking ended; profiles stay where they are
-
-    @property
-    def active(self) -> bool:
-        return self in (RotationState.STARTED, RotationState.PROFILES_MOVED, RotationState.RENEWING)
 
 
 @dataclass(frozen=True)
@@ -98,7 +86,7 @@ def _rotation(record: RotationRecord, names: dict[str, str]) -> Rotation:
         old_ca=names.get(record.old_ca_id, record.old_ca_id),
         new_ca_id=record.new_ca_id,
         new_ca=names.get(record.new_ca_id, record.new_ca_id),
-        state=RotationState(record.state),
+        state=record.state,
         spread=timedelta(seconds=record.spread_seconds),
         grace=timedelta(seconds=record.grace_seconds),
         started_at=record.started_at,
@@ -156,7 +144,7 @@ async def _new_ca(rt: Runtime, old: CARecord, name: str, create: bool) -> CAReco
         name = info.id
     async with rt.storage.read() as tx:
         new = await cas.find_record(tx, name)
-    if new.status != "active" or new.certificate_pem is None:
+    if new.status != CAStatus.ACTIVE or new.certificate_pem is None:
         raise Conflict(f"CA {new.name!r} is {new.status}; a rotation needs an active CA to move to")
     return new
 
@@ -180,7 +168,7 @@ async def start_rotation(
         under_way = await tx.rotations.latest_for(old.id)
     if old.certificate_pem is None:
         raise Conflict(f"CA {old.name!r} has no certificate; it issued nothing to rotate")
-    if under_way is not None and RotationState(under_way.state).active:
+    if under_way is not None and under_way.state.active:
         async with rt.storage.read() as tx:
             target = await tx.cas.get(under_way.new_ca_id)
             asked = await tx.cas.get(to) or await tx.cas.get_by_name(to)
@@ -320,7 +308,7 @@ async def finish_rotation(rt: Runtime, old_ref: str, *, force: bool = False) -> 
             rotation.id, [RotationState.RENEWING], RotationState.COMPLETED, finished_at=rt.clock.now()
         ):
             raise Conflict("the rotation changed meanwhile; show its status")
-        await tx.cas.set_status(rotation.old_ca_id, "disabled")
+        await tx.cas.set_status(rotation.old_ca_id, CAStatus.DISABLED)
         await audit.record(
             tx,
             audit.current(),
@@ -339,7 +327,7 @@ async def cancel_rotation(rt: Runtime, old_ref: str) -> RotationProgress:
     async with rt.storage.transaction() as tx:
         if not await tx.rotations.transition(
             rotation.id,
-            [RotationState.STARTED, RotationState.PROFILES_MOVED, RotationState.RENEWING],
+            ACTIVE_ROTATION_STATES,
             RotationState.CANCELLED,
             finished_at=rt.clock.now(),
         ):

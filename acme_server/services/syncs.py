@@ -21,6 +21,7 @@ from acme_server.services import audit, leases, named, profiles
 from acme_server.services.bundles import pem_bundle_of
 from acme_server.services.runtime import Runtime
 from acme_server.services.tokens import Role
+from acme_server.statuses import CertificateStatus, SyncStatus
 from acme_server.storage import CertificateFilter, CertificateRecord, SyncRecord, Tx
 from ca_core.errors import CAError, InvalidSetting
 
@@ -57,7 +58,7 @@ class SyncInfo:
     destination_config: dict[str, Any]
     has_secrets: bool
     destination_state: dict[str, Any]
-    last_status: str  # 'never' | 'ok' | 'failed'
+    last_status: SyncStatus
     last_error: str | None
     last_run_at: datetime | None
     last_certificate_id: str | None
@@ -229,7 +230,7 @@ async def _current_certificate(tx: Tx, record: SyncRecord) -> CertificateRecord 
     active certificate."""
     if record.profile_id is not None:
         newest, _ = await tx.certificates.list(
-            CertificateFilter(status="active", profile_id=record.profile_id), limit=1
+            CertificateFilter(status=CertificateStatus.ACTIVE, profile_id=record.profile_id), limit=1
         )
         return newest[0] if newest else None
     assert record.certificate_id is not None

@@ -11,6 +11,7 @@ from typing import Any, Final
 
 from sqlalchemy import Row, bindparam, func, insert, select, update
 
+from acme_server.statuses import AccountStatus
 from acme_server.storage.base import Repository, make_id, utcnow
 from acme_server.storage.prepared import prepared
 from acme_server.storage.tables import acme_accounts
@@ -21,7 +22,7 @@ class AccountRecord:
     id: str
     jwk_thumbprint: str  # RFC 7638, base64url
     jwk: dict[str, str]
-    status: str  # 'valid' | 'deactivated' | 'revoked'
+    status: AccountStatus
     contacts: tuple[str, ...]
     terms_agreed: bool
     eab_kid: str | None
@@ -54,7 +55,7 @@ class AccountRepository(Repository):
             "id": make_id(),
             "jwk_thumbprint": jwk_thumbprint,
             "jwk": dict(jwk),
-            "status": "valid",
+            "status": AccountStatus.VALID,
             "contacts": list(contacts),
             "terms_agreed": terms_agreed,
             "eab_kid": eab_kid,
@@ -99,8 +100,8 @@ class AccountRepository(Repository):
         """'valid' -> 'deactivated' (RFC 8555 §7.3.6); False when the account is not (or no longer) valid."""
         statement = (
             update(acme_accounts)
-            .where(acme_accounts.c.id == account_id, acme_accounts.c.status == "valid")
-            .values(status="deactivated")
+            .where(acme_accounts.c.id == account_id, acme_accounts.c.status == AccountStatus.VALID)
+            .values(status=AccountStatus.DEACTIVATED)
         )
         return (await self._execute(statement)).rowcount == 1
 

@@ -11,6 +11,7 @@ from typing import Any, Final
 
 from sqlalchemy import Integer, Row, Select, and_, bindparam, case, func, or_, select, update
 
+from acme_server.statuses import AuthorizationStatus, ChallengeStatus
 from acme_server.storage.base import Repository, built_once, inserting, make_id, updating, utcnow
 from acme_server.storage.prepared import prepared
 from acme_server.storage.tables import acme_authorizations, acme_challenges
@@ -27,7 +28,7 @@ class ChallengeRecord:
     authorization_id: str
     type: str  # 'http-01' | 'dns-01' | 'tls-alpn-01'
     token: str
-    status: str  # 'pending' | 'processing' | 'valid' | 'invalid'
+    status: ChallengeStatus
     validated_at: datetime | None
     error: dict[str, Any] | None  # the problem document of a failed validation
     processing_started_at: datetime | None  # when a worker claimed it; None: queued
@@ -42,7 +43,7 @@ class AuthorizationRecord:
     identifier_type: str  # 'dns' | 'ip'
     identifier_value: str
     wildcard: bool
-    status: str  # 'pending' | 'valid' | 'invalid' | 'deactivated' | 'expired' | 'revoked'
+    status: AuthorizationStatus
     expires_at: datetime
     pre_authorized: bool
     created_at: datetime
@@ -57,13 +58,15 @@ class NewAuthorization:
     identifier_type: str
     identifier_value: str
     wildcard: bool
-    status: str
+    status: AuthorizationStatus
     expires_at: datetime
     pre_authorized: bool
     challenges: tuple[tuple[str, str], ...]
 
 
-def _expected(status: str | Sequence[str]) -> tuple[str, ...]:
+def _expected(
+    status: AuthorizationStatus | Sequence[AuthorizationStatus],
+) -> tuple[AuthorizationStatus, ...]:
     return (status,) if isinstance(status, str) else tuple(status)
 
 
@@ -103,10 +106,14 @@ _FIND_REUSABLE: Final = prepared(
             _AUTHZ.c.identifier_type == bindparam("identifier_type"),
             _AUTHZ.c.identifier_value == bindparam("identifier_value"),
             _AUTHZ.c.wildcard == bindparam("wildcard"),
-            _AUTHZ.c.status.in_(("valid", "pending")),
+            _AUTHZ.c.status.in_((AuthorizationStatus.VALID, AuthorizationStatus.PENDING)),
             _AUTHZ.c.expires_at > bindparam("valid_after"),
         )
-        .order_by(case((_AUTHZ.c.status == "valid", 0), else_=1), _AUTHZ.c.created_at.desc(), _AUTHZ.c.id)
+        .order_by(
+            case((_AUTHZ.c.status == AuthorizationStatus.VALID, 0), else_=1),
+            _AUTHZ.c.created_at.desc(),
+            _AUTHZ.c.id,
+        )
         .limit(1)
     )
 )
@@ -115,19 +122,19 @@ _FIND_REUSABLE: Final = prepared(
 _COUNT_PENDING: Final = prepared(
     select(func.count(), func.min(_AUTHZ.c.expires_at)).where(
         _AUTHZ.c.account_id == bindparam("account_id"),
-        _AUTHZ.c.status == "pending",
+        _AUTHZ.c.status == AuthorizationStatus.PENDING,
         _AUTHZ.c.expires_at > bindparam("now"),
     )
 )
 _BEGIN_PROCESSING: Final = prepared(
     update(_CHALLENGE)
-    .where(_CHALLENGE.c.id == bindparam("w_id"), _CHALLENGE.c.status == "pending")
-    .values(status="processing", processing_started_at=None)
+    .where(_CHALLENGE.c.id == bindparam("w_id"), _CHALLENGE.c.status == ChallengeStatus.PENDING)
+    .values(status=ChallengeStatus.PROCESSING, processing_started_at=None)
 )
 _COMPLETE: Final = prepared(
     updating(
         _CHALLENGE,
-        and_(_CHALLENGE.c.id == bindparam("w_id"), _CHALLENGE.c.status == "processing"),
+        and_(_CHALLENGE.c.id == bindparam("w_id"), _CHALLENGE.c.status == ChallengeStatus.PROCESSING),
         ["status", "validated_at", "error"],
     )
 )
@@ -136,7 +143,7 @@ _COMPLETE: Final = prepared(
 def _claim_due() -> Any:
     c = _CHALLENGE.c
     due = (
-        c.status == "processing",
+        c.status == ChallengeStatus.PROCESSING,
         or_(c.processing_started_at.is_(None), c.processing_started_at < bindparam("stale_before")),
     )
     candidates = (
@@ -213,7 +220,7 @@ def _new_rows(
                     "authorization_id": authorization_id,
                     "type": challenge_type,
                     "token": token,
-                    "status": "pending",
+                    "status": ChallengeStatus.PENDING,
                     "validated_at": None,
                     "error": None,
                     "processing_started_at": None,
@@ -287,9 +294,9 @@ class AuthorizationRepository(Repository):
     async def set_status(
         self,
         authorization_id: str,
-        status: str,
+        status: AuthorizationStatus,
         *,
-        expected: str | Sequence[str],
+        expected: AuthorizationStatus | Sequence[AuthorizationStatus],
         expires_at: datetime | None = None,
     ) -> bool:
         """Move to `status` only from one of `expected`; False for the loser of a race (rule 6).
@@ -310,7 +317,11 @@ class AuthorizationRepository(Repository):
 
     async def deactivate(self, authorization_id: str) -> bool:
         """'pending' or 'valid' -> 'deactivated' (RFC 8555 §7.5.2)."""
-        return await self.set_status(authorization_id, "deactivated", expected=("pending", "valid"))
+        return await self.set_status(
+            authorization_id,
+            AuthorizationStatus.DEACTIVATED,
+            expected=(AuthorizationStatus.PENDING, AuthorizationStatus.VALID),
+        )
 
 
 class ChallengeRepository(Repository):
@@ -347,7 +358,12 @@ class ChallengeRepository(Repository):
         return sorted(claimed, key=lambda challenge: (challenge.created_at, challenge.id))
 
     async def complete(
-        self, challenge_id: str, *, status: str, validated_at: datetime | None, error: dict[str, Any] | None
+        self,
+        challenge_id: str,
+        *,
+        status: ChallengeStatus,
+        validated_at: datetime | None,
+        error: dict[str, Any] | None,
     ) -> bool:
         """'processing' -> 'valid' or 'invalid' with the outcome; False when it was not processing (a
         stale worker finishing after another took its claim over and finished first)."""

@@ -1,5 +1,5 @@
 """What every repository shares: statement execution over one AsyncConnection (integrity errors become
-Conflict here), row-to-record mapping, ids and the storage clock."""
+Conflict here, an unknown status stays UnknownStatus), row-to-record mapping, ids and the storage clock."""
 
 from __future__ import annotations
 
@@ -25,13 +25,13 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection, CursorResult, Dialect
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ClauseElement
 
 from acme_server.storage.integrity import as_conflict
 from acme_server.storage.prepared import plan_for, prepared
-from acme_server.storage.tables import config_generation
+from acme_server.storage.tables import UnknownStatus, config_generation
 
 R = TypeVar("R")
 S = TypeVar("S")
@@ -148,6 +148,10 @@ class Repository:
             if conflict is None:
                 raise
             raise conflict from error
+        except StatementError as error:  # SQLAlchemy wraps a bind processor's refusal: unwrap ours
+            if isinstance(error.orig, UnknownStatus):
+                raise error.orig from None
+            raise
 
     async def _one_or_none(
         self, cls: type[R], statement: Executable, parameters: Mapping[str, Any] | None = None

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import case, insert, select, update
 
 from acme_server.errors import NotFound
+from acme_server.statuses import CAStatus
 from acme_server.storage.base import ConfigRepository, make_id, utcnow
 from acme_server.storage.tables import cas
 
@@ -19,7 +20,7 @@ class CARecord:
     name: str
     kind: str  # 'root' | 'intermediate' | 'external'
     parent_id: str | None
-    status: str  # 'active' | 'disabled' | 'pending' (external CSR awaiting its certificate)
+    status: CAStatus
     certificate_pem: str | None  # None while pending
     chain_pem: str  # '' for a root
     csr_pem: str | None
@@ -45,7 +46,7 @@ class CARepository(ConfigRepository):
         *,
         name: str,
         kind: str,
-        status: str,
+        status: CAStatus,
         sealed_key: bytes,
         key_algorithm: str,
         key_uri: str | None = None,
@@ -104,7 +105,7 @@ class CARepository(ConfigRepository):
     async def list(self) -> builtins.list[CARecord]:
         return await self._all(CARecord, select(cas).order_by(cas.c.created_at, cas.c.id))
 
-    async def set_status(self, ca_id: str, status: str) -> bool:
+    async def set_status(self, ca_id: str, status: CAStatus) -> bool:
         result = await self._execute(update(cas).where(cas.c.id == ca_id).values(status=status))
         await self._changed()
         return result.rowcount == 1
@@ -122,9 +123,9 @@ class CARepository(ConfigRepository):
         still pending (a second import lost the race)."""
         statement = (
             update(cas)
-            .where(cas.c.id == ca_id, cas.c.status == "pending")
+            .where(cas.c.id == ca_id, cas.c.status == CAStatus.PENDING)
             .values(
-                status="active",
+                status=CAStatus.ACTIVE,
                 certificate_pem=certificate_pem,
                 chain_pem=chain_pem,
                 not_before=not_before,

@@ -24,6 +24,7 @@ from sqlalchemy import (
     update,
 )
 
+from acme_server.statuses import CertificateStatus
 from acme_server.storage.base import (
     Repository,
     make_id,
@@ -56,7 +57,7 @@ class CertificateRecord:
     serial: str  # lowercase hex
     common_name: str
     friendly_name: str
-    status: str  # 'active' | 'revoked' | 'superseded'
+    status: CertificateStatus
     not_before: datetime
     not_after: datetime
     certificate_pem: str
@@ -82,7 +83,7 @@ class CertificateRecord:
 class CertificateFilter:
     """What list() selects; every given criterion must hold."""
 
-    status: str | None = None
+    status: CertificateStatus | None = None
     profile_id: str | None = None
     ca_id: str | None = None
     expiring_before: datetime | None = None  # not_after earlier than this
@@ -136,7 +137,7 @@ class CertificateRepository(Repository):
         key_algorithm: str,
         fingerprint_sha256: str,
         friendly_name: str = "",
-        status: str = "active",
+        status: CertificateStatus = CertificateStatus.ACTIVE,
         chain_pem: str = "",
         sealed_key: bytes | None = None,
         san_text: str = "",
@@ -305,12 +306,17 @@ class CertificateRepository(Repository):
         c, m = certificates.c, certificate_metadata.c
         has_key = select(m.certificate_id).where(m.key == key)
         chosen = select(c.id, literal(key), literal(value)).where(
-            c.ca_id == ca_id, c.status == "active", c.enrollment == enrollment, c.id.not_in(has_key)
+            c.ca_id == ca_id,
+            c.status == CertificateStatus.ACTIVE,
+            c.enrollment == enrollment,
+            c.id.not_in(has_key),
         )
         statement = insert(certificate_metadata).from_select(["certificate_id", "key", "value"], chosen)
         return (await self._execute(statement)).rowcount
 
-    async def set_status(self, certificate_id: str, status: str, *, expected: str | None = None) -> bool:
+    async def set_status(
+        self, certificate_id: str, status: CertificateStatus, *, expected: CertificateStatus | None = None
+    ) -> bool:
         """Move to `status`, only from `expected` when given; False for the loser of a race."""
         statement = update(certificates).where(certificates.c.id == certificate_id).values(status=status)
         if expected is not None:
@@ -326,7 +332,9 @@ class CertificateRepository(Repository):
             .where(c.id == old_id, c.renewed_by_id.is_(None))
             .values(
                 renewed_by_id=new_id,
-                status=case((c.status == "active", "superseded"), else_=c.status),
+                status=case(
+                    (c.status == CertificateStatus.ACTIVE, CertificateStatus.SUPERSEDED.value), else_=c.status
+                ),
             )
         )
         if (await self._execute(supersede)).rowcount != 1:
@@ -363,7 +371,7 @@ class CertificateRepository(Repository):
                 )
             )
             .where(
-                certificates.c.status == "active",
+                certificates.c.status == CertificateStatus.ACTIVE,
                 certificates.c.not_after > now,
                 certificates.c.not_after <= later,
             )

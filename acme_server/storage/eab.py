@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, insert, or_, select, update
 
+from acme_server.statuses import AccountStatus
 from acme_server.storage.base import Repository, utcnow
 from acme_server.storage.tables import acme_accounts, eab_keys
 
@@ -36,7 +37,7 @@ class EABBindingRecord:
 
     kid: str
     account_id: str
-    status: str
+    status: AccountStatus
     bound_at: datetime
 
 
@@ -122,8 +123,8 @@ class EABRepository(Repository):
         """'valid' -> 'deactivated' (RFC 8555 §7.3.6) for every account the key bound; their ids."""
         statement = (
             update(acme_accounts)
-            .where(acme_accounts.c.eab_kid == kid, acme_accounts.c.status == "valid")
-            .values(status="deactivated")
+            .where(acme_accounts.c.eab_kid == kid, acme_accounts.c.status == AccountStatus.VALID)
+            .values(status=AccountStatus.DEACTIVATED)
             .returning(acme_accounts.c.id)
         )
         return [row.id for row in await self._execute(statement)]

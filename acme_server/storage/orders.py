@@ -10,12 +10,13 @@ from typing import Any, Final
 
 from sqlalchemy import Row, and_, bindparam, exists, func, or_, select, update
 
+from acme_server.statuses import AuthorizationStatus, OrderStatus
 from acme_server.storage.base import Repository, built_once, inserting, make_id, updating, utcnow
 from acme_server.storage.prepared import prepared
 from acme_server.storage.tables import acme_authorizations, acme_order_authorizations, acme_orders
 
 _LINKS = acme_order_authorizations
-_UNFINISHED = ("pending", "ready", "processing")
+_UNFINISHED = (OrderStatus.PENDING, OrderStatus.READY, OrderStatus.PROCESSING)
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +24,7 @@ class OrderRecord:
     id: str
     account_id: str
     profile_id: str | None
-    status: str  # 'pending' | 'ready' | 'processing' | 'valid' | 'invalid'
+    status: OrderStatus
     identifiers: tuple[dict[str, str], ...]  # {"type": "dns", "value": "a.example"}
     not_before: datetime | None
     not_after: datetime | None
@@ -45,7 +46,7 @@ def _record(rows: Sequence[Row[Any]]) -> OrderRecord:
     return OrderRecord(**values, authorization_ids=links if links[0] is not None else ())
 
 
-def _expected(status: str | Sequence[str]) -> tuple[str, ...]:
+def _expected(status: OrderStatus | Sequence[OrderStatus]) -> tuple[OrderStatus, ...]:
     return (status,) if isinstance(status, str) else tuple(status)
 
 
@@ -63,9 +64,13 @@ _BEGIN_PROCESSING: Final = prepared(
     .where(
         acme_orders.c.id == bindparam("w_id"),
         acme_orders.c.account_id == bindparam("w_account_id"),
-        acme_orders.c.status == "ready",
+        acme_orders.c.status == OrderStatus.READY,
     )
-    .values(status="processing", processing_started_at=bindparam("v_started"), updated_at=bindparam("v_now"))
+    .values(
+        status=OrderStatus.PROCESSING,
+        processing_started_at=bindparam("v_started"),
+        updated_at=bindparam("v_now"),
+    )
 )
 _IDS_FOR_AUTHORIZATION: Final = prepared(
     select(_LINKS.c.order_id).where(_LINKS.c.authorization_id == bindparam("id")).order_by(_LINKS.c.order_id)
@@ -76,7 +81,7 @@ _IDS_FOR_AUTHORIZATION: Final = prepared(
 _READY_WHEN_ALL_VALID: Final = prepared(
     update(acme_orders)
     .where(
-        acme_orders.c.status == "pending",
+        acme_orders.c.status == OrderStatus.PENDING,
         acme_orders.c.id.in_(
             select(_LINKS.c.order_id).where(_LINKS.c.authorization_id == bindparam("authorization_id"))
         ),
@@ -85,10 +90,13 @@ _READY_WHEN_ALL_VALID: Final = prepared(
             .select_from(
                 _LINKS.join(acme_authorizations, acme_authorizations.c.id == _LINKS.c.authorization_id)
             )
-            .where(_LINKS.c.order_id == acme_orders.c.id, acme_authorizations.c.status != "valid")
+            .where(
+                _LINKS.c.order_id == acme_orders.c.id,
+                acme_authorizations.c.status != AuthorizationStatus.VALID,
+            )
         ),
     )
-    .values(status="ready", updated_at=bindparam("now"))
+    .values(status=OrderStatus.READY, updated_at=bindparam("now"))
 )
 
 
@@ -104,7 +112,7 @@ class OrderRepository(Repository):
         expires_at: datetime,
         authorization_ids: Sequence[str],
         replaces: str | None = None,
-        status: str = "pending",
+        status: OrderStatus = OrderStatus.PENDING,
     ) -> OrderRecord:
         """The order and its authorization links: two statements (the links in one executemany)."""
         now = utcnow()
@@ -158,7 +166,7 @@ class OrderRepository(Repository):
             return ids[:limit], ids[limit - 1]
         return ids, None
 
-    async def _transition(self, order_id: str, expected: Sequence[str], **values: Any) -> bool:
+    async def _transition(self, order_id: str, expected: Sequence[OrderStatus], **values: Any) -> bool:
         columns = ("updated_at", *sorted(values))
         expected_statuses = tuple(expected)
         statement = built_once(
@@ -172,7 +180,9 @@ class OrderRepository(Repository):
         parameters = {"w_id": order_id, "v_updated_at": utcnow(), **{f"v_{k}": v for k, v in values.items()}}
         return (await self._execute(statement, parameters)).rowcount == 1
 
-    async def set_status(self, order_id: str, status: str, *, expected: str | Sequence[str]) -> bool:
+    async def set_status(
+        self, order_id: str, status: OrderStatus, *, expected: OrderStatus | Sequence[OrderStatus]
+    ) -> bool:
         """Move to `status` only from one of `expected`; False for the loser of a race (rule 6)."""
         return await self._transition(order_id, _expected(expected), status=status)
 
@@ -193,20 +203,20 @@ class OrderRepository(Repository):
         started = func.coalesce(c.processing_started_at, c.updated_at)
         statement = (
             update(acme_orders)
-            .where(c.status == "processing", started < started_before)
-            .values(status="invalid", error=error, updated_at=utcnow())
+            .where(c.status == OrderStatus.PROCESSING, started < started_before)
+            .values(status=OrderStatus.INVALID, error=error, updated_at=utcnow())
         )
         return int((await self._execute(statement)).rowcount)
 
     async def finish(self, order_id: str, *, certificate_id: str) -> bool:
         """'processing' -> 'valid' with the issued certificate."""
         return await self._transition(
-            order_id, ("processing",), status="valid", certificate_id=certificate_id
+            order_id, (OrderStatus.PROCESSING,), status=OrderStatus.VALID, certificate_id=certificate_id
         )
 
     async def fail(self, order_id: str, error: dict[str, Any]) -> bool:
         """Any unfinished status -> 'invalid', keeping the problem document on the row (rule 6)."""
-        return await self._transition(order_id, _UNFINISHED, status="invalid", error=error)
+        return await self._transition(order_id, _UNFINISHED, status=OrderStatus.INVALID, error=error)
 
     async def ready_when_all_valid(self, authorization_id: str) -> int:
         """After `authorization_id` became valid: its pending orders whose authorizations are all
@@ -222,7 +232,7 @@ class OrderRepository(Repository):
         """An order, not invalid, that replaces the certificate (draft-ietf-acme-ari: alreadyReplaced)."""
         statement = (
             select(acme_orders.c.id)
-            .where(acme_orders.c.replaces == certificate_id, acme_orders.c.status != "invalid")
+            .where(acme_orders.c.replaces == certificate_id, acme_orders.c.status != OrderStatus.INVALID)
             .order_by(acme_orders.c.created_at, acme_orders.c.id)
             .limit(1)
         )

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from acme_server.statuses import CertificateStatus, RenewalOutcome
 from acme_server.storage.base import Repository, make_id
 from acme_server.storage.tables import certificates, renewal_attempts, renewal_states
 
@@ -40,7 +41,7 @@ class RenewalAttemptRecord:
     id: str
     certificate_id: str
     attempted_at: datetime
-    outcome: str  # 'renewed' | 'failed'
+    outcome: RenewalOutcome
     error: str | None
     successor_id: str | None
     next_attempt_at: datetime | None
@@ -59,7 +60,7 @@ class RenewalRepository(Repository):
             .select_from(certificates.outerjoin(renewal_states, s.certificate_id == c.id))
             .where(
                 c.auto_renew.is_(True),
-                c.status == "active",
+                c.status == CertificateStatus.ACTIVE,
                 c.enrollment != "acme",
                 c.sealed_key.is_not(None),
                 c.renewed_by_id.is_(None),
@@ -110,7 +111,9 @@ class RenewalRepository(Repository):
     ) -> RenewalAttemptRecord:
         """Release the claim, clear the back-off and record the attempt."""
         await self._set_state(certificate_id, holder, failures=0, next_attempt_at=None, last_error=None)
-        return await self._attempt(certificate_id, holder, at, "renewed", successor_id=successor_id)
+        return await self._attempt(
+            certificate_id, holder, at, RenewalOutcome.RENEWED, successor_id=successor_id
+        )
 
     async def record_failure(
         self, certificate_id: str, holder: str, *, at: datetime, error: str, retry_at: datetime
@@ -121,7 +124,7 @@ class RenewalRepository(Repository):
             certificate_id, holder, failures=failures, next_attempt_at=retry_at, last_error=error
         )
         return await self._attempt(
-            certificate_id, holder, at, "failed", error=error, next_attempt_at=retry_at
+            certificate_id, holder, at, RenewalOutcome.FAILED, error=error, next_attempt_at=retry_at
         )
 
     async def list_attempts(self, certificate_id: str) -> builtins.list[RenewalAttemptRecord]:
@@ -146,7 +149,7 @@ class RenewalRepository(Repository):
         certificate_id: str,
         holder: str,
         at: datetime,
-        outcome: str,
+        outcome: RenewalOutcome,
         *,
         error: str | None = None,
         successor_id: str | None = None,

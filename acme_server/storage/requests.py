@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, func, insert, select, update
 
+from acme_server.statuses import RequestStatus
 from acme_server.storage.base import Repository, make_id, pairs_match, utcnow
 from acme_server.storage.tables import certificate_request_metadata, certificate_requests
 
@@ -20,7 +21,7 @@ class CertificateRequestRecord:
     id: str
     profile_id: str
     method: str  # 'managed' | 'csr'
-    status: str  # 'pending' | 'issued' | 'failed'
+    status: RequestStatus
     csr_pem: str | None
     parameters: dict[str, Any]
     certificate_id: str | None
@@ -32,7 +33,7 @@ class CertificateRequestRecord:
 class CertificateRequestFilter:
     """What list() selects; every given criterion must hold."""
 
-    status: str | None = None
+    status: RequestStatus | None = None
     profile_id: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)  # ALL pairs must match
 
@@ -65,7 +66,7 @@ class CertificateRequestRepository(Repository):
                 id=make_id(),
                 profile_id=profile_id,
                 method=method,
-                status="pending",
+                status=RequestStatus.PENDING,
                 csr_pem=csr_pem,
                 parameters=dict(parameters),
                 certificate_id=None,
@@ -102,11 +103,11 @@ class CertificateRequestRepository(Repository):
 
     async def complete(self, request_id: str, certificate_id: str) -> bool:
         """pending -> issued with its certificate; False when it was not pending."""
-        return await self._finish(request_id, status="issued", certificate_id=certificate_id)
+        return await self._finish(request_id, status=RequestStatus.ISSUED, certificate_id=certificate_id)
 
     async def fail(self, request_id: str, error: str) -> bool:
         """pending -> failed with the reason; False when it was not pending."""
-        return await self._finish(request_id, status="failed", error=error)
+        return await self._finish(request_id, status=RequestStatus.FAILED, error=error)
 
     async def get_metadata(self, request_id: str) -> dict[str, str]:
         return await self._read_pairs(certificate_request_metadata, "request_id", request_id)
@@ -115,9 +116,11 @@ class CertificateRequestRepository(Repository):
         """Each request's metadata by id, in one query (a listed page)."""
         return await self._read_pairs_of(certificate_request_metadata, "request_id", request_ids)
 
-    async def _finish(self, request_id: str, **values: str) -> bool:
+    async def _finish(self, request_id: str, **values: str | RequestStatus) -> bool:
         c = certificate_requests.c
         statement = (
-            update(certificate_requests).where(c.id == request_id, c.status == "pending").values(**values)
+            update(certificate_requests)
+            .where(c.id == request_id, c.status == RequestStatus.PENDING)
+            .values(**values)
         )
         return (await self._execute(statement)).rowcount == 1

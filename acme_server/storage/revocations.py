@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import func, insert, select, update
 
+from acme_server.statuses import CertificateStatus
 from acme_server.storage.base import Repository
 from acme_server.storage.tables import certificates, revocations
 
@@ -29,8 +30,8 @@ class RevocationRepository(Repository):
         c = certificates.c
         statement = (
             update(certificates)
-            .where(c.id == certificate_id, c.status != "revoked")
-            .values(status="revoked", revoked_at=revoked_at, revocation_reason=reason)
+            .where(c.id == certificate_id, c.status != CertificateStatus.REVOKED)
+            .values(status=CertificateStatus.REVOKED, revoked_at=revoked_at, revocation_reason=reason)
             .returning(c.ca_id, c.serial, c.crl_partition)
         )
         row = (await self._execute(statement)).first()

@@ -11,11 +11,9 @@ from datetime import datetime
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import aliased
 
+from acme_server.statuses import CertificateStatus, RotationState
 from acme_server.storage.base import Repository, inserting, make_id
 from acme_server.storage.tables import ca_rotations, certificate_metadata, certificates
-
-# The states in which a rotation is under way (its old CA then has no other rotation).
-ACTIVE_STATES = ("started", "profiles_moved", "renewing")
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +22,7 @@ class RotationRecord:
     old_ca_id: str
     new_ca_id: str
     active_old_ca_id: str | None  # old_ca_id while under way, None once completed or cancelled
-    state: str
+    state: RotationState
     spread_seconds: int
     grace_seconds: int
     started_at: datetime
@@ -56,7 +54,7 @@ class RotationRepository(Repository):
             old_ca_id=old_ca_id,
             new_ca_id=new_ca_id,
             active_old_ca_id=old_ca_id,
-            state="started",
+            state=RotationState.STARTED,
             spread_seconds=spread_seconds,
             grace_seconds=grace_seconds,
             started_at=started_at,
@@ -88,7 +86,12 @@ class RotationRepository(Repository):
         return await self._all(RotationRecord, statement)
 
     async def transition(
-        self, rotation_id: str, expected: Sequence[str], state: str, *, finished_at: datetime | None = None
+        self,
+        rotation_id: str,
+        expected: Sequence[RotationState],
+        state: RotationState,
+        *,
+        finished_at: datetime | None = None,
     ) -> bool:
         """Move to `state` only from one of `expected` (ARCHITECTURE rule 6); False for the loser of a
         race. Ending a rotation (finished_at given) frees its old CA for another."""
@@ -107,7 +110,7 @@ class RotationRepository(Repository):
         c, m = certificates.c, certificate_metadata.c
         statement = select(c.id).where(
             c.ca_id == ca_id,
-            c.status == "active",
+            c.status == CertificateStatus.ACTIVE,
             c.not_after > now,
             c.id.not_in(select(m.certificate_id).where(m.key == key)),
         )
@@ -144,7 +147,7 @@ class RotationRepository(Repository):
         )
         on_old = (
             c.ca_id == old_ca_id,
-            c.status == "active",
+            c.status == CertificateStatus.ACTIVE,
             c.not_after > now,
             c.renewed_by_id.is_(None),
             ~has_successor,
@@ -178,7 +181,7 @@ class RotationRepository(Repository):
             )
             .where(
                 c.auto_renew.is_(True),
-                c.status == "active",
+                c.status == CertificateStatus.ACTIVE,
                 c.enrollment != "acme",
                 c.sealed_key.is_not(None),
                 c.renewed_by_id.is_(None),

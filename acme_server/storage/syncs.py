@@ -11,6 +11,7 @@ from typing import Any, Final
 
 from sqlalchemy import bindparam, delete, insert, or_, select, update
 
+from acme_server.statuses import SyncStatus
 from acme_server.storage.base import Repository, make_id, utcnow
 from acme_server.storage.prepared import prepared
 from acme_server.storage.tables import syncs
@@ -26,7 +27,7 @@ class SyncRecord:
     destination_config: dict[str, Any]
     sealed_secrets: bytes | None
     destination_state: dict[str, Any]
-    last_status: str  # 'never' | 'ok' | 'failed'
+    last_status: SyncStatus
     last_error: str | None
     last_run_at: datetime | None
     last_certificate_id: str | None
@@ -71,7 +72,7 @@ class SyncRepository(Repository):
                 destination_config=dict(destination_config),
                 sealed_secrets=sealed_secrets,
                 destination_state={},
-                last_status="never",
+                last_status=SyncStatus.NEVER,
                 last_error=None,
                 last_run_at=None,
                 last_certificate_id=None,
@@ -164,7 +165,7 @@ class SyncRepository(Repository):
     ) -> bool:
         """The outcome of one push: 'ok' (and the destination's new state) or 'failed' with `error`."""
         values: dict[str, Any] = {
-            "last_status": "failed" if error else "ok",
+            "last_status": SyncStatus.FAILED if error else SyncStatus.OK,
             "last_error": error,
             "last_run_at": at,
             "last_certificate_id": certificate_id,

@@ -3,7 +3,10 @@ in migrations/versions must produce exactly this (tests/storage/test_migrations.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -26,6 +29,19 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
     text,
+)
+
+from acme_server.statuses import (
+    AccountStatus,
+    AuthorizationStatus,
+    CAStatus,
+    CertificateStatus,
+    ChallengeStatus,
+    OrderStatus,
+    RenewalOutcome,
+    RequestStatus,
+    RotationState,
+    SyncStatus,
 )
 
 NAMING_CONVENTION = {
@@ -76,6 +92,67 @@ def _one_of(column: str, *values: str) -> CheckConstraint:
     return CheckConstraint(f"{column} IN ({allowed})", name=column)
 
 
+class UnknownStatus(ValueError):
+    """A status column holds, or is given, a value its enum does not have: a hand edit of the
+    database, a row of a newer release, or a bug. Names the table, column and value."""
+
+
+class _Members(dict[object, object]):
+    """value -> what to hand on, for one status column; a miss raises UnknownStatus. A subclass of
+    dict only for `__missing__`: a hit is a plain dict lookup (the hot path converts every row)."""
+
+    __slots__ = ("_enum", "_verb", "_where")
+
+    def __init__(self, pairs: dict[object, object], enum: type[StrEnum], where: str, verb: str) -> None:
+        super().__init__(pairs)
+        self._enum, self._where, self._verb = enum, where, verb
+
+    def __missing__(self, value: object) -> object:
+        allowed = ", ".join(self._enum)
+        raise UnknownStatus(
+            f"{self._where} {self._verb} {value!r}, not one of the {self._enum.__name__} values: {allowed}"
+        )
+
+
+class StatusType(TypeDecorator[str]):
+    """A status column: TEXT in the database, a member of `enum` in Python. Reads convert through a
+    {value: member} dict (no more than a dict lookup per row, on SQLAlchemy's path and prepared.py's
+    alike) and refuse an unknown value naming `where` (table.column); writes, comparisons included,
+    accept members and their values only and hand the driver plain strings."""
+
+    impl = Text
+    cache_ok = True
+
+    def __init__(self, enum: type[StrEnum], where: str) -> None:
+        super().__init__()
+        self.enum = enum
+        self.where = where
+
+    def _lookup(self, member: bool, verb: str) -> Callable[[Any], Any]:
+        pairs: dict[object, object] = {m.value: (m if member else m.value) for m in self.enum}
+        pairs[None] = None  # NULL: the outer side of a join (a challenge-less authorization)
+        return _Members(pairs, self.enum, self.where, verb).__getitem__
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any]:
+        check = self._lookup(False, "given")
+        inner = self.impl_instance.bind_processor(dialect)
+        return check if inner is None else (lambda value: inner(check(value)))
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any]:
+        convert = self._lookup(True, "holds")
+        inner = self.impl_instance.result_processor(dialect, coltype)
+        return convert if inner is None else (lambda value: convert(inner(value)))
+
+
+def _status(
+    table: str, enum: type[StrEnum], name: str = "status", **options: Any
+) -> tuple[Column[str], CheckConstraint]:
+    """A NOT NULL status column converted to and from `enum`, and its CHECK constraint listing the
+    enum's values: the schema cannot drift from the code (splat it into the Table: `*_status(...)`)."""
+    column: Column[str] = Column(name, StatusType(enum, f"{table}.{name}"), nullable=False, **options)
+    return column, _one_of(name, *enum)
+
+
 ENROLLMENTS = ("api", "acme", "cli")
 
 # --- CAs, policies, profiles -------------------------------------------------------------------
@@ -88,7 +165,7 @@ cas = Table(
     Column("kind", Text, nullable=False),
     Column("parent_id", String(36), ForeignKey("cas.id"), nullable=True),
     # 'pending': an external CA whose CSR awaits the certificate an offline root signs.
-    Column("status", Text, nullable=False),
+    *_status("cas", CAStatus),
     Column("certificate_pem", Text, nullable=True),
     Column("chain_pem", Text, nullable=False, server_default=""),
     Column("csr_pem", Text, nullable=True),
@@ -114,7 +191,6 @@ cas = Table(
     Column("crl_partitions", Integer, nullable=False, server_default=text("1")),
     Column("crl_partitions_published", Integer, nullable=False, server_default=text("1")),
     _one_of("kind", "root", "intermediate", "external"),
-    _one_of("status", "active", "disabled", "pending"),
 )
 
 policies = Table(
@@ -147,7 +223,7 @@ certificate_requests = Table(
     _id(),
     Column("profile_id", String(36), ForeignKey("profiles.id"), nullable=False),
     Column("method", Text, nullable=False),
-    Column("status", Text, nullable=False),
+    *_status("certificate_requests", RequestStatus),
     Column("csr_pem", Text, nullable=True),
     Column("parameters", JSON, nullable=False),
     # No FK: certificates.request_id points the other way, and a cycle would need ALTER on SQLite.
@@ -155,7 +231,6 @@ certificate_requests = Table(
     Column("error", Text, nullable=True),
     _created_at(),
     _one_of("method", "managed", "csr"),
-    _one_of("status", "pending", "issued", "failed"),
     Index(None, "status"),
     Index(None, "profile_id"),
     Index(None, "created_at"),
@@ -182,7 +257,7 @@ certificates = Table(
     Column("serial", Text, nullable=False),  # lowercase hex
     Column("common_name", Text, nullable=False),
     Column("friendly_name", Text, nullable=False),
-    Column("status", Text, nullable=False),
+    *_status("certificates", CertificateStatus),
     Column("not_before", UTCDateTime(), nullable=False),
     Column("not_after", UTCDateTime(), nullable=False),
     Column("certificate_pem", Text, nullable=False),
@@ -205,7 +280,6 @@ certificates = Table(
     # The CRL partition the certificate's distribution point names (RFC 5280 §5.2.5); 0 unpartitioned.
     Column("crl_partition", Integer, nullable=False, server_default=text("0")),
     UniqueConstraint("ca_id", "serial"),
-    _one_of("status", "active", "revoked", "superseded"),
     _one_of("enrollment", *ENROLLMENTS),
     Index(None, "status"),
     Index(None, "profile_id"),
@@ -286,12 +360,11 @@ ca_rotations = Table(
     Column("old_ca_id", String(36), ForeignKey("cas.id"), nullable=False, index=True),
     Column("new_ca_id", String(36), ForeignKey("cas.id"), nullable=False),
     Column("active_old_ca_id", String(36), nullable=True, unique=True),
-    Column("state", Text, nullable=False),
+    *_status("ca_rotations", RotationState, "state"),
     Column("spread_seconds", BigInteger, nullable=False),
     Column("grace_seconds", BigInteger, nullable=False),
     Column("started_at", UTCDateTime(), nullable=False),
     Column("finished_at", UTCDateTime(), nullable=True),
-    _one_of("state", "started", "profiles_moved", "renewing", "completed", "cancelled"),
 )
 
 # --- operations --------------------------------------------------------------------------------
@@ -385,12 +458,11 @@ renewal_attempts = Table(
     _id(),
     Column("certificate_id", String(36), ForeignKey("certificates.id", ondelete="CASCADE"), nullable=False),
     Column("attempted_at", UTCDateTime(), nullable=False),
-    Column("outcome", Text, nullable=False),
+    *_status("renewal_attempts", RenewalOutcome, "outcome"),
     Column("error", Text, nullable=True),
     Column("successor_id", String(36), ForeignKey("certificates.id", ondelete="SET NULL"), nullable=True),
     Column("next_attempt_at", UTCDateTime(), nullable=True),  # after a failure: when it is retried
     Column("holder", Text, nullable=False),  # the worker that made the attempt
-    _one_of("outcome", "renewed", "failed"),
     Index(None, "certificate_id", "attempted_at"),
 )
 
@@ -408,7 +480,7 @@ syncs = Table(
     Column("sealed_secrets", LargeBinary, nullable=True),
     # What the destination remembers between pushes (e.g. the ACM certificate ARN to re-import into).
     Column("destination_state", JSON, nullable=False),
-    Column("last_status", Text, nullable=False, server_default="never"),
+    *_status("syncs", SyncStatus, "last_status", server_default=SyncStatus.NEVER.value),
     Column("last_error", Text, nullable=True),
     Column("last_run_at", UTCDateTime(), nullable=True),
     Column("last_certificate_id", String(36), nullable=True),  # no FK: history, may outlive the row
@@ -418,7 +490,6 @@ syncs = Table(
     # certificate, cleared when a push that started after it finished.
     Column("push_due_at", UTCDateTime(), nullable=True),
     CheckConstraint("(certificate_id IS NULL) <> (profile_id IS NULL)", name="target"),
-    _one_of("last_status", "never", "ok", "failed"),
     Index(None, "certificate_id"),
     Index(None, "profile_id"),
     Index(None, "push_due_at"),
@@ -432,13 +503,12 @@ acme_accounts = Table(
     _id(),
     Column("jwk_thumbprint", Text, nullable=False, unique=True),  # RFC 7638, base64url
     Column("jwk", JSON, nullable=False),
-    Column("status", Text, nullable=False),
+    *_status("acme_accounts", AccountStatus),
     Column("contacts", JSON, nullable=False),
     Column("terms_agreed", Boolean, nullable=False, server_default=false()),
     # The EAB key that bound this account (RFC 8555 §7.3.4). No FK: eab_keys points here.
     Column("eab_kid", Text, nullable=True),
     _created_at(),
-    _one_of("status", "valid", "deactivated", "revoked"),  # RFC 8555 §7.1.6
     Index(None, "eab_kid"),  # the bindings of one key (eab show)
 )
 
@@ -484,7 +554,7 @@ acme_orders = Table(
     Column("account_id", String(36), ForeignKey("acme_accounts.id"), nullable=False),
     # NULL: the order was made without a profile (the service resolves its default at finalize).
     Column("profile_id", String(36), ForeignKey("profiles.id"), nullable=True),
-    Column("status", Text, nullable=False),
+    *_status("acme_orders", OrderStatus),
     Column("identifiers", JSON, nullable=False),
     Column("not_before", UTCDateTime(), nullable=True),
     Column("not_after", UTCDateTime(), nullable=True),
@@ -496,7 +566,6 @@ acme_orders = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
     # Set by ready -> processing; recovery fails an order processing for longer than the lease.
     Column("processing_started_at", UTCDateTime(), nullable=True),
-    _one_of("status", "pending", "ready", "processing", "valid", "invalid"),  # RFC 8555 §7.1.6
     Index(None, "account_id", "created_at"),
     Index(None, "status", "expires_at"),
     Index(None, "replaces"),
@@ -510,11 +579,10 @@ acme_authorizations = Table(
     Column("identifier_type", Text, nullable=False),
     Column("identifier_value", Text, nullable=False),
     Column("wildcard", Boolean, nullable=False, server_default=false()),
-    Column("status", Text, nullable=False),
+    *_status("acme_authorizations", AuthorizationStatus),
     Column("expires_at", UTCDateTime(), nullable=False),
     Column("pre_authorized", Boolean, nullable=False, server_default=false()),
     _created_at(),
-    _one_of("status", "pending", "valid", "invalid", "deactivated", "expired", "revoked"),
     # Reuse of a valid authorization for the same account and identifier; named by hand because the
     # generated name is longer than PostgreSQL's 63-character limit.
     Index("ix_acme_authorizations_reuse", "account_id", "identifier_type", "identifier_value", "status"),
@@ -551,7 +619,7 @@ acme_challenges = Table(
     ),
     Column("type", Text, nullable=False),
     Column("token", Text, nullable=False),
-    Column("status", Text, nullable=False),
+    *_status("acme_challenges", ChallengeStatus),
     Column("validated_at", UTCDateTime(), nullable=True),
     Column("error", JSON, nullable=True),
     # The validation worker claims a 'processing' challenge with a conditional update on these two.
@@ -559,6 +627,5 @@ acme_challenges = Table(
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     _created_at(),
     UniqueConstraint("authorization_id", "type"),
-    _one_of("status", "pending", "processing", "valid", "invalid"),  # RFC 8555 §7.1.6
     Index(None, "status", "processing_started_at"),
 )

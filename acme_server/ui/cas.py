@@ -11,6 +11,7 @@ from acme_server.errors import HSMNotConfigured
 from acme_server.problems import problem_for
 from acme_server.services import cas, rotation
 from acme_server.services.tokens import Role
+from acme_server.statuses import CAStatus
 from acme_server.ui.pages import Page, page
 from ca_core.durations import format_duration, parse_duration
 from ca_core.errors import CAError, InvalidSetting
@@ -105,7 +106,7 @@ async def show_ca(current: Page) -> Response:
         crl_url=crl_url,
         rotation=await rotation.find_rotation(current.rt, ca.id),
         # where an admin may rotate it to: the other active CAs
-        targets=[c for c in every if c.id != ca.id and c.status == "active"],
+        targets=[c for c in every if c.id != ca.id and c.status == CAStatus.ACTIVE],
         duration=format_duration,
     )
 

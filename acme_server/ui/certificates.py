@@ -12,13 +12,14 @@ from acme_server.problems import problem_for
 from acme_server.services import catalog, certificates, renew, renewals, syncs
 from acme_server.services.certificates import CertificateFilter, CertificateInfo
 from acme_server.services.tokens import Role
+from acme_server.statuses import CertificateStatus
 from acme_server.ui.pages import Page, page
 from acme_server.ui.sync_forms import form_context
 from ca_core.errors import CAError, InvalidSetting
 from ca_core.metadata import parse_pairs
 from ca_core.revocation import RevocationReason
 
-STATUSES = ("active", "revoked", "superseded")
+STATUSES = tuple(CertificateStatus)
 PAGE_SIZE = 25
 DIALOGS = ("export", "revoke", "delete")  # ?dialog=… opens one without JavaScript
 
@@ -42,7 +43,7 @@ def _positive(text: str, name: str) -> int:
 def _by_status(value: str, now: datetime) -> dict[str, object]:
     if value not in STATUSES:
         raise InvalidSetting("status", f"no such status {value!r}")
-    return {"status": value}
+    return {"status": CertificateStatus(value)}
 
 
 def _by_expiry(value: str, now: datetime) -> dict[str, object]:

@@ -23,6 +23,7 @@ from acme_server.services import audit, ui_sessions
 from acme_server.services.runtime import Runtime
 from acme_server.services.tokens import Role, TokenInfo
 from acme_server.services.ui_sessions import LIFETIME
+from acme_server.statuses import AccountStatus, CAStatus, CertificateStatus
 from acme_server.ui.session import COOKIE, Session, SessionCodec
 from ca_core.errors import CAError
 
@@ -68,6 +69,8 @@ def utc(value: datetime | None) -> str:
 
 
 templates.filters["utc"] = utc
+# Templates compare statuses with the members, never with bare strings.
+templates.globals.update(AccountStatus=AccountStatus, CAStatus=CAStatus, CertificateStatus=CertificateStatus)
 
 
 @dataclass

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from acme_server.services import requests
 from acme_server.services.issuance import ManagedRequest
 from acme_server.services.tokens import Role
+from acme_server.statuses import RequestStatus
 from acme_server.ui.certificates import known_names
 from acme_server.ui.pages import Page, page
 from ca_core.durations import parse_duration
@@ -22,7 +23,7 @@ from ca_core.names import parse_ip
 from ca_core.request import Subject, SubjectAltNames
 
 PAGE_SIZE = 25
-STATUSES = ("pending", "issued", "failed")
+STATUSES = tuple(RequestStatus)
 SUBJECT_FIELDS = {  # form field -> Subject attribute, and the policy's name for it
     "common_name": "commonName",
     "organization": "subject.O",
@@ -120,10 +121,11 @@ async def _render(current: Page, status: int = 200, refusal: _Refusal | None = N
     errors: dict[str, str] = {}
     found: list[requests.RequestInfo] = []
     total = 0
+    status_filter = params.get("status")
     try:
         found, total = await requests.list_requests(
             current.rt,
-            status=params.get("status") if params.get("status") in STATUSES else None,
+            status=RequestStatus(status_filter) if status_filter in STATUSES else None,
             metadata=parse_pairs(metadata_filter, field="metadata_filter"),
             limit=PAGE_SIZE,
             offset=(number - 1) * PAGE_SIZE,

@@ -4,6 +4,8 @@ transaction/read blocks of Storage."""
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -13,9 +15,12 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from acme_server.errors import ConfigError
+from acme_server.statuses import CAStatus
 from acme_server.storage import Redeemed, Storage
 from acme_server.storage.engine import create_engine, normalize_url
+from acme_server.storage.kept_connections import _closed
 from tests.conftest import _admin
+from tests.storage.acme_factories import counting
 from tests.storage.factories import make_ca
 
 
@@ -79,16 +84,45 @@ async def test_sqlite_writers_in_two_processes_wait_instead_of_failing(database_
         async with first.transaction() as tx:
             ca = await make_ca(tx)
 
-        async def read_then_write(storage: Storage, status: str) -> None:
-            async with storage.transaction() as tx:
-                assert await tx.cas.get(ca.id) is not None
-                await asyncio.sleep(0.05)
-                assert await tx.cas.set_status(ca.id, status)
+        async def overlap(holder: Storage, contender: Storage) -> None:
+            """The holder reads, then writes only once the contender has begun its own transaction:
+            the two read-then-write transactions overlap however the loop schedules them."""
+            holding = asyncio.Event()
+            with counting(contender) as contender_statements:
 
-        await asyncio.gather(*(read_then_write(s, "disabled") for s in (first, second, first, second)))
+                async def hold() -> None:
+                    async with holder.transaction() as tx:
+                        assert await tx.cas.get(ca.id) is not None
+                        holding.set()
+                        await _until(
+                            lambda: any(s.startswith("BEGIN") for s in contender_statements.statements)
+                        )
+                        assert await tx.cas.set_status(ca.id, CAStatus.DISABLED)
+
+                async def contend() -> None:
+                    await holding.wait()
+                    async with contender.transaction() as tx:
+                        assert await tx.cas.get(ca.id) is not None
+                        assert await tx.cas.set_status(ca.id, CAStatus.ACTIVE)
+
+                await asyncio.gather(hold(), contend())
+
+        await overlap(first, second)
+        await overlap(second, first)
+        async with first.read() as tx:
+            found = await tx.cas.get(ca.id)
+        assert found is not None and found.status is CAStatus.ACTIVE  # the contender wrote last, twice
     finally:
         await first.close()
         await second.close()
+
+
+async def _until(condition: Callable[[], bool], *, deadline: float = 10.0) -> None:
+    """Poll `condition` on the loop until it holds; fail after `deadline` seconds."""
+    give_up = time.monotonic() + deadline
+    while not condition():
+        assert time.monotonic() < give_up, "the condition did not hold in time"
+        await asyncio.sleep(0.001)
 
 
 async def test_transaction_commits_at_the_end_of_the_block(storage: Storage) -> None:
@@ -137,7 +171,10 @@ async def test_pooled_connections_killed_by_a_database_restart_cost_no_failed_re
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
         f"WHERE datname = '{name}' AND pid <> pg_backend_pid()"
     )
-    await asyncio.sleep(0.2)  # the event loop sees the sockets close
+    # The loop has seen the sockets close: every idle kept connection says so without I/O.
+    kept = [*storage._kept_writers._idle, *storage._kept_readers._idle]
+    assert kept
+    await _until(lambda: all(_closed(connection) for connection in kept))
     async with storage.read() as tx:
         assert await tx.config.current() >= 0
     async with storage.transaction() as tx:

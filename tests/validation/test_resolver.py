@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from ipaddress import ip_address
 from pathlib import Path
 
@@ -60,9 +61,12 @@ async def test_addresses_follow_a_cname(dns_server: ScriptedDNS, resolver: Resol
     ids=["nxdomain", "nodata", "servfail", "timeout"],
 )
 async def test_address_lookup_failures_are_typed_dns_errors(
-    dns_server: ScriptedDNS, resolver: Resolver, script: object, problem: LookupProblem, detail: str
+    dns_server: ScriptedDNS,
+    resolver: Resolver,
+    script: Callable[[ScriptedDNS], object],
+    problem: LookupProblem,
+    detail: str,
 ) -> None:
-    assert callable(script)
     script(dns_server)
 
     with pytest.raises(DNSLookupError) as raised:
