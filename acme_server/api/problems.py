@@ -43,6 +43,9 @@ PROBLEMS: dict[type[core.CAError], tuple[str, int, str]] = {
     # The operator has not given this server a PKCS#11 module or PIN: the request is fine, the server
     # cannot serve it (the detail names the serve flags; never a module path or PIN of a caller's).
     errors.HSMNotConfigured: ("hsm-not-configured", 409, "No PKCS#11 token configured"),
+    # The server's own token cannot be used (its PIN is wrong or locked, the token is gone): also the
+    # operator's to fix, and the detail says what (token label and cause, never the PIN or the module).
+    errors.HSMError: ("hsm-unavailable", 409, "The PKCS#11 token cannot be used"),
 }
 INTERNAL = ("internal", 500, "Internal error")
 GENERIC_DETAIL = "the server could not complete the request"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from acme_server.errors import HSMNotConfigured
+from acme_server.errors import HSMError
 from acme_server.problems import problem_for
 from acme_server.services import cas, rotation
 from acme_server.services.tokens import Role
@@ -53,7 +53,7 @@ async def create_ca(current: Page) -> Response:
     except CAError as exc:
         if isinstance(exc, InvalidSetting):
             return await _render_list(current, 400, {_FIELDS.get(exc.field, "name"): exc.detail})
-        if isinstance(exc, HSMNotConfigured):
+        if isinstance(exc, HSMError):  # not configured, or its PIN or token unusable: the operator's to fix
             return await _render_list(current, 409, {"pkcs11_uri": exc.detail})
         if problem_for(exc)[1] >= 500:
             raise  # the page wrapper: a generic page, the traceback logged

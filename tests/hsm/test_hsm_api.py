@@ -201,3 +201,23 @@ def test_a_server_without_a_pin_answers_409_naming_its_configuration(tmp_path: P
         )
     finally:
         server.stop()
+
+
+def test_a_server_with_a_wrong_pin_answers_409_naming_the_cause(tmp_path: Path) -> None:
+    token = SoftToken(tmp_path / "softhsm")
+    data = tmp_path / "data"
+    admin = acme_json(token.env, data, "token", "create", "--role", "admin", "--name", "admin")["token"]
+    port, status_port = free_ports(2)
+    server = Server(token.with_pin("999999"), data, port, status_port)  # not the token's PIN
+    try:
+        client = api_client(server, admin)
+        body = {"type": "root", "name": "r", "pkcs11Uri": f"pkcs11:token={TOKEN};object=r"}
+        document = problem(client.post(f"{CM}/cas", json=body), 409)
+        assert document["type"] == "urn:acme-server:problem:hsm-unavailable"
+        assert document["detail"] == (
+            f"token {TOKEN!r}: the PIN is wrong (from --pkcs11-pin-file or ACME_PKCS11_PIN)"
+        )
+        assert "999999" not in client.post(f"{CM}/cas", json=body).text
+        assert "r" not in {ca["name"] for ca in client.get(f"{CM}/cas").json()["cas"]}
+    finally:
+        server.stop()
