@@ -50,8 +50,10 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from acme_server.app import create_app
 from acme_server.config import Settings
-from acme_server.services import bootstrap, cas, crls
+from acme_server.services.config import cas
+from acme_server.services.platform import bootstrap
 from acme_server.services.runtime import open_runtime
+from acme_server.services.status import crls
 from acme_server.sidecar import create_status_app
 from acme_server.storage.tables import certificates, revocations
 from ca_core.authority import CASettings, CertificateAuthority, create_intermediate, create_root

@@ -12,9 +12,9 @@ from starlette.responses import Response
 from acme_server.acme import links, render
 from acme_server.acme.jws import verify_post
 from acme_server.errors import Malformed
-from acme_server.services import orders
-from acme_server.services.authorizations import parse_identifiers
-from acme_server.services.orders import NewOrder
+from acme_server.services.acme import orders
+from acme_server.services.acme.authorizations import parse_identifiers
+from acme_server.services.acme.orders import NewOrder
 from acme_server.statuses import OrderStatus
 from ca_core.errors import CAError
 from ca_core.jose import b64decode

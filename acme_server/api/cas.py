@@ -8,8 +8,10 @@ from typing import Any
 
 from acme_server.api import inputs, views
 from acme_server.api.http import Call
-from acme_server.services import cas, crls, rotation
-from acme_server.services.cas import INTERMEDIATE_VALIDITY, ROOT_VALIDITY
+from acme_server.services.config import cas
+from acme_server.services.config.cas import INTERMEDIATE_VALIDITY, ROOT_VALIDITY
+from acme_server.services.renewal import rotation
+from acme_server.services.status import crls
 from ca_core.errors import InvalidSetting
 
 

@@ -9,8 +9,11 @@ from starlette.responses import Response
 
 from acme_server.api import inputs, views
 from acme_server.api.http import Call, json_response
-from acme_server.services import certificates, profiles, renew, renewals, requests
-from acme_server.services.certificates import CertificateFilter
+from acme_server.services.config import profiles
+from acme_server.services.inventory import certificates, requests
+from acme_server.services.inventory.certificates import CertificateFilter
+from acme_server.services.renewal import now as renew
+from acme_server.services.renewal import scheduler
 from acme_server.statuses import CertificateStatus, RequestStatus
 from ca_core.metadata import parse_pairs
 from ca_core.revocation import RevocationReason
@@ -141,10 +144,10 @@ async def latest_bundle(call: Call) -> dict[str, Any]:
 
 
 async def get_auto_renewal(call: Call) -> dict[str, Any]:
-    return views.renewal_status(await renewals.get_renewal_status(call.rt, call.path["certificate"]))
+    return views.renewal_status(await scheduler.get_renewal_status(call.rt, call.path["certificate"]))
 
 
 async def set_auto_renewal(call: Call) -> dict[str, Any]:
     """Server-driven renewal on or off; on only for API-enrolled certificates with a server-held key."""
-    info = await renewals.set_auto_renew(call.rt, call.path["certificate"], call.body["enabled"])
-    return views.renewal_status(await renewals.get_renewal_status(call.rt, info.id))
+    info = await scheduler.set_auto_renew(call.rt, call.path["certificate"], call.body["enabled"])
+    return views.renewal_status(await scheduler.get_renewal_status(call.rt, info.id))

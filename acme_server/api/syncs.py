@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from acme_server.api.http import Call
-from acme_server.services import syncs
-from acme_server.services.tokens import Role
+from acme_server.services.access.tokens import Role
+from acme_server.services.delivery import syncs
 
 
 async def create_sync(call: Call) -> dict[str, Any]:

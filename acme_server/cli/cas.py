@@ -6,10 +6,12 @@ import argparse
 from typing import Any
 
 from acme_server.cli.common import emit, emit_table, leaf, progress, read_input, write_output
-from acme_server.services import cas, crls, renewal_info, rotation
-from acme_server.services.cas import CAInfo
-from acme_server.services.rotation import RotationProgress
+from acme_server.services.config import cas
+from acme_server.services.config.cas import CAInfo
+from acme_server.services.renewal import ari, rotation
+from acme_server.services.renewal.rotation import RotationProgress
 from acme_server.services.runtime import Runtime
+from acme_server.services.status import crls
 from ca_core.authority import CASettings
 from ca_core.durations import parse_duration
 from ca_core.errors import InvalidSetting
@@ -248,7 +250,7 @@ async def rotate(rt: Runtime, args: argparse.Namespace) -> int:
     if args.to is None:  # the plain "renew now" for every ACME certificate of the CA
         if args.create or args.cross_sign:
             raise InvalidSetting("to", "--create and --cross-sign need --to NEW")
-        marked = await renewal_info.mark_ca_for_rotation(rt, args.ca)
+        marked = await ari.mark_ca_for_rotation(rt, args.ca)
         emit(args, {"ca": args.ca, "certificatesToRenew": marked})
         return 0
     progress = await rotation.start_rotation(

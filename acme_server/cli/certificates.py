@@ -9,9 +9,11 @@ from typing import Any
 
 from acme_server.cli.common import emit, emit_table, leaf, parse_pairs, read_input, write_output
 from acme_server.errors import Malformed
-from acme_server.services import certificates, issuance, renewal_info
-from acme_server.services.certificates import CertificateFilter, CertificateInfo
+from acme_server.services import issuance
+from acme_server.services.inventory import certificates
+from acme_server.services.inventory.certificates import CertificateFilter, CertificateInfo
 from acme_server.services.issuance import ManagedRequest
+from acme_server.services.renewal import ari
 from acme_server.services.runtime import Runtime
 from acme_server.statuses import CertificateStatus
 from ca_core.durations import parse_duration
@@ -152,14 +154,14 @@ async def set_metadata(rt: Runtime, args: argparse.Namespace) -> int:
 
 
 async def show_renewal_info(rt: Runtime, args: argparse.Namespace) -> int:
-    cert_id, info = await renewal_info.renewal_info_of(rt, args.certificate)
+    cert_id, info = await ari.renewal_info_of(rt, args.certificate)
     window = {"start": info.window.start, "end": info.window.end}
     emit(args, {"certID": cert_id, "suggestedWindow": window, "reason": info.reason})
     return 0
 
 
 async def request_renewal(rt: Runtime, args: argparse.Namespace) -> int:
-    await renewal_info.mark_for_renewal(rt, args.certificate)
+    await ari.mark_for_renewal(rt, args.certificate)
     return await show_renewal_info(rt, args)
 
 

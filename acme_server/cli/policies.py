@@ -7,8 +7,8 @@ from typing import Any
 
 from acme_server.cli.common import emit, emit_table, leaf, read_json_object
 from acme_server.errors import Malformed
-from acme_server.services import policies
-from acme_server.services.policies import PolicyInfo
+from acme_server.services.config import policies
+from acme_server.services.config.policies import PolicyInfo
 from acme_server.services.runtime import Runtime
 
 _NAME_KINDS = {"cn": None, "dns": "dns", "ip": "ip", "email": "email", "uri": "uri"}

@@ -7,8 +7,8 @@ from typing import Any
 
 from acme_server.cli.common import emit, emit_table, leaf, read_json_object
 from acme_server.errors import Malformed
-from acme_server.services import profiles
-from acme_server.services.profiles import ProfileInfo
+from acme_server.services.config import profiles
+from acme_server.services.config.profiles import ProfileInfo
 from acme_server.services.runtime import Runtime
 from ca_core.keys import KeyAlgorithm
 from ca_core.profile import ChallengeType, EnrollmentMethod, ExtendedKeyUsage, KeyUsage

@@ -9,8 +9,9 @@ from starlette.responses import Response
 
 from acme_server.errors import HSMNotConfigured
 from acme_server.problems import problem_for
-from acme_server.services import cas, rotation
-from acme_server.services.tokens import Role
+from acme_server.services.access.tokens import Role
+from acme_server.services.config import cas
+from acme_server.services.renewal import rotation
 from acme_server.statuses import CAStatus
 from acme_server.ui.pages import Page, page
 from ca_core.durations import format_duration, parse_duration

@@ -9,9 +9,13 @@ from datetime import datetime, timedelta
 from starlette.responses import Response
 
 from acme_server.problems import problem_for
-from acme_server.services import catalog, certificates, renew, renewals, syncs
-from acme_server.services.certificates import CertificateFilter, CertificateInfo
-from acme_server.services.tokens import Role
+from acme_server.services.access.tokens import Role
+from acme_server.services.config import catalog
+from acme_server.services.delivery import syncs
+from acme_server.services.inventory import certificates
+from acme_server.services.inventory.certificates import CertificateFilter, CertificateInfo
+from acme_server.services.renewal import now as renew
+from acme_server.services.renewal import scheduler
 from acme_server.statuses import CertificateStatus
 from acme_server.ui.pages import Page, page
 from acme_server.ui.sync_forms import form_context
@@ -116,7 +120,7 @@ async def list_certificates(current: Page) -> Response:
 
 async def details_page(current: Page, status: int = 200, **extra: object) -> Response:
     certificate = await certificates.get_certificate(current.rt, current.request.path_params["id"])
-    renewal = await renewals.get_renewal_status(current.rt, certificate.id)
+    renewal = await scheduler.get_renewal_status(current.rt, certificate.id)
     chain = await certificates.renewal_chain(current.rt, certificate.id)
     bound = await syncs.list_syncs(current.rt, certificate=certificate.id)
     if certificate.profile_id is not None:  # syncs of the profile's newest certificate, read-only here
@@ -225,7 +229,7 @@ async def renew_now(current: Page) -> Response:
 async def auto_renew(current: Page) -> Response:
     """Switch server-driven renewal on or off; the service refuses it where the server cannot renew."""
     certificate_id = current.request.path_params["id"]
-    await renewals.set_auto_renew(current.rt, certificate_id, current.field("enabled") == "yes")
+    await scheduler.set_auto_renew(current.rt, certificate_id, current.field("enabled") == "yes")
     return current.redirect("certificate", id=certificate_id)
 
 

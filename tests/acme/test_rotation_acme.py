@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from acme_server.services import bootstrap, cas, certificates, renewal_info, rotation
+from acme_server.services.config import cas
+from acme_server.services.inventory import certificates
+from acme_server.services.platform import bootstrap
+from acme_server.services.renewal import ari, rotation
 from ca_core.jose import b64encode
 from ca_core.renewal_info import cert_id
 from ca_core.request import Subject
@@ -30,7 +33,7 @@ async def test_rotation_moves_the_window_and_a_replacing_order_comes_from_the_ne
     started = await rotation.start_rotation(acme.rt, bootstrap.INTERMEDIATE_NAME, to="next", spread=SPREAD)
     assert started.renewed == 0 and started.on_old >= 1  # ours, and the server's own HTTPS certificate
     start, end = await window_of(acme, client, leaf)
-    stored = (await certificates.get_certificate(acme.rt, old_id)).metadata[renewal_info.RENEWAL_REQUESTED]
+    stored = (await certificates.get_certificate(acme.rt, old_id)).metadata[ari.RENEWAL_REQUESTED]
     assert end == datetime.fromisoformat(stored) and before <= end <= datetime.now(UTC) + SPREAD
     assert start == end - timedelta(hours=1)
     created = await client.new_order(name, replaces=cert_id(leaf))

@@ -15,7 +15,7 @@ from cryptography.x509.oid import AuthorityInformationAccessOID
 from acme_server.cli import main
 from acme_server.cli.serve import unserved_status_warnings
 from acme_server.config import Settings
-from acme_server.services import cas
+from acme_server.services.config import cas
 from acme_server.services.runtime import open_runtime
 from ca_core.authority import CASettings
 from ca_core.request import Subject

@@ -12,20 +12,15 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from acme_server.errors import Conflict
-from acme_server.services import (
-    accounts,
-    audit,
-    cas,
-    certificates,
-    eab,
-    issuance,
-    policies,
-    profiles,
-    syncs,
-    tokens,
-)
-from acme_server.services.audit import Actor
+from acme_server.services import issuance
+from acme_server.services.access import tokens
+from acme_server.services.acme import accounts, eab
+from acme_server.services.config import cas, policies, profiles
+from acme_server.services.delivery import syncs
+from acme_server.services.inventory import certificates
 from acme_server.services.issuance import ManagedRequest
+from acme_server.services.platform import audit
+from acme_server.services.platform.audit import Actor
 from acme_server.services.runtime import Runtime
 from acme_server.storage import AuditRecord
 from ca_core.csr import build_csr

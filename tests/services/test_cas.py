@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from acme_server.errors import Conflict, NotFound
-from acme_server.services import audit, cas
+from acme_server.services.config import cas
+from acme_server.services.platform import audit
 from acme_server.services.runtime import Runtime
 from ca_core.authority import CASettings
 from ca_core.errors import InvalidSetting

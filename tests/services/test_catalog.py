@@ -9,7 +9,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from acme_server.errors import NotFound
-from acme_server.services import bootstrap, cas, catalog, orders, policies, profiles, tokens
+from acme_server.services.access import tokens
+from acme_server.services.acme import orders
+from acme_server.services.config import cas, catalog, policies, profiles
+from acme_server.services.platform import bootstrap
 from acme_server.services.runtime import Runtime
 from acme_server.storage import Storage
 from ca_core.errors import UnknownProfile

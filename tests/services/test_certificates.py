@@ -13,9 +13,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from acme_server.errors import AlreadyRevoked, Conflict, NotFound
-from acme_server.services import cas, certificates, crls, issuance, policies, profiles
+from acme_server.services import issuance
+from acme_server.services.config import cas, policies, profiles
+from acme_server.services.inventory import certificates
 from acme_server.services.issuance import ManagedRequest
 from acme_server.services.runtime import Runtime
+from acme_server.services.status import crls
 from acme_server.storage import CertificateFilter
 from ca_core.csr import build_csr
 from ca_core.errors import BadCSR, CADisabled, InvalidSetting, KeyProtectionError, PolicyViolation

@@ -1,4 +1,4 @@
-"""Renew now (services/renew.py): the successor's subject, SANs, profile, metadata and links, the old
+"""Renew now (services/renewal/now.py): the successor's subject, SANs, profile, metadata and links, the old
 certificate superseded, one successor when two renewals race; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
@@ -9,9 +9,10 @@ from datetime import timedelta
 import pytest
 
 from acme_server.errors import AlreadyRenewed, Conflict
-from acme_server.services import certificates, issuance
+from acme_server.services import issuance
+from acme_server.services.inventory import certificates
 from acme_server.services.issuance import ManagedRequest
-from acme_server.services.renew import renew_certificate
+from acme_server.services.renewal.now import renew_certificate
 from acme_server.services.runtime import Runtime
 from acme_server.storage import CertificateFilter
 from ca_core.keys import KeyAlgorithm

@@ -1,13 +1,18 @@
 """After a rotation the disabled old CA's CRL is published until the last certificate it signed expires,
-then no longer (services/crls.py is_retired), and `rotation status` says which; on SQLite and
+then no longer (services/status/crls.py is_retired), and `rotation status` says which; on SQLite and
 PostgreSQL, the certificates' notAfter moved into the past by the services' own clock."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from acme_server.services import bootstrap, cas, certificates, crls, issuance, rotation
+from acme_server.services import issuance
+from acme_server.services.config import cas
+from acme_server.services.inventory import certificates
+from acme_server.services.platform import bootstrap
+from acme_server.services.renewal import rotation
 from acme_server.services.runtime import Runtime
+from acme_server.services.status import crls
 from ca_core.revocation import RevocationReason
 from tests.services.test_certificates import _csr_pem
 from tests.services.test_rotation import advance, fleet

@@ -1,4 +1,5 @@
-"""CA rotation (services/rotation.py) on SQLite and PostgreSQL: profiles move to the new CA, every active
+"""CA rotation (services/renewal/rotation.py) on SQLite and PostgreSQL: profiles move to the new CA, every
+active
 certificate of the old one gets its own stored renewal moment within the spread (what renewalInfo then
 says), API certificates with auto-renewal are renewed by the scheduler at it, progress is counted
 (on old, renewed, not renewing), one rotation per CA at a time, and finishing disables the old CA
@@ -12,22 +13,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from acme_server.errors import Conflict, NotFound
-from acme_server.services import (
-    audit,
-    bootstrap,
-    cas,
-    certificates,
-    crls,
-    issuance,
-    profiles,
-    renewal_info,
-    renewals,
-    rotation,
-)
-from acme_server.services.certificates import CertificateInfo
+from acme_server.services import issuance
+from acme_server.services.config import cas, profiles
+from acme_server.services.inventory import certificates
+from acme_server.services.inventory.certificates import CertificateInfo
 from acme_server.services.issuance import ManagedRequest
-from acme_server.services.rotation import RotationState
+from acme_server.services.platform import audit, bootstrap
+from acme_server.services.renewal import ari, rotation, scheduler
+from acme_server.services.renewal.rotation import RotationState
 from acme_server.services.runtime import Runtime
+from acme_server.services.status import crls
 from ca_core.errors import InvalidSetting
 from ca_core.request import Subject, SubjectAltNames
 from tests.fakes import FixedClock
@@ -95,7 +90,7 @@ async def test_rotation_moves_profiles_and_gives_each_certificate_its_moment(fle
     assert issued_now.ca_id == new.id  # the profiles issue from NEW at once
     moments = []
     for cert in acme:
-        _, info = await renewal_info.renewal_info_of(fleet, cert.id)
+        _, info = await ari.renewal_info_of(fleet, cert.id)
         assert info.reason == "renewal-requested"
         moment = rotation.renewal_moment(cert.id, start, SPREAD)
         assert info.window.end == moment  # stored, and deterministic from the id
@@ -110,16 +105,16 @@ async def test_api_certificates_are_renewed_by_the_scheduler_at_their_moment(fle
     await rotate(fleet)
     moment = rotation.renewal_moment(cert.id, start, SPREAD)
     fleet.clock.current = moment - timedelta(seconds=1)  # type: ignore[attr-defined]
-    assert await renewals.run_due(fleet) == []
+    assert await scheduler.run_due(fleet) == []
     fleet.clock.current = moment  # type: ignore[attr-defined]
-    (attempt,) = await renewals.run_due(fleet)
+    (attempt,) = await scheduler.run_due(fleet)
     assert attempt.outcome == "renewed" and attempt.certificate_id == cert.id
     successor = await certificates.get_certificate(fleet, attempt.successor_id or "")
     assert successor.ca_id == (await cas.get_ca(fleet, "next")).id
-    assert renewal_info.RENEWAL_REQUESTED not in successor.metadata  # the request is not carried on
+    assert ari.RENEWAL_REQUESTED not in successor.metadata  # the request is not carried on
     progress = await rotation.rotation_status(fleet, bootstrap.INTERMEDIATE_NAME)
     assert (progress.on_old, progress.renewed, progress.not_renewing) == (0, 1, 0)
-    assert await renewals.run_due(fleet) == []  # renewed once
+    assert await scheduler.run_due(fleet) == []  # renewed once
 
 
 async def test_a_certificate_whose_client_never_returns_is_reported_as_not_renewing(fleet: Runtime) -> None:
@@ -137,7 +132,7 @@ async def test_a_certificate_whose_client_never_returns_is_reported_as_not_renew
     advance(fleet, SPREAD + GRACE)
     progress = await rotation.rotation_status(fleet, bootstrap.INTERMEDIATE_NAME)
     assert (progress.on_old, progress.renewed, progress.not_renewing, progress.waiting) == (1, 1, 1, 0)
-    _, info = await renewal_info.renewal_info_of(fleet, silent.id)
+    _, info = await ari.renewal_info_of(fleet, silent.id)
     assert info.window.end <= fleet.clock.now()
 
 

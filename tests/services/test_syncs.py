@@ -1,4 +1,4 @@
-"""Syncs (services/syncs.py, acme_server/destinations) on SQLite and PostgreSQL: the directory
+"""Syncs (services/delivery/syncs.py, acme_server/destinations) on SQLite and PostgreSQL: the directory
 destination checked with openssl and file modes, its reload command, pushes on issuance, renewal and on
 demand, errors recorded on the sync, and AWS Certificate Manager through boto3 against moto's server
 mode on loopback (import, then re-import into the same ARN)."""
@@ -20,10 +20,13 @@ from moto.server import ThreadedMotoServer
 
 from acme_server.destinations import DestinationHost
 from acme_server.errors import NotFound
-from acme_server.services import cas, certificates, issuance, syncs
-from acme_server.services.certificates import CertificateInfo
+from acme_server.services import issuance
+from acme_server.services.config import cas
+from acme_server.services.delivery import syncs
+from acme_server.services.inventory import certificates
+from acme_server.services.inventory.certificates import CertificateInfo
 from acme_server.services.issuance import ManagedRequest
-from acme_server.services.renew import renew_certificate
+from acme_server.services.renewal.now import renew_certificate
 from acme_server.services.runtime import Runtime
 from acme_server.storage import Storage
 from ca_core.errors import InvalidSetting

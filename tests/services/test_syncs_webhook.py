@@ -19,10 +19,12 @@ import pytest
 from acme_server.destinations.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from acme_server.errors import Forbidden
 from acme_server.observability import metrics
-from acme_server.services import certificates, issuance, syncs
-from acme_server.services.renew import renew_certificate
+from acme_server.services import issuance
+from acme_server.services.access.tokens import Role
+from acme_server.services.delivery import syncs
+from acme_server.services.inventory import certificates
+from acme_server.services.renewal.now import renew_certificate
 from acme_server.services.runtime import Runtime
-from acme_server.services.tokens import Role
 from acme_server.validation.blocklist import ALWAYS_BLOCKED
 from ca_core.errors import InvalidSetting
 from tests.fakes import FixedClock

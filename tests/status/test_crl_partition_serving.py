@@ -9,8 +9,10 @@ from email.utils import parsedate_to_datetime
 
 from cryptography import x509
 
-from acme_server.services import cas, certificates, crls
-from acme_server.services.certificates import CertificateInfo
+from acme_server.services.config import cas
+from acme_server.services.inventory import certificates
+from acme_server.services.inventory.certificates import CertificateInfo
+from acme_server.services.status import crls
 from ca_core.revocation import RevocationReason
 from tests.status.conftest import StatusStack
 from tests.status.test_openssl_status import verify_with_crl_download

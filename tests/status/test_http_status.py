@@ -19,7 +19,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp
 
-from acme_server.services import cas, certificates, crls
+from acme_server.services.config import cas
+from acme_server.services.inventory import certificates
+from acme_server.services.status import crls
 from ca_core.keyprotect import KeyEncryptionKey
 from ca_core.renewal_info import cert_id
 from ca_core.request import Subject

@@ -8,9 +8,13 @@ from pathlib import Path
 
 from cryptography import x509
 
-from acme_server.services import bootstrap, cas, certificates, crls, issuance
+from acme_server.services import issuance
+from acme_server.services.config import cas
+from acme_server.services.inventory import certificates
 from acme_server.services.issuance import ManagedRequest
+from acme_server.services.platform import bootstrap
 from acme_server.services.runtime import Runtime
+from acme_server.services.status import crls
 from acme_server.storage import Storage
 from ca_core.keyprotect import KeyEncryptionKey
 from ca_core.request import Subject, SubjectAltNames

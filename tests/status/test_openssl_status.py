@@ -11,7 +11,7 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import AuthorityInformationAccessOID
 
-from acme_server.services import certificates
+from acme_server.services.inventory import certificates
 from ca_core.revocation import RevocationReason
 from tests.status.conftest import StatusStack
 from tests.tools import openssl

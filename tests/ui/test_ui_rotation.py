@@ -12,10 +12,12 @@ from typing import Any, TypeVar
 from playwright.sync_api import BrowserContext, Page, expect
 
 from acme_server.config import load_settings
-from acme_server.services import bootstrap, cas, rotation
-from acme_server.services.rotation import RotationProgress
+from acme_server.services.access.tokens import Role
+from acme_server.services.config import cas
+from acme_server.services.platform import bootstrap
+from acme_server.services.renewal import rotation
+from acme_server.services.renewal.rotation import RotationProgress
 from acme_server.services.runtime import open_runtime
-from acme_server.services.tokens import Role
 from ca_core.request import Subject
 from tests.ui.conftest import UI, screenshot, sign_in
 
