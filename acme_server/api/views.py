@@ -11,7 +11,7 @@ from acme_server.services.config.policies import PolicyInfo
 from acme_server.services.config.profiles import ProfileInfo
 from acme_server.services.inventory.certificates import CertificateInfo
 from acme_server.services.inventory.requests import RequestInfo
-from acme_server.services.renewal.rotation import RotationProgress
+from acme_server.services.renewal.rotation_progress import RotationProgress
 from acme_server.services.renewal.scheduler import RenewalStatus
 from acme_server.services.status.crls import CRLInfo
 from ca_core.export import PemBundle

@@ -3,7 +3,8 @@ auto-renewal: resolve the profile from one catalog generation -> check the reque
 policy) -> sign off the event loop -> record in the caller's one transaction, queueing the syncs ->
 after the commit, hand the queued pushes on. Stage 4 is certificates.record_issued, the one place a
 new certificate is stored. Entry points are thin adapters over these stages
-(services/acme/orders.py, requests.py, renew.py, renewals.py; issue_certificate below)."""
+(services/acme/finalize.py, inventory/requests.py, renewal/now.py, renewal/scheduler.py; issue_certificate
+below)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from datetime import datetime, timedelta
 
 from acme_server.services.config import cas, catalog
 from acme_server.services.config.catalog import Catalog
-from acme_server.services.delivery import syncs
+from acme_server.services.delivery.pushes import PendingPushes, push_pending
 from acme_server.services.inventory import certificates
 from acme_server.services.inventory.certificates import CertificateInfo
 from acme_server.services.runtime import Runtime
@@ -113,10 +114,10 @@ async def sign(
     )
 
 
-async def publish(rt: Runtime, pushes: syncs.PendingPushes) -> None:
+async def publish(rt: Runtime, pending: PendingPushes) -> None:
     """Stage 5, after the commit: in a server the push worker takes the queue (never the request's
     path); without one (the CLI) the pushes run here. Failures land on each sync, never raised."""
-    await syncs.push_pending(rt, pushes)
+    await push_pending(rt, pending)
 
 
 # The API's inputs: a CSR, or a key the server generates and keeps.

@@ -48,7 +48,7 @@ class Runtime:
     _signers: dict[bytes, Signer] = field(default_factory=dict, repr=False)
     _validation_wakeup: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     _push_wakeup: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
-    push_worker_running: bool = False  # services/delivery/syncs.py run_push_worker takes queued pushes
+    push_worker_running: bool = False  # services/delivery/pushes.py run_push_worker takes queued pushes
     # Challenge POSTs of this process waiting for their validation's outcome (services/acme/challenges.py)
     _outcome_waiters: dict[str, asyncio.Event] = field(default_factory=dict, repr=False)
     profile_names: dict[str, str] = field(default_factory=dict, repr=False)  # id -> name; names never change
@@ -151,7 +151,7 @@ class Runtime:
 
     @property
     def status_base_url(self) -> str:
-        """This process's status URL: what a CA created here stores (services/config/cas.py)."""
+        """This process's status URL: what a CA created here stores (services/config/ca_creation.py)."""
         return self.status_url or self.public_url
 
 

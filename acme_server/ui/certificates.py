@@ -12,7 +12,7 @@ from acme_server.problems import problem_for
 from acme_server.services.access.tokens import Role
 from acme_server.services.config import catalog
 from acme_server.services.delivery import syncs
-from acme_server.services.inventory import certificates
+from acme_server.services.inventory import certificates, edits, export
 from acme_server.services.inventory.certificates import CertificateFilter, CertificateInfo
 from acme_server.services.renewal import now as renew
 from acme_server.services.renewal import scheduler
@@ -162,15 +162,13 @@ async def edit_metadata(current: Page) -> Response:
     keys = [str(k).strip() for k in current.form.getlist("key")]
     values = [str(v).strip() for v in current.form.getlist("value")]
     metadata = {k: v for k, v in zip(keys, values, strict=False) if k}
-    await certificates.set_metadata(current.rt, current.request.path_params["id"], metadata)
+    await edits.set_metadata(current.rt, current.request.path_params["id"], metadata)
     return current.redirect("certificate", id=current.request.path_params["id"])
 
 
 @page(Role.OPERATOR)
 async def export_pem(current: Page) -> Response:
-    bundle = await certificates.export_pem(
-        current.rt, current.request.path_params["id"], actor=_actor(current)
-    )
+    bundle = await export.export_pem(current.rt, current.request.path_params["id"], actor=_actor(current))
     return await details_page(current, dialog="pem", bundle=bundle)
 
 
@@ -182,7 +180,7 @@ async def export_pkcs12(current: Page) -> Response:
         return await details_page(
             current, 400, dialog="export", errors={"password": "a password is required"}
         )
-    data = await certificates.export_pkcs12(
+    data = await export.export_pkcs12(
         current.rt, certificate_id, password=password, alias=alias, actor=_actor(current)
     )
     filename = "".join(c for c in alias if c.isalnum() or c in "-_.") or "certificate"
@@ -209,7 +207,7 @@ async def revoke(current: Page) -> Response:
         )
     reason = RevocationReason.parse(current.field("reason") or "UNSPECIFIED")
     # source "api": the UI acts with an API token (the stored sources are api, acme and cli)
-    await certificates.revoke_certificate(current.rt, current.request.path_params["id"], reason, source="api")
+    await edits.revoke_certificate(current.rt, current.request.path_params["id"], reason, source="api")
     return current.redirect("certificate", id=current.request.path_params["id"])
 
 
@@ -239,5 +237,5 @@ async def delete(current: Page) -> Response:
         return await details_page(
             current, 400, dialog="delete", errors={"confirm": "tick the box to confirm"}
         )
-    await certificates.delete_certificate(current.rt, current.request.path_params["id"])
+    await edits.delete_certificate(current.rt, current.request.path_params["id"])
     return current.redirect("certificates")

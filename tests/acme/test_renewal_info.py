@@ -22,7 +22,7 @@ from acme_server.cli import main
 from acme_server.errors import Conflict
 from acme_server.services import issuance
 from acme_server.services.config import profiles
-from acme_server.services.inventory import certificates
+from acme_server.services.inventory import certificates, edits
 from acme_server.services.issuance import ManagedRequest
 from acme_server.services.renewal import ari
 from ca_core.jose import b64encode
@@ -115,7 +115,7 @@ async def test_renew_now_is_for_active_acme_certificates_only(acme: AcmeServer) 
     with pytest.raises(Conflict, match="not issued over ACME"):
         await ari.mark_for_renewal(acme.rt, managed.id)
     _, _, certificate_id = await issued(acme, "gone-ari.example.internal")
-    await certificates.revoke_certificate(acme.rt, certificate_id, RevocationReason.UNSPECIFIED)
+    await edits.revoke_certificate(acme.rt, certificate_id, RevocationReason.UNSPECIFIED)
     with pytest.raises(Conflict, match="is revoked"):
         await ari.mark_for_renewal(acme.rt, certificate_id)
 

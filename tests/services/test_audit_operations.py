@@ -16,7 +16,7 @@ from acme_server.config import load_settings
 from acme_server.errors import ConfigError, KeyInUse, NotRenewable
 from acme_server.services import issuance
 from acme_server.services.acme import accounts
-from acme_server.services.inventory import certificates
+from acme_server.services.inventory import certificates, edits
 from acme_server.services.inventory.certificates import CertificateInfo
 from acme_server.services.issuance import ManagedRequest
 from acme_server.services.platform import audit
@@ -51,13 +51,11 @@ async def test_a_metadata_edit_is_one_row_naming_the_keys_set_and_removed(dev: R
     cert = await _managed(dev, "meta.example.internal")
     with audit.acting(TESTER):
         _, row = await _one_row(
-            dev, lambda: certificates.update_metadata(dev, cert.id, {"env": "prod", "team": None})
+            dev, lambda: edits.update_metadata(dev, cert.id, {"env": "prod", "team": None})
         )
         _check(row, "certificate.metadata", "certificate", cert.id)
         assert row.detail == {"serial": cert.serial, "set": ["env"], "removed": ["team"]}
-        _, row = await _one_row(
-            dev, lambda: certificates.set_metadata(dev, cert.id, {"env": "test", "x": "1"})
-        )
+        _, row = await _one_row(dev, lambda: edits.set_metadata(dev, cert.id, {"env": "test", "x": "1"}))
         _check(row, "certificate.metadata", "certificate", cert.id)
         assert row.detail == {"serial": cert.serial, "set": ["env", "x"], "removed": []}
     assert (await certificates.get_certificate(dev, cert.id)).metadata == {"env": "test", "x": "1"}

@@ -19,7 +19,7 @@ import pytest
 from acme_server.errors import NotRenewable
 from acme_server.services import issuance
 from acme_server.services.config import cas, profiles
-from acme_server.services.inventory import certificates
+from acme_server.services.inventory import certificates, edits
 from acme_server.services.inventory.certificates import CertificateInfo
 from acme_server.services.issuance import ManagedRequest
 from acme_server.services.platform import bootstrap
@@ -117,7 +117,7 @@ async def test_ineligible_certificates_are_left_alone(auto: Runtime) -> None:
     revoked = await issue(auto, "revoked.example.internal", days=10)
     from ca_core.revocation import RevocationReason
 
-    await certificates.revoke_certificate(auto, revoked.id, RevocationReason.SUPERSEDED)
+    await edits.revoke_certificate(auto, revoked.id, RevocationReason.SUPERSEDED)
     default_profile = await issue(auto, "plain.example.internal", days=10, profile="default")
     assert not default_profile.auto_renew
     advance(auto, timedelta(days=9))

@@ -13,7 +13,6 @@ from acme_server.errors import (
     AccountDoesNotExist,
     AccountNotValid,
     Conflict,
-    ExternalAccountRequired,
     InvalidContact,
     KeyInUse,
     Malformed,
@@ -21,14 +20,15 @@ from acme_server.errors import (
     Unauthorized,
     UnsupportedContact,
 )
+from acme_server.services.acme import bindings
+from acme_server.services.acme.bindings import DirectoryProfile
 from acme_server.services.acme.nonces import Nonces
 from acme_server.services.config import catalog
 from acme_server.services.platform import audit, rate_limits
 from acme_server.services.runtime import Runtime
-from acme_server.storage import AccountRecord, EABKeyRecord
-from ca_core.errors import CAError, InvalidIdentifier
-from ca_core.jose import JWK, BadSignature, b64decode, load_json, parse_jwk, verify_hs256
-from ca_core.keyprotect import unseal
+from acme_server.storage import AccountRecord
+from ca_core.errors import InvalidIdentifier
+from ca_core.jose import JWK, parse_jwk
 from ca_core.names import check_email
 
 
@@ -186,15 +186,6 @@ class NewAccount:
     new_account_url: str
 
 
-@dataclass(frozen=True)
-class DirectoryProfile:
-    """The profile a per-profile directory (/acme/profiles/NAME/...) forces."""
-
-    id: str
-    name: str
-    require_eab: bool
-
-
 async def directory_profile(rt: Runtime, ref: str) -> DirectoryProfile:
     """The profile of a per-profile directory, by name (or id); NotFound (404) for an unknown one."""
     profile_id, profile = (await catalog.current(rt)).profile(ref)
@@ -238,10 +229,12 @@ async def new_account(
         # §7.3: a server with terms of service refuses accounts that did not agree (as Boulder, Pebble).
         raise Malformed("you must agree to the terms of service (termsOfServiceAgreed: true)")
     if request.external_binding is None:
-        _check_binding_optional(scope, eab_required=eab_required)
+        bindings.check_binding_optional(scope, eab_required=eab_required)
         kid = None
     else:
-        kid = await _verify_binding(rt, request, scope)
+        kid = await bindings.verify_binding(
+            rt, request.external_binding, jwk=request.jwk, url=request.new_account_url, scope=scope
+        )
     await rate_limits.count_new_account(rt, client_ip)  # only accounts about to be created count
     async with rt.storage.transaction() as tx:
         record = await tx.accounts.create(
@@ -256,100 +249,6 @@ async def new_account(
         if kid is not None and not await tx.eab.bind(kid):
             raise Unauthorized(f"external account key {kid!r} has no binding left")
     return _account(record), True
-
-
-def _check_binding_optional(scope: DirectoryProfile | None, *, eab_required: bool) -> None:
-    if eab_required:
-        raise ExternalAccountRequired("this server requires an external account binding")
-    if scope is not None and scope.require_eab:
-        raise ExternalAccountRequired(f"profile {scope.name!r} requires an external account binding")
-
-
-def eab_context(kid: str) -> bytes:
-    """Associated data of a sealed EAB HMAC key: a sealed blob moved to another kid fails to open."""
-    return b"eab-hmac:" + kid.encode()
-
-
-@dataclass(frozen=True)
-class _Binding:
-    """A syntactically valid externalAccountBinding JWS (§7.3.4), not yet verified."""
-
-    kid: str
-    url: object
-    jwk: JWK
-    signing_input: bytes
-    signature: bytes
-
-
-def _parse_binding(binding: Mapping[str, Any]) -> _Binding:
-    """§7.3.4 steps 1-3 as syntax: a flattened JWS, alg HS256, a kid, no nonce, a public JWK payload.
-    What breaks the form is malformed; what fails to authenticate is unauthorized (_verify_binding)."""
-    parts = [binding.get(name) for name in ("protected", "payload", "signature")]
-    if not all(isinstance(part, str) for part in parts):
-        raise Malformed("externalAccountBinding is not a flattened JWS")
-    protected_b64, payload_b64, signature_b64 = (str(part) for part in parts)
-    try:
-        protected = load_json(b64decode(protected_b64))  # depth-limited, as the outer JWS
-        payload = b64decode(payload_b64)
-        signature = b64decode(signature_b64)
-    except CAError:
-        raise Malformed("externalAccountBinding is not a flattened JWS") from None
-    if not isinstance(protected, dict) or protected.get("alg") != "HS256":
-        raise Malformed("externalAccountBinding must use alg HS256")
-    if "nonce" in protected:
-        raise Malformed("externalAccountBinding must not carry a nonce (RFC 8555 §7.3.4)")
-    kid = protected.get("kid")
-    if not isinstance(kid, str) or not kid:
-        raise Malformed("externalAccountBinding needs the kid of the external account key")
-    try:
-        bound_key = parse_jwk(load_json(payload))
-    except CAError:
-        raise Malformed("externalAccountBinding payload is not a public JWK") from None
-    return _Binding(
-        kid=kid,
-        url=protected.get("url"),
-        jwk=bound_key,
-        signing_input=f"{protected_b64}.{payload_b64}".encode(),
-        signature=signature,
-    )
-
-
-async def _verify_binding(rt: Runtime, request: NewAccount, scope: DirectoryProfile | None) -> str:
-    """§7.3.4: the MAC verifies with the key the kid names, then the binding may be used here. The
-    MAC comes first so that nobody without the HMAC key learns whether a kid is spent or scoped."""
-    assert request.external_binding is not None
-    binding = _parse_binding(request.external_binding)
-    async with rt.storage.read() as tx:
-        key = await tx.eab.get(binding.kid)
-    if key is None:
-        raise Unauthorized(f"unknown external account key {binding.kid!r}")
-    secret = unseal(rt.kek, key.sealed_hmac, context=eab_context(binding.kid))
-    try:
-        verify_hs256(secret, binding.signing_input, binding.signature)
-    except BadSignature as exc:
-        raise Unauthorized(exc.detail) from None
-    _check_binding_use(binding, key, request, scope)
-    return binding.kid
-
-
-def _check_binding_use(
-    binding: _Binding, key: EABKeyRecord, request: NewAccount, scope: DirectoryProfile | None
-) -> None:
-    if binding.url != request.new_account_url:
-        raise Unauthorized("externalAccountBinding url does not match the newAccount URL")
-    if binding.jwk.thumbprint != request.jwk.thumbprint:
-        raise Unauthorized("externalAccountBinding binds a different key than the request's")
-    if key.disabled_at is not None:
-        raise Unauthorized(f"external account key {binding.kid!r} is disabled")
-    if key.is_full:
-        raise Unauthorized(
-            f"external account key {binding.kid!r} is already bound to an account"
-            if key.max_accounts == 1
-            else f"external account key {binding.kid!r} has bound all the {key.max_accounts} accounts it may"
-        )
-    # A key made for profile P works on the default directory and on P's; not on another profile's.
-    if scope is not None and key.profile_id not in (None, scope.id):
-        raise Unauthorized(f"external account key {binding.kid!r} is for another profile, not {scope.name!r}")
 
 
 async def update_account(rt: Runtime, account: Account, *, contacts: Sequence[str] | None) -> Account:

@@ -10,7 +10,8 @@ from datetime import datetime
 from typing import NamedTuple
 
 from acme_server.errors import Conflict, Malformed, NotFound
-from acme_server.services.acme.accounts import Account, eab_context
+from acme_server.services.acme.accounts import Account
+from acme_server.services.acme.bindings import eab_context
 from acme_server.services.config import profiles
 from acme_server.services.platform import audit
 from acme_server.services.runtime import Runtime

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from acme_server.errors import BadRevocationReason, Malformed, NotFound, Unauthorized
 from acme_server.services.acme.accounts import Account
 from acme_server.services.config import catalog
-from acme_server.services.inventory import certificates
+from acme_server.services.inventory import certificates, edits
 from acme_server.services.inventory.certificates import CertificateInfo
 from acme_server.services.platform import audit
 from acme_server.services.runtime import Runtime
@@ -104,4 +104,4 @@ async def revoke(
     # Who acts: the account, or (revoking with the certificate's own key) the key's holder.
     actor = audit.account_actor(account.id) if account is not None else audit.Actor("key", "certificate key")
     with audit.acting(actor):
-        await certificates.revoke_certificate(rt, info.id, reason, source="acme")
+        await edits.revoke_certificate(rt, info.id, reason, source="acme")

@@ -1,18 +1,16 @@
-"""CA use-cases: create roots and intermediates (ours or signed by an offline root), list, disable,
-and load a CA as a ca_core.CertificateAuthority ready to sign."""
+"""CA use-cases once a CA exists: list and show it, enable or disable it, change its status URL or CRL
+partitions, and load it as a ca_core.CertificateAuthority ready to sign (creating one: ca_creation.py)."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
 
-from acme_server.errors import Conflict, NotFound
-from acme_server.hsm.uri import parse_uri
-from acme_server.services.config import catalog
+from acme_server.errors import Conflict
+from acme_server.services.config import catalog, named
 from acme_server.services.platform import audit
 from acme_server.services.runtime import Runtime
 from acme_server.statuses import CAStatus
@@ -21,21 +19,9 @@ from ca_core.authority import (
     CASettings,
     CertificateAuthority,
     check_crl_partitions,
-    check_signed_intermediate,
-    create_intermediate_csr,
-    create_root,
 )
-from ca_core.authority import create_intermediate as sign_intermediate
-from ca_core.errors import InvalidSetting
 from ca_core.export import certificates_pem, load_certificates_pem
-from ca_core.keys import KeyAlgorithm, PrivateKey, PublicKey, check_key, checked_public_key, generate_key
-from ca_core.request import Subject
-from ca_core.serials import random_serial
-from ca_core.signer import Signer, SoftwareSigner
-from ca_core.tokens import TokenSigner
-
-ROOT_VALIDITY = timedelta(days=3650)
-INTERMEDIATE_VALIDITY = timedelta(days=1825)
+from ca_core.keys import checked_public_key
 
 
 @dataclass(frozen=True)
@@ -71,7 +57,7 @@ class CAInfo:
         return (self.certificate_pem or "") + self.chain_pem
 
 
-def _pem(cert: x509.Certificate) -> str:
+def pem(cert: x509.Certificate) -> str:
     return certificates_pem([cert])
 
 
@@ -95,13 +81,13 @@ def crl_url(status_url: str, ca_id: str) -> str:
     return f"{status_url}/crl/{ca_id}.crl"
 
 
-def _status_url(value: str) -> str:
+def stored_status_url(value: str) -> str:
     """A status URL as stored: http(s), no trailing slash (the paths are appended to it)."""
     CASettings(status_url=value)  # the URL check
     return value.rstrip("/")
 
 
-def _info(rt: Runtime, record: CARecord) -> CAInfo:
+def ca_info(rt: Runtime, record: CARecord) -> CAInfo:
     subject = ""
     if record.certificate_pem:
         subject = load_certificates_pem(record.certificate_pem.encode())[0].subject.rfc4514_string()
@@ -129,209 +115,17 @@ def _info(rt: Runtime, record: CARecord) -> CAInfo:
 
 async def find_record(tx: Tx, ref: str) -> CARecord:
     """A CA by id or by name."""
-    record = await tx.cas.get(ref) or await tx.cas.get_by_name(ref)
-    if record is None:
-        raise NotFound("CA", ref)
-    return record
-
-
-async def _check_name_free(rt: Runtime, name: str) -> None:
-    if not name.strip():
-        raise InvalidSetting("name", "a CA needs a name")
-    async with rt.storage.read() as tx:
-        if await tx.cas.get_by_name(name):
-            raise Conflict(f"a CA named {name!r} already exists")
-
-
-@dataclass(frozen=True)
-class _NewKey:
-    """A new CA's key: in memory (sealed when stored) or in a PKCS#11 token (its URI stored)."""
-
-    signer: Signer
-    algorithm: KeyAlgorithm
-    private_key: PrivateKey | None = None
-    uri: str | None = None
-
-    @property
-    def public_key(self) -> PublicKey:
-        return self.signer.public_key
-
-
-async def _new_key(rt: Runtime, algorithm: KeyAlgorithm | None, pkcs11_uri: str | None) -> _NewKey:
-    """A fresh software key of `algorithm` (default EC P-256), or the key `pkcs11_uri` names in a token:
-    generated there (of `algorithm`) when it does not exist yet, else used as it is."""
-    if pkcs11_uri is None:
-        algorithm = algorithm or KeyAlgorithm.EC_prime256v1
-        key = await asyncio.to_thread(generate_key, algorithm)
-        return _NewKey(SoftwareSigner(key), algorithm, private_key=key)
-    uri = parse_uri(pkcs11_uri)
-    token_key = await asyncio.to_thread(
-        rt.pkcs11.open_or_generate, uri, algorithm or KeyAlgorithm.EC_prime256v1
-    )
-    found = check_key(token_key.public_key)
-    if algorithm is not None and found is not algorithm:
-        raise Conflict(f"{token_key.uri}: the key in the token is {found}, not {algorithm}")
-    return _NewKey(TokenSigner(token_key, token_key.public_key), found, uri=str(token_key.uri))
-
-
-async def _store(
-    rt: Runtime,
-    name: str,
-    kind: str,
-    key: _NewKey,
-    settings: CASettings,
-    *,
-    certificate: x509.Certificate | None = None,
-    chain_pem: str = "",
-    parent_id: str | None = None,
-    csr_pem: str | None = None,
-) -> CAInfo:
-    """One new CA row: its key sealed, its settings, and its certificate (or, pending, its CSR)."""
-    async with rt.storage.transaction() as tx:
-        record = await tx.cas.create(
-            name=name,
-            kind=kind,
-            parent_id=parent_id,
-            status=CAStatus.ACTIVE if certificate is not None else CAStatus.PENDING,
-            certificate_pem=_pem(certificate) if certificate is not None else None,
-            chain_pem=chain_pem,
-            csr_pem=csr_pem,
-            sealed_key=rt.seal(key.private_key) if key.private_key is not None else b"",
-            key_uri=key.uri,
-            key_algorithm=key.algorithm.value,
-            crl_url=settings.crl_url,
-            ocsp_url=settings.ocsp_url,
-            issuer_url=settings.issuer_url,
-            max_path_length=settings.max_path_length,
-            not_before=certificate.not_valid_before_utc if certificate is not None else None,
-            not_after=certificate.not_valid_after_utc if certificate is not None else None,
-            status_url=_status_url(settings.status_url or rt.status_base_url),
-            crl_partitions=settings.crl_partitions,
-        )
-        await audit.record(tx, audit.current(), "ca.create", "ca", record.id, {"name": name, "kind": kind})
-    return _info(rt, record)
-
-
-async def create_root_ca(
-    rt: Runtime,
-    *,
-    name: str,
-    subject: Subject,
-    key_algorithm: KeyAlgorithm | None = None,
-    validity: timedelta = ROOT_VALIDITY,
-    settings: CASettings | None = None,
-    pkcs11_uri: str | None = None,
-) -> CAInfo:
-    """A self-signed root; its key generated here (sealed) or in/from the token `pkcs11_uri` names."""
-    await _check_name_free(rt, name)
-    settings = settings or CASettings()
-    key = await _new_key(rt, key_algorithm, pkcs11_uri)
-    certificate = await asyncio.to_thread(
-        create_root,
-        subject,
-        key.signer,
-        now=rt.clock.now(),
-        validity=validity,
-        serial=random_serial(),
-        settings=settings,
-    )
-    return await _store(rt, name, "root", key, settings, certificate=certificate)
-
-
-async def create_intermediate_ca(
-    rt: Runtime,
-    *,
-    parent: str,
-    name: str,
-    subject: Subject,
-    key_algorithm: KeyAlgorithm | None = None,
-    validity: timedelta = INTERMEDIATE_VALIDITY,
-    settings: CASettings | None = None,
-    pkcs11_uri: str | None = None,
-) -> CAInfo:
-    await _check_name_free(rt, name)
-    settings = settings or CASettings()
-    async with rt.storage.read() as tx:
-        parent_record = await find_record(tx, parent)
-    authority = authority_from_record(rt, parent_record)
-    key = await _new_key(rt, key_algorithm, pkcs11_uri)
-    certificate = await asyncio.to_thread(
-        sign_intermediate,
-        authority,
-        subject,
-        key.public_key,
-        now=rt.clock.now(),
-        validity=validity,
-        serial=random_serial(),
-        settings=settings,
-    )
-    return await _store(
-        rt,
-        name,
-        "intermediate",
-        key,
-        settings,
-        certificate=certificate,
-        chain_pem=authority.chain_pem(),
-        parent_id=parent_record.id,
-    )
-
-
-async def create_external_ca(
-    rt: Runtime,
-    *,
-    name: str,
-    subject: Subject,
-    key_algorithm: KeyAlgorithm | None = None,
-    settings: CASettings | None = None,
-    pkcs11_uri: str | None = None,
-) -> CAInfo:
-    """An intermediate whose certificate an offline root will sign: stored `pending` with its CSR."""
-    await _check_name_free(rt, name)
-    settings = settings or CASettings()
-    key = await _new_key(rt, key_algorithm, pkcs11_uri)
-    csr = await asyncio.to_thread(create_intermediate_csr, subject, key.signer)
-    return await _store(rt, name, "external", key, settings, csr_pem=csr.public_bytes(Encoding.PEM).decode())
-
-
-async def import_external_certificate(
-    rt: Runtime, ca: str, certificate_pem: bytes, chain_pem: bytes
-) -> CAInfo:
-    """Complete a pending external CA with the certificate the offline root signed."""
-    async with rt.storage.read() as tx:
-        record = await find_record(tx, ca)
-    if record.status != CAStatus.PENDING or not record.csr_pem:
-        raise Conflict(f"CA {record.name!r} is not waiting for a signed certificate")
-    certificates = load_certificates_pem(certificate_pem)
-    chain = load_certificates_pem(chain_pem) if chain_pem.strip() else certificates[1:]
-    certificate = certificates[0]
-    csr = x509.load_pem_x509_csr(record.csr_pem.encode())
-    check_key(csr.public_key())  # type: ignore[arg-type]
-    above = check_signed_intermediate(certificate, chain, csr.public_key())  # type: ignore[arg-type]
-    async with rt.storage.transaction() as tx:
-        if not await tx.cas.complete_external(
-            record.id,
-            certificate_pem=_pem(certificate),
-            chain_pem=certificates_pem(above),
-            not_before=certificate.not_valid_before_utc,
-            not_after=certificate.not_valid_after_utc,
-        ):
-            raise Conflict(f"CA {record.name!r} was completed by another request")
-        await audit.record(
-            tx, audit.current(), "ca.import_certificate", "ca", record.id, {"name": record.name}
-        )
-        completed = await find_record(tx, record.id)
-    return _info(rt, completed)
+    return await named.find(tx.cas, "CA", ref)
 
 
 async def list_cas(rt: Runtime) -> list[CAInfo]:
     async with rt.storage.read() as tx:
-        return [_info(rt, r) for r in await tx.cas.list()]
+        return [ca_info(rt, r) for r in await tx.cas.list()]
 
 
 async def get_ca(rt: Runtime, ref: str) -> CAInfo:
     async with rt.storage.read() as tx:
-        return _info(rt, await find_record(tx, ref))
+        return ca_info(rt, await find_record(tx, ref))
 
 
 async def set_ca_enabled(rt: Runtime, ref: str, enabled: bool) -> CAInfo:
@@ -341,7 +135,7 @@ async def set_ca_enabled(rt: Runtime, ref: str, enabled: bool) -> CAInfo:
             raise Conflict(f"CA {record.name!r} has no certificate yet; import it first")
         await tx.cas.set_status(record.id, CAStatus.ACTIVE if enabled else CAStatus.DISABLED)
         await audit.record(tx, audit.current(), f"ca.{'enable' if enabled else 'disable'}", "ca", record.id)
-        return _info(rt, await find_record(tx, record.id))
+        return ca_info(rt, await find_record(tx, record.id))
 
 
 async def update_ca_settings(
@@ -350,7 +144,7 @@ async def update_ca_settings(
     """Change where the CA's certificates point relying parties (its status URL) or how many CRL
     partitions new certificates are spread over. Certificates already issued keep the URLs written
     into them; lowering the partitions keeps publishing the higher ones they name."""
-    stored_url = _status_url(status_url) if status_url is not None else None
+    stored_url = stored_status_url(status_url) if status_url is not None else None
     async with rt.storage.transaction() as tx:
         record = await find_record(tx, ref)
         if crl_partitions is not None:
@@ -358,7 +152,7 @@ async def update_ca_settings(
         await tx.cas.update_settings(record.id, status_url=stored_url, crl_partitions=crl_partitions)
         if given := _given(status_url, crl_partitions):  # an empty update changes nothing: no row
             await audit.record(tx, audit.current(), "ca.update", "ca", record.id, given)
-        return _info(rt, await find_record(tx, record.id))
+        return ca_info(rt, await find_record(tx, record.id))
 
 
 def _given(status_url: str | None, crl_partitions: int | None) -> dict[str, object]:
@@ -421,39 +215,6 @@ def authority_in(rt: Runtime, configuration: catalog.Catalog, ref: str) -> Certi
     """The CA (by id or name) as of `configuration`, built once per configuration generation."""
     record = configuration.ca_record(ref)
     return configuration.authority(record.id, lambda: authority_from_record(rt, record))
-
-
-async def cross_sign_ca(
-    rt: Runtime, ca: str, *, issuer: str, validity: timedelta = INTERMEDIATE_VALIDITY
-) -> CAInfo:
-    """Have `issuer` sign `ca`'s key and subject too: certificates of `ca` then have an alternate chain
-    up to `issuer`'s root (a CA rotation or a second trust anchor, as Pebble's alternate roots)."""
-    async with rt.storage.read() as tx:
-        record = await find_record(tx, ca)
-        issuer_record = await find_record(tx, issuer)
-    if record.certificate_pem is None:
-        raise Conflict(f"CA {record.name!r} has no certificate yet")
-    if record.id == issuer_record.id or record.parent_id == issuer_record.id:
-        raise Conflict(f"CA {issuer_record.name!r} already issued {record.name!r}")
-    certificate = load_certificates_pem(record.certificate_pem.encode())[0]
-    parent = authority_from_record(rt, issuer_record)
-    cross = sign_intermediate(
-        parent,
-        Subject.from_x509_name(certificate.subject),
-        certificate.public_key(),  # type: ignore[arg-type]
-        now=rt.clock.now(),
-        validity=validity,
-        serial=random_serial(),
-        settings=effective_settings(rt, record),
-    )
-    async with rt.storage.transaction() as tx:
-        await tx.cross_certificates.create(
-            ca_id=record.id, issuer_id=issuer_record.id, certificate_pem=_pem(cross)
-        )
-        await audit.record(
-            tx, audit.current(), "ca.cross_sign", "ca", record.id, {"issuer": issuer_record.id}
-        )
-    return _info(rt, record)
 
 
 async def alternate_chains(rt: Runtime, ca_id: str) -> list[str]:

@@ -20,9 +20,14 @@ class NamedRepository(Protocol[RecordT_co]):
     async def get_by_name(self, name: str, /) -> RecordT_co | None: ...
 
 
+async def lookup(repository: NamedRepository[RecordT], ref: str) -> RecordT | None:
+    """A record by id or, failing that, by name; None when neither names one."""
+    return await repository.get(ref) or await repository.get_by_name(ref)
+
+
 async def find(repository: NamedRepository[RecordT], kind: str, ref: str) -> RecordT:
     """A record by id or, failing that, by name; NotFound naming the kind and the reference."""
-    record = await repository.get(ref) or await repository.get_by_name(ref)
+    record = await lookup(repository, ref)
     if record is None:
         raise NotFound(kind, ref)
     return record

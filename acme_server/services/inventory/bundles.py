@@ -1,5 +1,5 @@
 """A stored certificate's materials: the certificate, its chain and (for a server-held key) the
-unsealed private key. Export (services/inventory/certificates.py) and syncs (services/delivery/syncs.py)
+unsealed private key. Export (services/inventory/export.py) and syncs (services/delivery/pushes.py)
 both read them here."""
 
 from __future__ import annotations

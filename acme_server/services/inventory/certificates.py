@@ -1,36 +1,26 @@
 """The certificate inventory: the one place a freshly issued certificate is stored (record_issued, the
-issuance pipeline's last stage: services/issuance.py), reads, metadata, revocation and export. Every
-rule comes from ca_core; this module orchestrates and stores."""
+issuance pipeline's last stage: services/issuance.py) and the reads of it. Changes are edits.py, export
+export.py. Every rule comes from ca_core; this module orchestrates and stores."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from cryptography import x509
 
-from acme_server.errors import AlreadyRenewed, AlreadyRevoked, NotFound
+from acme_server.errors import AlreadyRenewed, NotFound
 from acme_server.services.config import catalog
-from acme_server.services.delivery import syncs
-from acme_server.services.inventory.bundles import materials
-from acme_server.services.platform import audit
+from acme_server.services.delivery import pushes
 from acme_server.services.runtime import Runtime
-from acme_server.services.status import crls
 from acme_server.statuses import CertificateStatus
 from acme_server.storage import CertificateFilter, CertificateRecord, Tx
 from ca_core.errors import InvalidSetting
-from ca_core.export import PemBundle, load_certificates_pem, pem_bundle, to_pkcs12
+from ca_core.export import load_certificates_pem
 from ca_core.inspect import CertificateDetails, inspect_certificate, inventory_fields
 from ca_core.issuance import IssuedCertificate
-from ca_core.keys import PrivateKey
 from ca_core.profile import Profile
-from ca_core.revocation import RevocationReason
 from ca_core.serials import format_serial
-
-audit_log = logging.getLogger("acme_server.audit")
 
 
 @dataclass(frozen=True)
@@ -64,7 +54,7 @@ class CertificateInfo:
         return inspect_certificate(load_certificates_pem(self.certificate_pem.encode())[0])
 
 
-def _info(record: CertificateRecord, metadata: dict[str, str]) -> CertificateInfo:
+def certificate_info(record: CertificateRecord, metadata: dict[str, str]) -> CertificateInfo:
     return CertificateInfo(
         id=record.id,
         serial=record.serial,
@@ -111,7 +101,7 @@ async def record_issued(
     order_id: str | None = None,
     renewed_from: CertificateRecord | None = None,
     request_id: str | None = None,
-) -> tuple[CertificateInfo, syncs.PendingPushes]:
+) -> tuple[CertificateInfo, pushes.PendingPushes]:
     """Stage 4 of the issuance pipeline (services/issuance.py): put a freshly issued certificate into
     the inventory within the caller's one transaction (the one place that does, for every enrollment
     method; the caller adds its own bookkeeping to `tx`), its key sealed, and queue the pushes to its
@@ -149,13 +139,13 @@ async def record_issued(
         if not await tx.certificates.mark_renewed(renewed_from.id, record.id):
             raise AlreadyRenewed(f"certificate {renewed_from.serial} was already renewed")
         await tx.syncs.retarget(renewed_from.id, record.id)  # its syncs push the successor from now on
-    return _info(record, dict(metadata)), await syncs.pending_pushes(tx, record.id, profile_id)
+    return certificate_info(record, dict(metadata)), await pushes.pending_pushes(tx, record.id, profile_id)
 
 
 async def get_certificate(rt: Runtime, certificate_id: str) -> CertificateInfo:
     async with rt.storage.read() as tx:
         record = await find_record(tx, certificate_id)
-        return _info(record, await tx.certificates.get_metadata(record.id))
+        return certificate_info(record, await tx.certificates.get_metadata(record.id))
 
 
 async def find_by_certificate(rt: Runtime, certificate: x509.Certificate) -> CertificateInfo | None:
@@ -168,7 +158,7 @@ async def find_by_certificate(rt: Runtime, certificate: x509.Certificate) -> Cer
                 continue
             record = await tx.certificates.get_by_serial(ca.id, format_serial(certificate.serial_number))
             if record is not None:
-                return _info(record, await tx.certificates.get_metadata(record.id))
+                return certificate_info(record, await tx.certificates.get_metadata(record.id))
     return None
 
 
@@ -178,7 +168,7 @@ async def list_certificates(
     async with rt.storage.read() as tx:
         records, total = await tx.certificates.list(query, limit=limit, offset=offset)
         metadata = await tx.certificates.get_metadata_of([r.id for r in records])
-        return [_info(r, metadata[r.id]) for r in records], total
+        return [certificate_info(r, metadata[r.id]) for r in records], total
 
 
 async def resolve_filter(
@@ -229,107 +219,7 @@ async def latest_active(rt: Runtime, profile: str) -> CertificateInfo:
         found, _ = await tx.certificates.list(query, limit=1)
         if not found:
             raise NotFound("active certificate of profile", record.name)
-        return _info(found[0], await tx.certificates.get_metadata(found[0].id))
-
-
-async def _store_metadata(
-    tx: Tx, record: CertificateRecord, old: Mapping[str, str], new: dict[str, str]
-) -> None:
-    """Write `new` as the certificate's metadata, with its audit row naming the keys set or changed and
-    the keys removed (not the values: the row says what changed, the certificate shows the rest)."""
-    await tx.certificates.set_metadata(record.id, new)
-    changed = sorted(key for key, value in new.items() if old.get(key) != value)
-    removed = sorted(key for key in old if key not in new)
-    detail = {"serial": record.serial, "set": changed, "removed": removed}
-    await audit.record(tx, audit.current(), "certificate.metadata", "certificate", record.id, detail)
-
-
-async def set_metadata(rt: Runtime, certificate_id: str, metadata: dict[str, str]) -> CertificateInfo:
-    async with rt.storage.transaction() as tx:
-        record = await find_record(tx, certificate_id)
-        old = await tx.certificates.get_metadata(record.id)
-        await _store_metadata(tx, record, old, dict(metadata))
-    return _info(record, dict(metadata))
-
-
-async def update_metadata(
-    rt: Runtime, certificate_id: str, changes: Mapping[str, str | None]
-) -> CertificateInfo:
-    """Set the keys given, remove those given as None, keep the rest (one transaction)."""
-    async with rt.storage.transaction() as tx:
-        record = await find_record(tx, certificate_id)
-        old = await tx.certificates.get_metadata(record.id)
-        metadata = dict(old)
-        for key, value in changes.items():
-            if value is None:
-                metadata.pop(key, None)
-            else:
-                metadata[key] = value
-        await _store_metadata(tx, record, old, metadata)
-    return _info(record, metadata)
-
-
-async def delete_certificate(rt: Runtime, certificate_id: str) -> None:
-    async with rt.storage.transaction() as tx:
-        if not await tx.certificates.delete(certificate_id):
-            raise NotFound("certificate", certificate_id)
-        await audit.record(tx, audit.current(), "certificate.delete", "certificate", certificate_id)
-
-
-async def revoke_certificate(
-    rt: Runtime, certificate_id: str, reason: RevocationReason, *, source: str = "api"
-) -> CertificateInfo:
-    """Revoke once (a second time is AlreadyRevoked), then publish a fresh CRL of the issuing CA (of
-    the certificate's partition)."""
-    now = rt.clock.now()
-    async with rt.storage.transaction() as tx:
-        record = await find_record(tx, certificate_id)
-        if not await tx.revocations.revoke(record.id, reason=reason.value, revoked_at=now, source=source):
-            raise AlreadyRevoked(f"certificate {record.serial} is already revoked")
-        detail = {"serial": record.serial, "reason": reason.value, "source": source}
-        await audit.record(tx, audit.current(), "certificate.revoke", "certificate", record.id, detail)
-        revoked = await find_record(tx, record.id)
-        metadata = await tx.certificates.get_metadata(record.id)
-    if revoked.ca_id is not None:  # the partition its distribution point names
-        await crls.generate_crl(rt, revoked.ca_id, partition=revoked.crl_partition)
-    return _info(revoked, metadata)
-
-
-async def export_pem(rt: Runtime, certificate_id: str, *, actor: str | None = None) -> PemBundle:
-    """Certificate, chain and (managed) key; a key handed out is logged with `actor` (who asked)."""
-    async with rt.storage.read() as tx:
-        record = await find_record(tx, certificate_id)
-    certificate, chain, key = materials(rt, record)
-    await _record_key_export(rt, record, key, actor, "PEM")
-    return pem_bundle(certificate, chain, key)
-
-
-async def export_pkcs12(
-    rt: Runtime, certificate_id: str, *, password: str, alias: str, actor: str | None = None
-) -> bytes:
-    async with rt.storage.read() as tx:
-        record = await find_record(tx, certificate_id)
-    certificate, chain, key = materials(rt, record)
-    await _record_key_export(rt, record, key, actor, "PKCS#12")
-    return await asyncio.to_thread(to_pkcs12, certificate, chain, key, password=password, alias=alias)
-
-
-async def _record_key_export(
-    rt: Runtime, record: CertificateRecord, key: PrivateKey | None, actor: str | None, form: str
-) -> None:
-    """A private key handed out is an audit row, committed before the key leaves (no row, no key)."""
-    if key is None:
-        return
-    async with rt.storage.transaction() as tx:
-        detail = {"serial": record.serial, "form": form}
-        await audit.record(tx, audit.current(), "certificate.export_key", "certificate", record.id, detail)
-    audit_log.info(
-        "private key of certificate %s (serial %s) exported as %s by %s",
-        record.id,
-        record.serial,
-        form,
-        actor or audit.current(),
-    )
+        return certificate_info(found[0], await tx.certificates.get_metadata(found[0].id))
 
 
 __all__ = ["CertificateFilter", "CertificateInfo"]  # CertificateFilter: the query value

@@ -14,8 +14,8 @@ from cryptography.x509.oid import ExtensionOID
 
 from acme_server.errors import Conflict
 from acme_server.services import issuance, leases
-from acme_server.services.config import cas, policies, profiles
-from acme_server.services.inventory import certificates
+from acme_server.services.config import ca_creation, cas, policies, profiles
+from acme_server.services.inventory import export
 from acme_server.services.runtime import Runtime
 from ca_core.export import load_certificates_pem
 from ca_core.request import Subject, SubjectAltNames
@@ -47,10 +47,10 @@ async def ensure_dev_setup(rt: Runtime) -> bool:
 
 
 async def _create_dev_setup(rt: Runtime) -> None:
-    root = await cas.create_root_ca(
+    root = await ca_creation.create_root_ca(
         rt, name=ROOT_NAME, subject=Subject(common_name="ACME Server Dev Root CA", organization="acme-server")
     )
-    intermediate = await cas.create_intermediate_ca(
+    intermediate = await ca_creation.create_intermediate_ca(
         rt,
         parent=root.id,
         name=INTERMEDIATE_NAME,
@@ -58,12 +58,12 @@ async def _create_dev_setup(rt: Runtime) -> None:
     )
     # A second root cross-signs the intermediate, so every dev certificate has an alternate chain
     # (--preferred-chain works out of the box; the same mechanism carries CA rotations).
-    await cas.create_root_ca(
+    await ca_creation.create_root_ca(
         rt,
         name=CROSS_ROOT_NAME,
         subject=Subject(common_name="ACME Server Dev Cross Root CA", organization="acme-server"),
     )
-    await cas.cross_sign_ca(rt, intermediate.id, issuer=CROSS_ROOT_NAME)
+    await ca_creation.cross_sign_ca(rt, intermediate.id, issuer=CROSS_ROOT_NAME)
     await policies.create_policy(
         rt, DEFAULT_POLICY, {"description": "Allows any name; restrict it before production use."}
     )
@@ -116,7 +116,7 @@ async def ensure_server_tls(rt: Runtime, tls_dir: Path, listen_host: str) -> TLS
         friendly_name="acme-server HTTPS",
         enrollment="cli",
     )
-    bundle = await certificates.export_pem(rt, issued.id)
+    bundle = await export.export_pem(rt, issued.id)
     if bundle.private_key is None:
         raise Conflict("the server certificate was issued without a key")
     tls_dir.mkdir(parents=True, exist_ok=True)

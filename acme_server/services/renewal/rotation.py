@@ -1,25 +1,23 @@
 """CA rotation as one tracked operation: NEW named or created (optionally cross-signed by OLD's root),
 OLD's profiles moved to NEW, each active certificate of OLD given its own renewal moment in
 [start, start + spread] (ACME clients see it through renewalInfo, the scheduler renews API
-certificates with auto-renewal at it), progress counted from the certificates, and OLD disabled at
-the end. Every state change of a rotation happens in this module (the place for an audit call)."""
+certificates with auto-renewal at it), and OLD disabled at the end; its progress is rotation_progress.py.
+Every state change of a rotation happens in this module (the place for an audit call)."""
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Final
 
-from acme_server.errors import Conflict, NotFound
-from acme_server.services.config import cas
+from acme_server.errors import Conflict
+from acme_server.services.config import ca_creation, cas, named
 from acme_server.services.platform import audit
+from acme_server.services.renewal import rotation_progress
 from acme_server.services.renewal.ari import RENEWAL_REQUESTED
+from acme_server.services.renewal.rotation_progress import RotationProgress
 from acme_server.services.runtime import Runtime
-from acme_server.services.status import crls
 from acme_server.statuses import ACTIVE_ROTATION_STATES, CAStatus, RotationState
-from acme_server.storage import CARecord, RotationRecord, Tx
-from ca_core.durations import parse_duration
+from acme_server.storage import CARecord, RotationRecord
 from ca_core.errors import InvalidSetting
 from ca_core.keys import KeyAlgorithm
 from ca_core.request import Subject
@@ -28,101 +26,6 @@ DEFAULT_SPREAD: Final = timedelta(days=7)  # a fleet renews over a week, not in 
 # After its moment a client that honours ARI renews within RETRY_AFTER (an hour) plus its own schedule
 # (certbot's cron runs twice a day): a day later it counts as not renewing.
 DEFAULT_GRACE: Final = timedelta(days=1)
-
-
-@dataclass(frozen=True)
-class Rotation:
-    id: str
-    old_ca_id: str
-    old_ca: str  # names, for people
-    new_ca_id: str
-    new_ca: str
-    state: RotationState
-    spread: timedelta
-    grace: timedelta
-    started_at: datetime
-    finished_at: datetime | None
-
-
-@dataclass(frozen=True)
-class RotationProgress:
-    """A rotation and its counts as of `as_of` (queries over the certificates, never stored)."""
-
-    rotation: Rotation
-    as_of: datetime
-    on_old: int  # active, unexpired, not renewed certificates OLD issued
-    renewed: int  # certificates of OLD renewed by a certificate NEW issued
-    not_renewing: int  # of on_old: renewal moment plus grace passed, no successor (clients ignoring ARI)
-    # OLD's CRL is published until the last certificate OLD signed expires (services/status/crls.py
-    # publishing_ends): that moment (None: it signed nothing), and whether it is still published.
-    crl_until: datetime | None = None
-    crl_published: bool = True
-
-    @property
-    def waiting(self) -> int:
-        """Certificates on OLD whose moment (plus grace) has not passed yet."""
-        return self.on_old - self.not_renewing
-
-
-def parse_period(text: str, *, field: str) -> timedelta:
-    """A spread or grace: '0' (none) or a duration like '7d', '12h'."""
-    return timedelta(0) if text.strip() == "0" else parse_duration(text, field=field)
-
-
-def renewal_moment(certificate_id: str, start: datetime, spread: timedelta) -> datetime:
-    """The certificate's own moment in [start, start + spread], the same for the same id every time
-    (SHA-256 of the id as a fraction), to the second: a fleet renews spread out, not at once."""
-    fraction = int.from_bytes(hashlib.sha256(certificate_id.encode()).digest()[:8], "big") / 2**64
-    return (start + spread * fraction).replace(microsecond=0)
-
-
-def _moment_text(moment: datetime) -> str:
-    # One fixed format (UTC, seconds) so that the stored moments compare as text in SQL.
-    return moment.replace(microsecond=0).isoformat(timespec="seconds")
-
-
-def _rotation(record: RotationRecord, names: dict[str, str]) -> Rotation:
-    return Rotation(
-        id=record.id,
-        old_ca_id=record.old_ca_id,
-        old_ca=names.get(record.old_ca_id, record.old_ca_id),
-        new_ca_id=record.new_ca_id,
-        new_ca=names.get(record.new_ca_id, record.new_ca_id),
-        state=record.state,
-        spread=timedelta(seconds=record.spread_seconds),
-        grace=timedelta(seconds=record.grace_seconds),
-        started_at=record.started_at,
-        finished_at=record.finished_at,
-    )
-
-
-async def _progress(rt: Runtime, tx: Tx, record: RotationRecord) -> RotationProgress:
-    now = rt.clock.now()
-    overdue = _moment_text(now - timedelta(seconds=record.grace_seconds))
-    counts = await tx.rotations.counts(
-        record.old_ca_id, record.new_ca_id, key=RENEWAL_REQUESTED, now=now, overdue=overdue
-    )
-    records = await tx.cas.list()
-    names = {r.id: r.name for r in records}
-    old = next((r for r in records if r.id == record.old_ca_id), None)
-    crl_until = await crls.publishing_ends(tx, old, records) if old is not None else None
-    return RotationProgress(
-        _rotation(record, names),
-        now,
-        counts.on_old,
-        counts.renewed,
-        counts.not_renewing,
-        crl_until=crl_until,
-        crl_published=old is None or not crls.is_retired(old, crl_until, now),
-    )
-
-
-async def _progress_of(rt: Runtime, rotation_id: str) -> RotationProgress:
-    async with rt.storage.read() as tx:
-        record = await tx.rotations.get(rotation_id)
-        if record is None:
-            raise NotFound("rotation", rotation_id)
-        return await _progress(rt, tx, record)
 
 
 def _root_of(records: dict[str, CARecord], record: CARecord) -> CARecord:
@@ -138,11 +41,11 @@ async def _new_ca(rt: Runtime, old: CARecord, name: str, create: bool) -> CAReco
         algorithm = KeyAlgorithm(old.key_algorithm)
         subject = Subject(common_name=name)
         if old.parent_id is not None:
-            info = await cas.create_intermediate_ca(
+            info = await ca_creation.create_intermediate_ca(
                 rt, parent=old.parent_id, name=name, subject=subject, key_algorithm=algorithm
             )
         else:
-            info = await cas.create_root_ca(rt, name=name, subject=subject, key_algorithm=algorithm)
+            info = await ca_creation.create_root_ca(rt, name=name, subject=subject, key_algorithm=algorithm)
         name = info.id
     async with rt.storage.read() as tx:
         new = await cas.find_record(tx, name)
@@ -173,7 +76,7 @@ async def start_rotation(
     if under_way is not None and under_way.state.active:
         async with rt.storage.read() as tx:
             target = await tx.cas.get(under_way.new_ca_id)
-            asked = await tx.cas.get(to) or await tx.cas.get_by_name(to)
+            asked = await named.lookup(tx.cas, to)
         if create or asked is None or asked.id != under_way.new_ca_id:
             onto = target.name if target is not None else under_way.new_ca_id
             raise Conflict(
@@ -208,7 +111,7 @@ async def start_rotation(
     if issuer is not None:
         # OLD's root signs NEW's key too: clients that trust only the old root still validate what
         # NEW issues (the alternate chain, RFC 8555 §7.4.2).
-        await cas.cross_sign_ca(rt, new.id, issuer=issuer)
+        await ca_creation.cross_sign_ca(rt, new.id, issuer=issuer)
     return await _advance(rt, record)
 
 
@@ -233,7 +136,7 @@ async def _advance(rt: Runtime, record: RotationRecord) -> RotationProgress:
         await _move_profiles(rt, record)
     if record.state in (RotationState.STARTED, RotationState.PROFILES_MOVED):
         await _mark_certificates(rt, record)
-    return await _progress_of(rt, record.id)
+    return await rotation_progress.progress_of(rt, record.id)
 
 
 async def _move_profiles(rt: Runtime, record: RotationRecord) -> None:
@@ -257,7 +160,10 @@ async def _mark_certificates(rt: Runtime, record: RotationRecord) -> None:
     spread = timedelta(seconds=record.spread_seconds)
     async with rt.storage.transaction() as tx:
         ids = await tx.rotations.unmarked_certificates(record.old_ca_id, RENEWAL_REQUESTED, now=now)
-        moments = {cid: _moment_text(renewal_moment(cid, now, spread)) for cid in ids}
+        moments = {
+            cid: rotation_progress.moment_text(rotation_progress.renewal_moment(cid, now, spread))
+            for cid in ids
+        }
         await tx.rotations.put_metadata_values(RENEWAL_REQUESTED, moments)
         if not await tx.rotations.transition(
             record.id, [RotationState.STARTED, RotationState.PROFILES_MOVED], RotationState.RENEWING
@@ -265,26 +171,8 @@ async def _mark_certificates(rt: Runtime, record: RotationRecord) -> None:
             raise Conflict("the rotation changed meanwhile; show its status")
 
 
-async def rotation_status(rt: Runtime, old_ref: str) -> RotationProgress:
-    """The CA's rotation under way, else its latest one, with its counts now."""
-    async with rt.storage.read() as tx:
-        old = await cas.find_record(tx, old_ref)
-        record = await tx.rotations.latest_for(old.id)
-        if record is None:
-            raise NotFound("rotation of CA", old.name)
-        return await _progress(rt, tx, record)
-
-
-async def find_rotation(rt: Runtime, old_ref: str) -> RotationProgress | None:
-    """rotation_status, or None when the CA was never rotated (the UI's panel)."""
-    try:
-        return await rotation_status(rt, old_ref)
-    except NotFound:
-        return None
-
-
 async def _under_way(rt: Runtime, old_ref: str) -> RotationProgress:
-    progress = await rotation_status(rt, old_ref)
+    progress = await rotation_progress.rotation_status(rt, old_ref)
     if not progress.rotation.state.active:
         raise Conflict(f"CA {progress.rotation.old_ca!r} has no rotation under way")
     return progress
@@ -319,7 +207,7 @@ async def finish_rotation(rt: Runtime, old_ref: str, *, force: bool = False) -> 
             rotation.old_ca_id,
             {"forced": bool(progress.on_old)},
         )
-    return await _progress_of(rt, rotation.id)
+    return await rotation_progress.progress_of(rt, rotation.id)
 
 
 async def cancel_rotation(rt: Runtime, old_ref: str) -> RotationProgress:
@@ -335,14 +223,4 @@ async def cancel_rotation(rt: Runtime, old_ref: str) -> RotationProgress:
         ):
             raise Conflict("the rotation changed meanwhile; show its status")
         await audit.record(tx, audit.current(), "ca.rotation.cancel", "ca", rotation.old_ca_id)
-    return await _progress_of(rt, rotation.id)
-
-
-async def renewal_due(rt: Runtime, *, limit: int = 100) -> list[str]:
-    """Certificates the scheduler renews itself (API enrollment, auto-renewal on) whose CA is under
-    rotation and whose renewal moment has come (services/renewal/scheduler.py run_due)."""
-    now = rt.clock.now()
-    async with rt.storage.read() as tx:
-        found = await tx.rotations.renewal_requested(RENEWAL_REQUESTED, now=now, limit=limit)
-    cutoff = _moment_text(now)
-    return [certificate_id for certificate_id, moment in found if moment <= cutoff]
+    return await rotation_progress.progress_of(rt, rotation.id)

@@ -22,7 +22,7 @@ from acme_server.services.config import catalog
 from acme_server.services.inventory import certificates
 from acme_server.services.inventory.certificates import CertificateInfo
 from acme_server.services.platform import audit
-from acme_server.services.renewal import rotation
+from acme_server.services.renewal import rotation_progress
 from acme_server.services.renewal.now import renew_certificate
 from acme_server.services.runtime import Runtime
 from acme_server.storage import CertificateRecord, RenewalAttemptRecord, Tx
@@ -169,7 +169,7 @@ async def run_due(
     attempts: list[RenewalAttempt] = []
     # A CA under rotation: its certificates are due at their own renewal moment
     # (services/renewal/rotation.py).
-    for certificate_id in await rotation.renewal_due(rt, limit=limit):
+    for certificate_id in await rotation_progress.renewal_due(rt, limit=limit):
         attempt = await _renew_claimed(rt, certificate_id, holder)
         if attempt is not None:
             attempts.append(attempt)
