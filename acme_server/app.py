@@ -31,11 +31,16 @@ from acme_server.api.metrics import get_metrics
 from acme_server.api.routes import api_mount
 from acme_server.config import Settings, from_environment
 from acme_server.observability import logs, metrics
-from acme_server.services import audit, cas, challenges, crls, orders, renewals, syncs
-from acme_server.services import metrics as scrape
-from acme_server.services.nonces import Nonces
+from acme_server.services.acme import challenges, finalize
+from acme_server.services.acme.nonces import Nonces
+from acme_server.services.config import cas
+from acme_server.services.delivery import pushes
+from acme_server.services.platform import audit
+from acme_server.services.platform import metrics as scrape
 from acme_server.services.ports import Validator
+from acme_server.services.renewal import scheduler
 from acme_server.services.runtime import Runtime, listen_hosts, open_runtime
+from acme_server.services.status import crl_updater
 from acme_server.status import health, trust
 from acme_server.status.routes import ROUTES as STATUS_ROUTES
 from acme_server.ui.routes import ROUTES as UI_ROUTES
@@ -177,19 +182,19 @@ def create_app(
         )
         # A finalize cut short by a crash is failed once its lease ran out: a pass at start-up, then
         # periodically, in every worker and replica (one conditional UPDATE each).
-        tasks = [worker, asyncio.create_task(orders.run_recovery(rt, stop))]
+        tasks = [worker, asyncio.create_task(finalize.run_recovery(rt, stop))]
         # Sync pushes queued by issuances (here or in another process) leave the request path.
-        tasks.append(asyncio.create_task(syncs.run_push_worker(rt, stop)))
+        tasks.append(asyncio.create_task(pushes.run_push_worker(rt, stop)))
         if settings.renewal_interval > 0:
             tasks.append(
-                asyncio.create_task(renewals.run_scheduler(rt, stop, interval=settings.renewal_interval))
+                asyncio.create_task(scheduler.run_scheduler(rt, stop, interval=settings.renewal_interval))
             )
         retention = settings.audit_retention_period
-        if retention is not None:  # about once a day across workers and replicas (services/audit.py)
+        if retention is not None:  # about once a day across workers and replicas (services/platform/audit.py)
             tasks.append(asyncio.create_task(audit.run_pruner(rt, stop, retention)))
         if metrics_dir is not None:
             tasks.append(asyncio.create_task(_flush_metrics(rt, stop)))
-        crl_updater = asyncio.create_task(crls.run_updater(rt, stop))
+        crl_task = asyncio.create_task(crl_updater.run_updater(rt, stop))
         try:
             yield
         finally:
@@ -200,7 +205,7 @@ def create_app(
                 with suppress(asyncio.CancelledError, TimeoutError):  # wait_for cancelled a slow one
                     await asyncio.wait_for(task, 5)
             with suppress(asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(crl_updater, 30)  # a large CRL may be mid-signature
+                await asyncio.wait_for(crl_task, 30)  # a large CRL may be mid-signature
             if network is not None:
                 await network.aclose()
             if runtime is None:

@@ -31,7 +31,7 @@ class OrderStatus(StrEnum):
 
 class AuthorizationStatus(StrEnum):
     """RFC 8555 §7.1.6. 'expired' is stored by nobody today: an authorization past its expiry is shown
-    expired (services/authorizations.py `effective_status`)."""
+    expired (services/acme/authorizations.py `effective_status`)."""
 
     PENDING = "pending"
     VALID = "valid"
@@ -72,7 +72,7 @@ class RequestStatus(StrEnum):
 
 
 class RotationState(StrEnum):
-    """A CA rotation (services/rotation.py makes every change)."""
+    """A CA rotation (services/renewal/rotation.py makes every change)."""
 
     STARTED = "started"  # the row exists; NEW cross-signed if asked
     PROFILES_MOVED = "profiles_moved"  # every profile that issued from OLD issues from NEW

@@ -50,8 +50,10 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from acme_server.app import create_app
 from acme_server.config import Settings
-from acme_server.services import bootstrap, cas, crls
+from acme_server.services.config import cas
+from acme_server.services.platform import bootstrap
 from acme_server.services.runtime import open_runtime
+from acme_server.services.status import crl_signing, crls
 from acme_server.sidecar import create_status_app
 from acme_server.storage.tables import certificates, revocations
 from ca_core.authority import CASettings, CertificateAuthority, create_intermediate, create_root
@@ -354,7 +356,7 @@ async def with_partitions(size: int, partitions: int) -> dict[str, Any]:
             return {
                 "entries": size,
                 "partitions": partitions,
-                "signers": crls.CRL_SIGNERS,
+                "signers": crl_signing.CRL_SIGNERS,
                 "seed_s": seeded - seeding,
                 "generate_all_s": generated - started,
                 "per_partition_s": (generated - started) / partitions,
@@ -394,8 +396,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--signers",
         type=int,
-        default=crls.CRL_SIGNERS,
-        help=f"child processes signing partitions at once (default {crls.CRL_SIGNERS})",
+        default=crl_signing.CRL_SIGNERS,
+        help=f"child processes signing partitions at once (default {crl_signing.CRL_SIGNERS})",
     )
     parser.add_argument(
         "--only-partitioned", action="store_true", help="skip the single-CRL pass (with --partitions)"
@@ -406,7 +408,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    crls.CRL_SIGNERS = args.signers  # read when the signer pool is spawned
+    crl_signing.CRL_SIGNERS = args.signers  # read when the signer pool is spawned
     sizes = list(QUICK_SIZES) if args.quick else [int(s) for s in args.sizes.split(",") if s.strip()]
     results: dict[str, list[dict[str, Any]]] = {"pure": [], "storage": [], "partitioned": []}
     print(

@@ -44,7 +44,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from acme_server.services.challenges import STALE_CLAIM
+from acme_server.services.acme.challenges import STALE_CLAIM
 from acme_server.storage.engine import normalize_url
 from bench.acme_throughput import DEFAULT_DATABASE, responder
 from bench.client import Account, Http, OrderFailed, Reply, describe
@@ -60,7 +60,7 @@ REQUEST_TIMEOUT = 20.0  # one HTTP request; a killed server refuses connections 
 RETRY_DELAY = 0.25  # after a failed request (the server is down or restarting)
 POLL_DELAY = 0.2
 # An order gives up after this long: a validation claimed by a killed replica while another kept
-# running is taken over after STALE_CLAIM (services/challenges.py), so an order may wait that long.
+# running is taken over after STALE_CLAIM (services/acme/challenges.py), so an order may wait that long.
 ORDER_DEADLINE = STALE_CLAIM.total_seconds() + 90
 SETTLE_TIMEOUT = STALE_CLAIM.total_seconds() + 60  # for the last processing challenge or order
 CRL_TIMEOUT = 15.0  # for the restarted server to publish a CRL with every revocation

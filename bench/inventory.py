@@ -35,11 +35,13 @@ import httpx
 
 from acme_server.app import create_app
 from acme_server.config import Settings, load_settings
-from acme_server.services import bootstrap, issuance, tokens, ui_sessions
-from acme_server.services.certificates import CertificateInfo
+from acme_server.services import issuance
+from acme_server.services.access import tokens, ui_sessions
+from acme_server.services.access.tokens import Role
+from acme_server.services.inventory.certificates import CertificateInfo
 from acme_server.services.issuance import ManagedRequest
+from acme_server.services.platform import bootstrap
 from acme_server.services.runtime import open_runtime
-from acme_server.services.tokens import Role
 from acme_server.storage.tables import certificate_metadata
 from acme_server.storage.tables import certificates as certificates_table
 from acme_server.ui.session import COOKIE, Session, SessionCodec
@@ -203,7 +205,7 @@ async def run_engine(engine: str, settings: Settings, count: int, rounds: int) -
     results: dict[str, Any] = {"engine": engine, "certificates": count, "seed_s": seed_s, "pages": {}}
     async with app.router.lifespan_context(app):
         rt = app.state.runtime
-        # a server-side session, as signing in makes one (services/ui_sessions.py)
+        # a server-side session, as signing in makes one (services/access/ui_sessions.py)
         secret = await ui_sessions.start_session(rt, await tokens.authenticate(rt, token))
         cookie = SessionCodec(rt.kek).encode(Session.new(rt.clock.now(), secret=secret))
         async with httpx.AsyncClient(

@@ -54,7 +54,7 @@ BAD_IMPORTS = [
         id="storage-imports-services",
     ),
     pytest.param(
-        "acme_server/services/orders.py",
+        "acme_server/services/acme/orders.py",
         "from acme_server.api import views",
         "layers: cli > apps > edges > services > storage > ca_core",
         id="services-import-an-edge",

@@ -16,8 +16,8 @@ from acme_server.acme.jws import (
     verify_post,
 )
 from acme_server.errors import Malformed, Unauthorized
-from acme_server.services import accounts, orders
-from acme_server.services.accounts import NewAccount, check_contacts
+from acme_server.services.acme import accounts, orders
+from acme_server.services.acme.accounts import NewAccount, check_contacts
 from acme_server.statuses import AccountStatus
 from ca_core.errors import BadPublicKey
 from ca_core.jose import parse_jwk

@@ -9,7 +9,7 @@ from starlette.responses import Response
 from acme_server.acme import links, render
 from acme_server.acme.jws import verify_post
 from acme_server.errors import Malformed
-from acme_server.services import authorizations, challenges
+from acme_server.services.acme import authorizations, challenges
 from acme_server.statuses import AuthorizationStatus, ChallengeStatus
 
 

@@ -9,7 +9,7 @@ from starlette.responses import Response
 from acme_server.acme import links
 from acme_server.acme.jws import verify_post
 from acme_server.errors import Malformed, NotFound
-from acme_server.services import revocation
+from acme_server.services.acme import revocation
 from ca_core.errors import CAError
 from ca_core.jose import b64decode
 

@@ -9,7 +9,8 @@ from starlette.responses import Response
 
 from acme_server.acme import links
 from acme_server.acme.render import json_response
-from acme_server.services import accounts, profiles
+from acme_server.services.acme import accounts
+from acme_server.services.config import profiles
 
 
 async def directory(request: Request) -> Response:

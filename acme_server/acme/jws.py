@@ -21,8 +21,8 @@ from acme_server.errors import (
     Unauthorized,
     UnsupportedMediaType,
 )
-from acme_server.services import accounts
-from acme_server.services.accounts import Account
+from acme_server.services.acme import accounts
+from acme_server.services.acme.accounts import Account
 from ca_core.errors import BadPublicKey, CAError
 from ca_core.jose import (
     ALGORITHMS,

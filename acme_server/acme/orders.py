@@ -12,9 +12,10 @@ from starlette.responses import Response
 from acme_server.acme import links, render
 from acme_server.acme.jws import verify_post
 from acme_server.errors import Malformed
-from acme_server.services import orders
-from acme_server.services.authorizations import parse_identifiers
-from acme_server.services.orders import NewOrder
+from acme_server.services.acme import finalize as finalize_service
+from acme_server.services.acme import orders
+from acme_server.services.acme.authorizations import parse_identifiers
+from acme_server.services.acme.orders import NewOrder
 from acme_server.statuses import OrderStatus
 from ca_core.errors import CAError
 from ca_core.jose import b64decode
@@ -97,7 +98,7 @@ def _csr_der(payload: dict[str, object]) -> bytes:
 async def finalize(request: Request) -> Response:
     post = await verify_post(request)
     der = _csr_der(post.json())
-    view = await orders.finalize(
+    view = await finalize_service.finalize(
         links.runtime(request), post.require_account(), request.path_params["order_id"], der
     )
     return _order_response(request, view)

@@ -11,11 +11,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from acme_server.acme import links
-from acme_server.services import authorizations as authz_service
-from acme_server.services.accounts import Account
-from acme_server.services.authorizations import AuthorizationRecord as AuthorizationView
-from acme_server.services.challenges import ChallengeRecord as ChallengeView
-from acme_server.services.orders import OrderView
+from acme_server.services.acme import authorizations as authz_service
+from acme_server.services.acme.accounts import Account
+from acme_server.services.acme.authorizations import AuthorizationRecord as AuthorizationView
+from acme_server.services.acme.challenges import ChallengeRecord as ChallengeView
+from acme_server.services.acme.orders import OrderView
 
 RETRY_AFTER_SECONDS = "1"
 

@@ -7,13 +7,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from acme_server.acme.render import json_response, timestamp
-from acme_server.services import renewal_info
+from acme_server.services.renewal import ari
 from acme_server.services.runtime import Runtime
 
 
 async def get_renewal_info(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
-    info = await renewal_info.renewal_info(rt, request.path_params["cert_id"])
+    info = await ari.renewal_info(rt, request.path_params["cert_id"])
     body = {"suggestedWindow": {"start": timestamp(info.window.start), "end": timestamp(info.window.end)}}
     response = json_response(body)
     response.headers["Retry-After"] = str(info.retry_after)  # §4.3

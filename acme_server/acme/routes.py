@@ -10,7 +10,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from acme_server.acme import accounts, authorizations, certificates, directory, orders, renewal_info
 from acme_server.acme.problems import handle_unexpected
-from acme_server.services.nonces import Nonces
+from acme_server.services.acme.nonces import Nonces
 from acme_server.services.runtime import Runtime
 
 POST = ["POST"]

@@ -7,7 +7,8 @@ from typing import Any
 
 from acme_server.api import inputs, views
 from acme_server.api.http import Call
-from acme_server.services import eab, tokens
+from acme_server.services.access import tokens
+from acme_server.services.acme import eab
 
 
 async def create_eab_key(call: Call) -> dict[str, Any]:

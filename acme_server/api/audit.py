@@ -6,7 +6,7 @@ from typing import Any
 
 from acme_server.api import views
 from acme_server.api.http import Call
-from acme_server.services import audit
+from acme_server.services.platform import audit
 
 
 async def list_events(call: Call) -> dict[str, Any]:

@@ -8,8 +8,10 @@ from typing import Any
 
 from acme_server.api import inputs, views
 from acme_server.api.http import Call
-from acme_server.services import cas, crls, rotation
-from acme_server.services.cas import INTERMEDIATE_VALIDITY, ROOT_VALIDITY
+from acme_server.services.config import ca_creation, cas
+from acme_server.services.config.ca_creation import INTERMEDIATE_VALIDITY, ROOT_VALIDITY
+from acme_server.services.renewal import rotation, rotation_progress
+from acme_server.services.status import crls
 from ca_core.errors import InvalidSetting
 
 
@@ -26,21 +28,21 @@ async def create_ca(call: Call) -> dict[str, Any]:
     }
     ttl = inputs.duration(body, "ttl")
     if body["type"] == "root":
-        info = await cas.create_root_ca(call.rt, validity=ttl or ROOT_VALIDITY, **common)
+        info = await ca_creation.create_root_ca(call.rt, validity=ttl or ROOT_VALIDITY, **common)
     elif body["type"] == "intermediate":
         if not body.get("parent"):
             raise InvalidSetting("parent", "an intermediate CA needs the parent CA (id or name)")
-        info = await cas.create_intermediate_ca(
+        info = await ca_creation.create_intermediate_ca(
             call.rt, parent=body["parent"], validity=ttl or INTERMEDIATE_VALIDITY, **common
         )
     else:
-        info = await cas.create_external_ca(call.rt, **common)
+        info = await ca_creation.create_external_ca(call.rt, **common)
     return views.ca(info)
 
 
 async def import_certificate(call: Call) -> dict[str, Any]:
     body = call.body
-    info = await cas.import_external_certificate(
+    info = await ca_creation.import_external_certificate(
         call.rt,
         call.path["ca"],
         body["certificate"].encode(),
@@ -90,14 +92,14 @@ async def start_rotation(call: Call) -> dict[str, Any]:
         to=body["to"],
         create=body.get("create", False),
         cross_sign=body.get("crossSign", False),
-        spread=rotation.parse_period(body.get("spread", "7d"), field="spread"),
-        grace=rotation.parse_period(body.get("grace", "1d"), field="grace"),
+        spread=rotation_progress.parse_period(body.get("spread", "7d"), field="spread"),
+        grace=rotation_progress.parse_period(body.get("grace", "1d"), field="grace"),
     )
     return views.rotation(progress)
 
 
 async def get_rotation(call: Call) -> dict[str, Any]:
-    return views.rotation(await rotation.rotation_status(call.rt, call.path["ca"]))
+    return views.rotation(await rotation_progress.rotation_status(call.rt, call.path["ca"]))
 
 
 async def finish_rotation(call: Call) -> dict[str, Any]:

@@ -9,8 +9,11 @@ from starlette.responses import Response
 
 from acme_server.api import inputs, views
 from acme_server.api.http import Call, json_response
-from acme_server.services import certificates, profiles, renew, renewals, requests
-from acme_server.services.certificates import CertificateFilter
+from acme_server.services.config import profiles
+from acme_server.services.inventory import certificates, edits, export, requests
+from acme_server.services.inventory.certificates import CertificateFilter
+from acme_server.services.renewal import now as renew
+from acme_server.services.renewal import scheduler
 from acme_server.statuses import CertificateStatus, RequestStatus
 from ca_core.metadata import parse_pairs
 from ca_core.revocation import RevocationReason
@@ -81,23 +84,23 @@ async def get_certificate(call: Call) -> dict[str, Any]:
 
 
 async def replace_metadata(call: Call) -> dict[str, Any]:
-    info = await certificates.set_metadata(call.rt, call.path["certificate"], call.body["metadata"])
+    info = await edits.set_metadata(call.rt, call.path["certificate"], call.body["metadata"])
     return views.certificate(info)
 
 
 async def patch_metadata(call: Call) -> dict[str, Any]:
-    info = await certificates.update_metadata(call.rt, call.path["certificate"], call.body["metadata"])
+    info = await edits.update_metadata(call.rt, call.path["certificate"], call.body["metadata"])
     return views.certificate(info)
 
 
 async def delete_certificate(call: Call) -> None:
-    await certificates.delete_certificate(call.rt, call.path["certificate"])
+    await edits.delete_certificate(call.rt, call.path["certificate"])
 
 
 async def export_certificate(call: Call) -> Any:
     q = call.query
     if q.get("format", "pem") == "pkcs12":
-        data = await certificates.export_pkcs12(
+        data = await export.export_pkcs12(
             call.rt,
             call.path["certificate"],
             password=inputs.required(q, "password"),
@@ -110,13 +113,13 @@ async def export_certificate(call: Call) -> Any:
             headers={"Content-Disposition": 'attachment; filename="certificate.p12"'},
         )
     info = await certificates.get_certificate(call.rt, call.path["certificate"])
-    bundle = await certificates.export_pem(call.rt, info.id, actor=call.actor)
+    bundle = await export.export_pem(call.rt, info.id, actor=call.actor)
     return views.pem_export(info.serial, bundle)
 
 
 async def revoke_certificate(call: Call) -> dict[str, Any]:
     reason = RevocationReason(call.body.get("revocationReason", RevocationReason.UNSPECIFIED.value))
-    info = await certificates.revoke_certificate(call.rt, call.path["certificate"], reason, source="api")
+    info = await edits.revoke_certificate(call.rt, call.path["certificate"], reason, source="api")
     return {
         "message": "Successfully revoked certificate",
         "serialNumber": info.serial,
@@ -136,15 +139,15 @@ async def renew_certificate(call: Call) -> dict[str, Any] | Response:
 async def latest_bundle(call: Call) -> dict[str, Any]:
     """The seed's Get Latest Active Certificate Bundle: after renewals, the newest one."""
     info = await certificates.latest_active(call.rt, call.path["profile"])
-    bundle = await certificates.export_pem(call.rt, info.id, actor=call.actor)
+    bundle = await export.export_pem(call.rt, info.id, actor=call.actor)
     return {**views.pem_export(info.serial, bundle), "certificateId": info.id}
 
 
 async def get_auto_renewal(call: Call) -> dict[str, Any]:
-    return views.renewal_status(await renewals.get_renewal_status(call.rt, call.path["certificate"]))
+    return views.renewal_status(await scheduler.get_renewal_status(call.rt, call.path["certificate"]))
 
 
 async def set_auto_renewal(call: Call) -> dict[str, Any]:
     """Server-driven renewal on or off; on only for API-enrolled certificates with a server-held key."""
-    info = await renewals.set_auto_renew(call.rt, call.path["certificate"], call.body["enabled"])
-    return views.renewal_status(await renewals.get_renewal_status(call.rt, info.id))
+    info = await scheduler.set_auto_renew(call.rt, call.path["certificate"], call.body["enabled"])
+    return views.renewal_status(await scheduler.get_renewal_status(call.rt, info.id))

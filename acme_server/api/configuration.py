@@ -11,7 +11,7 @@ from typing import Any, Generic, TypeVar
 
 from acme_server.api import views
 from acme_server.api.http import Call
-from acme_server.services import policies, profiles
+from acme_server.services.config import policies, profiles
 from acme_server.services.runtime import Runtime
 
 Info = TypeVar("Info", policies.PolicyInfo, profiles.ProfileInfo)

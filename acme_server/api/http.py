@@ -17,9 +17,10 @@ from acme_server.api import problems
 from acme_server.api.schema import Checker, Schema
 from acme_server.api.schemas import SCHEMAS
 from acme_server.errors import MethodNotAllowed, NotFound, Unauthorized
-from acme_server.services import audit, rate_limits, tokens
+from acme_server.services.access import tokens
+from acme_server.services.access.tokens import Role, TokenInfo
+from acme_server.services.platform import audit, rate_limits
 from acme_server.services.runtime import Runtime
-from acme_server.services.tokens import Role, TokenInfo
 from ca_core.errors import CAError, InvalidSetting
 
 checker = Checker(SCHEMAS)

@@ -10,9 +10,9 @@ from starlette.responses import Response
 from acme_server.api import problems
 from acme_server.api.http import authorize
 from acme_server.observability import metrics
-from acme_server.services import metrics as scrape
+from acme_server.services.access.tokens import Role
+from acme_server.services.platform import metrics as scrape
 from acme_server.services.runtime import Runtime
-from acme_server.services.tokens import Role
 from ca_core.errors import CAError
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from acme_server.api.http import Endpoint
 from acme_server.api.problems import PROBLEM_JSON
 from acme_server.api.schemas import SCHEMAS, ref
-from acme_server.services.tokens import Role
+from acme_server.services.access.tokens import Role
 
 API_PREFIX = "/api/v1"
 _PARAMETER = re.compile(r"{([^}:]+)(?::[^}]+)?}")

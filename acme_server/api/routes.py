@@ -14,7 +14,7 @@ from acme_server.api import admin, audit, cas, certificates, openapi, syncs
 from acme_server.api.configuration import POLICIES, PROFILES
 from acme_server.api.http import Call, Dispatcher, Endpoint, Query, json_response, not_found
 from acme_server.api.schemas import enum, string
-from acme_server.services.tokens import Role
+from acme_server.services.access.tokens import Role
 from acme_server.statuses import CertificateStatus, RequestStatus
 
 ADMIN, OPERATOR, VIEWER = Role.ADMIN, Role.OPERATOR, Role.VIEWER

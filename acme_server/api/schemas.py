@@ -6,8 +6,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from acme_server.services.syncs import destination_types
-from acme_server.services.tokens import Role
+from acme_server.services.access.tokens import Role
+from acme_server.services.delivery.syncs import destination_types
 from acme_server.statuses import (
     AccountStatus,
     CAStatus,

@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from acme_server.api.http import Call
-from acme_server.services import syncs
-from acme_server.services.tokens import Role
+from acme_server.services.access.tokens import Role
+from acme_server.services.delivery import pushes, syncs
 
 
 async def create_sync(call: Call) -> dict[str, Any]:
@@ -40,7 +40,7 @@ async def get_sync(call: Call) -> dict[str, Any]:
 
 async def run_sync(call: Call) -> dict[str, Any]:
     """Push now; the outcome is the sync's lastStatus and lastError (a failed push is still a 200)."""
-    return (await syncs.run_sync(call.rt, call.path["sync"])).to_document()
+    return (await pushes.run_sync(call.rt, call.path["sync"])).to_document()
 
 
 async def delete_sync(call: Call) -> None:

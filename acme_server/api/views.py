@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from acme_server.services.cas import CAInfo
-from acme_server.services.certificates import CertificateInfo
-from acme_server.services.crls import CRLInfo
-from acme_server.services.eab import EABKey
-from acme_server.services.policies import PolicyInfo
-from acme_server.services.profiles import ProfileInfo
-from acme_server.services.renewals import RenewalStatus
-from acme_server.services.requests import RequestInfo
-from acme_server.services.rotation import RotationProgress
-from acme_server.services.tokens import TokenInfo
+from acme_server.services.access.tokens import TokenInfo
+from acme_server.services.acme.eab import EABKey
+from acme_server.services.config.cas import CAInfo
+from acme_server.services.config.policies import PolicyInfo
+from acme_server.services.config.profiles import ProfileInfo
+from acme_server.services.inventory.certificates import CertificateInfo
+from acme_server.services.inventory.requests import RequestInfo
+from acme_server.services.renewal.rotation_progress import RotationProgress
+from acme_server.services.renewal.scheduler import RenewalStatus
+from acme_server.services.status.crls import CRLInfo
 from ca_core.export import PemBundle
 
 

@@ -28,7 +28,7 @@ from acme_server.cli import (
 )
 from acme_server.cli.common import Command, settings_options
 from acme_server.config import load_settings
-from acme_server.services.audit import acting, shell_actor
+from acme_server.services.platform.audit import acting, shell_actor
 from acme_server.services.runtime import open_runtime
 from ca_core.errors import CAError
 

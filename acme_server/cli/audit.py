@@ -7,8 +7,8 @@ import argparse
 from typing import Any
 
 from acme_server.cli.common import emit, emit_table, leaf
-from acme_server.services import audit
-from acme_server.services.audit import AuditEvent
+from acme_server.services.platform import audit
+from acme_server.services.platform.audit import AuditEvent
 from acme_server.services.runtime import Runtime
 from ca_core.durations import parse_duration
 

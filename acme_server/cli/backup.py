@@ -11,8 +11,8 @@ from typing import Any
 
 from acme_server.cli.common import add_json_flag, emit, progress, settings_options
 from acme_server.config import load_settings
-from acme_server.services.audit import shell_actor
-from acme_server.services.backup import BackupSummary, backup_database, restore_database
+from acme_server.services.platform.audit import shell_actor
+from acme_server.services.platform.backup import BackupSummary, backup_database, restore_database
 
 
 def register(commands: Any) -> None:

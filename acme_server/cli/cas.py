@@ -6,10 +6,12 @@ import argparse
 from typing import Any
 
 from acme_server.cli.common import emit, emit_table, leaf, progress, read_input, write_output
-from acme_server.services import cas, crls, renewal_info, rotation
-from acme_server.services.cas import CAInfo
-from acme_server.services.rotation import RotationProgress
+from acme_server.services.config import ca_creation, cas
+from acme_server.services.config.cas import CAInfo
+from acme_server.services.renewal import ari, rotation, rotation_progress
+from acme_server.services.renewal.rotation_progress import RotationProgress
 from acme_server.services.runtime import Runtime
+from acme_server.services.status import crls
 from ca_core.authority import CASettings
 from ca_core.durations import parse_duration
 from ca_core.errors import InvalidSetting
@@ -106,7 +108,7 @@ def _view(ca: CAInfo) -> dict[str, Any]:
 
 
 async def create_root(rt: Runtime, args: argparse.Namespace) -> int:
-    ca = await cas.create_root_ca(
+    ca = await ca_creation.create_root_ca(
         rt,
         name=args.name,
         subject=_subject(args),
@@ -120,7 +122,7 @@ async def create_root(rt: Runtime, args: argparse.Namespace) -> int:
 
 
 async def create_intermediate(rt: Runtime, args: argparse.Namespace) -> int:
-    ca = await cas.create_intermediate_ca(
+    ca = await ca_creation.create_intermediate_ca(
         rt,
         parent=args.parent,
         name=args.name,
@@ -135,7 +137,7 @@ async def create_intermediate(rt: Runtime, args: argparse.Namespace) -> int:
 
 
 async def create_csr(rt: Runtime, args: argparse.Namespace) -> int:
-    ca = await cas.create_external_ca(
+    ca = await ca_creation.create_external_ca(
         rt,
         name=args.name,
         subject=_subject(args),
@@ -154,7 +156,7 @@ async def create_csr(rt: Runtime, args: argparse.Namespace) -> int:
 
 async def import_signed(rt: Runtime, args: argparse.Namespace) -> int:
     chain = read_input(args.chain, what="chain") if args.chain else b""
-    ca = await cas.import_external_certificate(
+    ca = await ca_creation.import_external_certificate(
         rt, args.ca, read_input(args.certificate, what="certificate"), chain
     )
     emit(args, _view(ca))
@@ -162,7 +164,7 @@ async def import_signed(rt: Runtime, args: argparse.Namespace) -> int:
 
 
 async def cross_sign(rt: Runtime, args: argparse.Namespace) -> int:
-    ca = await cas.cross_sign_ca(
+    ca = await ca_creation.cross_sign_ca(
         rt, args.ca, issuer=args.issuer, validity=parse_duration(args.ttl, field="ttl")
     )
     emit(args, {**_view(ca), "alternateChains": len(await cas.alternate_chains(rt, ca.id))})
@@ -248,7 +250,7 @@ async def rotate(rt: Runtime, args: argparse.Namespace) -> int:
     if args.to is None:  # the plain "renew now" for every ACME certificate of the CA
         if args.create or args.cross_sign:
             raise InvalidSetting("to", "--create and --cross-sign need --to NEW")
-        marked = await renewal_info.mark_ca_for_rotation(rt, args.ca)
+        marked = await ari.mark_ca_for_rotation(rt, args.ca)
         emit(args, {"ca": args.ca, "certificatesToRenew": marked})
         return 0
     progress = await rotation.start_rotation(
@@ -257,15 +259,15 @@ async def rotate(rt: Runtime, args: argparse.Namespace) -> int:
         to=args.to,
         create=args.create,
         cross_sign=args.cross_sign,
-        spread=rotation.parse_period(args.spread, field="spread"),
-        grace=rotation.parse_period(args.grace, field="grace"),
+        spread=rotation_progress.parse_period(args.spread, field="spread"),
+        grace=rotation_progress.parse_period(args.grace, field="grace"),
     )
     emit(args, _rotation_view(progress))
     return 0
 
 
 async def rotation_status(rt: Runtime, args: argparse.Namespace) -> int:
-    emit(args, _rotation_view(await rotation.rotation_status(rt, args.ca)))
+    emit(args, _rotation_view(await rotation_progress.rotation_status(rt, args.ca)))
     return 0
 
 

@@ -9,9 +9,11 @@ from typing import Any
 
 from acme_server.cli.common import emit, emit_table, leaf, parse_pairs, read_input, write_output
 from acme_server.errors import Malformed
-from acme_server.services import certificates, issuance, renewal_info
-from acme_server.services.certificates import CertificateFilter, CertificateInfo
+from acme_server.services import issuance
+from acme_server.services.inventory import certificates, edits, export
+from acme_server.services.inventory.certificates import CertificateFilter, CertificateInfo
 from acme_server.services.issuance import ManagedRequest
+from acme_server.services.renewal import ari
 from acme_server.services.runtime import Runtime
 from acme_server.statuses import CertificateStatus
 from ca_core.durations import parse_duration
@@ -115,7 +117,7 @@ async def issue(rt: Runtime, args: argparse.Namespace) -> int:
 
 
 async def _write_pem_files(rt: Runtime, certificate_id: str, directory: Path) -> None:
-    bundle = await certificates.export_pem(rt, certificate_id)
+    bundle = await export.export_pem(rt, certificate_id)
     directory.mkdir(parents=True, exist_ok=True)
     write_output(str(directory / "cert.pem"), bundle.certificate.encode())
     write_output(str(directory / "chain.pem"), bundle.chain.encode())
@@ -147,24 +149,24 @@ async def show(rt: Runtime, args: argparse.Namespace) -> int:
 
 async def set_metadata(rt: Runtime, args: argparse.Namespace) -> int:
     metadata = parse_pairs(args.pairs, option="metadata")
-    emit(args, _view(await certificates.set_metadata(rt, args.certificate, metadata)))
+    emit(args, _view(await edits.set_metadata(rt, args.certificate, metadata)))
     return 0
 
 
 async def show_renewal_info(rt: Runtime, args: argparse.Namespace) -> int:
-    cert_id, info = await renewal_info.renewal_info_of(rt, args.certificate)
+    cert_id, info = await ari.renewal_info_of(rt, args.certificate)
     window = {"start": info.window.start, "end": info.window.end}
     emit(args, {"certID": cert_id, "suggestedWindow": window, "reason": info.reason})
     return 0
 
 
 async def request_renewal(rt: Runtime, args: argparse.Namespace) -> int:
-    await renewal_info.mark_for_renewal(rt, args.certificate)
+    await ari.mark_for_renewal(rt, args.certificate)
     return await show_renewal_info(rt, args)
 
 
 async def revoke(rt: Runtime, args: argparse.Namespace) -> int:
-    cert = await certificates.revoke_certificate(
+    cert = await edits.revoke_certificate(
         rt, args.certificate, RevocationReason.parse(args.reason), source="cli"
     )
     emit(
@@ -178,11 +180,11 @@ async def revoke(rt: Runtime, args: argparse.Namespace) -> int:
     return 0
 
 
-async def export(rt: Runtime, args: argparse.Namespace) -> int:
+async def export_certificate(rt: Runtime, args: argparse.Namespace) -> int:
     if args.format == "pkcs12":
         if not args.password or not args.out:
             raise Malformed("PKCS#12 export needs --password and --out")
-        data = await certificates.export_pkcs12(
+        data = await export.export_pkcs12(
             rt, args.certificate, password=args.password, alias=args.alias or args.certificate
         )
         write_output(args.out, data, private=True)
@@ -192,12 +194,12 @@ async def export(rt: Runtime, args: argparse.Namespace) -> int:
         await _write_pem_files(rt, args.certificate, Path(args.out_dir))
         print(f"wrote {args.out_dir}")
         return 0
-    print((await certificates.export_pem(rt, args.certificate)).full_bundle, end="")
+    print((await export.export_pem(rt, args.certificate)).full_bundle, end="")
     return 0
 
 
 async def delete(rt: Runtime, args: argparse.Namespace) -> int:
-    await certificates.delete_certificate(rt, args.certificate)
+    await edits.delete_certificate(rt, args.certificate)
     print(f"deleted certificate {args.certificate}")
     return 0
 
@@ -256,7 +258,7 @@ def register(commands: Any) -> None:
         request_renewal,
         "renew now: move an ACME certificate's renewal window into the past, so its client renews",
     ).add_argument("certificate", help="id")
-    p = leaf(group, "export", export, "export as PEM or PKCS#12", json_output=False)
+    p = leaf(group, "export", export_certificate, "export as PEM or PKCS#12", json_output=False)
     p.add_argument("certificate", help="id")
     p.add_argument("--format", choices=["pem", "pkcs12"], default="pem")
     p.add_argument("--out-dir", help="PEM: write cert/chain/fullchain/key files here")

@@ -7,8 +7,8 @@ import argparse
 from typing import Any
 
 from acme_server.cli.common import emit, emit_table, leaf
-from acme_server.services import eab
-from acme_server.services.eab import EABKey
+from acme_server.services.acme import eab
+from acme_server.services.acme.eab import EABKey
 from acme_server.services.runtime import Runtime
 
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from acme_server.cli.common import emit, emit_table, leaf, read_json_object
+from acme_server.cli.common import read_json_object
+from acme_server.cli.documents import DocumentCommands
 from acme_server.errors import Malformed
-from acme_server.services import policies
-from acme_server.services.policies import PolicyInfo
-from acme_server.services.runtime import Runtime
+from acme_server.services.config import policies
 
 _NAME_KINDS = {"cn": None, "dns": "dns", "ip": "ip", "email": "email", "uri": "uri"}
 
 
-def _document(args: argparse.Namespace) -> dict[str, Any]:
+def _document(args: argparse.Namespace, base: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The policy the flags describe (an update replaces the whole policy: `base` is unused)."""
     if args.file:
         return read_json_object(args.file, what="policy document")
     document: dict[str, Any] = {"description": args.description or "", "altNames": {}}
@@ -38,37 +38,6 @@ def _document(args: argparse.Namespace) -> dict[str, Any]:
     return document
 
 
-def _view(info: PolicyInfo) -> dict[str, Any]:
-    return {"id": info.id, "name": info.name, **info.policy.to_document(), "updatedAt": info.updated_at}
-
-
-async def create(rt: Runtime, args: argparse.Namespace) -> int:
-    emit(args, _view(await policies.create_policy(rt, args.name, _document(args))))
-    return 0
-
-
-async def update(rt: Runtime, args: argparse.Namespace) -> int:
-    emit(args, _view(await policies.update_policy(rt, args.policy, _document(args))))
-    return 0
-
-
-async def list_all(rt: Runtime, args: argparse.Namespace) -> int:
-    rows = [_view(p) for p in await policies.list_policies(rt)]
-    emit_table(args, rows, ["id", "name", "description"])
-    return 0
-
-
-async def show(rt: Runtime, args: argparse.Namespace) -> int:
-    emit(args, _view(await policies.get_policy(rt, args.policy)))
-    return 0
-
-
-async def delete(rt: Runtime, args: argparse.Namespace) -> int:
-    await policies.delete_policy(rt, args.policy)
-    print(f"deleted policy {args.policy}")
-    return 0
-
-
 def _rule_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--file", help="a JSON policy document (the REST API's shape); other flags are ignored"
@@ -83,18 +52,19 @@ def _rule_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-ttl", help="longest lifetime allowed, e.g. 90d")
 
 
-def register(commands: Any) -> None:
-    group = commands.add_parser("policy", help="certificate policies").add_subparsers(
-        dest="policy_command", required=True, metavar="ACTION"
-    )
-    p = leaf(group, "create", create, "create a policy")
-    p.add_argument("name")
-    _rule_options(p)
-    p = leaf(group, "update", update, "replace a policy's rules")
-    p.add_argument("policy", help="id or name")
-    _rule_options(p)
-    leaf(group, "list", list_all, "list policies")
-    leaf(group, "show", show, "show a policy").add_argument("policy", help="id or name")
-    leaf(group, "delete", delete, "delete an unused policy", json_output=False).add_argument(
-        "policy", help="id or name"
-    )
+COMMANDS = DocumentCommands(
+    kind="policy",
+    plural="policies",
+    help="certificate policies",
+    create=policies.create_policy,
+    update=policies.update_policy,
+    get=policies.get_policy,
+    list_all=policies.list_policies,
+    delete=policies.delete_policy,
+    document=_document,
+    options=_rule_options,
+    columns=("id", "name", "description"),
+    update_help="replace a policy's rules",
+    delete_help="delete an unused policy",
+)
+register = COMMANDS.register

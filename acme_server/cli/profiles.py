@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from acme_server.cli.common import emit, emit_table, leaf, read_json_object
+from acme_server.cli.common import read_json_object
+from acme_server.cli.documents import DocumentCommands
 from acme_server.errors import Malformed
-from acme_server.services import profiles
-from acme_server.services.profiles import ProfileInfo
-from acme_server.services.runtime import Runtime
+from acme_server.services.config import profiles
 from ca_core.keys import KeyAlgorithm
 from ca_core.profile import ChallengeType, EnrollmentMethod, ExtendedKeyUsage, KeyUsage
 
@@ -61,39 +60,6 @@ def _renewal_window(text: str) -> dict[str, int]:
     if not sep or not start.strip().isdigit() or not end.strip().isdigit():
         raise Malformed(f"--renewal-window {text!r}: use START:END in percent of the lifetime, e.g. 67:100")
     return {"start": int(start), "end": int(end)}
-
-
-def _view(info: ProfileInfo) -> dict[str, Any]:
-    return {"id": info.id, "name": info.name, **info.profile.to_document(), "updatedAt": info.updated_at}
-
-
-async def create(rt: Runtime, args: argparse.Namespace) -> int:
-    emit(args, _view(await profiles.create_profile(rt, args.name, _document(args))))
-    return 0
-
-
-async def update(rt: Runtime, args: argparse.Namespace) -> int:
-    current = await profiles.get_profile(rt, args.profile)
-    document = _document(args, current.profile.to_document())
-    emit(args, _view(await profiles.update_profile(rt, args.profile, document)))
-    return 0
-
-
-async def list_all(rt: Runtime, args: argparse.Namespace) -> int:
-    rows = [_view(p) for p in await profiles.list_profiles(rt)]
-    emit_table(args, rows, ["id", "name", "issuerType", "defaultTtl", "maxTtl", "description"])
-    return 0
-
-
-async def show(rt: Runtime, args: argparse.Namespace) -> int:
-    emit(args, _view(await profiles.get_profile(rt, args.profile)))
-    return 0
-
-
-async def delete(rt: Runtime, args: argparse.Namespace) -> int:
-    await profiles.delete_profile(rt, args.profile)
-    print(f"deleted profile {args.profile}")
-    return 0
 
 
 def _options(parser: argparse.ArgumentParser) -> None:
@@ -157,18 +123,20 @@ def _options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def register(commands: Any) -> None:
-    group = commands.add_parser("profile", help="certificate profiles").add_subparsers(
-        dest="profile_command", required=True, metavar="ACTION"
-    )
-    p = leaf(group, "create", create, "create a profile")
-    p.add_argument("name")
-    _options(p)
-    p = leaf(group, "update", update, "change a profile (flags given replace those settings)")
-    p.add_argument("profile", help="id or name")
-    _options(p)
-    leaf(group, "list", list_all, "list profiles")
-    leaf(group, "show", show, "show a profile").add_argument("profile", help="id or name")
-    leaf(group, "delete", delete, "delete a profile no certificate uses", json_output=False).add_argument(
-        "profile", help="id or name"
-    )
+COMMANDS = DocumentCommands(
+    kind="profile",
+    plural="profiles",
+    help="certificate profiles",
+    create=profiles.create_profile,
+    update=profiles.update_profile,
+    get=profiles.get_profile,
+    list_all=profiles.list_profiles,
+    delete=profiles.delete_profile,
+    document=_document,
+    options=_options,
+    columns=("id", "name", "issuerType", "defaultTtl", "maxTtl", "description"),
+    update_help="change a profile (flags given replace those settings)",
+    delete_help="delete a profile no certificate uses",
+    update_merges=True,
+)
+register = COMMANDS.register

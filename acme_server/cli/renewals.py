@@ -7,8 +7,8 @@ import argparse
 from typing import Any
 
 from acme_server.cli.common import emit, emit_table, leaf, progress
-from acme_server.services import renewals
-from acme_server.services.renewals import RenewalAttempt
+from acme_server.services.renewal import scheduler
+from acme_server.services.renewal.scheduler import RenewalAttempt
 from acme_server.services.runtime import Runtime
 from acme_server.statuses import RenewalOutcome
 
@@ -28,7 +28,7 @@ def _attempt_view(attempt: RenewalAttempt) -> dict[str, Any]:
 
 async def run_due(rt: Runtime, args: argparse.Namespace) -> int:
     async with progress("renewing due certificates") as line:
-        attempts = await renewals.run_due(rt, limit=args.limit, on_progress=line.advance)
+        attempts = await scheduler.run_due(rt, limit=args.limit, on_progress=line.advance)
     if not attempts and not args.json:
         print("no certificate is due for renewal")
         return 0
@@ -37,7 +37,7 @@ async def run_due(rt: Runtime, args: argparse.Namespace) -> int:
 
 
 async def show(rt: Runtime, args: argparse.Namespace) -> int:
-    status = await renewals.get_renewal_status(rt, args.certificate)
+    status = await scheduler.get_renewal_status(rt, args.certificate)
     emit(
         args,
         {
@@ -55,13 +55,13 @@ async def show(rt: Runtime, args: argparse.Namespace) -> int:
 
 
 async def enable(rt: Runtime, args: argparse.Namespace) -> int:
-    cert = await renewals.set_auto_renew(rt, args.certificate, True)
+    cert = await scheduler.set_auto_renew(rt, args.certificate, True)
     print(f"auto-renewal on for certificate {cert.id} ({cert.common_name})")
     return 0
 
 
 async def disable(rt: Runtime, args: argparse.Namespace) -> int:
-    cert = await renewals.set_auto_renew(rt, args.certificate, False)
+    cert = await scheduler.set_auto_renew(rt, args.certificate, False)
     print(f"auto-renewal off for certificate {cert.id} ({cert.common_name})")
     return 0
 

@@ -19,8 +19,9 @@ from acme_server.cli.common import FAST_SERVER, add_setting_flags, settings_opti
 from acme_server.config import Settings, load_settings, to_environment
 from acme_server.errors import ConfigError
 from acme_server.observability.logs import configure_logging
-from acme_server.services import bootstrap, cas
-from acme_server.services.bootstrap import TLSFiles
+from acme_server.services.config import cas
+from acme_server.services.platform import bootstrap
+from acme_server.services.platform.bootstrap import TLSFiles
 from acme_server.services.runtime import Runtime, open_runtime
 from acme_server.sidecar import create_status_app
 

@@ -12,7 +12,7 @@ import uvicorn
 
 from acme_server.cli.common import FAST_SERVER, add_setting_flags, settings_options
 from acme_server.config import Settings, load_settings, split_listen
-from acme_server.services import cas
+from acme_server.services.config import cas
 from acme_server.services.runtime import open_runtime
 from acme_server.sidecar import create_status_app
 

@@ -9,9 +9,9 @@ import sys
 from typing import Any
 
 from acme_server.cli.common import emit, emit_table, leaf, read_input, read_json_object
-from acme_server.services import syncs
+from acme_server.services.delivery import pushes, syncs
+from acme_server.services.delivery.records import SyncInfo
 from acme_server.services.runtime import Runtime
-from acme_server.services.syncs import SyncInfo
 from acme_server.statuses import SyncStatus
 
 # flag attribute -> the destination config key it sets (over --destination-config)
@@ -89,7 +89,7 @@ async def show(rt: Runtime, args: argparse.Namespace) -> int:
 
 
 async def run(rt: Runtime, args: argparse.Namespace) -> int:
-    sync = await syncs.run_sync(rt, args.sync)
+    sync = await pushes.run_sync(rt, args.sync)
     emit(args, _view(sync))
     return _exit_code(sync)
 

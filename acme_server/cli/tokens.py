@@ -6,9 +6,9 @@ import argparse
 from typing import Any
 
 from acme_server.cli.common import emit, emit_table, leaf
-from acme_server.services import tokens
+from acme_server.services.access import tokens
+from acme_server.services.access.tokens import Role, TokenInfo
 from acme_server.services.runtime import Runtime
-from acme_server.services.tokens import Role, TokenInfo
 from ca_core.durations import parse_duration
 
 

@@ -78,7 +78,7 @@ class Destination(Protocol):
 
     def admin_reason(self, config: Mapping[str, Any], host: DestinationHost) -> str | None:
         """Why `config` needs an admin, because it makes the server act on its host (run a command,
-        connect elsewhere, write where it likes), or None (services/syncs.py checks the role)."""
+        connect elsewhere, write where it likes), or None (services/delivery/syncs.py checks the role)."""
         ...
 
     def configure(

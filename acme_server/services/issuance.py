@@ -3,7 +3,8 @@ auto-renewal: resolve the profile from one catalog generation -> check the reque
 policy) -> sign off the event loop -> record in the caller's one transaction, queueing the syncs ->
 after the commit, hand the queued pushes on. Stage 4 is certificates.record_issued, the one place a
 new certificate is stored. Entry points are thin adapters over these stages
-(services/orders.py, requests.py, renew.py, renewals.py; issue_certificate below)."""
+(services/acme/finalize.py, inventory/requests.py, renewal/now.py, renewal/scheduler.py; issue_certificate
+below)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from acme_server.services import cas, catalog, certificates, syncs
-from acme_server.services.catalog import Catalog
-from acme_server.services.certificates import CertificateInfo
+from acme_server.services.config import cas, catalog
+from acme_server.services.config.catalog import Catalog
+from acme_server.services.delivery.pushes import PendingPushes, push_pending
+from acme_server.services.inventory import certificates
+from acme_server.services.inventory.certificates import CertificateInfo
 from acme_server.services.runtime import Runtime
 from ca_core.csr import parse_csr
 from ca_core.errors import BadCSR, InvalidIdentifier, InvalidSetting
@@ -111,10 +114,10 @@ async def sign(
     )
 
 
-async def publish(rt: Runtime, pushes: syncs.PendingPushes) -> None:
+async def publish(rt: Runtime, pending: PendingPushes) -> None:
     """Stage 5, after the commit: in a server the push worker takes the queue (never the request's
     path); without one (the CLI) the pushes run here. Failures land on each sync, never raised."""
-    await syncs.push_pending(rt, pushes)
+    await push_pending(rt, pending)
 
 
 # The API's inputs: a CSR, or a key the server generates and keeps.
@@ -189,7 +192,8 @@ async def issue_certificate(
     enrollment: str = "api",
 ) -> CertificateInfo:
     """Issue from exactly one of a CSR or a managed request and store it (the CLI, the dev setup and
-    library callers; the API's certificate requests keep a request row too: services/requests.py)."""
+    library callers; the API's certificate requests keep a request row too:
+    services/inventory/requests.py)."""
     check_method(csr_pem, managed)
     issuer = api_issuer(await catalog.current(rt), profile)
     issued = await sign_requested(rt, issuer, csr_pem=csr_pem, managed=managed, ttl=ttl)

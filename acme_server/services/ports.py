@@ -30,7 +30,7 @@ class SystemClock:
         return datetime.now(UTC)
 
 
-# --- the validation authority (VA) seam: services/challenges.py calls it; acme_server/validation
+# --- the validation authority (VA) seam: services/acme/challenges.py calls it; acme_server/validation
 # implements it over the network; tests/fakes.py has scripted doubles for unit tests of services.
 
 

@@ -17,7 +17,7 @@ from acme_server.destinations.base import DestinationHost
 from acme_server.errors import HSMError, HSMNotConfigured
 from acme_server.hsm.pkcs11 import Pkcs11Module, default_module
 from acme_server.hsm.uri import parse_uri
-from acme_server.services.keyring import load_kek, load_pkcs11_pin
+from acme_server.services.platform.keyring import load_kek, load_pkcs11_pin
 from acme_server.services.ports import Clock, SystemClock
 from acme_server.storage import Storage
 from acme_server.validation.blocklist import Network, block_list, listening_addresses
@@ -27,7 +27,7 @@ from ca_core.signer import Signer, SoftwareSigner
 from ca_core.tokens import TokenSigner
 
 if TYPE_CHECKING:
-    from acme_server.services.catalog import Catalog
+    from acme_server.services.config.catalog import Catalog
 
 
 def key_context(public_key: PublicKey) -> bytes:
@@ -48,11 +48,11 @@ class Runtime:
     _signers: dict[bytes, Signer] = field(default_factory=dict, repr=False)
     _validation_wakeup: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     _push_wakeup: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
-    push_worker_running: bool = False  # services/syncs.py run_push_worker takes queued pushes
-    # Challenge POSTs of this process waiting for their validation's outcome (services/challenges.py)
+    push_worker_running: bool = False  # services/delivery/pushes.py run_push_worker takes queued pushes
+    # Challenge POSTs of this process waiting for their validation's outcome (services/acme/challenges.py)
     _outcome_waiters: dict[str, asyncio.Event] = field(default_factory=dict, repr=False)
     profile_names: dict[str, str] = field(default_factory=dict, repr=False)  # id -> name; names never change
-    catalog: Catalog | None = field(default=None, repr=False)  # services/catalog.py owns it
+    catalog: Catalog | None = field(default=None, repr=False)  # services/config/catalog.py owns it
     # Where relying parties fetch CRLs and OCSP (plain HTTP, RFC 5280 §4.2.1.13); "": the public URL.
     status_url: str = ""
     ocsp_responder: str = "ca"  # "ca" | "delegated": who signs OCSP responses
@@ -60,8 +60,9 @@ class Runtime:
     # What a sync destination may do on this host: the configured reload commands, and whether they
     # run when the server is root (Settings.reload_commands / reload_as_root).
     host: DestinationHost = field(default_factory=DestinationHost)
-    rate_limits: RateLimits = field(default_factory=RateLimits)  # services/rate_limits.py
-    # Process-local status data: the newest CRL per CA, delegated OCSP responders (services/crls.py, ocsp.py)
+    rate_limits: RateLimits = field(default_factory=RateLimits)  # services/platform/rate_limits.py
+    # Process-local status data: the newest CRL per CA, delegated OCSP responders (services/status/crls.py,
+    # ocsp.py)
     status_cache: dict[object, object] = field(default_factory=dict, repr=False)
     # The CAA issuer domain names of this CA (Settings.caa_identities): what a dns-persist-01
     # record must name (draft-ietf-acme-dns-persist §3.1 issuerDomainNames).
@@ -150,7 +151,7 @@ class Runtime:
 
     @property
     def status_base_url(self) -> str:
-        """This process's status URL: what a CA created here stores (services/cas.py)."""
+        """This process's status URL: what a CA created here stores (services/config/ca_creation.py)."""
         return self.status_url or self.public_url
 
 

@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from acme_server.errors import NotFound
-from acme_server.services import crls
 from acme_server.services.runtime import Runtime
+from acme_server.services.status import crls
 from acme_server.status import caching
 
 

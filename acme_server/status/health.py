@@ -1,12 +1,12 @@
 """Health endpoints of every app (docs/operations.md "Health"): /healthz says the process serves
-(no database), /readyz that it can do its work (services/health.py), as plain JSON, 200 or 503."""
+(no database), /readyz that it can do its work (services/platform/health.py), as plain JSON, 200 or 503."""
 
 from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from acme_server.services import health
+from acme_server.services.platform import health
 from acme_server.services.runtime import Runtime
 
 

@@ -8,8 +8,8 @@ from email.utils import format_datetime
 from starlette.requests import Request
 from starlette.responses import Response
 
-from acme_server.services import ocsp
 from acme_server.services.runtime import Runtime
+from acme_server.services.status import ocsp
 from acme_server.status import caching
 from ca_core.ocsp import MAX_REQUEST_SIZE, ErrorStatus, MalformedOCSPRequest, decode_get_path, error_response
 

@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from acme_server.errors import NotFound
-from acme_server.services import cas
+from acme_server.services.config import cas
 from acme_server.services.runtime import Runtime
 
 PEM = "application/pem-certificate-chain"

@@ -9,9 +9,10 @@ import contextlib
 from starlette.responses import Response
 
 from acme_server.errors import NotFound
-from acme_server.services import accounts, certificates, orders
-from acme_server.services.certificates import CertificateInfo
-from acme_server.services.tokens import Role
+from acme_server.services.access.tokens import Role
+from acme_server.services.acme import accounts, orders
+from acme_server.services.inventory import certificates
+from acme_server.services.inventory.certificates import CertificateInfo
 from acme_server.ui.pages import Page, page
 
 PAGE_SIZE = 25

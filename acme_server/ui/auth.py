@@ -5,7 +5,8 @@ from __future__ import annotations
 from starlette.responses import RedirectResponse, Response
 
 from acme_server.errors import Unauthorized
-from acme_server.services import rate_limits, ui_sessions
+from acme_server.services.access import ui_sessions
+from acme_server.services.platform import rate_limits
 from acme_server.ui.pages import Page, page
 from acme_server.ui.session import Session
 

@@ -9,8 +9,9 @@ from starlette.responses import Response
 
 from acme_server.errors import HSMError
 from acme_server.problems import problem_for
-from acme_server.services import cas, rotation
-from acme_server.services.tokens import Role
+from acme_server.services.access.tokens import Role
+from acme_server.services.config import ca_creation, cas
+from acme_server.services.renewal import rotation, rotation_progress
 from acme_server.statuses import CAStatus
 from acme_server.ui.pages import Page, page
 from ca_core.durations import format_duration, parse_duration
@@ -68,21 +69,21 @@ async def _create(current: Page) -> cas.CAInfo:
     pkcs11_uri = current.field("pkcs11_uri") or None
     ttl = parse_duration(current.field("ttl"), field="ttl") if current.field("ttl") else None
     if current.field("type") == "intermediate":
-        return await cas.create_intermediate_ca(
+        return await ca_creation.create_intermediate_ca(
             current.rt,
             parent=current.field("parent"),
             name=name,
             subject=subject,
             key_algorithm=key_algorithm,
-            validity=ttl or cas.INTERMEDIATE_VALIDITY,
+            validity=ttl or ca_creation.INTERMEDIATE_VALIDITY,
             pkcs11_uri=pkcs11_uri,
         )
-    return await cas.create_root_ca(
+    return await ca_creation.create_root_ca(
         current.rt,
         name=name,
         subject=subject,
         key_algorithm=key_algorithm,
-        validity=ttl or cas.ROOT_VALIDITY,
+        validity=ttl or ca_creation.ROOT_VALIDITY,
         pkcs11_uri=pkcs11_uri,
     )
 
@@ -104,7 +105,7 @@ async def show_ca(current: Page) -> Response:
         chain=chain,
         names=names,
         crl_url=crl_url,
-        rotation=await rotation.find_rotation(current.rt, ca.id),
+        rotation=await rotation_progress.find_rotation(current.rt, ca.id),
         # where an admin may rotate it to: the other active CAs
         targets=[c for c in every if c.id != ca.id and c.status == CAStatus.ACTIVE],
         duration=format_duration,
@@ -119,8 +120,8 @@ async def start_rotation(current: Page) -> Response:
         ca_id,
         to=current.field("to"),
         cross_sign=current.field("cross_sign") == "yes",
-        spread=rotation.parse_period(current.field("spread") or "7d", field="spread"),
-        grace=rotation.parse_period(current.field("grace") or "1d", field="grace"),
+        spread=rotation_progress.parse_period(current.field("spread") or "7d", field="spread"),
+        grace=rotation_progress.parse_period(current.field("grace") or "1d", field="grace"),
     )
     return current.redirect("ca", id=ca_id)
 

@@ -9,9 +9,13 @@ from datetime import datetime, timedelta
 from starlette.responses import Response
 
 from acme_server.problems import problem_for
-from acme_server.services import catalog, certificates, renew, renewals, syncs
-from acme_server.services.certificates import CertificateFilter, CertificateInfo
-from acme_server.services.tokens import Role
+from acme_server.services.access.tokens import Role
+from acme_server.services.config import catalog
+from acme_server.services.delivery import syncs
+from acme_server.services.inventory import certificates, edits, export
+from acme_server.services.inventory.certificates import CertificateFilter, CertificateInfo
+from acme_server.services.renewal import now as renew
+from acme_server.services.renewal import scheduler
 from acme_server.statuses import CertificateStatus
 from acme_server.ui.pages import Page, page
 from acme_server.ui.sync_forms import form_context
@@ -116,7 +120,7 @@ async def list_certificates(current: Page) -> Response:
 
 async def details_page(current: Page, status: int = 200, **extra: object) -> Response:
     certificate = await certificates.get_certificate(current.rt, current.request.path_params["id"])
-    renewal = await renewals.get_renewal_status(current.rt, certificate.id)
+    renewal = await scheduler.get_renewal_status(current.rt, certificate.id)
     chain = await certificates.renewal_chain(current.rt, certificate.id)
     bound = await syncs.list_syncs(current.rt, certificate=certificate.id)
     if certificate.profile_id is not None:  # syncs of the profile's newest certificate, read-only here
@@ -158,15 +162,13 @@ async def edit_metadata(current: Page) -> Response:
     keys = [str(k).strip() for k in current.form.getlist("key")]
     values = [str(v).strip() for v in current.form.getlist("value")]
     metadata = {k: v for k, v in zip(keys, values, strict=False) if k}
-    await certificates.set_metadata(current.rt, current.request.path_params["id"], metadata)
+    await edits.set_metadata(current.rt, current.request.path_params["id"], metadata)
     return current.redirect("certificate", id=current.request.path_params["id"])
 
 
 @page(Role.OPERATOR)
 async def export_pem(current: Page) -> Response:
-    bundle = await certificates.export_pem(
-        current.rt, current.request.path_params["id"], actor=_actor(current)
-    )
+    bundle = await export.export_pem(current.rt, current.request.path_params["id"], actor=_actor(current))
     return await details_page(current, dialog="pem", bundle=bundle)
 
 
@@ -178,7 +180,7 @@ async def export_pkcs12(current: Page) -> Response:
         return await details_page(
             current, 400, dialog="export", errors={"password": "a password is required"}
         )
-    data = await certificates.export_pkcs12(
+    data = await export.export_pkcs12(
         current.rt, certificate_id, password=password, alias=alias, actor=_actor(current)
     )
     filename = "".join(c for c in alias if c.isalnum() or c in "-_.") or "certificate"
@@ -205,7 +207,7 @@ async def revoke(current: Page) -> Response:
         )
     reason = RevocationReason.parse(current.field("reason") or "UNSPECIFIED")
     # source "api": the UI acts with an API token (the stored sources are api, acme and cli)
-    await certificates.revoke_certificate(current.rt, current.request.path_params["id"], reason, source="api")
+    await edits.revoke_certificate(current.rt, current.request.path_params["id"], reason, source="api")
     return current.redirect("certificate", id=current.request.path_params["id"])
 
 
@@ -225,7 +227,7 @@ async def renew_now(current: Page) -> Response:
 async def auto_renew(current: Page) -> Response:
     """Switch server-driven renewal on or off; the service refuses it where the server cannot renew."""
     certificate_id = current.request.path_params["id"]
-    await renewals.set_auto_renew(current.rt, certificate_id, current.field("enabled") == "yes")
+    await scheduler.set_auto_renew(current.rt, certificate_id, current.field("enabled") == "yes")
     return current.redirect("certificate", id=certificate_id)
 
 
@@ -235,5 +237,5 @@ async def delete(current: Page) -> Response:
         return await details_page(
             current, 400, dialog="delete", errors={"confirm": "tick the box to confirm"}
         )
-    await certificates.delete_certificate(current.rt, current.request.path_params["id"])
+    await edits.delete_certificate(current.rt, current.request.path_params["id"])
     return current.redirect("certificates")

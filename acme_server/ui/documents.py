@@ -17,9 +17,9 @@ from typing import Any
 from starlette.responses import Response
 
 from acme_server.problems import problem_for
-from acme_server.services import cas, policies, profiles
+from acme_server.services.access.tokens import Role
+from acme_server.services.config import cas, policies, profiles
 from acme_server.services.runtime import Runtime
-from acme_server.services.tokens import Role
 from acme_server.ui.pages import Endpoint, Page, page
 from ca_core.errors import CAError, InvalidSetting
 from ca_core.keys import KeyAlgorithm

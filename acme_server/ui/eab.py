@@ -8,8 +8,9 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from acme_server.problems import problem_for
-from acme_server.services import eab, profiles
-from acme_server.services.tokens import Role
+from acme_server.services.access.tokens import Role
+from acme_server.services.acme import eab
+from acme_server.services.config import profiles
 from acme_server.ui.pages import Page, page
 from ca_core.errors import CAError
 

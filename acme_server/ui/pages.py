@@ -19,10 +19,11 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from acme_server.errors import RateLimited
 from acme_server.observability import logs
 from acme_server.problems import problem_for
-from acme_server.services import audit, ui_sessions
+from acme_server.services.access import ui_sessions
+from acme_server.services.access.tokens import Role, TokenInfo
+from acme_server.services.access.ui_sessions import LIFETIME
+from acme_server.services.platform import audit
 from acme_server.services.runtime import Runtime
-from acme_server.services.tokens import Role, TokenInfo
-from acme_server.services.ui_sessions import LIFETIME
 from acme_server.statuses import AccountStatus, CAStatus, CertificateStatus
 from acme_server.ui.session import COOKIE, Session, SessionCodec
 from ca_core.errors import CAError

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 from starlette.responses import Response
 
-from acme_server.services import requests
+from acme_server.services.access.tokens import Role
+from acme_server.services.inventory import requests
 from acme_server.services.issuance import ManagedRequest
-from acme_server.services.tokens import Role
 from acme_server.statuses import RequestStatus
 from acme_server.ui.certificates import known_names
 from acme_server.ui.pages import Page, page

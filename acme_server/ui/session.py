@@ -1,5 +1,5 @@
 """The UI session cookie: the form (CSRF) token and, once signed in, the secret of a server-side session
-(services/ui_sessions.py), sealed with AES-GCM under a key derived from the KEK — replicas sharing the
+(services/access/ui_sessions.py), sealed with AES-GCM under a key derived from the KEK — replicas sharing the
 KEK read each other's cookies, and nothing new has to be kept secret. The API token itself never
 leaves the sign-in request; the server-side session is looked up on every request, so signing out,
 its expiry, or deleting or expiring the token ends it for every copy of the cookie."""
@@ -17,7 +17,7 @@ from datetime import datetime
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from acme_server.services.ui_sessions import LIFETIME
+from acme_server.services.access.ui_sessions import LIFETIME
 from ca_core.keyprotect import KeyEncryptionKey
 
 COOKIE = "acme_ui_session"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from acme_server.services import syncs
+from acme_server.services.delivery import syncs
 from acme_server.services.runtime import Runtime
 
 

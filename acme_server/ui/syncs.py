@@ -1,7 +1,8 @@
 """A certificate's syncs on its details page: add one — a form per destination type, its fields
 from ui/sync_forms.py (never JSON to type) — push now, remove. Validation, the role rule for what only an
 admin may set (a reload command, a directory outside the configured roots, an endpoint URL, a
-webhook's key) and pushing are services/syncs.py; secrets go in and are never shown again."""
+webhook's key) and pushing are services/delivery/ (syncs.py, pushes.py); secrets go in and are never
+shown again."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from starlette.responses import RedirectResponse, Response
 
 from acme_server.errors import Forbidden
 from acme_server.problems import problem_for
-from acme_server.services import syncs
-from acme_server.services.tokens import Role
+from acme_server.services.access.tokens import Role
+from acme_server.services.delivery import pushes, syncs
 from acme_server.ui.certificates import details_page, known_names
 from acme_server.ui.pages import Page, page
 from acme_server.ui.sync_forms import SYNC_FORMS, SyncField, form_context, form_name
@@ -135,7 +136,7 @@ async def add_sync(current: Page) -> Response:
 @page(Role.OPERATOR)
 async def push_sync(current: Page) -> Response:
     """Push now; a failed push is not an error here, it is the sync's last status shown in the list."""
-    await syncs.run_sync(current.rt, current.request.path_params["sync"])
+    await pushes.run_sync(current.rt, current.request.path_params["sync"])
     return _back(current)
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from acme_server.services import tokens
-from acme_server.services.tokens import Role
+from acme_server.services.access import tokens
+from acme_server.services.access.tokens import Role
 from acme_server.ui.pages import Page, page
 from ca_core.durations import parse_duration
 from ca_core.errors import CAError, InvalidSetting

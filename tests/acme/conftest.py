@@ -18,7 +18,7 @@ from cryptography import x509
 
 from acme_server.app import create_app
 from acme_server.config import Settings
-from acme_server.services import bootstrap
+from acme_server.services.platform import bootstrap
 from acme_server.services.runtime import Runtime
 from acme_server.storage import Storage
 from ca_core.keyprotect import KeyEncryptionKey

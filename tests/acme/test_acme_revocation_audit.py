@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from acme_server.services import audit
-from acme_server.services import certificates as certificates_service
+from acme_server.services.inventory import certificates as certificates_service
+from acme_server.services.platform import audit
 from ca_core.jose import b64encode
 from tests.acme.client import certificates
 from tests.acme.conftest import AcmeServer

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import asyncio
 
-from acme_server.services import certificates
-from acme_server.services.certificates import CertificateFilter
+from acme_server.services.inventory import certificates
+from acme_server.services.inventory.certificates import CertificateFilter
 from tests.acme.conftest import AcmeServer
 from tests.acme.test_issuance_flow import _issue
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from acme_server.services import profiles
+from acme_server.services.config import profiles
 from acme_server.validation.dns01 import account_label
 from acme_server.validation.dnspersist01 import hashed_account_uri
 from ca_core.jose import b64encode

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from acme_server.errors import Conflict, NotFound
-from acme_server.services import accounts, eab, profiles
+from acme_server.services.acme import accounts, eab
+from acme_server.services.config import profiles
 from ca_core.jose import b64decode, b64encode, jwk_of
 from ca_core.keys import KeyAlgorithm, generate_key
 from tests.acme.client import Client

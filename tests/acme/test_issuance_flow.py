@@ -11,9 +11,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from acme_server.services import cas
-from acme_server.services import certificates as certificates_service
-from acme_server.services.certificates import CertificateFilter
+from acme_server.services.config import cas
+from acme_server.services.inventory import certificates as certificates_service
+from acme_server.services.inventory.certificates import CertificateFilter
 from ca_core.jose import b64encode
 from tests.acme.client import Client, certificates, csr_der
 from tests.acme.conftest import AcmeServer, wait_status

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from acme_server.services import eab, policies, profiles
+from acme_server.services.acme import eab
+from acme_server.services.config import policies, profiles
 from ca_core.jose import b64encode
 from tests.acme.client import Client, csr_der
 from tests.acme.conftest import AcmeServer, wait_status

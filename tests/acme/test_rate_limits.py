@@ -1,4 +1,4 @@
-"""Issue 10 part 2, rate limits (services/rate_limits.py, docs/security.md "Rate limits"), each hit
+"""Issue 10 part 2, rate limits (services/platform/rate_limits.py, docs/security.md "Rate limits"), each hit
 over real HTTP with a small configured limit: 429 `rateLimited` (RFC 8555 §6.7) with Retry-After and
 the usual ACME headers, nothing stored for the refused request, and the request passes again once
 its window is over."""
@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import func, select
 
 from acme_server.config import Limit, OrderLimits, RateLimits
-from acme_server.services.authorizations import PENDING_LIFETIME
-from acme_server.services.orders import DEFAULT_PROFILE
-from acme_server.services.rate_limits import Window, window_of
+from acme_server.services.acme.authorizations import PENDING_LIFETIME
+from acme_server.services.acme.orders import DEFAULT_PROFILE
+from acme_server.services.platform.rate_limits import Window, window_of
 from acme_server.storage.tables import acme_accounts, acme_authorizations, acme_orders
 from tests.acme.conftest import AcmeServer, wait_status
 

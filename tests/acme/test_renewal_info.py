@@ -20,8 +20,11 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from acme_server.cli import main
 from acme_server.errors import Conflict
-from acme_server.services import certificates, issuance, profiles, renewal_info
+from acme_server.services import issuance
+from acme_server.services.config import profiles
+from acme_server.services.inventory import certificates, edits
 from acme_server.services.issuance import ManagedRequest
+from acme_server.services.renewal import ari
 from ca_core.jose import b64encode
 from ca_core.keys import KeyAlgorithm, generate_key
 from ca_core.renewal_info import cert_id
@@ -90,14 +93,14 @@ async def test_renew_now_and_ca_rotation_move_windows_into_the_past(acme: AcmeSe
     client, leaf, certificate_id = await issued(acme, "renew-now.example.internal")
     _, other, _ = await issued(acme, "rotated.example.internal")
     assert (await window_of(acme, client, leaf))[0] > datetime.now(UTC) + timedelta(days=30)
-    marked = await renewal_info.mark_for_renewal(acme.rt, certificate_id)
-    asked = datetime.fromisoformat(marked.metadata[renewal_info.RENEWAL_REQUESTED])
+    marked = await ari.mark_for_renewal(acme.rt, certificate_id)
+    asked = datetime.fromisoformat(marked.metadata[ari.RENEWAL_REQUESTED])
     assert (await window_of(acme, client, leaf))[1] == asked.replace(microsecond=0)
-    await renewal_info.mark_for_renewal(acme.rt, certificate_id)  # asking again keeps the first time
+    await ari.mark_for_renewal(acme.rt, certificate_id)  # asking again keeps the first time
     assert (await window_of(acme, client, leaf))[1] == asked.replace(microsecond=0)
     # The other certificate of the same CA: unchanged until the CA is marked for rotation.
     assert (await window_of(acme, client, other))[1] == other.not_valid_after_utc
-    assert await renewal_info.mark_ca_for_rotation(acme.rt, "dev-intermediate") == 1  # the unmarked one
+    assert await ari.mark_ca_for_rotation(acme.rt, "dev-intermediate") == 1  # the unmarked one
     assert (await window_of(acme, client, other))[1] <= datetime.now(UTC)
 
 
@@ -110,11 +113,11 @@ async def test_renew_now_is_for_active_acme_certificates_only(acme: AcmeServer) 
         ),
     )
     with pytest.raises(Conflict, match="not issued over ACME"):
-        await renewal_info.mark_for_renewal(acme.rt, managed.id)
+        await ari.mark_for_renewal(acme.rt, managed.id)
     _, _, certificate_id = await issued(acme, "gone-ari.example.internal")
-    await certificates.revoke_certificate(acme.rt, certificate_id, RevocationReason.UNSPECIFIED)
+    await edits.revoke_certificate(acme.rt, certificate_id, RevocationReason.UNSPECIFIED)
     with pytest.raises(Conflict, match="is revoked"):
-        await renewal_info.mark_for_renewal(acme.rt, certificate_id)
+        await ari.mark_for_renewal(acme.rt, certificate_id)
 
 
 async def test_the_profile_sets_the_window(acme: AcmeServer) -> None:
@@ -159,7 +162,7 @@ async def test_the_acme_library_renews_at_once_after_renew_now(acme: AcmeServer,
     scheduled = await asyncio.to_thread(acme_library_renewal_time, acme, roots, pem)
     start, end = await window_of(acme, client, leaf)
     assert scheduled is not None and start <= scheduled <= end
-    await renewal_info.mark_for_renewal(acme.rt, certificate_id)
+    await ari.mark_for_renewal(acme.rt, certificate_id)
     now_due = await asyncio.to_thread(acme_library_renewal_time, acme, roots, pem)
     assert now_due is not None and now_due <= datetime.now(UTC)
 

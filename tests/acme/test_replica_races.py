@@ -19,7 +19,8 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from acme_server.services import eab, issuance
+from acme_server.services import issuance
+from acme_server.services.acme import eab
 from acme_server.services.issuance import ManagedRequest
 from ca_core.jose import b64encode
 from ca_core.request import Subject, SubjectAltNames
@@ -93,7 +94,8 @@ async def test_the_same_finalize_on_both_replicas_at_once_issues_one_certificate
 
 
 async def test_a_renewal_due_while_both_replicas_schedule_happens_once(replicas: Replicas) -> None:
-    """services/renewals.py: each due certificate is claimed by one scheduler; both replicas pass every
+    """services/renewal/scheduler.py: each due certificate is claimed by one scheduler; both replicas pass
+    every
     half second, so each certificate is raced for several times; exactly one successor each, one
     'renewed' attempt each, and no successor renewed again."""
     rt = replicas.rt
@@ -109,7 +111,7 @@ async def test_a_renewal_due_while_both_replicas_schedule_happens_once(replicas:
     ]
     ids = [info.id for info in issued]
     # Due now, for both schedulers at once: lifetime 21 days under a 30-day window -> due at half
-    # lifetime, 10.5 days ago (services/renewals.py renew_after). The successor keeps the 21 days.
+    # lifetime, 10.5 days ago (services/renewal/scheduler.py renew_after). The successor keeps the 21 days.
     async with replicas.engine.begin() as connection:
         await connection.execute(
             text(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from acme_server.services import policies, profiles
+from acme_server.services.config import policies, profiles
 from ca_core.jose import b64encode
 from ca_core.keys import KeyAlgorithm, generate_key
 from tests.acme.client import csr_der
@@ -237,7 +237,7 @@ async def test_s7_3_terms_of_service_must_be_agreed_where_the_server_has_them(ac
 
 
 async def test_s7_4_csr_key_the_profile_does_not_allow_is_bad_csr(acme: AcmeServer) -> None:
-    from acme_server.services import profiles as profile_service
+    from acme_server.services.config import profiles as profile_service
     from tests.acme.test_issuance_flow import _ready_order
 
     current = (await profile_service.get_profile(acme.rt, "default")).profile.to_document()

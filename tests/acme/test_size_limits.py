@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from acme_server.services.accounts import MAX_CONTACT_LENGTH, MAX_CONTACTS
-from acme_server.services.authorizations import MAX_IDENTIFIERS_PER_ORDER
+from acme_server.services.acme.accounts import MAX_CONTACT_LENGTH, MAX_CONTACTS
+from acme_server.services.acme.authorizations import MAX_IDENTIFIERS_PER_ORDER
 from acme_server.storage.tables import acme_accounts, acme_authorizations, acme_orders
 from tests.acme.conftest import AcmeServer
 

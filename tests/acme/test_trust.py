@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cryptography import x509
 
-from acme_server.services import cas
+from acme_server.services.config import cas
 from tests.acme.conftest import AcmeServer
 
 

@@ -18,7 +18,7 @@ import pytest
 from acme_server.app import create_app
 from acme_server.config import Settings
 from acme_server.destinations import DestinationHost
-from acme_server.services import tokens
+from acme_server.services.access import tokens
 from acme_server.services.runtime import Runtime
 from acme_server.storage import Storage
 from ca_core.keyprotect import KeyEncryptionKey

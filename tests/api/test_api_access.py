@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from acme_server.api.routes import ENDPOINTS
-from acme_server.services import tokens
-from acme_server.services.tokens import Role
+from acme_server.services.access import tokens
+from acme_server.services.access.tokens import Role
 from tests.api.conftest import CM, PROBLEM, ApiServer
 from tests.fakes import FixedClock
 

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from acme_server.services import issuance, renewal_info
+from acme_server.services import issuance
+from acme_server.services.renewal import ari
 from ca_core.request import Subject
 from tests.api.conftest import CM, ApiServer, issue_managed, make_pki
 from tests.ca_core.helpers import keytool
@@ -513,10 +514,10 @@ async def test_renew_now_on_an_acme_certificate_asks_its_client_through_renewal_
         managed=issuance.ManagedRequest(Subject(common_name="acme.svc.example.internal")),
         enrollment="acme",
     )
-    _, before = await renewal_info.renewal_info_of(api.rt, issued.id)
+    _, before = await ari.renewal_info_of(api.rt, issued.id)
     assert before.window.start > datetime.now(UTC)
     marked = await api.ok("POST", f"{CERTS}/{issued.id}/renew", role="operator", status=202)
     assert (marked["id"], marked["status"]) == (issued.id, "active")
     assert "renewal-requested-at" in marked["metadata"]
-    _, after = await renewal_info.renewal_info_of(api.rt, issued.id)
+    _, after = await ari.renewal_info_of(api.rt, issued.id)
     assert after.window.end <= datetime.now(UTC) and after.reason == "renewal-requested"

@@ -11,7 +11,7 @@ from starlette.routing import Mount, Route
 
 from acme_server.api.routes import ENDPOINTS
 from acme_server.app import ROUTES
-from acme_server.services.tokens import Role
+from acme_server.services.access.tokens import Role
 from tests.api.conftest import ApiServer
 
 METHODS = {"get", "post", "put", "patch", "delete"}

@@ -1,4 +1,4 @@
-"""Issue 10 part 2: wrong API tokens are limited per client IP (services/rate_limits.py): past the
+"""Issue 10 part 2: wrong API tokens are limited per client IP (services/platform/rate_limits.py): past the
 limit every attempt is 429 with Retry-After — a right token too, so guessing gains nothing."""
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ import pytest
 from acme_server.api.routes import ENDPOINTS
 from acme_server.config import Limit
 from acme_server.destinations import DestinationHost
-from acme_server.services.tokens import Role
+from acme_server.services.access.tokens import Role
 from tests.api.conftest import CM, ApiServer, issue_managed, make_pki
 
 EXAMPLES = int(os.environ.get("ACME_SCHEMATHESIS_EXAMPLES", "10"))

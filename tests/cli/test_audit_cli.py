@@ -21,7 +21,8 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from acme_server.cli.common import Progress
 from acme_server.config import load_settings
-from acme_server.services import audit, bootstrap, issuance
+from acme_server.services import issuance
+from acme_server.services.platform import audit, bootstrap
 from acme_server.services.runtime import open_runtime
 from acme_server.storage import Storage
 from ca_core.csr import build_csr

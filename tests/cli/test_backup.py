@@ -20,9 +20,10 @@ from sqlalchemy import select
 
 from acme_server.app import create_app
 from acme_server.config import Settings, load_settings
-from acme_server.services import cas, crls
-from acme_server.services.renew import renew_certificate
+from acme_server.services.config import cas
+from acme_server.services.renewal.now import renew_certificate
 from acme_server.services.runtime import Runtime, open_runtime
+from acme_server.services.status import crls
 from acme_server.storage import Storage
 from acme_server.storage.tables import acme_orders, certificates
 from acme_server.storage.tables import crls as crl_table

@@ -15,7 +15,7 @@ from cryptography.x509.oid import AuthorityInformationAccessOID
 from acme_server.cli import main
 from acme_server.cli.serve import unserved_status_warnings
 from acme_server.config import Settings
-from acme_server.services import cas
+from acme_server.services.config import ca_creation
 from acme_server.services.runtime import open_runtime
 from ca_core.authority import CASettings
 from ca_core.request import Subject
@@ -157,8 +157,8 @@ async def test_serve_warns_about_a_ca_whose_status_url_it_does_not_serve(
     settings = Settings(data_dir=tmp_path, database=database_url, listen="127.0.0.1:14500")
     rt = await open_runtime(settings)
     try:
-        await cas.create_root_ca(rt, name="served", subject=Subject(common_name="served"))
-        await cas.create_root_ca(
+        await ca_creation.create_root_ca(rt, name="served", subject=Subject(common_name="served"))
+        await ca_creation.create_root_ca(
             rt,
             name="elsewhere",
             subject=Subject(common_name="elsewhere"),

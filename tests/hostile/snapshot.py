@@ -18,7 +18,7 @@ from acme_server.storage.tables import metadata
 # count refused attempts on purpose (a refused newOrder, a wrong API token: docs/security.md "Rate
 # limits"); PostgreSQL keeps them here, SQLite beside the used nonces.
 EXEMPT_TABLES = frozenset({"acme_nonces", "leases", "acme_rate_counters"})
-# services/tokens.py: an authenticated API call records the token's use (at most once a minute).
+# services/access/tokens.py: an authenticated API call records the token's use (at most once a minute).
 EXEMPT_COLUMNS = {"api_tokens": frozenset({"last_used_at"})}
 
 Row = dict[str, Any]

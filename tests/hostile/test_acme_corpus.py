@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
-from acme_server.services import eab
+from acme_server.services.acme import eab
 from acme_server.storage import Storage
 from ca_core.jose import b64encode, jwk_of
 from ca_core.keys import KeyAlgorithm, PrivateKey, generate_key

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 from sqlalchemy import update
 
-from acme_server.services import tokens
+from acme_server.services.access import tokens
 from acme_server.storage import Storage
 from acme_server.storage.tables import api_tokens
 from ca_core.csr import build_csr

@@ -9,7 +9,7 @@ import pytest
 from acme_server.config import load_settings
 from acme_server.errors import ConfigError
 from acme_server.hsm.uri import TokenURI, parse_uri
-from acme_server.services.keyring import load_pkcs11_pin
+from acme_server.services.platform.keyring import load_pkcs11_pin
 
 
 def test_rfc7512_percent_encoding_is_read_and_written_back() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from acme_server.services import bootstrap
+from acme_server.services.platform import bootstrap
 from acme_server.services.runtime import Runtime
 from acme_server.storage import Storage
 from ca_core.keyprotect import KeyEncryptionKey

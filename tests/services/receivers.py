@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from acme_server.services import bootstrap
+from acme_server.services.platform import bootstrap
 from acme_server.services.runtime import Runtime
 from tests.tools import openssl
 

@@ -12,20 +12,15 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from acme_server.errors import Conflict
-from acme_server.services import (
-    accounts,
-    audit,
-    cas,
-    certificates,
-    eab,
-    issuance,
-    policies,
-    profiles,
-    syncs,
-    tokens,
-)
-from acme_server.services.audit import Actor
+from acme_server.services import issuance
+from acme_server.services.access import tokens
+from acme_server.services.acme import accounts, eab
+from acme_server.services.config import ca_creation, cas, policies, profiles
+from acme_server.services.delivery import syncs
+from acme_server.services.inventory import edits, export
 from acme_server.services.issuance import ManagedRequest
+from acme_server.services.platform import audit
+from acme_server.services.platform.audit import Actor
 from acme_server.services.runtime import Runtime
 from acme_server.storage import AuditRecord
 from ca_core.csr import build_csr
@@ -65,19 +60,19 @@ def _check(
 async def test_ca_policy_profile_token_and_eab_changes_each_write_one_row(dev: Runtime) -> None:
     with audit.acting(TESTER):
         root, row = await _one_row(
-            dev, lambda: cas.create_root_ca(dev, name="a-root", subject=Subject(common_name="A"))
+            dev, lambda: ca_creation.create_root_ca(dev, name="a-root", subject=Subject(common_name="A"))
         )
         _check(row, "ca.create", "ca", root.id)
         assert row.detail == {"name": "a-root", "kind": "root"}
         sub, row = await _one_row(
             dev,
-            lambda: cas.create_intermediate_ca(
+            lambda: ca_creation.create_intermediate_ca(
                 dev, parent="a-root", name="a-sub", subject=Subject(common_name="S")
             ),
         )
         _check(row, "ca.create", "ca", sub.id)
         external, row = await _one_row(
-            dev, lambda: cas.create_external_ca(dev, name="ext", subject=Subject(common_name="E"))
+            dev, lambda: ca_creation.create_external_ca(dev, name="ext", subject=Subject(common_name="E"))
         )
         _check(row, "ca.create", "ca", external.id)
         _, row = await _one_row(dev, lambda: cas.set_ca_enabled(dev, "a-sub", False))
@@ -88,7 +83,7 @@ async def test_ca_policy_profile_token_and_eab_changes_each_write_one_row(dev: R
         _check(row, "ca.update", "ca", sub.id)
         assert row.detail == {"crlPartitions": 2}
         issuer = await cas.get_ca(dev, "dev-root")
-        _, row = await _one_row(dev, lambda: cas.cross_sign_ca(dev, "a-sub", issuer="dev-root"))
+        _, row = await _one_row(dev, lambda: ca_creation.cross_sign_ca(dev, "a-sub", issuer="dev-root"))
         _check(row, "ca.cross_sign", "ca", sub.id)
         assert row.detail == {"issuer": issuer.id}
 
@@ -135,12 +130,10 @@ async def test_certificate_key_exports_revocation_deletion_and_syncs_each_write_
     )
     cert = await issuance.issue_certificate(dev, profile="default", managed=request)
     with audit.acting(TESTER):
-        _, row = await _one_row(dev, lambda: certificates.export_pem(dev, cert.id))
+        _, row = await _one_row(dev, lambda: export.export_pem(dev, cert.id))
         _check(row, "certificate.export_key", "certificate", cert.id)
         assert row.detail == {"serial": cert.serial, "form": "PEM"}
-        _, row = await _one_row(
-            dev, lambda: certificates.export_pkcs12(dev, cert.id, password="pw", alias="db")
-        )
+        _, row = await _one_row(dev, lambda: export.export_pkcs12(dev, cert.id, password="pw", alias="db"))
         assert row.detail == {"serial": cert.serial, "form": "PKCS#12"}
 
         sync, row = await _one_row(
@@ -155,11 +148,11 @@ async def test_certificate_key_exports_revocation_deletion_and_syncs_each_write_
         _check(row, "sync.delete", "sync", sync.id)
 
         _, row = await _one_row(
-            dev, lambda: certificates.revoke_certificate(dev, cert.id, RevocationReason.KEY_COMPROMISE)
+            dev, lambda: edits.revoke_certificate(dev, cert.id, RevocationReason.KEY_COMPROMISE)
         )
         _check(row, "certificate.revoke", "certificate", cert.id)
         assert row.detail == {"serial": cert.serial, "reason": "KEY_COMPROMISE", "source": "api"}
-        _, row = await _one_row(dev, lambda: certificates.delete_certificate(dev, cert.id))
+        _, row = await _one_row(dev, lambda: edits.delete_certificate(dev, cert.id))
         _check(row, "certificate.delete", "certificate", cert.id)
 
 
@@ -185,7 +178,7 @@ async def test_a_certificate_without_a_managed_key_exports_without_a_row(dev: Ru
     )
     cert = await issuance.issue_certificate(dev, profile="default", csr_pem=csr.public_bytes(Encoding.PEM))
     before = len(await _rows(dev))
-    bundle = await certificates.export_pem(dev, cert.id)
+    bundle = await export.export_pem(dev, cert.id)
     assert bundle.private_key is None
     assert len(await _rows(dev)) == before
 

@@ -14,11 +14,16 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from acme_server.config import load_settings
 from acme_server.errors import ConfigError, KeyInUse, NotRenewable
-from acme_server.services import accounts, audit, certificates, issuance, renew, renewals
-from acme_server.services.audit import Actor
-from acme_server.services.backup import backup_database, restore_database
-from acme_server.services.certificates import CertificateInfo
+from acme_server.services import issuance
+from acme_server.services.acme import accounts
+from acme_server.services.inventory import certificates, edits
+from acme_server.services.inventory.certificates import CertificateInfo
 from acme_server.services.issuance import ManagedRequest
+from acme_server.services.platform import audit
+from acme_server.services.platform.audit import Actor
+from acme_server.services.platform.backup import backup_database, restore_database
+from acme_server.services.renewal import now as renew
+from acme_server.services.renewal import scheduler
 from acme_server.services.runtime import Runtime
 from acme_server.storage import AuditFilter, AuditRecord, Storage
 from ca_core.csr import build_csr
@@ -46,13 +51,11 @@ async def test_a_metadata_edit_is_one_row_naming_the_keys_set_and_removed(dev: R
     cert = await _managed(dev, "meta.example.internal")
     with audit.acting(TESTER):
         _, row = await _one_row(
-            dev, lambda: certificates.update_metadata(dev, cert.id, {"env": "prod", "team": None})
+            dev, lambda: edits.update_metadata(dev, cert.id, {"env": "prod", "team": None})
         )
         _check(row, "certificate.metadata", "certificate", cert.id)
         assert row.detail == {"serial": cert.serial, "set": ["env"], "removed": ["team"]}
-        _, row = await _one_row(
-            dev, lambda: certificates.set_metadata(dev, cert.id, {"env": "test", "x": "1"})
-        )
+        _, row = await _one_row(dev, lambda: edits.set_metadata(dev, cert.id, {"env": "test", "x": "1"}))
         _check(row, "certificate.metadata", "certificate", cert.id)
         assert row.detail == {"serial": cert.serial, "set": ["env", "x"], "removed": []}
     assert (await certificates.get_certificate(dev, cert.id)).metadata == {"env": "test", "x": "1"}
@@ -62,7 +65,7 @@ async def test_the_auto_renew_switch_is_one_row_each_way(dev: Runtime) -> None:
     cert = await _managed(dev, "auto.example.internal")
     with audit.acting(TESTER):
         for enabled in (True, False):
-            _, row = await _one_row(dev, lambda on=enabled: renewals.set_auto_renew(dev, cert.id, on))
+            _, row = await _one_row(dev, lambda on=enabled: scheduler.set_auto_renew(dev, cert.id, on))
             _check(row, "certificate.auto_renew", "certificate", cert.id)
             assert row.detail == {"serial": cert.serial, "enabled": enabled}
 
@@ -71,7 +74,7 @@ async def test_refused_auto_renew_leaves_no_row(dev: Runtime) -> None:
     cert = await _acme_issued(dev, "refused.example.internal")
     before = len(await _rows(dev))
     with audit.acting(TESTER), pytest.raises(NotRenewable):
-        await renewals.set_auto_renew(dev, cert.id, True)
+        await scheduler.set_auto_renew(dev, cert.id, True)
     assert len(await _rows(dev)) == before
 
 
@@ -94,7 +97,7 @@ async def test_renew_now_of_an_acme_certificate_is_one_row_asking_its_client(dev
 
 
 async def test_the_scheduler_renewing_writes_no_row(dev: Runtime) -> None:
-    """Its renewals are recorded as attempts (services/renewals.py), not as someone's change."""
+    """Its renewals are recorded as attempts (services/renewal/scheduler.py), not as someone's change."""
     cert = await _managed(dev, "scheduled.example.internal")
     before = len(await _rows(dev))
     await renew.renew_certificate(dev, cert.id, actor="scheduler test")

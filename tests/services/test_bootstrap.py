@@ -9,7 +9,8 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from acme_server.services import bootstrap, cas, policies, profiles
+from acme_server.services.config import cas, policies, profiles
+from acme_server.services.platform import bootstrap
 from acme_server.services.runtime import Runtime
 from tests.tools import openssl, write
 

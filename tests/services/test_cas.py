@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from acme_server.errors import Conflict, NotFound
-from acme_server.services import audit, cas
+from acme_server.services.config import ca_creation, cas
+from acme_server.services.platform import audit
 from acme_server.services.runtime import Runtime
 from ca_core.authority import CASettings
 from ca_core.errors import InvalidSetting
@@ -17,14 +18,14 @@ from tests.tools import openssl, write
 
 
 async def test_root_and_intermediate_verify_with_openssl(rt: Runtime, tmp_path: Path) -> None:
-    root = await cas.create_root_ca(
+    root = await ca_creation.create_root_ca(
         rt,
         name="corp-root",
         subject=Subject(common_name="Corp Root", organization="Corp"),
         key_algorithm=KeyAlgorithm.EC_secp384r1,
         settings=CASettings(max_path_length=1),
     )
-    inter = await cas.create_intermediate_ca(
+    inter = await ca_creation.create_intermediate_ca(
         rt,
         parent="corp-root",
         name="corp-issuing",
@@ -41,20 +42,22 @@ async def test_root_and_intermediate_verify_with_openssl(rt: Runtime, tmp_path: 
 
 
 async def test_names_are_unique(rt: Runtime) -> None:
-    await cas.create_root_ca(rt, name="dup", subject=Subject(common_name="Dup"))
+    await ca_creation.create_root_ca(rt, name="dup", subject=Subject(common_name="Dup"))
     with pytest.raises(Conflict, match="dup"):
-        await cas.create_root_ca(rt, name="dup", subject=Subject(common_name="Dup"))
+        await ca_creation.create_root_ca(rt, name="dup", subject=Subject(common_name="Dup"))
 
 
 async def test_unknown_parent_is_not_found(rt: Runtime) -> None:
     with pytest.raises(NotFound):
-        await cas.create_intermediate_ca(rt, parent="nope", name="x", subject=Subject(common_name="x"))
+        await ca_creation.create_intermediate_ca(
+            rt, parent="nope", name="x", subject=Subject(common_name="x")
+        )
 
 
 async def test_offline_root_signs_our_csr_and_the_import_completes_the_ca(
     rt: Runtime, tmp_path: Path
 ) -> None:
-    pending = await cas.create_external_ca(
+    pending = await ca_creation.create_external_ca(
         rt, name="offline-issued", subject=Subject(common_name="Offline Issued")
     )
     assert pending.status == "pending" and pending.csr_pem
@@ -102,20 +105,20 @@ async def test_offline_root_signs_our_csr_and_the_import_completes_the_ca(
         tmp_path / "ext.cnf",
     )
     with pytest.raises(InvalidSetting):  # a chain that is not its issuer
-        await cas.import_external_certificate(
+        await ca_creation.import_external_certificate(
             rt,
             "offline-issued",
             (tmp_path / "signed.pem").read_bytes(),
             (tmp_path / "signed.pem").read_bytes(),
         )
-    done = await cas.import_external_certificate(
+    done = await ca_creation.import_external_certificate(
         rt, "offline-issued", (tmp_path / "signed.pem").read_bytes(), (tmp_path / "offline.pem").read_bytes()
     )
     assert done.status == "active" and done.not_after is not None
     (imported,), _ = await audit.list_events(rt, action="ca.import_certificate")  # the refusal wrote none
     assert (imported.target_id, imported.detail) == (done.id, {"name": "offline-issued"})
     with pytest.raises(Conflict):
-        await cas.import_external_certificate(
+        await ca_creation.import_external_certificate(
             rt,
             "offline-issued",
             (tmp_path / "signed.pem").read_bytes(),
@@ -126,7 +129,7 @@ async def test_offline_root_signs_our_csr_and_the_import_completes_the_ca(
 
 
 async def test_disable_and_enable(rt: Runtime) -> None:
-    await cas.create_root_ca(rt, name="r", subject=Subject(common_name="R"))
+    await ca_creation.create_root_ca(rt, name="r", subject=Subject(common_name="R"))
     assert (await cas.set_ca_enabled(rt, "r", False)).status == "disabled"
     assert not (await cas.load_authority(rt, "r")).enabled
     assert (await cas.set_ca_enabled(rt, "r", True)).status == "active"

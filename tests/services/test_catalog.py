@@ -9,7 +9,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from acme_server.errors import NotFound
-from acme_server.services import bootstrap, cas, catalog, orders, policies, profiles, tokens
+from acme_server.services.access import tokens
+from acme_server.services.acme import orders
+from acme_server.services.config import ca_creation, cas, catalog, policies, profiles
+from acme_server.services.platform import bootstrap
 from acme_server.services.runtime import Runtime
 from acme_server.storage import Storage
 from ca_core.errors import UnknownProfile
@@ -73,7 +76,7 @@ async def test_an_unknown_ca_is_not_found(dev: Runtime) -> None:
 
 
 def _root(rt: Runtime, name: str) -> Awaitable[object]:
-    return cas.create_root_ca(rt, name=name, subject=Subject(common_name=name))
+    return ca_creation.create_root_ca(rt, name=name, subject=Subject(common_name=name))
 
 
 CHANGES: dict[str, Callable[[Runtime], Awaitable[object]]] = {
@@ -81,7 +84,7 @@ CHANGES: dict[str, Callable[[Runtime], Awaitable[object]]] = {
     "create profile": lambda rt: profiles.create_profile(rt, "extra", {"caId": "dev-intermediate"}),
     "create root CA": lambda rt: _root(rt, "extra-root"),
     "disable CA": lambda rt: cas.set_ca_enabled(rt, "dev-cross-root", False),
-    "cross-sign CA": lambda rt: cas.cross_sign_ca(rt, "dev-intermediate", issuer="extra-root-2"),
+    "cross-sign CA": lambda rt: ca_creation.cross_sign_ca(rt, "dev-intermediate", issuer="extra-root-2"),
 }
 
 

@@ -13,9 +13,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from acme_server.errors import AlreadyRevoked, Conflict, NotFound
-from acme_server.services import cas, certificates, crls, issuance, policies, profiles
+from acme_server.services import issuance
+from acme_server.services.config import cas, policies, profiles
+from acme_server.services.inventory import certificates, edits, export
 from acme_server.services.issuance import ManagedRequest
 from acme_server.services.runtime import Runtime
+from acme_server.services.status import crl_updater, crls
 from acme_server.storage import CertificateFilter
 from ca_core.csr import build_csr
 from ca_core.errors import BadCSR, CADisabled, InvalidSetting, KeyProtectionError, PolicyViolation
@@ -70,7 +73,7 @@ async def test_managed_issuance_seals_the_key_and_exports_it(dev: Runtime) -> No
         dev, profile="default", managed=_managed("db.example.internal", algorithm=KeyAlgorithm.RSA_2048)
     )
     assert cert.has_private_key
-    bundle = await certificates.export_pem(dev, cert.id)
+    bundle = await export.export_pem(dev, cert.id)
     assert bundle.private_key is not None and "PRIVATE KEY" in bundle.private_key
     assert bundle.certificate == cert.certificate_pem
     assert bundle.full_bundle.count("BEGIN CERTIFICATE") == 3
@@ -80,7 +83,7 @@ async def test_sealed_key_needs_the_same_key_encryption_key(dev: Runtime) -> Non
     cert = await issuance.issue_certificate(dev, profile="default", managed=_managed("k.example.internal"))
     stranger = Runtime(storage=dev.storage, kek=KeyEncryptionKey.generate(), public_url=dev.public_url)
     with pytest.raises(KeyProtectionError):
-        await certificates.export_pem(stranger, cert.id)
+        await export.export_pem(stranger, cert.id)
 
 
 async def test_policy_violations_name_every_field(dev: Runtime) -> None:
@@ -157,7 +160,7 @@ async def test_revocation_lands_in_the_crl_openssl_checks(dev: Runtime, tmp_path
     before = write(tmp_path / "before.pem", (await crls.generate_crl(dev, intermediate.id)).pem)
     openssl("verify", "-crl_check", "-CAfile", chain, "-CRLfile", before, leaf)
 
-    revoked = await certificates.revoke_certificate(dev, cert.id, RevocationReason.KEY_COMPROMISE)
+    revoked = await edits.revoke_certificate(dev, cert.id, RevocationReason.KEY_COMPROMISE)
     assert revoked.status == "revoked" and revoked.revocation_reason == "KEY_COMPROMISE"
     after = write(tmp_path / "after.pem", (await crls.latest_crl(dev, intermediate.id)).pem)
     result = openssl("verify", "-crl_check", "-CAfile", chain, "-CRLfile", after, leaf, check=False)
@@ -165,13 +168,13 @@ async def test_revocation_lands_in_the_crl_openssl_checks(dev: Runtime, tmp_path
     text = openssl("crl", "-in", after, "-noout", "-text").stdout
     assert "Key Compromise" in text and cert.serial.upper().lstrip("0") in text.replace(":", "").upper()
     with pytest.raises(AlreadyRevoked):
-        await certificates.revoke_certificate(dev, cert.id, RevocationReason.SUPERSEDED)
+        await edits.revoke_certificate(dev, cert.id, RevocationReason.SUPERSEDED)
 
 
 async def test_a_revocation_a_kill_kept_out_of_the_crl_is_published_by_the_next_start(dev: Runtime) -> None:
     """revoke_certificate commits the revocation, then publishes the CRL: a process killed between the
     two left a revoked certificate that no CRL lists. The pass every process runs at start-up
-    (crls.publish_unpublished, before the updater's lease) publishes it; with nothing left out it
+    (crl_updater.publish_unpublished, before the updater's lease) publishes it; with nothing left out it
     publishes nothing. bench/fault_injection.py found it (docs/security.md)."""
     cert = await issuance.issue_certificate(dev, profile="default", managed=_managed("k.example.internal"))
     published = await crls.generate_crl(dev, "dev-intermediate")
@@ -181,11 +184,11 @@ async def test_a_revocation_a_kill_kept_out_of_the_crl_is_published_by_the_next_
         )
     assert await crls.latest_crl(dev, "dev-intermediate") == published  # still the stale one
 
-    (recovered,) = await crls.publish_unpublished(dev)
+    (recovered,) = await crl_updater.publish_unpublished(dev)
     assert recovered.number == published.number + 1
     crl = x509.load_der_x509_crl(recovered.der)
     assert crl.get_revoked_certificate_by_serial_number(int(cert.serial, 16)) is not None
-    assert await crls.publish_unpublished(dev) == []  # nothing left out: no CRL number spent
+    assert await crl_updater.publish_unpublished(dev) == []  # nothing left out: no CRL number spent
 
 
 async def test_crl_numbers_increase(dev: Runtime) -> None:
@@ -203,7 +206,7 @@ async def test_pkcs12_export_opens_with_openssl_and_keytool(dev: Runtime, tmp_pa
     cert = await issuance.issue_certificate(dev, profile="default", managed=_managed("p.example.internal"))
     p12 = write(
         tmp_path / "certificate.p12",
-        await certificates.export_pkcs12(dev, cert.id, password="changeit1", alias="web"),
+        await export.export_pkcs12(dev, cert.id, password="changeit1", alias="web"),
     )
     shown = openssl("pkcs12", "-in", p12, "-nokeys", "-clcerts", "-passin", "pass:changeit1").stdout
     assert "p.example.internal" in shown
@@ -249,7 +252,7 @@ async def test_inventory_filters_combine(dev: Runtime) -> None:
     assert [c.id for c in found] == [a.id] and total == 1
     found, total = await certificates.list_certificates(dev, CertificateFilter(search="B.EXAMPLE"))
     assert total == 1 and found[0].common_name == "b.example.internal"
-    await certificates.set_metadata(dev, a.id, {"team": "search"})
+    await edits.set_metadata(dev, a.id, {"team": "search"})
     assert (await certificates.get_certificate(dev, a.id)).metadata == {"team": "search"}
 
 
@@ -259,7 +262,7 @@ async def test_ip_sans_and_delete(dev: Runtime) -> None:
     )
     cert = await issuance.issue_certificate(dev, profile="default", managed=request)
     assert cert.details.sans.ip == (ipaddress.ip_address("10.1.2.3"),)
-    await certificates.delete_certificate(dev, cert.id)
+    await edits.delete_certificate(dev, cert.id)
     with pytest.raises(NotFound):
         await certificates.get_certificate(dev, cert.id)
 

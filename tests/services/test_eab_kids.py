@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from acme_server.services.eab import new_kid
+from acme_server.services.acme.eab import new_kid
 
 
 def test_a_kid_never_starts_with_a_dash() -> None:

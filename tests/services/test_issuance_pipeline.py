@@ -9,9 +9,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from acme_server.services import issuance, policies, profiles, renewals, requests
+from acme_server.services import issuance
+from acme_server.services.config import policies, profiles
+from acme_server.services.inventory import requests
 from acme_server.services.issuance import ManagedRequest
-from acme_server.services.renew import renew_certificate
+from acme_server.services.renewal import scheduler
+from acme_server.services.renewal.now import renew_certificate
 from acme_server.services.runtime import Runtime
 from ca_core.errors import InvalidSetting, PolicyViolation
 from ca_core.request import Subject, SubjectAltNames
@@ -85,9 +88,9 @@ async def test_the_scheduler_stores_its_attempt_with_the_successor(dev: Runtime)
     )
     dev.clock.current += timedelta(days=11)  # inside the 30-day window
     with counted(dev) as work:
-        (attempt,) = await renewals.run_due(dev, holder="test")
+        (attempt,) = await scheduler.run_due(dev, holder="test")
     assert (attempt.outcome, attempt.certificate_id, attempt.holder) == ("renewed", old.id, "test")
-    status = await renewals.get_renewal_status(dev, old.id)
+    status = await scheduler.get_renewal_status(dev, old.id)
     assert [a.successor_id for a in status.attempts] == [attempt.successor_id] != [None]
     # the rotations due, the profiles' windows (the catalog), the due list; then for the certificate:
     # its claim, one read (it, its metadata, the catalog) and one write (successor and attempt together)

@@ -1,4 +1,4 @@
-"""Renew now (services/renew.py): the successor's subject, SANs, profile, metadata and links, the old
+"""Renew now (services/renewal/now.py): the successor's subject, SANs, profile, metadata and links, the old
 certificate superseded, one successor when two renewals race; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
@@ -9,9 +9,10 @@ from datetime import timedelta
 import pytest
 
 from acme_server.errors import AlreadyRenewed, Conflict
-from acme_server.services import certificates, issuance
+from acme_server.services import issuance
+from acme_server.services.inventory import certificates, edits, export
 from acme_server.services.issuance import ManagedRequest
-from acme_server.services.renew import renew_certificate
+from acme_server.services.renewal.now import renew_certificate
 from acme_server.services.runtime import Runtime
 from acme_server.storage import CertificateFilter
 from ca_core.keys import KeyAlgorithm
@@ -43,8 +44,8 @@ async def test_renew_issues_a_linked_successor_with_a_new_key_and_the_same_names
     assert new.details.sans == old.details.sans
     assert new.details.key_algorithm == "RSA_2048"
     assert new.not_after - new.not_before == timedelta(days=20)
-    old_bundle = await certificates.export_pem(dev, old.id)
-    new_bundle = await certificates.export_pem(dev, new.id)
+    old_bundle = await export.export_pem(dev, old.id)
+    new_bundle = await export.export_pem(dev, new.id)
     assert new_bundle.private_key is not None and new_bundle.private_key != old_bundle.private_key
     refreshed = await certificates.get_certificate(dev, old.id)
     assert refreshed.status == "superseded" and refreshed.renewed_by_id == new.id
@@ -67,7 +68,7 @@ async def test_renewing_twice_is_already_renewed_and_revoked_is_refused(dev: Run
     with pytest.raises(AlreadyRenewed, match="already renewed"):
         await renew_certificate(dev, old.id, actor="test")
     other = await issuance.issue_certificate(dev, profile="default", managed=managed("rev.example.internal"))
-    await certificates.revoke_certificate(dev, other.id, RevocationReason.KEY_COMPROMISE)
+    await edits.revoke_certificate(dev, other.id, RevocationReason.KEY_COMPROMISE)
     with pytest.raises(Conflict, match="revoked"):
         await renew_certificate(dev, other.id, actor="test")
 

@@ -1,4 +1,4 @@
-"""Server-driven auto-renewal (services/renewals.py) on SQLite and PostgreSQL: which certificates are
+"""Server-driven auto-renewal (services/renewal/scheduler.py) on SQLite and PostgreSQL: which certificates are
 due, exactly one successor per certificate under concurrent scheduler passes (two Storage objects, and
 two `acme-server renewals run-due` processes), back-off after failures, recorded attempts, and
 switching auto-renewal per certificate."""
@@ -17,9 +17,13 @@ from pathlib import Path
 import pytest
 
 from acme_server.errors import NotRenewable
-from acme_server.services import bootstrap, cas, certificates, issuance, profiles, renewals
-from acme_server.services.certificates import CertificateInfo
+from acme_server.services import issuance
+from acme_server.services.config import cas, profiles
+from acme_server.services.inventory import certificates, edits
+from acme_server.services.inventory.certificates import CertificateInfo
 from acme_server.services.issuance import ManagedRequest
+from acme_server.services.platform import bootstrap
+from acme_server.services.renewal import scheduler
 from acme_server.services.runtime import Runtime
 from acme_server.storage import CertificateFilter, Storage
 from ca_core.request import Subject, SubjectAltNames
@@ -76,29 +80,29 @@ async def successors(rt: Runtime, certificate_id: str) -> list[CertificateInfo]:
 async def test_a_certificate_is_renewed_once_when_it_enters_the_profiles_window(auto: Runtime) -> None:
     cert = await issue(auto, "web.example.internal", days=40)
     assert cert.auto_renew  # the profile's autoRenewByDefault
-    assert await renewals.run_due(auto) == []  # 40 days left, window 30
+    assert await scheduler.run_due(auto) == []  # 40 days left, window 30
     advance(auto, timedelta(days=9))
-    assert await renewals.run_due(auto) == []
+    assert await scheduler.run_due(auto) == []
     advance(auto, timedelta(days=2))  # 29 days left
-    [attempt] = await renewals.run_due(auto)
+    [attempt] = await scheduler.run_due(auto)
     assert attempt.certificate_id == cert.id and attempt.outcome == "renewed" and attempt.error is None
     successor = await certificates.get_certificate(auto, attempt.successor_id or "")
     assert successor.renewed_from_id == cert.id and successor.auto_renew
     assert successor.metadata == {"app": "web"} and successor.status == "active"
     assert successor.not_after - successor.not_before == timedelta(days=40)
     assert (await certificates.get_certificate(auto, cert.id)).status == "superseded"
-    assert await renewals.run_due(auto) == []  # renewed once, the successor is not due yet
-    status = await renewals.get_renewal_status(auto, cert.id)
+    assert await scheduler.run_due(auto) == []  # renewed once, the successor is not due yet
+    status = await scheduler.get_renewal_status(auto, cert.id)
     assert [a.outcome for a in status.attempts] == ["renewed"] and status.failures == 0
     assert not status.eligible  # superseded now
     assert (
-        await renewals.get_renewal_status(auto, successor.id)
+        await scheduler.get_renewal_status(auto, successor.id)
     ).renew_after == successor.not_after - timedelta(days=30)
 
 
 async def test_ineligible_certificates_are_left_alone(auto: Runtime) -> None:
     off = await issue(auto, "off.example.internal", days=10)
-    await renewals.set_auto_renew(auto, off.id, False)
+    await scheduler.set_auto_renew(auto, off.id, False)
     from_csr = await issuance.issue_certificate(
         auto, profile="auto", csr_pem=_csr_pem("csr.example.internal"), ttl=timedelta(days=10)
     )
@@ -113,11 +117,11 @@ async def test_ineligible_certificates_are_left_alone(auto: Runtime) -> None:
     revoked = await issue(auto, "revoked.example.internal", days=10)
     from ca_core.revocation import RevocationReason
 
-    await certificates.revoke_certificate(auto, revoked.id, RevocationReason.SUPERSEDED)
+    await edits.revoke_certificate(auto, revoked.id, RevocationReason.SUPERSEDED)
     default_profile = await issue(auto, "plain.example.internal", days=10, profile="default")
     assert not default_profile.auto_renew
     advance(auto, timedelta(days=9))
-    assert await renewals.run_due(auto) == []
+    assert await scheduler.run_due(auto) == []
     for cert in (off, from_csr, over_acme, revoked, default_profile):
         assert await successors(auto, cert.id) == []
 
@@ -127,7 +131,7 @@ async def test_set_auto_renew_refuses_acme_and_csr_certificates(auto: Runtime) -
         auto, profile="default", csr_pem=_csr_pem("c.example.internal")
     )
     with pytest.raises(NotRenewable, match="from a CSR; auto-renewal needs a server-generated key"):
-        await renewals.set_auto_renew(auto, from_csr.id, True)
+        await scheduler.set_auto_renew(auto, from_csr.id, True)
     over_acme = await issuance.issue_certificate(
         auto,
         profile="default",
@@ -135,10 +139,10 @@ async def test_set_auto_renew_refuses_acme_and_csr_certificates(auto: Runtime) -
         enrollment="acme",
     )
     with pytest.raises(NotRenewable, match="issued over ACME"):
-        await renewals.set_auto_renew(auto, over_acme.id, True)
-    assert not (await renewals.set_auto_renew(auto, over_acme.id, False)).auto_renew  # off always works
+        await scheduler.set_auto_renew(auto, over_acme.id, True)
+    assert not (await scheduler.set_auto_renew(auto, over_acme.id, False)).auto_renew  # off always works
     managed = await issue(auto, "m.example.internal", profile="default")
-    assert (await renewals.set_auto_renew(auto, managed.id, True)).auto_renew
+    assert (await scheduler.set_auto_renew(auto, managed.id, True)).auto_renew
     assert (await certificates.get_certificate(auto, managed.id)).auto_renew
 
 
@@ -146,26 +150,26 @@ async def test_a_failed_renewal_backs_off_and_is_retried_until_it_succeeds(auto:
     cert = await issue(auto, "flaky.example.internal", days=10)
     advance(auto, timedelta(days=5))
     await cas.set_ca_enabled(auto, bootstrap.INTERMEDIATE_NAME, False)
-    [first] = await renewals.run_due(auto)
+    [first] = await scheduler.run_due(auto)
     assert first.outcome == "failed" and first.successor_id is None
     assert first.error is not None and "disabled" in first.error
     assert first.next_attempt_at == first.attempted_at + timedelta(minutes=5)
-    assert await renewals.run_due(auto) == []  # backing off
+    assert await scheduler.run_due(auto) == []  # backing off
     advance(auto, timedelta(minutes=4))
-    assert await renewals.run_due(auto) == []
+    assert await scheduler.run_due(auto) == []
     advance(auto, timedelta(minutes=1))
-    [second] = await renewals.run_due(auto)
+    [second] = await scheduler.run_due(auto)
     assert second.outcome == "failed" and second.next_attempt_at == second.attempted_at + timedelta(
         minutes=10
     )
-    status = await renewals.get_renewal_status(auto, cert.id)
+    status = await scheduler.get_renewal_status(auto, cert.id)
     assert status.failures == 2 and status.next_attempt_at == second.next_attempt_at
     assert status.last_error == second.error
     await cas.set_ca_enabled(auto, bootstrap.INTERMEDIATE_NAME, True)
     advance(auto, timedelta(minutes=10))
-    [third] = await renewals.run_due(auto)
+    [third] = await scheduler.run_due(auto)
     assert third.outcome == "renewed"
-    status = await renewals.get_renewal_status(auto, cert.id)
+    status = await scheduler.get_renewal_status(auto, cert.id)
     assert [a.outcome for a in status.attempts] == ["failed", "failed", "renewed"]
     assert status.failures == 0 and status.next_attempt_at is None and status.last_error is None
     assert len(await successors(auto, cert.id)) == 1
@@ -174,14 +178,14 @@ async def test_a_failed_renewal_backs_off_and_is_retried_until_it_succeeds(auto:
 def test_a_certificate_living_no_longer_than_the_window_is_due_at_half_its_life() -> None:
     start = datetime(2026, 1, 1, tzinfo=UTC)
     window = timedelta(days=30)
-    assert renewals.renew_after(start, start + timedelta(days=90), window) == start + timedelta(days=60)
-    assert renewals.renew_after(start, start + timedelta(days=31), window) == start + timedelta(days=1)
-    assert renewals.renew_after(start, start + timedelta(days=10), window) == start + timedelta(days=5)
+    assert scheduler.renew_after(start, start + timedelta(days=90), window) == start + timedelta(days=60)
+    assert scheduler.renew_after(start, start + timedelta(days=31), window) == start + timedelta(days=1)
+    assert scheduler.renew_after(start, start + timedelta(days=10), window) == start + timedelta(days=5)
 
 
 def test_backoff_doubles_up_to_six_hours() -> None:
-    assert [renewals.backoff(n) for n in (1, 2, 3)] == [timedelta(minutes=m) for m in (5, 10, 20)]
-    assert renewals.backoff(50) == timedelta(hours=6)
+    assert [scheduler.backoff(n) for n in (1, 2, 3)] == [timedelta(minutes=m) for m in (5, 10, 20)]
+    assert scheduler.backoff(50) == timedelta(hours=6)
 
 
 @pytest.fixture
@@ -200,7 +204,7 @@ async def test_two_workers_renew_each_due_certificate_exactly_once(
     due = [await issue(auto, f"w{i}.example.internal", days=10) for i in range(6)]
     advance(auto, timedelta(days=5))  # a 10-day certificate is due once half its life has passed
     first, second = await asyncio.gather(
-        renewals.run_due(auto, holder="worker-a"), renewals.run_due(second_runtime, holder="worker-b")
+        scheduler.run_due(auto, holder="worker-a"), scheduler.run_due(second_runtime, holder="worker-b")
     )
     attempts = first + second
     assert sorted(a.certificate_id for a in attempts) == sorted(c.id for c in due)
@@ -208,7 +212,7 @@ async def test_two_workers_renew_each_due_certificate_exactly_once(
     for cert in due:
         assert len(await successors(auto, cert.id)) == 1
         assert (await certificates.get_certificate(auto, cert.id)).status == "superseded"
-    assert await renewals.run_due(second_runtime) == []
+    assert await scheduler.run_due(second_runtime) == []
 
 
 def _run_due_process(database_url: str, kek: str, data_dir: Path) -> subprocess.Popen[str]:
@@ -250,7 +254,7 @@ async def test_the_scheduler_loop_renews_due_certificates_until_stopped(auto: Ru
     cert = await issue(auto, "loop.example.internal", days=10)
     advance(auto, timedelta(days=6))
     stop = asyncio.Event()
-    loop = asyncio.create_task(renewals.run_scheduler(auto, stop, interval=0.05))
+    loop = asyncio.create_task(scheduler.run_scheduler(auto, stop, interval=0.05))
     try:
         for _ in range(200):
             if await successors(auto, cert.id):
@@ -281,7 +285,7 @@ async def test_a_failed_pass_is_logged_and_the_loop_keeps_going(
     assert isinstance(auto.clock, FixedClock)
     auto.clock = _FailingOnceClock(auto.clock.current + timedelta(days=6))
     stop = asyncio.Event()
-    loop = asyncio.create_task(renewals.run_scheduler(auto, stop, interval=0.05))
+    loop = asyncio.create_task(scheduler.run_scheduler(auto, stop, interval=0.05))
     try:
         for _ in range(200):
             if await successors(auto, cert.id):

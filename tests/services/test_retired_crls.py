@@ -1,35 +1,40 @@
 """After a rotation the disabled old CA's CRL is published until the last certificate it signed expires,
-then no longer (services/crls.py is_retired), and `rotation status` says which; on SQLite and
+then no longer (services/status/crls.py is_retired), and `rotation status` says which; on SQLite and
 PostgreSQL, the certificates' notAfter moved into the past by the services' own clock."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from acme_server.services import bootstrap, cas, certificates, crls, issuance, rotation
+from acme_server.services import issuance
+from acme_server.services.config import cas
+from acme_server.services.inventory import edits
+from acme_server.services.platform import bootstrap
+from acme_server.services.renewal import rotation, rotation_progress
 from acme_server.services.runtime import Runtime
+from acme_server.services.status import crl_updater, crls
 from ca_core.revocation import RevocationReason
 from tests.services.test_certificates import _csr_pem
 from tests.services.test_rotation import advance, fleet
 
 __all__ = ["fleet"]
-PAST_HALF = crls.CRL_REFRESH_AFTER + timedelta(minutes=1)  # each CRL is due again after this
+PAST_HALF = crl_updater.CRL_REFRESH_AFTER + timedelta(minutes=1)  # each CRL is due again after this
 
 
 async def published_ca_ids(rt: Runtime) -> set[str]:
-    return {info.ca_id for info in await crls.refresh_due_crls(rt, holder="test")}
+    return {info.ca_id for info in await crl_updater.refresh_due_crls(rt, holder="test")}
 
 
 async def test_the_old_cas_crl_is_published_until_its_last_certificate_expires(fleet: Runtime) -> None:
     old = await cas.get_ca(fleet, bootstrap.INTERMEDIATE_NAME)
-    ttl = crls.CRL_REFRESH_AFTER * 1.5  # valid at the first refresh after the rotation, not at the second
+    ttl = crl_updater.CRL_REFRESH_AFTER * 1.5  # valid at the first refresh after the rotation, not the second
     kept = await issuance.issue_certificate(
         fleet, profile="default", csr_pem=_csr_pem("kept.example.internal"), ttl=ttl, enrollment="acme"
     )
     doomed = await issuance.issue_certificate(
         fleet, profile="default", csr_pem=_csr_pem("doomed.example.internal"), ttl=ttl, enrollment="acme"
     )
-    await certificates.revoke_certificate(fleet, doomed.id, RevocationReason.KEY_COMPROMISE)
+    await edits.revoke_certificate(fleet, doomed.id, RevocationReason.KEY_COMPROMISE)
     await rotation.start_rotation(fleet, bootstrap.INTERMEDIATE_NAME, to="next", spread=timedelta(0))
     done = await rotation.finish_rotation(fleet, bootstrap.INTERMEDIATE_NAME, force=True)
     last = max(kept.not_after, doomed.not_after)
@@ -40,15 +45,15 @@ async def test_the_old_cas_crl_is_published_until_its_last_certificate_expires(f
     advance(fleet, PAST_HALF)
     assert fleet.clock.now() < last
     assert old.id in await published_ca_ids(fleet)
-    status = await rotation.rotation_status(fleet, old.id)
+    status = await rotation_progress.rotation_status(fleet, old.id)
     assert status.crl_published and status.crl_until == last
 
     # Past the last notAfter: no longer refreshed, and the status says so.
     advance(fleet, PAST_HALF)
     assert fleet.clock.now() > last
     assert old.id not in await published_ca_ids(fleet)
-    assert old.id not in {info.ca_id for info in await crls.publish_unpublished(fleet)}
-    status = await rotation.rotation_status(fleet, old.id)
+    assert old.id not in {info.ca_id for info in await crl_updater.publish_unpublished(fleet)}
+    status = await rotation_progress.rotation_status(fleet, old.id)
     assert not status.crl_published and status.crl_until == last
     # The CA that is still in use (the new one) and the root go on.
     assert (await cas.get_ca(fleet, "next")).id in await published_ca_ids(fleet) | {

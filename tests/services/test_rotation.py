@@ -1,4 +1,5 @@
-"""CA rotation (services/rotation.py) on SQLite and PostgreSQL: profiles move to the new CA, every active
+"""CA rotation (services/renewal/rotation.py) on SQLite and PostgreSQL: profiles move to the new CA, every
+active
 certificate of the old one gets its own stored renewal moment within the spread (what renewalInfo then
 says), API certificates with auto-renewal are renewed by the scheduler at it, progress is counted
 (on old, renewed, not renewing), one rotation per CA at a time, and finishing disables the old CA
@@ -12,22 +13,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from acme_server.errors import Conflict, NotFound
-from acme_server.services import (
-    audit,
-    bootstrap,
-    cas,
-    certificates,
-    crls,
-    issuance,
-    profiles,
-    renewal_info,
-    renewals,
-    rotation,
-)
-from acme_server.services.certificates import CertificateInfo
+from acme_server.services import issuance
+from acme_server.services.config import ca_creation, cas, profiles
+from acme_server.services.inventory import certificates
+from acme_server.services.inventory.certificates import CertificateInfo
 from acme_server.services.issuance import ManagedRequest
-from acme_server.services.rotation import RotationState
+from acme_server.services.platform import audit, bootstrap
+from acme_server.services.renewal import ari, rotation, rotation_progress, scheduler
 from acme_server.services.runtime import Runtime
+from acme_server.services.status import crl_updater
+from acme_server.statuses import RotationState
 from ca_core.errors import InvalidSetting
 from ca_core.request import Subject, SubjectAltNames
 from tests.fakes import FixedClock
@@ -48,7 +43,7 @@ async def fleet(dev: Runtime) -> Runtime:
         "auto",
         {"issuerType": "ca", "caId": old.id, "policyId": "default", "autoRenewByDefault": True},
     )
-    await cas.create_intermediate_ca(
+    await ca_creation.create_intermediate_ca(
         dev, parent=bootstrap.ROOT_NAME, name="next", subject=Subject(common_name="Next Intermediate")
     )
     return dev
@@ -75,7 +70,7 @@ async def acme_certificate(rt: Runtime, name: str) -> CertificateInfo:
     )
 
 
-async def rotate(rt: Runtime) -> rotation.RotationProgress:
+async def rotate(rt: Runtime) -> rotation_progress.RotationProgress:
     return await rotation.start_rotation(
         rt, bootstrap.INTERMEDIATE_NAME, to="next", spread=SPREAD, grace=GRACE
     )
@@ -95,9 +90,9 @@ async def test_rotation_moves_profiles_and_gives_each_certificate_its_moment(fle
     assert issued_now.ca_id == new.id  # the profiles issue from NEW at once
     moments = []
     for cert in acme:
-        _, info = await renewal_info.renewal_info_of(fleet, cert.id)
+        _, info = await ari.renewal_info_of(fleet, cert.id)
         assert info.reason == "renewal-requested"
-        moment = rotation.renewal_moment(cert.id, start, SPREAD)
+        moment = rotation_progress.renewal_moment(cert.id, start, SPREAD)
         assert info.window.end == moment  # stored, and deterministic from the id
         assert start <= moment <= start + SPREAD
         moments.append(moment)
@@ -108,18 +103,18 @@ async def test_api_certificates_are_renewed_by_the_scheduler_at_their_moment(fle
     cert = await api_certificate(fleet, "api.example.internal")
     start = fleet.clock.now()
     await rotate(fleet)
-    moment = rotation.renewal_moment(cert.id, start, SPREAD)
+    moment = rotation_progress.renewal_moment(cert.id, start, SPREAD)
     fleet.clock.current = moment - timedelta(seconds=1)  # type: ignore[attr-defined]
-    assert await renewals.run_due(fleet) == []
+    assert await scheduler.run_due(fleet) == []
     fleet.clock.current = moment  # type: ignore[attr-defined]
-    (attempt,) = await renewals.run_due(fleet)
+    (attempt,) = await scheduler.run_due(fleet)
     assert attempt.outcome == "renewed" and attempt.certificate_id == cert.id
     successor = await certificates.get_certificate(fleet, attempt.successor_id or "")
     assert successor.ca_id == (await cas.get_ca(fleet, "next")).id
-    assert renewal_info.RENEWAL_REQUESTED not in successor.metadata  # the request is not carried on
-    progress = await rotation.rotation_status(fleet, bootstrap.INTERMEDIATE_NAME)
+    assert ari.RENEWAL_REQUESTED not in successor.metadata  # the request is not carried on
+    progress = await rotation_progress.rotation_status(fleet, bootstrap.INTERMEDIATE_NAME)
     assert (progress.on_old, progress.renewed, progress.not_renewing) == (0, 1, 0)
-    assert await renewals.run_due(fleet) == []  # renewed once
+    assert await scheduler.run_due(fleet) == []  # renewed once
 
 
 async def test_a_certificate_whose_client_never_returns_is_reported_as_not_renewing(fleet: Runtime) -> None:
@@ -132,18 +127,18 @@ async def test_a_certificate_whose_client_never_returns_is_reported_as_not_renew
     )
     async with fleet.storage.transaction() as tx:
         assert await tx.certificates.mark_renewed(returning.id, successor.id)
-    progress = await rotation.rotation_status(fleet, bootstrap.INTERMEDIATE_NAME)
+    progress = await rotation_progress.rotation_status(fleet, bootstrap.INTERMEDIATE_NAME)
     assert (progress.on_old, progress.renewed, progress.not_renewing, progress.waiting) == (1, 1, 0, 1)
     advance(fleet, SPREAD + GRACE)
-    progress = await rotation.rotation_status(fleet, bootstrap.INTERMEDIATE_NAME)
+    progress = await rotation_progress.rotation_status(fleet, bootstrap.INTERMEDIATE_NAME)
     assert (progress.on_old, progress.renewed, progress.not_renewing, progress.waiting) == (1, 1, 1, 0)
-    _, info = await renewal_info.renewal_info_of(fleet, silent.id)
+    _, info = await ari.renewal_info_of(fleet, silent.id)
     assert info.window.end <= fleet.clock.now()
 
 
 async def test_one_rotation_at_a_time_per_ca_and_the_same_one_resumes(fleet: Runtime) -> None:
     first = await rotate(fleet)
-    await cas.create_intermediate_ca(
+    await ca_creation.create_intermediate_ca(
         fleet, parent=bootstrap.ROOT_NAME, name="other", subject=Subject(common_name="Other")
     )
     with pytest.raises(Conflict, match="already being rotated to 'next'"):
@@ -154,10 +149,10 @@ async def test_one_rotation_at_a_time_per_ca_and_the_same_one_resumes(fleet: Run
 
 async def test_concurrent_starts_make_one_rotation(fleet: Runtime) -> None:
     results = await asyncio.gather(rotate(fleet), rotate(fleet), return_exceptions=True)
-    started = {r.rotation.id for r in results if isinstance(r, rotation.RotationProgress)}
+    started = {r.rotation.id for r in results if isinstance(r, rotation_progress.RotationProgress)}
     assert len(started) == 1
     for other in results:
-        assert isinstance(other, rotation.RotationProgress | Conflict)
+        assert isinstance(other, rotation_progress.RotationProgress | Conflict)
 
 
 async def test_finish_is_refused_while_certificates_depend_on_the_old_ca(fleet: Runtime) -> None:
@@ -172,8 +167,8 @@ async def test_finish_is_refused_while_certificates_depend_on_the_old_ca(fleet: 
     with pytest.raises(Conflict, match="no rotation under way"):
         await rotation.finish_rotation(fleet, bootstrap.INTERMEDIATE_NAME)
     # The disabled CA's CRL is still refreshed by the updater.
-    advance(fleet, crls.CRL_REFRESH_AFTER + timedelta(minutes=1))
-    published = await crls.refresh_due_crls(fleet, holder="test")
+    advance(fleet, crl_updater.CRL_REFRESH_AFTER + timedelta(minutes=1))
+    published = await crl_updater.refresh_due_crls(fleet, holder="test")
     old = await cas.get_ca(fleet, bootstrap.INTERMEDIATE_NAME)
     assert old.id in {info.ca_id for info in published}
 
@@ -185,9 +180,9 @@ async def test_of_two_concurrent_finishes_one_wins(fleet: Runtime) -> None:
         rotation.finish_rotation(fleet, bootstrap.INTERMEDIATE_NAME),
         return_exceptions=True,
     )
-    finished = [r for r in results if isinstance(r, rotation.RotationProgress)]
+    finished = [r for r in results if isinstance(r, rotation_progress.RotationProgress)]
     assert len(finished) == 1 and finished[0].rotation.state == RotationState.COMPLETED
-    (lost,) = [r for r in results if not isinstance(r, rotation.RotationProgress)]
+    (lost,) = [r for r in results if not isinstance(r, rotation_progress.RotationProgress)]
     assert isinstance(lost, Conflict)
 
 
@@ -197,7 +192,7 @@ async def test_finish_without_dependants_disables_and_frees_the_ca(fleet: Runtim
     assert done.on_old == 0 and done.rotation.state == RotationState.COMPLETED
     # A finished rotation frees the CA; the status shows the latest one.
     assert (
-        await rotation.rotation_status(fleet, bootstrap.INTERMEDIATE_NAME)
+        await rotation_progress.rotation_status(fleet, bootstrap.INTERMEDIATE_NAME)
     ).rotation.id == done.rotation.id
 
 
@@ -219,7 +214,7 @@ async def test_create_the_new_ca_beside_the_old_one(fleet: Runtime) -> None:
     # dev-root is refused before anything is written (no CA, no rotation).
     with pytest.raises(Conflict, match="'next-2027' would chain to the root of 'next' already"):
         await rotation.start_rotation(fleet, "next", to="next-2027", create=True, cross_sign=True)
-    assert await rotation.find_rotation(fleet, "next") is None
+    assert await rotation_progress.find_rotation(fleet, "next") is None
     assert "next-2027" not in {ca.name for ca in await cas.list_cas(fleet)}
     done = await rotation.start_rotation(fleet, "next", to="next-2028", create=True)
     created = await cas.get_ca(fleet, "next-2028")
@@ -228,8 +223,8 @@ async def test_create_the_new_ca_beside_the_old_one(fleet: Runtime) -> None:
 
 
 async def test_cross_sign_gives_the_new_ca_a_chain_to_the_old_root(fleet: Runtime) -> None:
-    await cas.create_root_ca(fleet, name="root-b", subject=Subject(common_name="Root B"))
-    await cas.create_intermediate_ca(
+    await ca_creation.create_root_ca(fleet, name="root-b", subject=Subject(common_name="Root B"))
+    await ca_creation.create_intermediate_ca(
         fleet, parent="root-b", name="issuing-b", subject=Subject(common_name="B")
     )
     await rotation.start_rotation(fleet, bootstrap.INTERMEDIATE_NAME, to="issuing-b", cross_sign=True)
@@ -250,15 +245,15 @@ async def test_bad_rotations_are_refused(fleet: Runtime) -> None:
     with pytest.raises(Conflict, match="'next' is disabled"):
         await rotation.start_rotation(fleet, bootstrap.INTERMEDIATE_NAME, to="next")
     with pytest.raises(NotFound, match="rotation of CA"):
-        await rotation.rotation_status(fleet, bootstrap.INTERMEDIATE_NAME)
-    assert await rotation.find_rotation(fleet, bootstrap.INTERMEDIATE_NAME) is None
+        await rotation_progress.rotation_status(fleet, bootstrap.INTERMEDIATE_NAME)
+    assert await rotation_progress.find_rotation(fleet, bootstrap.INTERMEDIATE_NAME) is None
 
 
 def test_a_period_is_zero_or_a_duration() -> None:
-    assert rotation.parse_period("0", field="spread") == timedelta(0)
-    assert rotation.parse_period("12h", field="spread") == timedelta(hours=12)
+    assert rotation_progress.parse_period("0", field="spread") == timedelta(0)
+    assert rotation_progress.parse_period("12h", field="spread") == timedelta(hours=12)
     with pytest.raises(InvalidSetting, match="grace"):
-        rotation.parse_period("soon", field="grace")
+        rotation_progress.parse_period("soon", field="grace")
 
 
 async def test_start_finish_and_cancel_are_audited_once_each_with_their_actor(fleet: Runtime) -> None:

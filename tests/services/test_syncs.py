@@ -1,4 +1,4 @@
-"""Syncs (services/syncs.py, acme_server/destinations) on SQLite and PostgreSQL: the directory
+"""Syncs (services/delivery/syncs.py, acme_server/destinations) on SQLite and PostgreSQL: the directory
 destination checked with openssl and file modes, its reload command, pushes on issuance, renewal and on
 demand, errors recorded on the sync, and AWS Certificate Manager through boto3 against moto's server
 mode on loopback (import, then re-import into the same ARN)."""
@@ -20,10 +20,13 @@ from moto.server import ThreadedMotoServer
 
 from acme_server.destinations import DestinationHost
 from acme_server.errors import NotFound
-from acme_server.services import cas, certificates, issuance, syncs
-from acme_server.services.certificates import CertificateInfo
+from acme_server.services import issuance
+from acme_server.services.config import cas
+from acme_server.services.delivery import pushes, syncs
+from acme_server.services.inventory import export
+from acme_server.services.inventory.certificates import CertificateInfo
 from acme_server.services.issuance import ManagedRequest
-from acme_server.services.renew import renew_certificate
+from acme_server.services.renewal.now import renew_certificate
 from acme_server.services.runtime import Runtime
 from acme_server.storage import Storage
 from ca_core.errors import InvalidSetting
@@ -93,13 +96,11 @@ async def test_directory_sync_writes_files_openssl_accepts_and_follows_renewals(
     after = await syncs.get_sync(dev, "web-nginx")
     assert after.certificate_id == successor.id and after.last_certificate_id == successor.id
     check_directory(target, await root_pem(dev), successor)
-    assert (target / "privkey.pem").read_text() == (
-        await certificates.export_pem(dev, successor.id)
-    ).private_key
+    assert (target / "privkey.pem").read_text() == (await export.export_pem(dev, successor.id)).private_key
 
     # On demand: the files are rewritten (here: restored after someone removed them).
     (target / "cert.pem").unlink()
-    again = await syncs.run_sync(dev, sync.id)
+    again = await pushes.run_sync(dev, sync.id)
     assert again.last_status == "ok" and (target / "cert.pem").read_text() == successor.certificate_pem
 
 
@@ -189,7 +190,7 @@ async def test_the_reload_command_runs_after_writing_and_its_failure_is_recorded
     assert missing.last_error == (
         "files written, but reload command 'missing' did not start (see the server log)"
     )
-    assert (await syncs.run_sync(dev, "reload-ok")).last_status == "ok"
+    assert (await pushes.run_sync(dev, "reload-ok")).last_status == "ok"
 
 
 async def test_an_unwritable_directory_is_a_recorded_failure(dev: Runtime, tmp_path: Path) -> None:
@@ -257,7 +258,7 @@ async def test_unknown_certificate_profile_and_sync_are_not_found(dev: Runtime) 
         await syncs.create_sync(
             dev, name="s", destination_type="directory", config={"path": "/tmp/x"}, profile="nope"
         )
-    for call in (syncs.get_sync, syncs.run_sync, syncs.delete_sync):
+    for call in (syncs.get_sync, pushes.run_sync, syncs.delete_sync):
         with pytest.raises(NotFound, match="no sync 'missing'"):
             await call(dev, "missing")
 
@@ -359,7 +360,7 @@ async def test_two_workers_pushing_one_new_acm_sync_import_it_once(
     try:
         replica = Runtime(storage=other, kek=dev.kek, public_url=dev.public_url)
         results = await asyncio.gather(
-            *(syncs.run_sync(rt, "acm-once") for rt in (dev, replica, dev, replica))
+            *(pushes.run_sync(rt, "acm-once") for rt in (dev, replica, dev, replica))
         )
     finally:
         await other.close()

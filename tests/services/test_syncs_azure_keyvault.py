@@ -15,10 +15,11 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from acme_server.errors import Forbidden
-from acme_server.services import issuance, syncs
-from acme_server.services.renew import renew_certificate
+from acme_server.services import issuance
+from acme_server.services.access.tokens import Role
+from acme_server.services.delivery import syncs
+from acme_server.services.renewal.now import renew_certificate
 from acme_server.services.runtime import Runtime
-from acme_server.services.tokens import Role
 from acme_server.storage import Storage
 from ca_core.errors import InvalidSetting
 from ca_core.export import load_certificates_pem

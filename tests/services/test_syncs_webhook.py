@@ -19,10 +19,12 @@ import pytest
 from acme_server.destinations.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from acme_server.errors import Forbidden
 from acme_server.observability import metrics
-from acme_server.services import certificates, issuance, syncs
-from acme_server.services.renew import renew_certificate
+from acme_server.services import issuance
+from acme_server.services.access.tokens import Role
+from acme_server.services.delivery import pushes, records, syncs
+from acme_server.services.inventory import export
+from acme_server.services.renewal.now import renew_certificate
 from acme_server.services.runtime import Runtime
-from acme_server.services.tokens import Role
 from acme_server.validation.blocklist import ALWAYS_BLOCKED
 from ca_core.errors import InvalidSetting
 from tests.fakes import FixedClock
@@ -67,7 +69,7 @@ def verify(request: Received, key: str = KEY) -> dict[str, Any]:
 
 async def create(
     rt: Runtime, name: str, certificate: str, url: str, *, trust: bool = True, **config: Any
-) -> syncs.SyncInfo:
+) -> records.SyncInfo:
     """A webhook sync to `url`, trusting the dev root (the receiver's issuer) unless not `trust`."""
     trusted = {"caCertificates": await root_pem(rt)} if trust else {}
     return await syncs.create_sync(
@@ -82,7 +84,7 @@ async def create(
 
 async def webhook(
     rt: Runtime, receiver: Receiver, name: str, certificate: str, **config: Any
-) -> syncs.SyncInfo:
+) -> records.SyncInfo:
     return await create(rt, name, certificate, f"{receiver.url}/hooks/certs?team=web", **config)
 
 
@@ -133,7 +135,7 @@ async def test_metadata_body_has_no_pems_and_include_key_sends_the_servers_key(
         await webhook(rt, receiver, "keyed-csr", from_csr.id, includeKey=True)
     meta, keyed, keyed_csr = (verify(r) for r in receiver.received)
     assert set(meta) == {"event", "certificateId", "serial", "commonName", "names", "notAfter", "downloadUrl"}
-    assert keyed["privateKeyPem"] == (await certificates.export_pem(rt, cert.id)).private_key
+    assert keyed["privateKeyPem"] == (await export.export_pem(rt, cert.id)).private_key
     assert "privateKeyPem" not in keyed_csr and keyed_csr["certificatePem"] == from_csr.certificate_pem
 
 
@@ -159,7 +161,7 @@ async def test_an_internal_address_is_refused_unless_the_configuration_allows_it
         assert receiver.received == []
 
         dev.host = replace(dev.host, blocked_networks=ALWAYS_BLOCKED)  # validation_allow_loopback = true
-        assert (await syncs.run_sync(dev, "ssrf-name")).last_status == "ok"
+        assert (await pushes.run_sync(dev, "ssrf-name")).last_status == "ok"
         assert len(receiver.received) == 1
 
 
@@ -279,15 +281,15 @@ async def test_a_failed_queued_push_is_retried_with_back_off_until_it_succeeds(
         )
         assert first.destination_state["failedAttempts"] == 1
         assert first.destination_state["nextAttemptAt"] == first.next_push_at.isoformat()
-        assert await syncs.push_due(rt, limit=10) == []  # not due yet: nothing is sent
+        assert await pushes.push_due(rt, limit=10) == []  # not due yet: nothing is sent
 
         rt.clock = FixedClock(first.next_push_at)
-        [second] = await syncs.push_due(rt, limit=10)  # 503 again: twice as long
+        [second] = await pushes.push_due(rt, limit=10)  # 503 again: twice as long
         assert second.last_status == "failed" and second.destination_state["failedAttempts"] == 2
         assert second.next_push_at == first.next_push_at + timedelta(minutes=1)
 
         rt.clock = FixedClock(second.next_push_at)
-        [third] = await syncs.push_due(rt, limit=10)
+        [third] = await pushes.push_due(rt, limit=10)
         assert third.last_status == "ok" and third.last_certificate_id == successor.id
         assert third.next_push_at is None and "failedAttempts" not in third.destination_state
         assert [verify(r)["serial"] for r in receiver.received] == [cert.serial] + [successor.serial] * 3
@@ -305,18 +307,18 @@ async def test_retries_stop_after_the_last_attempt(loopback_allowed: Runtime, tl
         await webhook(rt, receiver, "giveup", cert.id)
         await renew_certificate(rt, cert.id, actor="test")
         delays = []
-        for _ in range(syncs.RETRY_ATTEMPTS - 1):
+        for _ in range(pushes.RETRY_ATTEMPTS - 1):
             info = await syncs.get_sync(rt, "giveup")
             assert info.next_push_at is not None and info.last_run_at is not None
             delays.append(info.next_push_at - info.last_run_at)
             rt.clock = FixedClock(info.next_push_at)
-            await syncs.push_due(rt, limit=10)
-        assert len(receiver.received) == 1 + syncs.RETRY_ATTEMPTS
-    assert delays == [syncs.retry_delay(n) for n in range(1, syncs.RETRY_ATTEMPTS)]
+            await pushes.push_due(rt, limit=10)
+        assert len(receiver.received) == 1 + pushes.RETRY_ATTEMPTS
+    assert delays == [pushes.retry_delay(n) for n in range(1, pushes.RETRY_ATTEMPTS)]
     assert delays[-1] == timedelta(hours=1)  # 30 s doubling, capped
     final = await syncs.get_sync(rt, "giveup")
     assert final.last_status == "failed" and final.next_push_at is None
-    assert final.destination_state["failedAttempts"] == syncs.RETRY_ATTEMPTS
+    assert final.destination_state["failedAttempts"] == pushes.RETRY_ATTEMPTS
     assert final.destination_state["nextAttemptAt"] is None
 
     # the next renewal's push (the receiver is gone now) gets retries of its own

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from acme_server.errors import Forbidden, Malformed, NotFound, Unauthorized
-from acme_server.services import tokens
+from acme_server.services.access import tokens
+from acme_server.services.access.tokens import Role, TokenInfo
 from acme_server.services.runtime import Runtime
-from acme_server.services.tokens import Role, TokenInfo
 from tests.fakes import FixedClock
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

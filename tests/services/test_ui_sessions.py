@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime, timedelta
 
-from acme_server.services import tokens, ui_sessions
+from acme_server.services.access import tokens, ui_sessions
 from acme_server.services.runtime import Runtime
 from tests.fakes import FixedClock
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from acme_server.services import accounts, challenges, orders
-from acme_server.services.accounts import NewAccount
-from acme_server.services.authorizations import parse_identifiers
-from acme_server.services.orders import NewOrder
+from acme_server.services.acme import accounts, challenges, orders
+from acme_server.services.acme.accounts import NewAccount
+from acme_server.services.acme.authorizations import parse_identifiers
+from acme_server.services.acme.orders import NewOrder
 from acme_server.services.ports import ValidationOutcome, ValidationTask
 from acme_server.services.runtime import Runtime
 from ca_core.jose import jwk_of

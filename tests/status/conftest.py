@@ -22,10 +22,13 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from acme_server.app import create_app
 from acme_server.config import Settings
-from acme_server.services import bootstrap, cas, crls, issuance
-from acme_server.services.certificates import CertificateInfo
+from acme_server.services import issuance
+from acme_server.services.config import cas
+from acme_server.services.inventory.certificates import CertificateInfo
 from acme_server.services.issuance import ManagedRequest
+from acme_server.services.platform import bootstrap
 from acme_server.services.runtime import Runtime
+from acme_server.services.status import crls
 from acme_server.sidecar import create_status_app
 from acme_server.storage import Storage
 from ca_core.keyprotect import KeyEncryptionKey

@@ -72,7 +72,8 @@ def test_crl_numbers_grow_across_restarts_and_the_cli(
 async def test_crls_generated_by_two_replicas_at_once_never_repeat_a_number(
     tmp_path: Path, _postgres_server: str
 ) -> None:
-    """Every revocation publishes a CRL (services/certificates.py): revocations sent to both replicas
+    """Every revocation publishes a CRL (services/inventory/edits.py): revocations sent to both
+    replicas
     at once make both generate concurrently. Numbers come from one UPDATE ... RETURNING on the CA row,
     so none repeats; what each replica serves only grows; and the newest CRL, on either replica, lists
     every revocation."""

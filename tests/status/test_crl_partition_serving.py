@@ -9,8 +9,10 @@ from email.utils import parsedate_to_datetime
 
 from cryptography import x509
 
-from acme_server.services import cas, certificates, crls
-from acme_server.services.certificates import CertificateInfo
+from acme_server.services.config import cas
+from acme_server.services.inventory import edits
+from acme_server.services.inventory.certificates import CertificateInfo
+from acme_server.services.status import crls
 from ca_core.revocation import RevocationReason
 from tests.status.conftest import StatusStack
 from tests.status.test_openssl_status import verify_with_crl_download
@@ -58,7 +60,7 @@ async def test_openssl_crl_download_in_partition_0_and_k_before_and_after_revoca
         output = await verify_with_crl_download(cert, chain)
         assert output.strip().endswith(f"{cert}: OK"), output
     for info in issued.values():
-        await certificates.revoke_certificate(stack.rt, info.id, RevocationReason.KEY_COMPROMISE)
+        await edits.revoke_certificate(stack.rt, info.id, RevocationReason.KEY_COMPROMISE)
     for info in issued.values():
         cert, _, chain = await stack.files(info)
         output = await verify_with_crl_download(cert, chain)
@@ -91,7 +93,7 @@ async def test_partition_crls_carry_their_url_caching_headers_and_growing_number
     assert x509.load_pem_x509_crl(pem.content) == crl
 
     (info,) = (await issue_into(stack, {2})).values()
-    await certificates.revoke_certificate(stack.rt, info.id, RevocationReason.SUPERSEDED)
+    await edits.revoke_certificate(stack.rt, info.id, RevocationReason.SUPERSEDED)
     after = x509.load_der_x509_crl((await stack.http.get(url)).content)
     assert after.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number > number
     assert int(info.serial, 16) in {entry.serial_number for entry in after}
@@ -112,5 +114,5 @@ async def test_fewer_partitions_later_keep_serving_the_ones_certificates_name(st
     assert {distribution_point(info) for info in newer} <= set(ca.crl_urls[:2])
     cert, _, chain = await stack.files(old)
     assert (await verify_with_crl_download(cert, chain)).strip().endswith(f"{cert}: OK")
-    await certificates.revoke_certificate(stack.rt, old.id, RevocationReason.KEY_COMPROMISE)
+    await edits.revoke_certificate(stack.rt, old.id, RevocationReason.KEY_COMPROMISE)
     assert "certificate revoked" in await verify_with_crl_download(cert, chain)

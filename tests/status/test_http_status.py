@@ -19,7 +19,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp
 
-from acme_server.services import cas, certificates, crls
+from acme_server.services.config import ca_creation, cas
+from acme_server.services.inventory import certificates, edits
+from acme_server.services.status import crls
 from ca_core.keyprotect import KeyEncryptionKey
 from ca_core.renewal_info import cert_id
 from ca_core.request import Subject
@@ -62,7 +64,7 @@ async def test_crl_is_served_with_validators_and_cache_lifetimes(stack: StatusSt
         )
         # A revocation publishes a new CRL: the old validator no longer matches.
         info = await stack.issue()
-        await certificates.revoke_certificate(stack.rt, info.id, RevocationReason.UNSPECIFIED)
+        await edits.revoke_certificate(stack.rt, info.id, RevocationReason.UNSPECIFIED)
         changed = await http.get(response.url, headers={"If-None-Match": response.headers["etag"]})
         assert changed.status_code == 200 and changed.headers["etag"] == f'"{ca.id}-{number + 1}"'
 
@@ -155,7 +157,7 @@ async def test_renewal_info_is_served_on_the_status_listener_too(stack: StatusSt
 async def test_the_sidecar_writes_nothing(stack: StatusStack) -> None:
     """Every answer above came from stored data: a CA whose CRL the main server has not published yet
     is a 404 on the sidecar (the main server publishes it), never a CRL the sidecar signed."""
-    created = await cas.create_intermediate_ca(
+    created = await ca_creation.create_intermediate_ca(
         stack.rt, parent="dev-root", name="late", subject=Subject(common_name="Late")
     )
     async with httpx.AsyncClient(timeout=30) as http:

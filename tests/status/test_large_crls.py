@@ -8,9 +8,13 @@ from pathlib import Path
 
 from cryptography import x509
 
-from acme_server.services import bootstrap, cas, certificates, crls, issuance
+from acme_server.services import issuance
+from acme_server.services.config import cas
+from acme_server.services.inventory import edits
 from acme_server.services.issuance import ManagedRequest
+from acme_server.services.platform import bootstrap
 from acme_server.services.runtime import Runtime
+from acme_server.services.status import crls
 from acme_server.storage import Storage
 from ca_core.keyprotect import KeyEncryptionKey
 from ca_core.request import Subject, SubjectAltNames
@@ -31,7 +35,7 @@ async def test_a_crl_signed_in_a_child_process_equals_the_threaded_one(
             profile="default",
             managed=ManagedRequest(Subject(common_name=name), SubjectAltNames(dns=(name,))),
         )
-        revoked.append(await certificates.revoke_certificate(rt, info.id, reason))
+        revoked.append(await edits.revoke_certificate(rt, info.id, reason))
     ca = await cas.get_ca(rt, "dev-intermediate")
     threaded = await crls.generate_crl(rt, ca.id)
     child = await crls.generate_crl(rt, ca.id, process_threshold=0)
@@ -70,7 +74,7 @@ async def test_the_partitions_of_a_large_ca_are_signed_by_the_signer_pool(storag
             profile="default",
             managed=ManagedRequest(Subject(common_name=name), SubjectAltNames(dns=(name,))),
         )
-        await certificates.revoke_certificate(rt, info.id, RevocationReason.KEY_COMPROMISE)
+        await edits.revoke_certificate(rt, info.id, RevocationReason.KEY_COMPROMISE)
         by_partition.setdefault(int(info.serial, 16) % 3, set()).add(int(info.serial, 16))
     published = await crls.generate_crls(rt, ca.id, process_threshold=6)  # 6 entries: the child
     issuer = x509.load_pem_x509_certificate((ca.certificate_pem or "").encode())

@@ -11,7 +11,7 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import AuthorityInformationAccessOID
 
-from acme_server.services import certificates
+from acme_server.services.inventory import certificates, edits
 from ca_core.revocation import RevocationReason
 from tests.status.conftest import StatusStack
 from tests.tools import openssl
@@ -54,7 +54,7 @@ async def test_openssl_crl_download_passes_then_reports_revoked(stack: StatusSta
     cert, _, chain = await stack.files(info)
     output = await verify_with_crl_download(cert, chain)
     assert output.strip().endswith(f"{cert}: OK"), output
-    await certificates.revoke_certificate(stack.rt, info.id, RevocationReason.KEY_COMPROMISE, source="cli")
+    await edits.revoke_certificate(stack.rt, info.id, RevocationReason.KEY_COMPROMISE, source="cli")
     output = await verify_with_crl_download(cert, chain)
     assert "certificate revoked" in output, output
     assert ": OK" not in output
@@ -66,7 +66,7 @@ async def test_openssl_ocsp_reports_good_then_revoked_with_reason(stack: StatusS
     output = await ask_ocsp(stack, cert, issuer, ocsp_url(info))
     assert "Response verify OK" in output and f"{cert}: good" in output, output
     assert "nonce" not in output.lower()  # the nonce openssl sent came back
-    await certificates.revoke_certificate(stack.rt, info.id, RevocationReason.SUPERSEDED, source="cli")
+    await edits.revoke_certificate(stack.rt, info.id, RevocationReason.SUPERSEDED, source="cli")
     output = await ask_ocsp(stack, cert, issuer, ocsp_url(info))
     assert f"{cert}: revoked" in output and "Reason: superseded" in output, output
     output = await ask_ocsp(stack, cert, issuer, ocsp_url(info), "-sha256")  # SHA-256 CertID, same answer
@@ -99,7 +99,7 @@ async def test_openssl_accepts_a_delegated_responder(stack: StatusStack) -> None
     cert, issuer, _ = await stack.files(info)
     output = await ask_ocsp(stack, cert, issuer, ocsp_url(info))
     assert "Response verify OK" in output and f"{cert}: good" in output, output
-    await certificates.revoke_certificate(stack.rt, info.id, RevocationReason.KEY_COMPROMISE)
+    await edits.revoke_certificate(stack.rt, info.id, RevocationReason.KEY_COMPROMISE)
     output = await ask_ocsp(stack, cert, issuer, ocsp_url(info), "-resp_text")
     assert f"{cert}: revoked" in output and "Reason: keyCompromise" in output, output
     assert "OCSP responder for ACME Server Dev" in output  # the delegated signer, not the CA

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 
 from acme_server.config import Settings
-from acme_server.services import bootstrap
+from acme_server.services.platform import bootstrap
 from acme_server.services.runtime import Runtime
 from acme_server.sidecar import create_status_app
 from acme_server.storage import Storage

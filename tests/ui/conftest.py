@@ -17,10 +17,12 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from acme_server.config import load_settings
-from acme_server.services import issuance, policies, profiles, tokens
+from acme_server.services import issuance
+from acme_server.services.access import tokens
+from acme_server.services.access.tokens import Role
+from acme_server.services.config import policies, profiles
 from acme_server.services.issuance import ManagedRequest
 from acme_server.services.runtime import open_runtime
-from acme_server.services.tokens import Role
 from ca_core.request import Subject, SubjectAltNames
 from tests.test_serve import Server
 from tests.tools import require_tool

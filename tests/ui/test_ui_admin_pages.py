@@ -18,9 +18,10 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
 from acme_server.config import load_settings
-from acme_server.services import eab, policies, profiles
+from acme_server.services.access.tokens import Role
+from acme_server.services.acme import eab
+from acme_server.services.config import policies, profiles
 from acme_server.services.runtime import open_runtime
-from acme_server.services.tokens import Role
 from ca_core.jose import b64encode
 from ca_core.keys import PrivateKey
 from tests.acme.client import Client, csr_der

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from acme_server.services.tokens import Role
+from acme_server.services.access.tokens import Role
 from tests.test_serve import trust
 from tests.ui.conftest import UI
 

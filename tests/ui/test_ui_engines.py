@@ -15,9 +15,12 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from acme_server.config import load_settings
-from acme_server.services import audit, certificates, profiles, tokens
+from acme_server.services.access import tokens
+from acme_server.services.access.tokens import Role
+from acme_server.services.config import profiles
+from acme_server.services.inventory import certificates
+from acme_server.services.platform import audit
 from acme_server.services.runtime import Runtime, open_runtime
-from acme_server.services.tokens import Role
 from tests.conftest import _admin, _postgres_url, require_postgres
 from tests.test_serve import Server
 from tests.ui.conftest import UI, Seeded, sign_in

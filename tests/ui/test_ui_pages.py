@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 from playwright.sync_api import BrowserContext, Page, expect
 
-from acme_server.services.tokens import Role
+from acme_server.services.access.tokens import Role
 from tests.test_serve import trust
 from tests.tools import openssl
 from tests.ui.conftest import UI, screenshot, sign_in

@@ -1,4 +1,4 @@
-"""Issue 10 part 2: failed UI sign-ins are limited per client IP (services/rate_limits.py): past the
+"""Issue 10 part 2: failed UI sign-ins are limited per client IP (services/platform/rate_limits.py): past the
 limit the sign-in page answers 429 with Retry-After, before the token is looked at."""
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from acme_server.services.tokens import Role
+from acme_server.services.access.tokens import Role
 from tests.tools import openssl
 from tests.ui.conftest import UI, screenshot, sign_in
 

@@ -12,10 +12,12 @@ from typing import Any, TypeVar
 from playwright.sync_api import BrowserContext, Page, expect
 
 from acme_server.config import load_settings
-from acme_server.services import bootstrap, cas, rotation
-from acme_server.services.rotation import RotationProgress
+from acme_server.services.access.tokens import Role
+from acme_server.services.config import ca_creation, cas
+from acme_server.services.platform import bootstrap
+from acme_server.services.renewal import rotation_progress
+from acme_server.services.renewal.rotation_progress import RotationProgress
 from acme_server.services.runtime import open_runtime
-from acme_server.services.tokens import Role
 from ca_core.request import Subject
 from tests.ui.conftest import UI, screenshot, sign_in
 
@@ -32,7 +34,7 @@ async def _with_runtime(ui: UI, step: str) -> tuple[str, RotationProgress | None
     rt = await open_runtime(load_settings(flags, {}))
     try:
         if step == "create":
-            await cas.create_intermediate_ca(
+            await ca_creation.create_intermediate_ca(
                 rt,
                 parent=bootstrap.ROOT_NAME,
                 name="dev-intermediate-2",
@@ -40,7 +42,7 @@ async def _with_runtime(ui: UI, step: str) -> tuple[str, RotationProgress | None
             )
             old = await cas.get_ca(rt, bootstrap.INTERMEDIATE_NAME)
             return old.id, None
-        return "", await rotation.rotation_status(rt, bootstrap.INTERMEDIATE_NAME)
+        return "", await rotation_progress.rotation_status(rt, bootstrap.INTERMEDIATE_NAME)
     finally:
         await rt.storage.close()
 

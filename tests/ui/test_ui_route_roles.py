@@ -18,7 +18,7 @@ import httpx
 import pytest
 from starlette.routing import Mount, Route
 
-from acme_server.services.tokens import Role
+from acme_server.services.access.tokens import Role
 from acme_server.ui.routes import ROUTES
 from tests.test_serve import trust
 from tests.ui.conftest import UI

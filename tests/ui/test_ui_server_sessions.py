@@ -8,7 +8,7 @@ import re
 
 import httpx
 
-from acme_server.services.tokens import Role
+from acme_server.services.access.tokens import Role
 from tests.test_serve import trust
 from tests.ui.conftest import UI
 

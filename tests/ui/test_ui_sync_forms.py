@@ -9,7 +9,7 @@ from pathlib import Path
 from playwright.sync_api import Page, expect
 
 from acme_server.destinations import DESTINATIONS
-from acme_server.services.tokens import Role
+from acme_server.services.access.tokens import Role
 from acme_server.ui.sync_forms import SYNC_FORMS
 from tests.ui.conftest import UI, screenshot, sign_in
 

@@ -1,0 +1,1 @@
+"""Who may act: REST API tokens and signed-in UI sessions."""

@@ -1,0 +1,2 @@
+"""ACME use-cases (RFC 8555): accounts, orders, authorizations, challenges, nonces, external account
+binding keys and revocation."""

@@ -1,0 +1,1 @@
+"""Configuration: CAs, policies, profiles and the cached catalog of them all."""

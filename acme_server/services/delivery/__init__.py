@@ -1,0 +1,1 @@
+"""Delivery: syncs that push certificates to destinations outside the server."""

@@ -1,0 +1,1 @@
+"""Revocation status for relying parties: CRLs (built, stored and refreshed) and the OCSP responder."""
