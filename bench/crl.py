@@ -14,10 +14,10 @@
 The pure path signs entries made in memory (half with a reason code, as in practice), then builds the
 same CRL with cryptography's builders alone (ratio = ours / bare). The storage path
 seeds the revocations into a fresh SQLite database in one transaction (a benchmark may seed through
-storage), then times services.crls.generate_crl — read the revocations, sign off the event loop, store
+storage), then times services.status.crls.generate_crl — read the revocations, sign off the event loop, store
 — while a ticker on the event loop measures how late it gets to run: the server's other requests wait
 that long. The partitioned path (--partitions N) seeds the same revocations spread over N partitions
-(serial mod N, as issuance does), then times services.crls.generate_crls — every partition, one after
+(serial mod N, as issuance does), then times services.status.crls.generate_crls — every partition, one after
 the other — while an HTTP client fetches partition 0's CRL from the status app served on the same event
 loop, every 10 ms: its latencies are what relying parties see during the build; meanwhile an ACME
 client of the ACME app (served on that loop too, as in `serve`) alternates GET directory and HEAD
@@ -426,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.storage:
         header = f"{'entries':>10}  {'seed s':>7}  {'generate s':>10}  {'loop stall s':>12}"
-        print(f"\n{header}   services.crls.generate_crl")
+        print(f"\n{header}   services.status.crls.generate_crl")
         for size in sizes:
             row = asyncio.run(with_storage(size))
             results["storage"].append(row)
@@ -441,7 +441,7 @@ def main(argv: list[str] | None = None) -> int:
             f"  {'idle p50/p99 ms':>15}  {'req p50 ms':>10}  {'req p99 ms':>10}  {'req max ms':>10}"
             f"  {'bare s':>6}  {'ratio':>5}  {'ACME p99 idle/build ms':>22}  {'x':>4}"
         )
-        print(f"\n{header}   services.crls.generate_crls, a client fetching a CRL meanwhile")
+        print(f"\n{header}   services.status.crls.generate_crls, a client fetching a CRL meanwhile")
         for size in sizes:
             row = asyncio.run(with_partitions(size, args.partitions))
             results["partitioned"].append(row)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import asyncpg
 
+from acme_server.statuses import AuthorizationStatus
 from acme_server.storage import NewAuthorization, Storage
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -58,7 +59,7 @@ async def run_engine(url: str, calls: int) -> dict[str, dict[str, float]]:
                         identifier_type="dns",
                         identifier_value=name,
                         wildcard=False,
-                        status="pending",
+                        status=AuthorizationStatus.PENDING,
                         expires_at=now + timedelta(days=7),
                         pre_authorized=False,
                         challenges=(("http-01", secrets.token_urlsafe(16)),),
