@@ -206,7 +206,7 @@ class Repository:
 class ConfigRepository(Repository):
     """A repository of configuration (CAs, policies, profiles, cross certificates): each change also
     bumps config_generation in the same transaction, so no writer can forget to invalidate the
-    caches that services/catalog.py keeps in every worker and replica."""
+    caches that services/config/catalog.py keeps in every worker and replica."""
 
     async def _changed(self) -> None:
         await self._execute(update(config_generation).values(value=config_generation.c.value + 1))

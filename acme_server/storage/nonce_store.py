@@ -1,6 +1,6 @@
 """Used ACME nonces where a write is cheap (RFC 8555 §6.5; docs/acme-divergences.md "Used nonces").
 
-A nonce is a stateless MAC (services/nonces.py); what makes it single-use is one row per used nonce,
+A nonce is a stateless MAC (services/acme/nonces.py); what makes it single-use is one row per used nonce,
 shared by every worker and replica. That row is the only write a POST-as-GET makes, so it must not
 cost an fsync or queue behind the writer of certificates and orders:
 

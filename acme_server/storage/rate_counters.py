@@ -1,4 +1,4 @@
-"""Rate-limit counters (services/rate_limits.py) where a write is cheap: beside the used nonces
+"""Rate-limit counters (services/platform/rate_limits.py) where a write is cheap: beside the used nonces
 (storage/nonce_store.py), so every worker and replica counts into the same buckets without an fsync.
 
 A bucket is (key, window start); `add` is one upsert that increments it and returns the new count,

@@ -31,7 +31,7 @@ class RotationRecord:
 
 @dataclass(frozen=True, slots=True)
 class RotationCounts:
-    """What a rotation has achieved so far (services/rotation.py names the fields for operators)."""
+    """What a rotation has achieved so far (services/renewal/rotation.py names the fields for operators)."""
 
     on_old: int  # active, unexpired, not renewed, still issued by the old CA
     renewed: int  # certificates of the old CA whose successor the new CA issued

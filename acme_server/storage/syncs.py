@@ -36,7 +36,7 @@ class SyncRecord:
     push_due_at: datetime | None = None  # a push is queued since then
 
 
-# Built once: every issuance queues its pushes with one of these (services/syncs.py pending_pushes).
+# Built once: every issuance queues its pushes with one of these (services/delivery/syncs.py pending_pushes).
 _FOR_CERTIFICATE = syncs.c.certificate_id == bindparam("w_certificate_id")
 _QUEUE_FOR_CERTIFICATE: Final = prepared(
     update(syncs).where(_FOR_CERTIFICATE).values(push_due_at=bindparam("v_at")).returning(syncs.c.id)

@@ -350,8 +350,8 @@ ca_cross_certificates = Table(
     UniqueConstraint("ca_id", "issuer_id"),
 )
 
-# A CA rotation (services/rotation.py): OLD's profiles moved to NEW, OLD's active certificates asked to
-# renew, progress counted from the certificates themselves. `active_old_ca_id` is OLD's id while the
+# A CA rotation (services/renewal/rotation.py): OLD's profiles moved to NEW, OLD's active certificates
+# asked to renew, progress counted from the certificates themselves. `active_old_ca_id` is OLD's id while the
 # rotation is under way and NULL once it ended, so its unique key allows one rotation at a time per CA.
 ca_rotations = Table(
     "ca_rotations",
@@ -396,7 +396,7 @@ ui_sessions = Table(
     Column("expires_at", UTCDateTime(), nullable=False, index=True),
 )
 
-# The audit log (services/audit.py): one row per state-changing admin action, written in the same
+# The audit log (services/platform/audit.py): one row per state-changing admin action, written in the same
 # transaction as the change, so a change without its row cannot commit. Rows are only ever inserted.
 audit_events = Table(
     "audit_events",
@@ -486,7 +486,7 @@ syncs = Table(
     Column("last_certificate_id", String(36), nullable=True),  # no FK: history, may outlive the row
     _created_at(),
     Column("updated_at", UTCDateTime(), nullable=False),
-    # A push is queued (services/syncs.py run_push_worker): set in the transaction that stored the
+    # A push is queued (services/delivery/syncs.py run_push_worker): set in the transaction that stored the
     # certificate, cleared when a push that started after it finished.
     Column("push_due_at", UTCDateTime(), nullable=True),
     CheckConstraint("(certificate_id IS NULL) <> (profile_id IS NULL)", name="target"),

@@ -32,7 +32,7 @@ async def _render_list(current: Page, status: int = 200, errors: dict[str, str] 
         status=status,
         cas=found,
         names={c.id: c.name for c in found},
-        parents=[c for c in found if c.status == "active"],
+        parents=[c for c in found if c.status == CAStatus.ACTIVE],
         algorithms=list(KeyAlgorithm),
         form=current.form or {},
         errors=errors or {},

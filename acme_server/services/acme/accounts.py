@@ -26,6 +26,7 @@ from acme_server.services.acme.nonces import Nonces
 from acme_server.services.config import catalog
 from acme_server.services.platform import audit, rate_limits
 from acme_server.services.runtime import Runtime
+from acme_server.statuses import AccountStatus
 from acme_server.storage import AccountRecord
 from ca_core.errors import InvalidIdentifier
 from ca_core.jose import JWK, parse_jwk
@@ -44,7 +45,7 @@ class Account:
 
     @property
     def is_valid(self) -> bool:
-        return self.status == "valid"
+        return self.status == AccountStatus.VALID
 
 
 # Parsed account keys by RFC 7638 thumbprint. A thumbprint names exactly one key, so an entry can never

@@ -17,6 +17,7 @@ from acme_server.services.inventory.certificates import CertificateInfo
 from acme_server.services.platform import audit
 from acme_server.services.renewal import ari
 from acme_server.services.runtime import Runtime
+from acme_server.statuses import CertificateStatus
 from acme_server.storage import CertificateRecord, Tx
 from ca_core.errors import InvalidSetting
 from ca_core.export import load_certificates_pem
@@ -33,7 +34,7 @@ def check_renewable(record: CertificateRecord) -> str:
         raise NotRenewable(f"certificate {record.serial} was issued over ACME; its ACME client renews it")
     if record.renewed_by_id is not None:
         raise AlreadyRenewed(f"certificate {record.serial} was already renewed by {record.renewed_by_id}")
-    if record.status == "revoked":
+    if record.status == CertificateStatus.REVOKED:
         raise NotRenewable(f"certificate {record.serial} is revoked; issue a new certificate instead")
     if record.profile_id is None:
         raise NotRenewable(f"certificate {record.serial} has no profile any more (it was deleted)")

@@ -25,6 +25,7 @@ from acme_server.services.platform import audit
 from acme_server.services.renewal import rotation_progress
 from acme_server.services.renewal.now import renew_certificate
 from acme_server.services.runtime import Runtime
+from acme_server.statuses import CertificateStatus
 from acme_server.storage import CertificateRecord, RenewalAttemptRecord, Tx
 from ca_core.errors import CAError
 
@@ -112,7 +113,11 @@ def _is_eligible(record: CertificateRecord) -> bool:
         check_auto_renewable(record)
     except NotRenewable:
         return False
-    return record.status == "active" and record.renewed_by_id is None and record.profile_id is not None
+    return (
+        record.status == CertificateStatus.ACTIVE
+        and record.renewed_by_id is None
+        and record.profile_id is not None
+    )
 
 
 async def set_auto_renew(rt: Runtime, certificate_id: str, enabled: bool) -> CertificateInfo:

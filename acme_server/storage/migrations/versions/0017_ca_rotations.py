@@ -1,4 +1,4 @@
-"""CA rotations (services/rotation.py): one row per rotation of an old CA onto a new one, with its
+"""CA rotations (services/renewal/rotation.py): one row per rotation of an old CA onto a new one, with its
 state, spread and grace; a unique key on the old CA while it is under way.
 
 Revision ID: 0017

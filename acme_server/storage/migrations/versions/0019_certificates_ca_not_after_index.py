@@ -1,5 +1,5 @@
 """A CA's certificates by notAfter as one index: the CRL updater asks, once a pass, when the last
-certificate of each disabled CA expires (services/crls.py: publishing stops after it), one MAX read
+certificate of each disabled CA expires (services/status/crls.py: publishing stops after it), one MAX read
 from the index end instead of a scan of the CA's certificates. It covers the ca_id index it replaces.
 
 Revision ID: 0019

@@ -1,4 +1,4 @@
-"""The pending-authorizations limit (services/rate_limits.py) counted from one index: (account_id,
+"""The pending-authorizations limit (services/platform/rate_limits.py) counted from one index: (account_id,
 status, expires_at) answers newOrder's count and earliest expiry without reading the account's other
 authorizations. Before it, the count walked every authorization the account ever had (the reuse index
 leads with account_id only), so an ACME account of a fleet (cert-manager's one account per issuer)
